@@ -11,7 +11,21 @@ import { ConfigError } from '../domain/config.js';
 type Register = (program: Command) => void;
 
 // One line per command module; each owns its flags, help text and examples.
-const commandModules: Array<() => Promise<{ register: Register }>> = [];
+const commandModules: Array<() => Promise<{ register: Register }>> = [
+  () => import('./commands/demo.js'),
+  () => import('./commands/up.js'),
+  () => import('./commands/synth.js'),
+  () => import('./commands/diff.js'),
+  () => import('./commands/deploy.js'),
+  () => import('./commands/destroy.js'),
+  () => import('./commands/outputs.js'),
+  () => import('./commands/logs.js'),
+  () => import('./commands/send.js'),
+  () => import('./commands/results.js'),
+  () => import('./commands/peek.js'),
+  () => import('./commands/doctor.js'),
+  () => import('./commands/schedule.js'),
+];
 
 const version = (): string => {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {

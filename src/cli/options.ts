@@ -83,7 +83,7 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--data-dir <dir>', 'local pipeline data directory (with --local)', DEFAULT_DATA_DIR)
     .addOption(new Option('--env <name>', 'deployed environment').default('dev'))
     .option('--project <name>', 'project name (stack is <project>-<env>)', 'paypipe')
-    .option('--region <region>', 'AWS region (default: AWS_REGION, profile, or ap-southeast-2)')
+    .option('--region <region>', 'AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, or ap-southeast-2)')
     .option('--profile <profile>', 'AWS named profile (default: the SDK credential chain)')
     .option('--stack <name>', 'CloudFormation stack name (default: <project>-<env>)');
 }

@@ -122,9 +122,13 @@ export async function resolveTarget(flags: TargetFlags, opts: ResolveOptions = {
     };
   }
   if (names.inputStream === undefined) {
-    throw new PaypipeError('STACK_NOT_FOUND', `stack ${stackName} in ${region} has no InputStreamName output`, {
-      hint: 'run `paypipe deploy` to update the stack',
-    });
+    throw new PaypipeError(
+      'STACK_NOT_FOUND',
+      `stack ${stackName} in ${region} has no InputStreamName output`,
+      {
+        hint: 'run `paypipe deploy` to update the stack',
+      },
+    );
   }
   return { kind: 'aws', region, profile: clientTarget.profile, stackName, config, clientTarget, names };
 }

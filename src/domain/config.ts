@@ -161,7 +161,7 @@ export function resolveConfig(o: ConfigOverrides = {}): PipelineConfig {
   const retentionHours = intIn('retentionHours', o.retentionHours ?? 24, 24, 8760);
   const windowSeconds = intIn('windowSeconds', o.windowSeconds ?? 60, 1, 3600);
   const batchSize = intIn('batchSize', o.batchSize ?? 500, 1, 10000);
-  const maxBatchingWindowSeconds = intIn('maxBatchingWindowSeconds', o.maxBatchingWindowSeconds ?? 1, 0, 300);
+  const maxBatchingWindowSeconds = intIn('maxBatchingWindowSeconds', o.maxBatchingWindowSeconds ?? 0, 0, 300);
   const retryAttempts = intIn('retryAttempts', o.retryAttempts ?? 3, 0, 10000);
   const maxRecordAgeSeconds = intIn('maxRecordAgeSeconds', o.maxRecordAgeSeconds ?? 3600, 60, 604800);
   // Freshness over file count: Firehose's minimum interval is 0 s (we default to 60 s, 1 MiB).

@@ -1,0 +1,91 @@
+/**
+ * `paypipe deploy`: synthesizes the bundled stack in-process and deploys it with the CDK toolkit
+ * library (change set), showing CloudFormation progress, then prints the stack outputs and
+ * remembers them in `<data-dir>/outputs-<stack>.json`.
+ */
+import { resolve } from 'node:path';
+import { assertCredentials } from '../../aws/credentials.js';
+import { rememberStackOutputs } from '../../aws/stack-outputs.js';
+import type { Io, Style } from '../io.js';
+import { DEFAULT_DATA_DIR } from '../options.js';
+import { canPrompt, confirm } from './prompt.js';
+import { type InfraFlags, infraTarget, renderOutputs } from './target.js';
+import type { RequireApproval } from './toolkit.js';
+
+export interface DeployFlags extends InfraFlags {
+  requireApproval?: RequireApproval;
+  bootstrap?: boolean;
+  dataDir?: string;
+}
+
+export interface DeployResult {
+  stackName: string;
+  region: string;
+  stackArn: string;
+  outputs: Record<string, string>;
+  /** Where the outputs were remembered for later commands. */
+  outputsFile: string;
+  bootstrapped: boolean;
+}
+
+export async function runDeploy(io: Io, flags: DeployFlags): Promise<DeployResult> {
+  const target = infraTarget(flags);
+  // Fail fast (and before seconds of synthesis) when there is nothing to deploy with.
+  await assertCredentials({ kind: 'aws', region: target.region, profile: target.profile });
+
+  const { BootstrapEnvironments } = await import('@aws-cdk/toolkit-lib');
+  const { assemblySource, makeToolkit, stackSelector, translateError } = await import('./toolkit.js');
+  const { toolkit, host } = makeToolkit(io, target, {
+    requireApproval: flags.requireApproval ?? 'broadening',
+    confirm: canPrompt() ? (q) => confirm(q) : undefined,
+  });
+  const spinner = await io.spinner(`Deploying ${target.stackName} to ${target.region}…`);
+  host.spinner = spinner;
+  let bootstrapped = false;
+  try {
+    const source = await assemblySource(toolkit, target.config);
+    // Synthesize once; bootstrap and deploy reuse the same assembly.
+    const cx = await toolkit.synth(source, { stacks: stackSelector(target.stackName), validateStacks: true });
+    try {
+      if (flags.bootstrap === true) {
+        host.progress(`bootstrapping CDK in ${target.region}…`);
+        await toolkit.bootstrap(BootstrapEnvironments.fromCloudAssemblySource(cx), {});
+        bootstrapped = true;
+      }
+      const result = await toolkit.deploy(cx, {
+        stacks: stackSelector(target.stackName),
+        deploymentMethod: { method: 'change-set' },
+      });
+      const deployed = result.stacks.find((s) => s.stackName === target.stackName) ?? result.stacks[0];
+      if (deployed === undefined) throw new Error(`the toolkit deployed no stack named ${target.stackName}`);
+      spinner.succeed(`Deployed ${target.stackName} (${target.region})`);
+      const outputsFile = await rememberStackOutputs(resolve(flags.dataDir ?? DEFAULT_DATA_DIR), {
+        stackName: target.stackName,
+        region: target.region,
+        savedAt: new Date().toISOString(),
+        outputs: deployed.outputs,
+      });
+      return {
+        stackName: target.stackName,
+        region: target.region,
+        stackArn: deployed.stackArn,
+        outputs: deployed.outputs,
+        outputsFile,
+        bootstrapped,
+      };
+    } finally {
+      await cx.dispose();
+    }
+  } catch (err) {
+    spinner.fail(`Deployment of ${target.stackName} failed`);
+    throw translateError(err, host, target, 'deploy');
+  }
+}
+
+export function renderDeploy(r: DeployResult, style: Style): string {
+  return [
+    `${style.green('Deployed')} ${style.bold(r.stackName)} (${r.region})${r.bootstrapped ? ' after bootstrapping CDK' : ''}`,
+    renderOutputs(r.outputs, style),
+    style.dim(`Outputs saved to ${r.outputsFile}`),
+  ].join('\n');
+}

@@ -1,0 +1,483 @@
+/**
+ * The embedded local pipeline, startable programmatically: real Kinesis/S3 API servers
+ * (kinesalite, s3rver) in a child process, plus the AWS glue no emulator provides, in-process and
+ * driven by the one configuration (resolveConfig): the aggregator's event source mapping, the two
+ * Firehose delivery streams, the producer's schedule, function logs and live status.
+ *
+ * The handlers are the real ones (src/lambdas), built by their factories with clients from
+ * src/aws/clients.ts pointed at the local servers; they cannot tell they are not on AWS.
+ */
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type ClientTarget, kinesisClient, s3Client } from '../aws/clients.js';
+import { type ConfigOverrides, type PipelineConfig, resolveConfig } from '../domain/config.js';
+import { PaypipeError } from '../errors.js';
+import { type AggregatorHandler, createAggregatorHandler } from '../lambdas/aggregator-handler.js';
+import { createLogger } from '../lambdas/lib/logger.js';
+import {
+  createProducerHandler,
+  type ProducerEvent,
+  type ProducerResult,
+} from '../lambdas/producer-handler.js';
+import {
+  acquireDataDirLock,
+  type LocalEndpoints,
+  removeLocalEndpoints,
+  writeLocalEndpoints,
+} from './endpoints.js';
+import { EventSourceMapping } from './event-source-mapping.js';
+import { localPaths, writeJsonAtomicSync } from './files.js';
+import { FirehoseDelivery } from './firehose.js';
+import { LocalFunction } from './function-runtime.js';
+import { defaultSchedule, type LocalSchedule, parseScheduleExpression, Scheduler } from './schedule.js';
+import { LOCAL_ACCOUNT_ID, type LocalServers, provisionResources, startLocalServers } from './servers.js';
+import type { DeliveryStatus, LocalStatus } from './status.js';
+
+export interface LocalPipelineOptions {
+  dataDir: string;
+  configOverrides?: ConfigOverrides;
+  /** Both Firehose buffer intervals (e.g. 1 s for demos and tests; Firehose's default is 60 s). */
+  bufferIntervalSeconds?: number;
+  /** false: no scheduled producer (default: the config's schedule). */
+  schedule?: boolean | Partial<LocalSchedule>;
+  /** Notes from the pipeline itself (warnings, errors its pollers retry past). */
+  log?: (line: string) => void;
+  /** Test hook: wraps the aggregator handler (e.g. to make one batch fail once). */
+  wrapAggregator?: (handler: AggregatorHandler) => AggregatorHandler;
+  /**
+   * How long a poller waits after an empty poll (default 200 ms); the wait doubles while nothing
+   * comes, up to maxIdlePollMs (default 1000 ms, about Lambda's own pace), so an idle `up` is cheap.
+   */
+  idlePollMs?: number;
+  maxIdlePollMs?: number;
+  /** How often status.json is written (default 1000 ms). */
+  statusIntervalMs?: number;
+  now?: () => number;
+}
+
+export interface WaitForIdleOptions {
+  /** Give up with a TIMEOUT error after this long (default 60 s). */
+  timeoutMs?: number;
+  /** Deliver Firehose buffers at once instead of waiting for their interval. */
+  flush?: boolean;
+}
+
+export interface LocalPipeline {
+  readonly dataDir: string;
+  readonly config: PipelineConfig;
+  readonly endpoints: LocalEndpoints;
+  readonly target: Extract<ClientTarget, { kind: 'local' }>;
+  /** Clients on the local servers (the pipeline's own; do not destroy them). */
+  readonly kinesis: KinesisClient;
+  readonly s3: S3Client;
+  status(): LocalStatus;
+  /** Invokes the producer function now (as the schedule would). */
+  invokeProducer(event?: ProducerEvent): Promise<ProducerResult>;
+  /** Asks both Firehose delivery streams to deliver their buffers at the next poll. */
+  flush(): void;
+  /**
+   * Resolves once everything sent so far has gone all the way through: every poller caught up
+   * (twice, with no new records in between), nothing pending or in flight, Firehose buffers empty.
+   */
+  waitForIdle(opts?: WaitForIdleOptions): Promise<void>;
+  /**
+   * flush: true — clean stop (stop polling, invoke and deliver what was read, save checkpoints,
+   * close the servers). flush: false — crash: abandon everything in flight, write nothing more,
+   * SIGKILL the servers (the next start recovers from the persisted state).
+   */
+  stop(opts: { flush: boolean }): Promise<void>;
+  /**
+   * Settles only if the API servers' process exits while the pipeline is running (killed, out of
+   * memory): resolves with a one-line reason. A foreground runner should then stop and fail.
+   */
+  readonly serversLost: Promise<string>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Counts the records of every dead-letter object the aggregator puts (by key: a rewrite counts once). */
+function countDeadLetters(s3: S3Client, bucket: string, prefix: string, counts: Map<string, number>): void {
+  s3.middlewareStack.add(
+    (next) => async (args) => {
+      const out = await next(args);
+      const input = args.input as { Bucket?: string; Key?: string; Body?: unknown };
+      if (input.Bucket === bucket && typeof input.Key === 'string' && input.Key.startsWith(prefix)) {
+        const body = input.Body;
+        const text =
+          typeof body === 'string'
+            ? body
+            : body instanceof Uint8Array
+              ? Buffer.from(body).toString('utf8')
+              : '';
+        counts.set(input.Key, text.split('\n').filter((l) => l.trim() !== '').length);
+      }
+      return out;
+    },
+    { step: 'initialize', name: 'paypipeLocalDeadLetterCount' },
+  );
+}
+
+function countLines(file: string): number {
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '').length;
+  } catch {
+    return 0;
+  }
+}
+
+export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<LocalPipeline> {
+  const dataDir = resolve(opts.dataDir);
+  const overrides: ConfigOverrides = {
+    ...opts.configOverrides,
+    ...(opts.bufferIntervalSeconds === undefined
+      ? {}
+      : { bufferIntervalSeconds: opts.bufferIntervalSeconds }),
+  };
+  const config = resolveConfig(overrides);
+  const now = opts.now ?? Date.now;
+  const log = opts.log ?? (() => {});
+  const paths = localPaths(dataDir);
+  const schedule: LocalSchedule =
+    opts.schedule === false
+      ? { ...defaultSchedule(config), enabled: false }
+      : { ...defaultSchedule(config), ...(typeof opts.schedule === 'object' ? opts.schedule : {}) };
+  parseScheduleExpression(schedule.expression);
+
+  const release = acquireDataDirLock(dataDir);
+  let servers: LocalServers | undefined;
+  const clients: Array<{ destroy(): void }> = [];
+  try {
+    mkdirSync(paths.logs, { recursive: true });
+    servers = await startLocalServers({ dataDir, region: config.region });
+    const target: Extract<ClientTarget, { kind: 'local' }> = {
+      kind: 'local',
+      region: config.region,
+      kinesisEndpoint: servers.kinesisEndpoint,
+      s3Endpoint: servers.s3Endpoint,
+    };
+    const kinesis = await kinesisClient(target);
+    const s3 = await s3Client(target);
+    clients.push(kinesis, s3);
+    const provisioned = await provisionResources(config, kinesis, s3);
+    if (provisioned.inputShards !== config.streams.input.shardCount) {
+      log(
+        `note: ${config.streams.input.name} in ${dataDir} already has ${provisioned.inputShards} shards; keeping them (use a new --data-dir for ${config.streams.input.shardCount})`,
+      );
+    }
+    const { DescribeStreamSummaryCommand } = await import('@aws-sdk/client-kinesis');
+    const arnOf = async (name: string): Promise<string> =>
+      (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary
+        ?.StreamARN ?? `arn:aws:kinesis:${config.region}:${LOCAL_ACCOUNT_ID}:stream/${name}`;
+    const inputArn = await arnOf(config.streams.input.name);
+
+    const endpoints: LocalEndpoints = {
+      pid: process.pid,
+      kinesisEndpoint: servers.kinesisEndpoint,
+      s3Endpoint: servers.s3Endpoint,
+      region: config.region,
+      serverPid: servers.pid,
+      startedAt: new Date(now()).toISOString(),
+      configOverrides: overrides,
+    };
+
+    // Errors the pollers retry past: noted once per distinct message per 30 s, not per poll.
+    let lastError: string | undefined;
+    const noted = new Map<string, number>();
+    const onError = (what: string) => (e: unknown) => {
+      const msg = `${what}: ${e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e)}`;
+      lastError = msg;
+      const t = noted.get(msg);
+      if (t === undefined || now() - t > 30_000) {
+        noted.set(msg, now());
+        log(`warning: ${msg} (retrying)`);
+      }
+    };
+
+    // The aggregator: its own clients (as a Lambda has), a dead-letter counter on its S3 client.
+    const aggKinesis = await kinesisClient(target);
+    const aggS3 = await s3Client(target);
+    clients.push(aggKinesis, aggS3);
+    const deadLetters = new Map<string, number>();
+    countDeadLetters(aggS3, config.buckets.analytics, config.aggregator.deadLetterPrefix, deadLetters);
+    const aggregator = new LocalFunction<KinesisStreamEvent, KinesisStreamBatchResponse>({
+      name: config.aggregator.functionName,
+      logName: 'aggregator',
+      region: config.region,
+      accountId: LOCAL_ACCOUNT_ID,
+      memoryMiB: config.aggregator.memoryMiB,
+      timeoutSeconds: config.aggregator.timeoutSeconds,
+      logsDir: paths.logs,
+      now,
+      init: (sink) => {
+        const h = createAggregatorHandler({
+          kinesis: aggKinesis,
+          s3: aggS3,
+          outputStreamName: config.streams.output.name,
+          deadLetterBucket: config.buckets.analytics,
+          deadLetterPrefix: config.aggregator.deadLetterPrefix,
+          windowSeconds: config.aggregator.windowSeconds,
+          maxFutureSkewMs: config.aggregator.maxFutureSkewMs,
+          logger: createLogger({
+            service: 'aggregator',
+            functionName: config.aggregator.functionName,
+            sink,
+            now,
+          }),
+          now,
+        });
+        const wrapped = opts.wrapAggregator?.(h) ?? h;
+        return (event, context) => wrapped(event, context);
+      },
+    });
+
+    const prodKinesis = await kinesisClient(target);
+    clients.push(prodKinesis);
+    const producer = new LocalFunction<ProducerEvent, ProducerResult>({
+      name: config.producer.functionName,
+      logName: 'producer',
+      region: config.region,
+      accountId: LOCAL_ACCOUNT_ID,
+      memoryMiB: config.producer.memoryMiB,
+      timeoutSeconds: config.producer.timeoutSeconds,
+      logsDir: paths.logs,
+      now,
+      init: (sink) => {
+        const h = createProducerHandler({
+          kinesis: prodKinesis,
+          streamName: config.streams.input.name,
+          defaultCount: config.producer.eventsPerInvocation,
+          logger: createLogger({
+            service: 'producer',
+            functionName: config.producer.functionName,
+            sink,
+            now,
+          }),
+          now,
+        });
+        return (event, context) => h(event, context);
+      },
+    });
+    const producerStats = { eventsSent: 0, eventsFailed: 0, lastError: undefined as string | undefined };
+    const invokeProducer = async (event: ProducerEvent = {}): Promise<ProducerResult> => {
+      try {
+        const r = await producer.invoke(event);
+        producerStats.eventsSent += r.sent;
+        producerStats.eventsFailed += r.failed;
+        producerStats.lastError = undefined;
+        return r;
+      } catch (e) {
+        producerStats.lastError = e instanceof Error ? e.message : String(e);
+        throw e;
+      }
+    };
+
+    const idlePollMs = opts.idlePollMs ?? 200;
+    const maxIdlePollMs = opts.maxIdlePollMs ?? 1000;
+    const esm = new EventSourceMapping({
+      kinesis,
+      streamName: config.streams.input.name,
+      streamArn: inputArn,
+      region: config.region,
+      functionArn: aggregator.arn,
+      roleArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/${config.aggregator.functionName}-role`,
+      settings: config.aggregator,
+      stateDir: join(paths.checkpoints, `esm-${config.aggregator.functionName}`),
+      dataDir,
+      invoke: (event) => aggregator.invoke(event),
+      now,
+      idlePollMs,
+      maxIdlePollMs,
+      onError: (e, shard) => onError(`aggregator poller (${shard})`)(e),
+    });
+    const raw = new FirehoseDelivery({
+      kinesis,
+      s3,
+      sourceStream: config.streams.input.name,
+      bucket: config.buckets.raw,
+      settings: config.firehose.raw,
+      stateFile: join(paths.checkpoints, `firehose-${config.firehose.raw.name}.json`),
+      now,
+      idlePollMs,
+      maxIdlePollMs,
+      onError: onError(config.firehose.raw.name),
+    });
+    const analytics = new FirehoseDelivery({
+      kinesis,
+      s3,
+      sourceStream: config.streams.output.name,
+      bucket: config.buckets.analytics,
+      settings: config.firehose.analytics,
+      stateFile: join(paths.checkpoints, `firehose-${config.firehose.analytics.name}.json`),
+      now,
+      idlePollMs,
+      maxIdlePollMs,
+      onError: onError(config.firehose.analytics.name),
+    });
+    const failedAtStart = countLines(paths.failedBatches);
+    await esm.start();
+    await raw.start();
+    await analytics.start();
+    writeLocalEndpoints(dataDir, endpoints);
+
+    const scheduler = new Scheduler(
+      dataDir,
+      schedule,
+      async (count) => {
+        await invokeProducer({ count });
+      },
+      now,
+    );
+    scheduler.start();
+
+    const delivery = (f: FirehoseDelivery): DeliveryStatus => ({
+      name: f.name,
+      recordsDelivered: f.stats.recordsDelivered,
+      objectsWritten: f.stats.objectsWritten,
+      bufferedRecords: f.bufferedRecords(),
+      deliveryErrors: f.stats.deliveryErrors,
+      errorObjects: f.stats.errorObjects,
+      lastObjectKey: f.stats.lastObjectKey,
+    });
+    let running = true;
+    const status = (): LocalStatus => ({
+      pid: process.pid,
+      dataDir,
+      startedAt: endpoints.startedAt,
+      updatedAt: new Date(now()).toISOString(),
+      running,
+      endpoints: { kinesis: endpoints.kinesisEndpoint, s3: endpoints.s3Endpoint },
+      eventsIn: esm.stats.recordsIn,
+      aggregatesOut: analytics.stats.recordsDelivered,
+      rawEventsDelivered: raw.stats.recordsDelivered,
+      deadLettered: [...deadLetters.values()].reduce((a, b) => a + b, 0),
+      failedBatches: failedAtStart + esm.stats.failedBatches,
+      lag: esm.lag(),
+      aggregator: {
+        invocations: aggregator.invocations,
+        errors: aggregator.errors,
+        retries: esm.stats.retries,
+        partialFailures: esm.stats.partialFailures,
+        bisections: esm.stats.bisections,
+        expiredRecords: esm.stats.expiredRecords,
+        recoveredInFlight: esm.stats.recoveredInFlight,
+      },
+      producer: { invocations: producer.invocations, ...producerStats },
+      firehose: { raw: delivery(raw), analytics: delivery(analytics) },
+      schedule: { ...scheduler.status },
+      lastError,
+    });
+    const writeStatus = (): void => {
+      try {
+        writeJsonAtomicSync(paths.status, status());
+      } catch (e) {
+        onError('status.json')(e);
+      }
+    };
+    writeStatus();
+    const statusTimer = setInterval(writeStatus, opts.statusIntervalMs ?? 1000);
+    statusTimer.unref();
+
+    const consumers = [esm, raw, analytics];
+    let stopped = false;
+    let stopping: Promise<void> | undefined;
+    const doStop = async (flush: boolean): Promise<void> => {
+      stopped = true;
+      clearInterval(statusTimer);
+      if (flush) {
+        await scheduler.stop();
+        // Order matters: the aggregator feeds the output stream the analytics Firehose reads.
+        await esm.stop();
+        await raw.stop();
+        await analytics.stop();
+        running = false;
+        writeStatus();
+        await Promise.allSettled([aggregator.close(), producer.close()]);
+        for (const c of clients) c.destroy();
+        await servers?.stop();
+        removeLocalEndpoints(dataDir);
+      } else {
+        void scheduler.stop();
+        esm.crash();
+        raw.crash();
+        analytics.crash();
+        await servers?.kill();
+        for (const c of clients) c.destroy();
+        // What a dead process leaves is a stale endpoints file; in-process we remove it instead
+        // (its pid, ours, is alive).
+        removeLocalEndpoints(dataDir);
+      }
+      release();
+    };
+
+    const lostServers = servers;
+    const serversLost = new Promise<string>((res) => {
+      void lostServers.exited.then((how) => {
+        if (!stopped) res(`the local API servers (process ${lostServers.pid}) exited unexpectedly (${how})`);
+      });
+    });
+
+    const handle: LocalPipeline = {
+      serversLost,
+      dataDir,
+      config,
+      endpoints,
+      target,
+      kinesis,
+      s3,
+      status,
+      invokeProducer,
+      flush: () => {
+        raw.requestFlush();
+        analytics.requestFlush();
+      },
+      waitForIdle: async (o = {}) => {
+        const deadline = now() + (o.timeoutMs ?? 60_000);
+        const activity = (): number => esm.stats.recordsIn + raw.stats.recordsIn + analytics.stats.recordsIn;
+        const allIdle = (): boolean => consumers.every((c) => c.isIdle()) && scheduler.busy() === false;
+        for (;;) {
+          if (stopped)
+            throw new PaypipeError('INTERNAL', 'the local pipeline was stopped while waiting for it');
+          if (now() > deadline) {
+            const s = status();
+            throw new PaypipeError(
+              'TIMEOUT',
+              `the local pipeline did not go idle within ${Math.round((o.timeoutMs ?? 60_000) / 1000)} s (events in ${s.eventsIn}, aggregates out ${s.aggregatesOut})`,
+              { hint: s.lastError === undefined ? `see ${paths.logs}` : `last error: ${s.lastError}` },
+            );
+          }
+          if (o.flush === true) handle.flush();
+          if (allIdle()) {
+            const before = activity();
+            const polls = consumers.map((c) => c.pollCount());
+            // Two fresh polls of every consumer, with nothing new read, prove the chain is drained.
+            while (
+              !stopped &&
+              now() <= deadline &&
+              consumers.some((c, i) => c.pollCount() < (polls[i] as number) + 2)
+            ) {
+              await sleep(20);
+            }
+            if (allIdle() && activity() === before) return;
+          }
+          await sleep(25);
+        }
+      },
+      stop: ({ flush }) => {
+        // Idempotent: a second call (e.g. a test's cleanup) waits for the first.
+        stopping ??= doStop(flush);
+        return stopping;
+      },
+    };
+    return handle;
+  } catch (e) {
+    for (const c of clients) c.destroy();
+    await servers?.stop().catch(() => {});
+    release();
+    throw e;
+  }
+}
