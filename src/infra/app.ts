@@ -22,6 +22,8 @@ export interface BuildAppOptions {
   context?: Record<string, unknown>;
   /** Override the Lambda entry files (default: src/lambdas/{producer,aggregator}.ts). */
   entries?: LambdaEntries;
+  /** See PaypipeStackProps.applyAcknowledgements (default true). */
+  applyAcknowledgements?: boolean;
 }
 
 /**
@@ -60,6 +62,9 @@ export function buildApp(
     env: { region: config.region },
     description: `paypipe real-time payment pipeline (${config.project}/${config.environment})`,
     ...(options.entries === undefined ? {} : { entries: options.entries }),
+    ...(options.applyAcknowledgements === undefined
+      ? {}
+      : { applyAcknowledgements: options.applyAcknowledgements }),
   });
   return { app, stack };
 }

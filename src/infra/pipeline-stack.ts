@@ -37,6 +37,7 @@ import {
   type PipelineConfig,
   type StreamSettings,
 } from '../domain/config.js';
+import { PaypipeError } from '../errors.js';
 import type { StackOutputKey } from './output-keys.js';
 import { type LambdaEntries, lambdaEntries, lockFile, packageRoot } from './paths.js';
 
@@ -44,6 +45,12 @@ export interface PaypipeStackProps extends StackProps {
   readonly config: PipelineConfig;
   /** Defaults to src/lambdas/{producer,aggregator}.ts in this package. */
   readonly entries?: LambdaEntries;
+  /**
+   * Apply the cdk-nag acknowledgements (default true). False still records them in
+   * `acknowledgements` but lets every finding through, so a test can check that each
+   * acknowledgement answers a real finding and none is stale.
+   */
+  readonly applyAcknowledgements?: boolean;
 }
 
 /** One cdk-nag finding acknowledged on purpose, with the reason (listed in docs/infra.md). */
@@ -62,6 +69,7 @@ const LOG_RETENTION = logs.RetentionDays.ONE_MONTH;
 export class PaypipeStack extends Stack {
   readonly config: PipelineConfig;
   readonly acknowledgements: Acknowledgement[] = [];
+  private readonly applyAcknowledgements: boolean;
 
   readonly rawBucket: s3.Bucket;
   readonly analyticsBucket: s3.Bucket;
@@ -80,10 +88,13 @@ export class PaypipeStack extends Stack {
     super(scope, id, props);
     const config = props.config;
     this.config = config;
+    this.applyAcknowledgements = props.applyAcknowledgements ?? true;
     const entries = props.entries ?? lambdaEntries();
     for (const [name, file] of Object.entries(entries)) {
       if (!existsSync(file)) {
-        throw new Error(`the ${name} Lambda entry ${file} does not exist`);
+        throw new PaypipeError('IO', `the ${name} Lambda entry ${file} does not exist`, {
+          hint: 'run paypipe from a complete installation or checkout (it bundles src/lambdas at synth time)',
+        });
       }
     }
     const destroy = config.removalPolicy === 'destroy';
@@ -109,11 +120,6 @@ export class PaypipeStack extends Stack {
       removalPolicy,
       autoDeleteObjects: destroy,
     });
-    this.acknowledge(
-      this.accessLogsBucket,
-      'AwsSolutions-S1',
-      'This is the server access log bucket of the raw and analytics buckets; logging it into itself would loop and logging it elsewhere only moves the problem.',
-    );
 
     const dataBucket = (id: string, logPrefix: string): s3.Bucket =>
       new s3.Bucket(this, id, {
@@ -376,7 +382,7 @@ export class PaypipeStack extends Stack {
 
   /** Acknowledges one cdk-nag finding on `scope` (and its children) and records it for the docs. */
   acknowledge(scope: IConstruct, id: string, reason: string): void {
-    Validations.of(scope).acknowledge({ id, reason });
+    if (this.applyAcknowledgements) Validations.of(scope).acknowledge({ id, reason });
     this.acknowledgements.push({ path: scope.node.path, id, reason });
   }
 

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { assertCredentials } from '../../aws/credentials.js';
-import { rememberStackOutputs } from '../../aws/stack-outputs.js';
+import { outputsFilePath, rememberStackOutputs } from '../../aws/stack-outputs.js';
 import type { Io, Style } from '../io.js';
 import { DEFAULT_DATA_DIR } from '../options.js';
 import { canPrompt, confirm } from './prompt.js';
@@ -39,9 +39,9 @@ export async function runDeploy(io: Io, flags: DeployFlags): Promise<DeployResul
     requireApproval: flags.requireApproval ?? 'broadening',
     confirm: canPrompt() ? (q) => confirm(q) : undefined,
   });
-  const spinner = await io.spinner(`Deploying ${target.stackName} to ${target.region}…`);
-  host.spinner = spinner;
+  host.spinner = await io.spinner(`Deploying ${target.stackName} to ${target.region}…`);
   let bootstrapped = false;
+  let deployed: { stackArn: string; outputs: Record<string, string> };
   try {
     const source = await assemblySource(toolkit, target.config);
     // Synthesize once; bootstrap and deploy reuse the same assembly.
@@ -56,30 +56,38 @@ export async function runDeploy(io: Io, flags: DeployFlags): Promise<DeployResul
         stacks: stackSelector(target.stackName),
         deploymentMethod: { method: 'change-set' },
       });
-      const deployed = result.stacks.find((s) => s.stackName === target.stackName) ?? result.stacks[0];
-      if (deployed === undefined) throw new Error(`the toolkit deployed no stack named ${target.stackName}`);
-      spinner.succeed(`Deployed ${target.stackName} (${target.region})`);
-      const outputsFile = await rememberStackOutputs(resolve(flags.dataDir ?? DEFAULT_DATA_DIR), {
-        stackName: target.stackName,
-        region: target.region,
-        savedAt: new Date().toISOString(),
-        outputs: deployed.outputs,
-      });
-      return {
-        stackName: target.stackName,
-        region: target.region,
-        stackArn: deployed.stackArn,
-        outputs: deployed.outputs,
-        outputsFile,
-        bootstrapped,
-      };
+      const stack = result.stacks.find((s) => s.stackName === target.stackName) ?? result.stacks[0];
+      if (stack === undefined) throw new Error(`the toolkit deployed no stack named ${target.stackName}`);
+      deployed = stack;
     } finally {
       await cx.dispose();
     }
   } catch (err) {
-    spinner.fail(`Deployment of ${target.stackName} failed`);
+    host.spinner?.fail(`Deployment of ${target.stackName} failed`);
     throw translateError(err, host, target, 'deploy');
   }
+  // The host's spinner: an approval question replaces the one started here.
+  host.spinner?.succeed(`Deployed ${target.stackName} (${target.region})`);
+  const file = outputsFilePath(resolve(flags.dataDir ?? DEFAULT_DATA_DIR), target.stackName);
+  try {
+    await rememberStackOutputs(resolve(flags.dataDir ?? DEFAULT_DATA_DIR), {
+      stackName: target.stackName,
+      region: target.region,
+      savedAt: new Date().toISOString(),
+      outputs: deployed.outputs,
+    });
+  } catch (err) {
+    // The deployment itself succeeded; `paypipe outputs` can write the file later.
+    io.warn(`could not save the outputs to ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return {
+    stackName: target.stackName,
+    region: target.region,
+    stackArn: deployed.stackArn,
+    outputs: deployed.outputs,
+    outputsFile: file,
+    bootstrapped,
+  };
 }
 
 export function renderDeploy(r: DeployResult, style: Style): string {

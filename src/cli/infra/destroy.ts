@@ -73,7 +73,8 @@ export async function runDestroy(io: Io, flags: DestroyFlags): Promise<DestroyRe
   }
   const fate = dataFate(target, buckets);
   if (flags.force !== true) {
-    io.info(fate);
+    // Shown even with --quiet: it is what the user is about to agree to.
+    io.warn(fate);
     const ok = await confirm(`Destroy stack ${target.stackName} in ${target.region}?`);
     if (!ok)
       return { ...base, destroyed: false, reason: 'declined', deletedBuckets: [], retainedBuckets: [] };
@@ -94,7 +95,10 @@ export async function runDestroy(io: Io, flags: DestroyFlags): Promise<DestroyRe
     throw translateError(err, host, target, 'destroy');
   }
   spinner.succeed(`Destroyed ${target.stackName} (${target.region})`);
-  await forgetStackOutputs(resolve(flags.dataDir ?? DEFAULT_DATA_DIR), target.stackName);
+  await forgetStackOutputs(resolve(flags.dataDir ?? DEFAULT_DATA_DIR), target.stackName).catch(
+    (err: unknown) =>
+      io.warn(`could not remove the remembered outputs: ${err instanceof Error ? err.message : String(err)}`),
+  );
   const destroy = target.config.removalPolicy === 'destroy';
   return {
     ...base,

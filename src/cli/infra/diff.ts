@@ -29,7 +29,7 @@ export interface DiffResult {
 }
 
 /** The part of @aws-cdk/cloudformation-diff's TemplateDiff this command reads. */
-interface TemplateDiffLike {
+export interface TemplateDiffLike {
   differenceCount: number;
   permissionsBroadened: boolean;
   resources: {
@@ -62,6 +62,15 @@ export async function runDiff(io: Io, flags: DiffFlags): Promise<DiffResult> {
     throw translateError(err, host, target, 'diff');
   }
   spinner.stop();
+  return summarizeDiff(diffs, host.diffTexts, target);
+}
+
+/** The toolkit's per-stack TemplateDiffs (and diff texts) as paypipe's result for one stack. */
+export function summarizeDiff(
+  diffs: Readonly<Record<string, TemplateDiffLike>>,
+  texts: ReadonlyMap<string, string>,
+  target: { stackName: string; region: string },
+): DiffResult {
   const d = diffs[target.stackName] ?? Object.values(diffs)[0];
   const resources: ResourceChange[] = [];
   d?.resources.forEachDifference((logicalId, c) => {
@@ -71,15 +80,14 @@ export async function runDiff(io: Io, flags: DiffFlags): Promise<DiffResult> {
       change: c.isAddition ? 'add' : c.isRemoval ? 'remove' : 'update',
     });
   });
-  const result: DiffResult = {
+  return {
     stackName: target.stackName,
     region: target.region,
     differenceCount: d?.differenceCount ?? 0,
     permissionsBroadened: d?.permissionsBroadened ?? false,
     resources,
-    text: host.diffTexts.get(target.stackName) ?? [...host.diffTexts.values()].join('\n'),
+    text: texts.get(target.stackName) ?? [...texts.values()].join('\n'),
   };
-  return result;
 }
 
 export function renderDiff(r: DiffResult, style: Style): string {

@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { assertCredentials } from '../../aws/credentials.js';
-import { describeStack, rememberStackOutputs } from '../../aws/stack-outputs.js';
+import { describeStack, outputsFilePath, rememberStackOutputs } from '../../aws/stack-outputs.js';
 import type { Io, Style } from '../io.js';
 import { DEFAULT_DATA_DIR } from '../options.js';
 import { type InfraFlags, infraTarget, renderOutputs } from './target.js';
@@ -29,12 +29,21 @@ export async function runOutputs(io: Io, flags: OutputsFlags): Promise<OutputsRe
   await assertCredentials({ kind: 'aws', region: target.region, profile: target.profile });
   io.debugLog(`DescribeStacks ${stackName} in ${target.region}`);
   const d = await describeStack({ stackName, region: target.region, profile: target.profile });
-  const outputsFile = await rememberStackOutputs(resolve(flags.dataDir ?? DEFAULT_DATA_DIR), {
-    stackName,
-    region: target.region,
-    savedAt: new Date().toISOString(),
-    outputs: d.raw,
-  });
+  const dataDir = resolve(flags.dataDir ?? DEFAULT_DATA_DIR);
+  const outputsFile = outputsFilePath(dataDir, stackName);
+  try {
+    await rememberStackOutputs(dataDir, {
+      stackName,
+      region: target.region,
+      savedAt: new Date().toISOString(),
+      outputs: d.raw,
+    });
+  } catch (err) {
+    // The answer came from CloudFormation; the remembered copy is a convenience.
+    io.warn(
+      `could not save the outputs to ${outputsFile}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
   return {
     stackName: d.stackName,
     region: d.region,

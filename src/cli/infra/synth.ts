@@ -6,7 +6,6 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Io } from '../io.js';
 import { type InfraFlags, infraTarget } from './target.js';
-import { assemblySource, makeToolkit, stackSelector, translateError } from './toolkit.js';
 
 export interface SynthFlags extends InfraFlags {
   out?: string;
@@ -22,6 +21,8 @@ export interface SynthResult {
 export async function runSynth(io: Io, flags: SynthFlags): Promise<SynthResult> {
   const target = infraTarget(flags);
   const outdir = resolve(flags.out ?? 'cdk.out');
+  // Flags are checked above before aws-cdk-lib and the toolkit (a second or two) are loaded.
+  const { assemblySource, makeToolkit, stackSelector, translateError } = await import('./toolkit.js');
   const { toolkit, host } = makeToolkit(io, target);
   const spinner = await io.spinner(`Synthesizing ${target.stackName} (${target.region})…`);
   host.spinner = spinner;

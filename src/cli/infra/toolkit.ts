@@ -210,6 +210,8 @@ export function makeToolkit(io: Io, target: InfraTarget, opts: HostOptions = {})
   process.env.CDK_DISABLE_VERSION_CHECK ??= 'true';
   process.env.CDK_DISABLE_CLI_TELEMETRY ??= 'true';
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // Lambda bundling runs the local esbuild through `npx --no-install`; no npm update notices.
+  process.env.NPM_CONFIG_UPDATE_NOTIFIER ??= 'false';
   const host = new PaypipeIoHost(io, opts);
   const toolkit = new Toolkit({
     ioHost: host,
@@ -277,9 +279,20 @@ export function translateError(
     return validationError(host.validationReports);
   }
   const message = errorText(err);
+  if (/Unable to resolve AWS account/i.test(message)) {
+    // The stack leaves the account to the credentials; STS GetCallerIdentity did not answer.
+    return new PaypipeError(
+      'NO_CREDENTIALS',
+      `${action} could not determine the AWS account from the credentials (STS GetCallerIdentity failed in ${target.region})`,
+      {
+        hint: 'check the credentials and the network with `aws sts get-caller-identity`, refresh them (`aws sso login`, new keys) or pass another --profile',
+        cause: err,
+      },
+    );
+  }
   if (ToolkitError.isAuthenticationError(err) || /credential|ExpiredToken|security token/i.test(message)) {
-    return new PaypipeError('NO_CREDENTIALS', `AWS rejected the credentials for ${action}: ${message}`, {
-      hint: 'refresh them (`aws sso login`, new keys) or pass another --profile',
+    return new PaypipeError('NO_CREDENTIALS', `${action} could not use the AWS credentials: ${message}`, {
+      hint: 'check them and the network with `aws sts get-caller-identity`, refresh them (`aws sso login`, new keys) or pass another --profile',
       cause: err,
     });
   }
