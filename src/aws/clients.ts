@@ -35,7 +35,13 @@ async function common(target: ClientTarget, s: SdkSettings) {
     region: target.region,
     maxAttempts: s.maxAttempts ?? 5,
     // HTTP/1.1 everywhere: required by kinesalite, harmless on AWS, and keeps sockets pooled.
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 5000, requestTimeout: 60000 }),
+    // throwOnRequestTimeout: otherwise a hung request (kinesalite's AT_TIMESTAMP with nothing that new,
+    // a stalled S3 body) only logs a warning and never fails, so the SDK's retry never starts.
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: 5000,
+      requestTimeout: 60000,
+      throwOnRequestTimeout: true,
+    }),
   };
   if (target.kind === 'local') return { ...base, credentials: LOCAL_CREDENTIALS };
   if (target.profile !== undefined) {

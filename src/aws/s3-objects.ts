@@ -289,3 +289,48 @@ export async function forEachLimit<T>(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   if (failed !== undefined) throw failed.e;
 }
+
+/** Every key under `prefix`, sorted (for callers that need names only: demo, tests). */
+export async function listKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  return (await listObjects(client, bucket, [prefix])).map((o) => o.key);
+}
+
+/** One whole object's bytes (small objects: dead letters, test checks). */
+export async function getObjectBytes(client: S3Client, bucket: string, key: string): Promise<Uint8Array> {
+  const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return out.Body === undefined ? new Uint8Array() : out.Body.transformToByteArray();
+}
+
+export interface DecodedObjects {
+  keys: string[];
+  /** Every record, in key order and in object order within a key. */
+  records: unknown[];
+  errors: Array<{ key: string; kind: ObjectProblemKind; message: string }>;
+}
+
+/**
+ * Every record of every object under `prefix`, collected in memory: for bounded data sets (the demo's
+ * verification, tests). `results` streams through readObjects instead.
+ */
+export async function readRecords(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  concurrency = 8,
+): Promise<DecodedObjects> {
+  const objects = await listObjects(client, bucket, [prefix]);
+  const perKey = new Map<string, unknown[]>(objects.map((o) => [o.key, []]));
+  const outcomes = await readObjects(client, bucket, objects, {
+    concurrency,
+    onRecords: (recs, obj) => {
+      perKey.get(obj.key)?.push(...recs);
+    },
+  });
+  const errors: DecodedObjects['errors'] = [];
+  for (const o of outcomes) {
+    if (o.problem !== undefined)
+      errors.push({ key: o.key, kind: o.problem.kind, message: o.problem.message });
+  }
+  return { keys: objects.map((o) => o.key), records: [...perKey.values()].flat(), errors };
+}

@@ -14,10 +14,29 @@ import { encodeNdjson } from '../../src/domain/codec.js';
 import type { SendSummaryDoc } from '../../src/cli/data/send-summary.js';
 import type { ResultsDoc } from '../../src/cli/data/results.js';
 import { type FaultProxy, startFaultProxy } from '../proxy/fault-proxy.js';
+import { main, reportError } from '../../src/cli/main.js';
 import { cli, startTestServers, type TestServers } from './helpers.js';
 
 /** Under --json the error is the last stderr line (progress notes come before it). */
 const jsonError = (stderr: string): unknown => JSON.parse(stderr.trim().split('\n').at(-1) ?? '');
+
+/** The same path as bin/paypipe.js, in this process: main() then reportError() on what it throws. */
+async function inProcess(args: string[]): Promise<{ code: number; stderr: string }> {
+  let stderr = '';
+  const sink = {
+    write: (s: string): boolean => {
+      stderr += s;
+      return true;
+    },
+  } as unknown as Parameters<typeof reportError>[2];
+  const argv = ['node', 'paypipe', ...args];
+  try {
+    await main(argv);
+    return { code: 0, stderr };
+  } catch (e) {
+    return { code: reportError(e, argv, sink), stderr };
+  }
+}
 
 describe.concurrent('usage errors: exit 2, one line naming the flag', () => {
   const cases: Array<[string[], RegExp]> = [
@@ -31,6 +50,7 @@ describe.concurrent('usage errors: exit 2, one line naming the flag', () => {
     [['send', '--count', '5', '--duration', '5s'], /use either --count or --duration/],
     [['send', '--via-lambda', '--local'], /--via-lambda .* cannot be used with --local/],
     [['send', '--from-file', 'x.ndjson', '--seed', '3'], /--from-file replays a file as it is/],
+    [['send', '--max-attempts', '21'], /--max-attempts must be a whole number from 1 to 20/],
     [['results', '--hour', '24'], /--hour must be a whole number from 0 to 23, got "24"/],
     [['results', '--from', 'yesterday'], /--from must be a UTC ISO time/],
     [['results', '--from', '2024-01-15T10:00Z', '--to', '2024-01-15T09:00Z'], /--to .* must be after --from/],
@@ -48,10 +68,25 @@ describe.concurrent('usage errors: exit 2, one line naming the flag', () => {
     [['peek', '--from', 'oldest'], /--from must be one of trim-horizon, latest, got "oldest"/],
   ];
   it.each(cases)('paypipe %j', async (args, message) => {
+    const r = await inProcess(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  // A few of them through the real bin: exit status, stdout empty, no stack trace.
+  const viaBin: string[][] = [
+    ['send', '--count', '0'],
+    ['send', '--scenario', 'late=2'],
+    ['results', '--hour', '24'],
+    ['peek', '--since', '5m', '--from', 'latest'],
+  ];
+  it.each(viaBin)('bin/paypipe.js %j', async (...args) => {
     const r = await cli(args);
+    const want = cases.find(([a]) => a.join(' ') === args.join(' '))?.[1] as RegExp;
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(want);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
@@ -68,8 +103,11 @@ describe.concurrent('usage errors: exit 2, one line naming the flag', () => {
   it('--local with nothing running is a one-line failure (exit 1)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'paypipe-empty-'));
     try {
+      const bin = await cli(['send', '--local', '--data-dir', dir]);
+      expect(bin.code).toBe(1);
+      expect(bin.stderr).toMatch(/^paypipe: no local pipeline is running in .* \(start it with `paypipe up`/);
       for (const cmd of [['send'], ['results'], ['peek']]) {
-        const r = await cli([...(cmd as string[]), '--local', '--data-dir', dir]);
+        const r = await inProcess([...(cmd as string[]), '--local', '--data-dir', dir]);
         expect(r.code).toBe(1);
         expect(r.stderr).toMatch(/no local pipeline is running in/);
         expect(r.stderr.trim().split('\n')).toHaveLength(1);

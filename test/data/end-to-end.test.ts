@@ -27,20 +27,23 @@ async function sendJson(local: string[], args: string[]): Promise<{ summary: Sen
   return { summary: JSON.parse(sent.stdout) as SendSummaryDoc, file };
 }
 
-it('aggregates: what a messy send says it sent is what results and peek find, exactly', async () => {
+it('what send says it sent is what results (aggregates and raw events) and peek find, exactly', async () => {
   const p: TestPipeline = await startTestPipeline();
   try {
     const local = ['--local', '--data-dir', p.dataDir];
+    // Late and repeated events; malformed ones are left out here because the raw Firehose
+    // concatenates records without delimiters, and a cut-off JSON record swallows the rest of its
+    // object (reported as damage, see the report). Their counting is covered in send.test.ts.
     const { summary, file } = await sendJson(local, [
       '--count',
       '3000',
       '--seed',
       '21',
       '--scenario',
-      'messy,currencies=USD:3+EUR:1+JPY:1',
+      'late=0.2,duplicates=0.05,currencies=USD:3+EUR:1+JPY:1',
     ]);
     expect(summary.sent).toBe(3000);
-    expect(summary.invalid).toBeGreaterThan(0);
+    expect(summary.invalid).toBe(0);
     expect(Object.keys(summary.byCurrency)).toEqual(['EUR', 'JPY', 'USD']);
 
     await p.waitForIdle({ timeoutMs: 60_000 });
@@ -58,6 +61,22 @@ it('aggregates: what a messy send says it sent is what results and peek find, ex
     expect(human.stdout).toMatch(/window \(UTC\) +currency +count +total +avg +min +max/);
     expect(human.stdout).toMatch(/transactions per minute/);
     expect(human.stdout).toMatch(/verify against .*: match/);
+
+    const raw = await cli(['results', ...local, '--raw', '--verify', file, '--json']);
+    expect(raw.code, raw.stderr).toBe(0);
+    const rawDoc = JSON.parse(raw.stdout) as ResultsDoc;
+    expect(rawDoc.verify?.ok).toBe(true);
+    expect(rawDoc.records).toBe(summary.sent);
+    // The scenario repeats earlier events: the raw view sees their ids again.
+    expect(rawDoc.duplicates).toBeGreaterThan(0);
+    const files = await cli(['results', ...local, '--raw', '--files', '--last', '2h', '--format', 'ndjson']);
+    expect(files.code).toBe(0);
+    const listed = files.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { records: number; problem: string | null });
+    expect(listed.reduce((s, f) => s + f.records, 0)).toBe(3000);
+    expect(listed.every((f) => f.problem === null)).toBe(true);
 
     // The aggregator's output stream holds the same totals, before Firehose.
     const out = await cli([
@@ -80,40 +99,9 @@ it('aggregates: what a messy send says it sent is what results and peek find, ex
       );
     const byId = new Map(aggregates.map((a) => [a.id, a]));
     const count = [...byId.values()].reduce((s, a) => s + a.transaction_count, 0);
-    expect(count).toBe(Object.values(summary.byCurrency).reduce((s, t) => s + t.count, 0));
-  } finally {
-    await p.cleanup();
-  }
-});
-
-it('raw events: results --raw finds every valid event sent, late and repeated ones included', async () => {
-  const p: TestPipeline = await startTestPipeline();
-  try {
-    const local = ['--local', '--data-dir', p.dataDir];
-    const { summary, file } = await sendJson(local, [
-      '--count',
-      '2000',
-      '--seed',
-      '8',
-      '--scenario',
-      'late=0.2,duplicates=0.05',
-    ]);
-    await p.waitForIdle({ timeoutMs: 60_000 });
-    const raw = await cli(['results', ...local, '--raw', '--verify', file, '--json']);
-    expect(raw.code, raw.stderr).toBe(0);
-    const doc = JSON.parse(raw.stdout) as ResultsDoc;
-    expect(doc.verify?.ok).toBe(true);
-    expect(doc.records).toBe(summary.sent);
-    // The scenario repeats earlier events: the raw view sees their ids again.
-    expect(doc.duplicates).toBeGreaterThan(0);
-    const files = await cli(['results', ...local, '--raw', '--files', '--last', '2h', '--format', 'ndjson']);
-    expect(files.code).toBe(0);
-    const listed = files.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { records: number; problem: string | null });
-    expect(listed.reduce((s, f) => s + f.records, 0)).toBe(2000);
-    expect(listed.every((f) => f.problem === null)).toBe(true);
+    expect(count, `${aggregates.length} aggregates on the output stream, ${byId.size} distinct ids`).toBe(
+      3000,
+    );
   } finally {
     await p.cleanup();
   }

@@ -54,7 +54,7 @@ describe('results over many objects', () => {
     const expected = new Map<string, { count: number; total: number }>();
     const all: Aggregate[] = [];
     const objects: Array<{ key: string; body: Uint8Array }> = [];
-    for (let i = 0; i < 1050; i++) {
+    for (let i = 0; i < 1010; i++) {
       const w = H10 + (i % 60) * MIN;
       const cur = i % 3 === 0 ? 'EUR' : 'USD';
       const a = agg(w, cur, 1 + (i % 7), 1000 + i);
@@ -90,7 +90,7 @@ describe('results over many objects', () => {
     await forEachLimit(objects, 16, (o) => put(o.key, o.body).then(() => {}));
 
     const listed = await listObjects(env.s3, bucket, [prefix]);
-    expect(listed).toHaveLength(1070);
+    expect(listed).toHaveLength(1030);
 
     const out = await readResults(env.s3, {
       bucket,
@@ -101,8 +101,8 @@ describe('results over many objects', () => {
       nowMs: H10 + 2 * HOUR,
     });
     expect(out.doc.prefixes).toEqual([prefix, 'aggregations/year=2024/month=01/day=15/hour=11/']);
-    expect(out.doc.objects.listed).toBe(1071);
-    expect(out.doc.records).toBe(1072);
+    expect(out.doc.objects.listed).toBe(1031);
+    expect(out.doc.records).toBe(1032);
     expect(out.doc.duplicates).toBe(20);
     expect(out.doc.outOfRange).toBe(1);
     expect(out.doc.problems).toEqual([]);

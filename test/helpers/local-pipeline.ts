@@ -28,7 +28,7 @@ import {
   type LocalPipelineOptions,
   startLocalPipeline,
 } from '../../src/local/pipeline.js';
-import { readRecords } from '../../src/local/s3-objects.js';
+import { readRecords } from '../../src/aws/s3-objects.js';
 import { currencyExponent } from '../../src/domain/currency.js';
 import { toMinor } from '../../src/domain/money.js';
 

@@ -5,7 +5,7 @@ import { kinesisClient, s3Client } from '../../src/aws/clients.js';
 import { resolveConfig } from '../../src/domain/config.js';
 import { decodeObject } from '../../src/domain/codec.js';
 import { expandPrefix, FirehoseDelivery, objectName } from '../../src/local/firehose.js';
-import { getObjectBytes, listKeys } from '../../src/local/s3-objects.js';
+import { getObjectBytes, listKeys } from '../../src/aws/s3-objects.js';
 import { provisionResources, startLocalServers } from '../../src/local/servers.js';
 import {
   makeEvents,

@@ -206,12 +206,17 @@ const rows: Row[] = [
   ['partial batch off', () => esmPartialBatch({ ...good, FunctionResponseTypes: [] }, agg), 'fail', 'lacks'],
   ['batch size as configured', () => esmBatchSize(good, agg), 'pass', '500'],
   ['batch size drift', () => esmBatchSize({ ...good, BatchSize: 100 }, agg), 'warn', 'configured 500'],
-  ['batching window as configured', () => esmBatchingWindow(good, agg), 'pass', '1 s'],
+  [
+    'batching window as configured',
+    () => esmBatchingWindow(good, agg),
+    'pass',
+    `${agg.maxBatchingWindowSeconds} s`,
+  ],
   [
     'batching window drift',
     () => esmBatchingWindow({ ...good, MaximumBatchingWindowInSeconds: 30 }, agg),
     'warn',
-    'configured 1 s',
+    `configured ${agg.maxBatchingWindowSeconds} s`,
   ],
   ['starting position', () => esmStartingPosition(good, agg), 'pass', 'TRIM_HORIZON'],
   [
@@ -439,9 +444,10 @@ describe('thresholds', () => {
   });
 
   it('derives the freshness limit from schedule, buffer and batching window', () => {
-    // 60 s schedule + 60 s Firehose buffer + 1 s batching window + 60 s slack.
-    expect(freshnessLimitMs(config)).toBe(181_000);
-    expect(freshnessLimitMs(config, 'rate(10 minutes)')).toBe(600_000 + 121_000);
+    // 60 s schedule + 60 s Firehose buffer + the configured batching window + 60 s slack.
+    const windowMs = config.aggregator.maxBatchingWindowSeconds * 1000;
+    expect(freshnessLimitMs(config)).toBe(180_000 + windowMs);
+    expect(freshnessLimitMs(config, 'rate(10 minutes)')).toBe(600_000 + 120_000 + windowMs);
   });
 
   it('formats ages', () => {

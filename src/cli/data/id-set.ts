@@ -3,8 +3,8 @@
  * record ids in little memory: 12 bytes a slot in one typed array (a Map<string, object> costs
  * ~200 bytes an entry, which for a million aggregates alone would break `results`' memory budget).
  *
- * Open addressing, linear probing, load ≤ 0.5, grows by doubling. Keys (0,0) are reserved for
- * "empty" and remapped.
+ * Open addressing, linear probing, load ≤ 0.5, grows by doubling. The all-zero slot means
+ * "empty", so the key (0,0) itself is kept beside the table.
  */
 
 export type IdSetAnswer = 'new' | 'duplicate' | 'conflict';
@@ -13,6 +13,8 @@ export class IdSet {
   private slots: Uint32Array;
   private mask: number;
   private count = 0;
+  /** Fingerprint of the key (0,0) when present. */
+  private zeroFp: number | undefined;
 
   constructor(initialCapacity = 1024) {
     let cap = 16;
@@ -22,7 +24,7 @@ export class IdSet {
   }
 
   get size(): number {
-    return this.count;
+    return this.count + (this.zeroFp === undefined ? 0 : 1);
   }
 
   /**
@@ -31,8 +33,14 @@ export class IdSet {
    */
   add(hi: number, lo: number, fp: number): IdSetAnswer {
     const h = hi >>> 0;
-    let l = lo >>> 0;
-    if (h === 0 && l === 0) l = 1;
+    const l = lo >>> 0;
+    if (h === 0 && l === 0) {
+      if (this.zeroFp === undefined) {
+        this.zeroFp = fp >>> 0;
+        return 'new';
+      }
+      return this.zeroFp === fp >>> 0 ? 'duplicate' : 'conflict';
+    }
     if ((this.count + 1) * 2 > this.mask + 1) this.grow();
     const s = this.slots;
     let i = (Math.imul(l ^ h, 0x9e3779b1) >>> 0) & this.mask;

@@ -10,15 +10,11 @@
  * the domain's sorted-list hash, so the merge stays streaming).
  */
 import { createHash } from 'node:crypto';
-import {
-  type Aggregate,
-  combineTotals,
-  parseAggregate,
-  renderAggregate,
-  type Totals,
-} from '../../domain/aggregate.js';
+import { type Aggregate, combineTotals, renderAggregate, type Totals } from '../../domain/aggregate.js';
+import { currencyExponent } from '../../domain/currency.js';
 import { type RejectReason, validateValue } from '../../domain/event.js';
-import { windowStartMs } from '../../domain/window.js';
+import { MAX_TOTAL_MINOR, toMinor } from '../../domain/money.js';
+import { isoMs, windowStartMs } from '../../domain/window.js';
 import { fnv1a, hash64, IdSet, isHexId } from './id-set.js';
 
 export interface CurrencyStats {
@@ -45,12 +41,116 @@ export interface IdConflict {
 /** Most conflicts/overflows listed individually; the counts are always complete. */
 const MAX_LISTED = 50;
 
-const idWords = (id: string): Uint32Array => {
+/** XORs a 128-bit id (or the MD5 of a foreign one) into `acc`. */
+function xorId(acc: Uint32Array, id: string): void {
   const hex = isHexId(id) ? id : createHash('md5').update(id).digest('hex');
-  const w = new Uint32Array(4);
-  for (let i = 0; i < 4; i++) w[i] = Number.parseInt(hex.slice(i * 8, i * 8 + 8), 16);
-  return w;
-};
+  for (let i = 0; i < 4; i++)
+    acc[i] = ((acc[i] as number) ^ Number.parseInt(hex.slice(i * 8, i * 8 + 8), 16)) >>> 0;
+}
+
+/** 32-bit digest of everything that must be equal for a re-delivery (arithmetic, no strings). */
+function figuresFingerprint(p: Extract<LeanAggregate, { ok: true }>): number {
+  const t = p.totals;
+  let h = fnv1a(p.currency);
+  for (const n of [p.windowStartMs, p.windowEndMs, t.count, t.totalMinor, t.minMinor, t.maxMinor]) {
+    // Both 32-bit halves of each (safe-integer) number.
+    h = Math.imul(h ^ (n >>> 0), 0x01000193);
+    h = Math.imul(h ^ Math.floor(n / 4294967296), 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** A record checked as an aggregate: exact totals and window bounds, no re-rendering. */
+export type LeanAggregate =
+  | {
+      ok: true;
+      id: string;
+      currency: string;
+      window_start: string;
+      window_end: string;
+      windowStartMs: number;
+      windowEndMs: number;
+      totals: Totals;
+    }
+  | { ok: false; detail: string };
+
+const AMOUNT_FIELDS = ['total_amount', 'avg_amount', 'min_amount', 'max_amount'] as const;
+
+/**
+ * The same checks as the domain's parseAggregate (test/data/merge.test.ts holds them equal),
+ * without building the re-rendered record, and with the window strings' parse cached: an hour has
+ * 60 distinct windows but may hold a million aggregates, and Date parsing was most of the cost.
+ */
+export class LeanAggregateParser {
+  private readonly windows = new Map<string, { startMs: number; endMs: number } | null>();
+
+  private window(start: unknown, end: unknown): { startMs: number; endMs: number } | null {
+    if (typeof start !== 'string' || typeof end !== 'string') return null;
+    const key = `${start}|${end}`;
+    let w = this.windows.get(key);
+    if (w === undefined) {
+      const iso = (v: string): number | undefined => {
+        if (v.length !== 24) return undefined;
+        const ms = Date.parse(v);
+        return Number.isFinite(ms) && isoMs(ms) === v ? ms : undefined;
+      };
+      const s = iso(start);
+      const e = iso(end);
+      w = s === undefined || e === undefined || e <= s ? null : { startMs: s, endMs: e };
+      // Bounded: a stream of unique garbage windows must not grow the cache without limit.
+      if (this.windows.size > 100_000) this.windows.clear();
+      this.windows.set(key, w);
+    }
+    return w;
+  }
+
+  parse(v: unknown): LeanAggregate {
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      return { ok: false, detail: 'not a JSON object' };
+    const o = v as Record<string, unknown>;
+    const { id, window_start, window_end, currency, transaction_count } = o;
+    if (typeof id !== 'string' || id === '') return { ok: false, detail: 'id is missing or not a string' };
+    const w = this.window(window_start, window_end);
+    if (w === null) {
+      return {
+        ok: false,
+        detail: `aggregate ${id}: window_start/window_end are not ISO instants with start < end`,
+      };
+    }
+    if (typeof currency !== 'string')
+      return { ok: false, detail: `aggregate ${id}: currency is not a string` };
+    const exp = currencyExponent(currency);
+    if (exp === undefined) return { ok: false, detail: `aggregate ${id}: unknown currency ${currency}` };
+    if (
+      typeof transaction_count !== 'number' ||
+      !Number.isSafeInteger(transaction_count) ||
+      transaction_count < 1
+    ) {
+      return { ok: false, detail: `aggregate ${id}: transaction_count is not a positive whole number` };
+    }
+    const minor = [0, 0, 0, 0];
+    for (let i = 0; i < 4; i++) {
+      const f = AMOUNT_FIELDS[i] as (typeof AMOUNT_FIELDS)[number];
+      const a = o[f];
+      const r = typeof a === 'number' ? toMinor(a, exp, MAX_TOTAL_MINOR) : undefined;
+      if (r === undefined || !r.ok)
+        return { ok: false, detail: `aggregate ${id}: ${f} is not a valid ${currency} amount` };
+      minor[i] = r.minor;
+    }
+    const [totalMinor, , minMinor, maxMinor] = minor as [number, number, number, number];
+    if (minMinor > maxMinor) return { ok: false, detail: `aggregate ${id}: min_amount > max_amount` };
+    return {
+      ok: true,
+      id,
+      currency,
+      window_start: window_start as string,
+      window_end: window_end as string,
+      windowStartMs: w.startMs,
+      windowEndMs: w.endMs,
+      totals: { count: transaction_count, totalMinor, minMinor, maxMinor },
+    };
+  }
+}
 
 export class AggregateAccumulator {
   /** Records decoded (all of them, whatever became of them). */
@@ -69,13 +169,14 @@ export class AggregateAccumulator {
   readonly invalidSamples: string[] = [];
   private readonly ids = new IdSet(4096);
   private readonly cells = new Map<string, Cell>();
+  private readonly parser = new LeanAggregateParser();
 
   constructor(private readonly range: { fromMs: number; toMs: number }) {}
 
   /** Adds one decoded record; returns false when it is not a valid aggregate. */
   add(rec: unknown): boolean {
     this.records++;
-    const p = parseAggregate(rec);
+    const p = this.parser.parse(rec);
     if (!p.ok) {
       this.invalid++;
       if (this.invalidSamples.length < 5) this.invalidSamples.push(p.detail);
@@ -86,13 +187,11 @@ export class AggregateAccumulator {
       this.outOfRange++;
       return true;
     }
-    const a = p.aggregate;
+    const a = p;
     const t = p.totals;
     // The whole id, hashed: ids need not be random in their first bytes (counters, foreign writers).
     const [hi, lo] = hash64(a.id);
-    const fp = fnv1a(
-      `${a.window_start}|${a.window_end}|${a.currency}|${t.count}|${t.totalMinor}|${t.minMinor}|${t.maxMinor}`,
-    );
+    const fp = figuresFingerprint(p);
     const seen = this.ids.add(hi, lo, fp);
     if (seen === 'duplicate') {
       this.duplicates++;
@@ -112,7 +211,11 @@ export class AggregateAccumulator {
         endMs: p.windowEndMs,
         currency: a.currency,
         totals: { ...t },
-        xor: idWords(a.id),
+        xor: (() => {
+          const x = new Uint32Array(4);
+          xorId(x, a.id);
+          return x;
+        })(),
       });
       return true;
     }
@@ -124,8 +227,7 @@ export class AggregateAccumulator {
       return true;
     }
     cell.totals = merged;
-    const w = idWords(a.id);
-    for (let i = 0; i < 4; i++) cell.xor[i] = ((cell.xor[i] as number) ^ (w[i] as number)) >>> 0;
+    xorId(cell.xor, a.id);
     return true;
   }
 

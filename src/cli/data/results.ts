@@ -238,7 +238,13 @@ export function renderResults(d: ResultsDoc, style: Style): string {
       ),
   );
   out.push('');
-  if (d.mode === 'aggregations') {
+  if (d.objects.listed === 0) {
+    out.push(
+      style.dim(
+        `no objects under ${d.prefixes.join(', ')} — is the pipeline running? Firehose delivers a buffer every minute or so`,
+      ),
+    );
+  } else if (d.mode === 'aggregations') {
     out.push(renderAggregateTable(d.aggregates ?? [], style));
   }
   const chartRows = d.perWindow.map((w) => ({

@@ -25,7 +25,7 @@ import {
   type SendRunProgress,
   type SendRunResult,
 } from './send-run.js';
-import { renderTotals, SUMMARY_KIND, type SendSummaryDoc } from './send-summary.js';
+import { parseExactTotal, renderTotals, SUMMARY_KIND, type SendSummaryDoc } from './send-summary.js';
 
 /** Per-shard write limits of a provisioned stream. */
 export const SHARD_RECORDS_PER_SECOND = 1000;
@@ -162,9 +162,8 @@ export function renderSummary(s: SendSummaryDoc, style: Style): string {
   if (s.invalid > 0) facts.push(`${formatCount(s.invalid)} invalid on purpose`);
   lines.push(`  ${facts.join(' · ')}`);
   const rows = Object.entries(s.byCurrency).map(([c, t]) => {
-    const exp = currencyExponent(c) ?? 2;
-    const minor = toMinor(Number(t.total), exp, Number.MAX_SAFE_INTEGER);
-    return [c, formatCount(t.count), minor.ok ? formatMinorAmount(minor.minor, c) : t.total];
+    const minor = parseExactTotal(t.total, c);
+    return [c, formatCount(t.count), minor === undefined ? t.total : formatMinorAmount(minor, c)];
   });
   if (rows.length > 0) {
     lines.push('');

@@ -14,7 +14,7 @@ import { serializeEvent, type PaymentEvent, type RejectReason } from '../../doma
 import { generateEvents, type GeneratedRecord } from '../../domain/generator.js';
 import { PaypipeError } from '../../errors.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.js';
-import { listKeys, readRecords } from '../../local/s3-objects.js';
+import { listKeys, readRecords } from '../../aws/s3-objects.js';
 import type { Io, Style } from '../io.js';
 import {
   type CurrencyCheck,
