@@ -14,17 +14,18 @@ type Register = (program: Command) => void;
 const commandModules: Array<() => Promise<{ register: Register }>> = [
   () => import('./commands/demo.js'),
   () => import('./commands/up.js'),
+  () => import('./commands/send.js'),
+  () => import('./commands/results.js'),
+  () => import('./commands/peek.js'),
+  () => import('./commands/dead-letters.js'),
+  () => import('./commands/logs.js'),
+  () => import('./commands/doctor.js'),
+  () => import('./commands/schedule.js'),
   () => import('./commands/synth.js'),
   () => import('./commands/diff.js'),
   () => import('./commands/deploy.js'),
   () => import('./commands/destroy.js'),
   () => import('./commands/outputs.js'),
-  () => import('./commands/logs.js'),
-  () => import('./commands/send.js'),
-  () => import('./commands/results.js'),
-  () => import('./commands/peek.js'),
-  () => import('./commands/doctor.js'),
-  () => import('./commands/schedule.js'),
 ];
 
 const version = (): string => {
@@ -59,7 +60,9 @@ Examples:
   $ paypipe results --last 30m --local # merged per-minute aggregates
   $ paypipe deploy --env dev           # the bundled CDK stack on AWS`,
     );
-  for (const load of commandModules) (await load()).register(program);
+  // Loaded in parallel, registered in the order above (the order --help lists them).
+  const modules = await Promise.all(commandModules.map((load) => load()));
+  for (const m of modules) m.register(program);
   // Subcommands inherit exitOverride and the silent error output.
   for (const cmd of program.commands) {
     cmd.exitOverride();
