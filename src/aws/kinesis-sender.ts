@@ -8,6 +8,10 @@
  * The input is pulled lazily: at most `concurrency` batches (≤ 500 records each) are held at once.
  * Ordering across batches is not preserved (concurrency, retries); Kinesis only orders per shard
  * within successful puts anyway, and nothing downstream relies on order.
+ *
+ * An error no retry can fix (stream deleted, access revoked, expired token) stops the run with a
+ * SendStoppedError that still hands back what was not sent (`unsentRecordsOf`), so a caller can
+ * save those records instead of losing them with the exception.
  */
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import {
@@ -84,6 +88,36 @@ const THROTTLES = new Set([
 ]);
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Thrown when a non-retryable error stopped the run. `summary` is what the run got to: its
+ * `failedRecords` are every record pulled from the input but not confirmed sent — the batch that
+ * hit the error, batches in flight or queued behind it, the partial batch still being built, the
+ * record pulled when the error was noticed, and any given up on earlier (retries exhausted,
+ * invalid). Records the input never yielded are not known here: the caller's source still has
+ * them (for `paypipe send` they were simply never generated or read).
+ */
+export class SendStoppedError<R extends SendRecord = SendRecord> extends PaypipeError {
+  declare readonly summary: SendSummary<R>;
+
+  constructor(
+    message: string,
+    options: { hint?: string; details?: Record<string, unknown> },
+    summary: SendSummary<R>,
+  ) {
+    super('AWS', message, options);
+    // Not enumerable: error printers (--debug, test diffs) would dump every record's bytes.
+    Object.defineProperty(this, 'summary', { value: summary, enumerable: false });
+  }
+}
+
+/**
+ * The records a failed sendRecords did not send (see SendStoppedError), or [] for any other
+ * error. `R` is the record type the caller passed to sendRecords; it is not checked.
+ */
+export function unsentRecordsOf<R extends SendRecord = SendRecord>(err: unknown): R[] {
+  return err instanceof SendStoppedError ? err.summary.failedRecords.map((f) => f.record as R) : [];
+}
 
 export async function sendRecords<R extends SendRecord>(
   client: KinesisClient,
@@ -185,14 +219,22 @@ export async function sendRecords<R extends SendRecord>(
     const full = builder.add(r);
     if (full !== undefined) await launch(full);
   };
+  // A record pulled after the fatal error is noticed is unsent too: hand it back, don't drop it.
+  const stopWith = (r: R, f: { name: string; message: string }): void => giveUp([r], f.name, f.message);
   if (Symbol.asyncIterator in records) {
     for await (const r of records) {
-      if (fatal !== undefined) break;
+      if (fatal !== undefined) {
+        stopWith(r, fatal);
+        break;
+      }
       await accept(r);
     }
   } else {
     for (const r of records) {
-      if (fatal !== undefined) break;
+      if (fatal !== undefined) {
+        stopWith(r, fatal);
+        break;
+      }
       await accept(r);
     }
   }
@@ -203,8 +245,7 @@ export async function sendRecords<R extends SendRecord>(
   }
   await Promise.all(inflight);
   if (fatal !== undefined) {
-    throw new PaypipeError(
-      'AWS',
+    throw new SendStoppedError(
       `PutRecords to stream "${streamName}" failed: ${fatal.name}: ${firstLine(fatal.message)}`,
       {
         hint:
@@ -213,6 +254,7 @@ export async function sendRecords<R extends SendRecord>(
             : 'check the credentials, region and permissions for this stream',
         details: { sent: s.sent, failed: s.failed, requests: s.requests, error: fatal.name },
       },
+      s,
     );
   }
   return s;

@@ -8,9 +8,11 @@
  * JSON.parse once per top-level value.
  *
  * Damage never throws: an empty, truncated or corrupt object yields a typed DecodeError naming
- * the object key, and every record before the damage is still returned. (For corrupt gzip "before"
- * is as far as inflate can tell: the CRC is only checked at the end, so the records just before
- * the reported offset are the ones to distrust.)
+ * the object key, and every record before the damage is still returned. Bad JSON (a record cut
+ * off or garbled in the middle of the text) costs only itself: the decoder resyncs at the next
+ * record and returns the good ones after it too (see JsonStreamDecoder). Gzip damage ends the
+ * text; for corrupt gzip "before" is as far as inflate can tell: the CRC is only checked at the
+ * end, so the records just before the reported offset are the ones to distrust.
  */
 import { constants, createGunzip, gunzipSync } from 'node:zlib';
 
@@ -27,6 +29,11 @@ export interface DecodeError {
    * object, for `not_json`/`truncated_json` a character offset in the decoded text, 0 for `empty`.
    */
   offset: number;
+  /**
+   * JSON damage only: how many damaged stretches the decoder skipped over (≥ 1; the first is the
+   * one `offset` and `message` describe). Records between and after them were still returned.
+   */
+  skipped?: number;
 }
 
 export interface DecodeResult {
@@ -48,9 +55,51 @@ export function isGzip(bytes: Uint8Array): boolean {
 const isWs = (c: number): boolean => c === 32 || c === 10 || c === 13 || c === 9 || c === 0xfeff;
 
 /**
+ * Characters that may appear outside strings inside a JSON value, other than brackets and quotes:
+ * 1 = a token character (`,` `:` digits, `-+.eE`, the letters of true/false/null), 2 = whitespace.
+ * Anything else there (`_`, `i`, `m`, upper case, non-ASCII…) means we lost track of the string
+ * boundaries, which is what a record cut off inside a string does to the records after it.
+ */
+const BARE = new Uint8Array(128);
+for (const ch of ',:0123456789-+.eEtruefalsn') BARE[ch.charCodeAt(0)] = 1;
+for (const c of [32, 10, 13, 9]) BARE[c] = 2;
+
+const COMMA = 44;
+const COLON = 58;
+const OPEN_SQUARE = 91;
+const CLOSE_SQUARE = 93;
+const OPEN_CURLY = 123;
+const CLOSE_CURLY = 125;
+const QUOTE = 34;
+
+/**
  * Incremental decoder: push text chunks (any split, even inside a string or an escape), get the
  * records completed so far. Memory is bounded by the largest single record, not the object.
- * After the first error it ignores further input; `end()` reports the error (or truncation).
+ *
+ * Damage does not end the object: after a bad value the decoder RESYNCS at the next `{` that
+ * starts a new top-level object and carries on, so one broken record costs that record only.
+ * `error` keeps the first problem (with its offset) and counts the damaged stretches skipped.
+ *
+ * A value is known to be bad when JSON.parse rejects it, or earlier, while it is still open, when
+ * it cannot be valid JSON any more: an opening bracket that does not follow `:` `,` or `[` (a
+ * record cut off and the next one glued on: `{"a":1}{` or `"amount":1.5{`), or a character that
+ * may not appear outside a string (a record cut inside a string flips the quote parity, so the
+ * next records' keys show up outside strings). Catching it early keeps a cut record from
+ * swallowing the rest of the object (and memory bounded); what slips through is caught by
+ * JSON.parse or by `end()`, which resyncs inside an unfinished tail too.
+ *
+ * Resync heuristic (documented because it can be misled): candidates are tried at every `{`
+ * after the start of the bad value, in order, so a good record glued onto a cut one (e.g.
+ * `{"id":"X","amount":` + `{"id":"Y",…}`, where Y parses as X's nested value) is never skipped.
+ * A `{` inside a string of the broken record, or a nested object of it, can also look like a
+ * start; such a candidate is accepted only if it parses AND is followed by another record (`{`
+ * or `[`, after optional whitespace) or the end of the object, which a nested value (followed by
+ * `,` `}` `]`) or a piece of a string (followed by more string) almost never is. What can still
+ * pass: a nested object that is the last complete thing before the cut (`{"a":1,"m":{"k":1}` +
+ * next record), or a string of the broken record holding a whole object followed by `{`
+ * (`"x {} {"`). Payment events and aggregates are flat, and a stray record like that then fails
+ * the caller's own validation. The price of the strict follow rule: a good record right after
+ * damage and right before garbage is skipped with the damage.
  */
 export class JsonStreamDecoder {
   private buf = '';
@@ -60,28 +109,95 @@ export class JsonStreamDecoder {
   private pos = 0;
   private depth = 0;
   private inString = false;
+  /** Last non-whitespace character outside strings in the open value (QUOTE for a string's end). */
+  private prev = 0;
   /** Index in buf where the current top-level value starts (valid while depth > 0). */
   private valueStart = 0;
+  /** After damage, at depth 0: looking for the next `{`, ignoring everything else. */
+  private skipping = false;
+  /** The open value started at a resync point: it must pass the follow check before it counts. */
+  private candidate = false;
+  /** Inside a damaged stretch (from the damage to the next accepted record). */
+  private inDamage = false;
   private sawContent = false;
-  private failure: DecodeError | undefined;
+  private first: DecodeError | undefined;
+  /** Damaged stretches skipped so far. */
+  private regions = 0;
   /** Records returned so far, for messages. */
   count = 0;
 
   constructor(readonly key: string) {}
 
+  /** The first damage seen so far (if any), with how many damaged stretches were skipped. */
   get error(): DecodeError | undefined {
-    return this.failure;
+    if (this.first === undefined || this.regions === 0) return this.first;
+    if (this.regions === 1) return { ...this.first, skipped: this.regions };
+    return {
+      ...this.first,
+      skipped: this.regions,
+      message: `${this.first.message}; ${this.regions - 1} more damaged stretch(es) skipped`,
+    };
   }
 
   push(chunk: string): unknown[] {
     const out: unknown[] = [];
-    if (this.failure !== undefined || chunk.length === 0) return out;
-    const buf = this.buf.length === 0 ? chunk : this.buf + chunk;
+    if (chunk.length === 0) return out;
+    this.buf = this.buf.length === 0 ? chunk : this.buf + chunk;
+    this.scan(false, out);
+    return out;
+  }
+
+  /**
+   * Ends the input: returns the records only the end could complete (a resync candidate waiting
+   * to see what follows it, or good records hidden in an unfinished tail) and the error, if any:
+   * a value still open is `truncated_json`, an object with no content `empty`.
+   */
+  end(): { records: unknown[]; error?: DecodeError } {
+    const out: unknown[] = [];
+    for (;;) {
+      this.scan(true, out);
+      if (this.depth === 0) break;
+      // scan() left buf starting at the unfinished value.
+      this.damage(
+        'truncated_json',
+        this.base,
+        `ends inside record ${this.count + 1} (${this.buf.length} characters of it present)`,
+      );
+      // The unfinished value may hide complete records (glued onto it after a cut that no
+      // check caught): resync inside it. buf shrinks every round, so this ends.
+      this.restartAfter(0);
+    }
+    this.buf = '';
+    if (this.first === undefined && !this.sawContent) {
+      // Not damage to skip over: nothing is there at all.
+      this.first = {
+        kind: 'empty',
+        key: this.key,
+        offset: 0,
+        message: `${this.key}: object is empty (at offset 0)`,
+      };
+    }
+    const error = this.error;
+    return error === undefined ? { records: out } : { records: out, error };
+  }
+
+  /** Scans buf from pos; completed records go to `out`. `final`: no more input will come. */
+  private scan(final: boolean, out: unknown[]): void {
+    const buf = this.buf;
     const len = buf.length;
     let i = this.pos;
     let depth = this.depth;
     let inString = this.inString;
     let start = this.valueStart;
+    let prev = this.prev;
+    // Marks the open value bad and goes back to look for the next `{` after its start.
+    const resync = (kind: DecodeErrorKind, what: string): void => {
+      this.damage(kind, this.base + start, what);
+      i = start + 1;
+      depth = 0;
+      inString = false;
+      this.skipping = true;
+    };
     while (i < len) {
       if (inString) {
         // Jump to the next quote; it closes the string unless preceded by an odd run of backslashes.
@@ -92,48 +208,108 @@ export class JsonStreamDecoder {
         }
         let k = q - 1;
         while (buf.charCodeAt(k) === 92) k--;
-        if ((q - 1 - k) % 2 === 0) inString = false;
+        if ((q - 1 - k) % 2 === 0) {
+          inString = false;
+          prev = QUOTE;
+        }
         i = q + 1;
         continue;
       }
-      const c = buf.charCodeAt(i);
       if (depth === 0) {
+        if (this.skipping) {
+          const j = buf.indexOf('{', i);
+          if (j === -1) {
+            i = len;
+            break;
+          }
+          this.skipping = false;
+          this.candidate = true;
+          start = j;
+          depth = 1;
+          prev = OPEN_CURLY;
+          i = j + 1;
+          continue;
+        }
+        const c = buf.charCodeAt(i);
         if (isWs(c)) {
           i++;
           continue;
         }
         this.sawContent = true;
-        if (c === 123 || c === 91) {
+        if (c === OPEN_CURLY || c === OPEN_SQUARE) {
           start = i;
           depth = 1;
+          prev = c;
           i++;
           continue;
         }
-        this.fail(
+        this.damage(
           'not_json',
           this.base + i,
           `unexpected ${JSON.stringify(buf[i])} where a JSON object should start`,
         );
-        return out;
+        this.skipping = true;
+        i++;
+        continue;
       }
-      if (c === 34) inString = true;
-      else if (c === 123 || c === 91) depth++;
-      else if (c === 125 || c === 93) {
-        depth--;
-        if (depth === 0) {
-          const text = buf.slice(start, i + 1);
-          try {
-            out.push(JSON.parse(text));
-            this.count++;
-          } catch (e) {
-            this.fail(
-              'not_json',
-              this.base + start,
-              `record ${this.count + 1} is not valid JSON: ${(e as Error).message}`,
-            );
-            return out;
-          }
+      const c = buf.charCodeAt(i);
+      if (c === QUOTE) {
+        inString = true;
+        i++;
+        continue;
+      }
+      if (c === OPEN_CURLY || c === OPEN_SQUARE) {
+        // Inside a value a bracket only opens after `:` `,` or `[`; `}{` & co. mean a cut record.
+        if (prev !== COLON && prev !== COMMA && prev !== OPEN_SQUARE) {
+          resync(
+            'not_json',
+            `record ${this.count + 1} is cut off or corrupt (unexpected ${JSON.stringify(buf[i])} inside it)`,
+          );
+          continue;
         }
+        depth++;
+        prev = c;
+      } else if (c === CLOSE_CURLY || c === CLOSE_SQUARE) {
+        depth--;
+        prev = c;
+        if (depth === 0) {
+          if (this.candidate) {
+            // A resync candidate counts only if what follows could follow a top-level record.
+            let j = i + 1;
+            while (j < len && isWs(buf.charCodeAt(j))) j++;
+            if (j === len && !final) {
+              // Can't tell yet: keep the value and look again when more text (or the end) comes.
+              depth = 1;
+              break;
+            }
+            const f = j < len ? buf.charCodeAt(j) : -1;
+            if (f !== -1 && f !== OPEN_CURLY && f !== OPEN_SQUARE) {
+              resync('not_json', 'a piece of a damaged record looked like a record');
+              continue;
+            }
+          }
+          let value: unknown;
+          try {
+            value = JSON.parse(buf.slice(start, i + 1));
+          } catch (e) {
+            resync('not_json', `record ${this.count + 1} is not valid JSON: ${(e as Error).message}`);
+            continue;
+          }
+          out.push(value);
+          this.count++;
+          this.candidate = false;
+          this.inDamage = false;
+        }
+      } else {
+        const t = c < 128 ? (BARE[c] as number) : c === 0xfeff ? 2 : 0;
+        if (t === 0) {
+          resync(
+            'not_json',
+            `record ${this.count + 1} is cut off or corrupt (unexpected ${JSON.stringify(buf[i])} inside it)`,
+          );
+          continue;
+        }
+        if (t === 1) prev = c;
       }
       i++;
     }
@@ -152,28 +328,28 @@ export class JsonStreamDecoder {
     }
     this.depth = depth;
     this.inString = inString;
-    return out;
+    this.prev = prev;
   }
 
-  /** Ends the input: reports truncation of a value still open, or an object with no content. */
-  end(): { records: unknown[]; error?: DecodeError } {
-    if (this.failure === undefined) {
-      if (this.depth > 0) {
-        this.fail(
-          'truncated_json',
-          this.base + this.valueStart,
-          `ends inside record ${this.count + 1} (${this.buf.length} characters of it present)`,
-        );
-      } else if (!this.sawContent) {
-        this.fail('empty', 0, 'object is empty');
-      }
-    }
-    return this.failure === undefined ? { records: [] } : { records: [], error: this.failure };
+  /** Goes back to buf[at + 1] and looks for the next `{` from there. */
+  private restartAfter(at: number): void {
+    this.pos = at + 1;
+    this.depth = 0;
+    this.inString = false;
+    this.skipping = true;
   }
 
-  private fail(kind: DecodeErrorKind, offset: number, what: string): void {
-    this.failure = { kind, key: this.key, offset, message: `${this.key}: ${what} (at offset ${offset})` };
-    this.buf = '';
+  /** Records the damage: the first one is kept for the report, later ones only counted. */
+  private damage(kind: DecodeErrorKind, offset: number, what: string): void {
+    if (!this.inDamage) this.regions++;
+    this.inDamage = true;
+    if (this.first !== undefined) return;
+    // One line, as documented: JSON.parse messages can quote the record, newlines and all.
+    const line = what.replace(
+      /[\u0000-\u001f\u007f]/g,
+      (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
+    this.first = { kind, key: this.key, offset, message: `${this.key}: ${line} (at offset ${offset})` };
   }
 }
 
@@ -195,6 +371,8 @@ export function decodeObject(bytes: Uint8Array, key: string): DecodeResult {
   const d = new JsonStreamDecoder(key);
   const records = d.push(new TextDecoder('utf-8').decode(text));
   const tail = d.end();
+  // The end can complete records too (one resynced onto, waiting to see what follows it).
+  for (const r of tail.records) records.push(r);
   // With gzip damage the gzip error is the cause: a cut-off stream ends inside a record, and a
   // corrupt one may inflate into some garbage before zlib notices (so a not_json there is a symptom).
   const error = gzipError ?? tail.error;
@@ -305,9 +483,16 @@ export async function decodeObjectStream(
           if (gunzip.destroyed) return;
           if (!gunzip.write(c)) {
             // 'close' too: a consumer that stops early destroys the gunzip and 'drain' never comes.
+            // Whichever fires first removes the other, or every wait would leave one listener
+            // behind (MaxListenersExceededWarning after 10 waits on a large object).
             await new Promise<void>((r) => {
-              gunzip.once('drain', r);
-              gunzip.once('close', r);
+              const done = (): void => {
+                gunzip.off('drain', done);
+                gunzip.off('close', done);
+                r();
+              };
+              gunzip.once('drain', done);
+              gunzip.once('close', done);
             });
           }
         }
@@ -317,10 +502,8 @@ export async function decodeObjectStream(
       }
     })();
     try {
-      for await (const out of gunzip) {
-        await deliver(text.decode(out as Uint8Array, { stream: true }));
-        if (d.error !== undefined) break;
-      }
+      // Bad JSON does not stop the read: the decoder resyncs, so the records after it count too.
+      for await (const out of gunzip) await deliver(text.decode(out as Uint8Array, { stream: true }));
     } catch (e) {
       const err = e as { code?: string; message: string };
       if (err.code === 'Z_BUF_ERROR') {
@@ -345,13 +528,11 @@ export async function decodeObjectStream(
       await feed;
     }
   } else {
-    for await (const c of rest()) {
-      await deliver(text.decode(c, { stream: true }));
-      if (d.error !== undefined) break;
-    }
+    for await (const c of rest()) await deliver(text.decode(c, { stream: true }));
   }
-  if (d.error === undefined) await deliver(text.decode());
+  await deliver(text.decode());
   const tail = d.end();
+  if (tail.records.length > 0) await onRecords(tail.records);
   const error = gzipError ?? tail.error;
   return error === undefined ? { count: d.count } : { count: d.count, error };
 }

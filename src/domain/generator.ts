@@ -1,6 +1,7 @@
 /**
  * Realistic, reproducible payment traffic: the same seed and nowMs give the same records, so a
- * `paypipe send --seed` run can be replayed and its expected totals recomputed.
+ * `paypipe send --seed` run can be replayed and its expected totals recomputed. (With a `now`
+ * clock instead, everything but the event times is still the same for the same seed.)
  */
 import { currencyExponent } from './currency.js';
 import type { PaymentEvent, RejectReason } from './event.js';
@@ -60,13 +61,21 @@ export interface Scenario {
   malformedShare?: number;
 }
 
-export interface GenerateOptions {
+interface GenerateBase {
   seed: number;
-  nowMs: number;
-  /** Spread event times uniformly over [nowMs - spanMs, nowMs]. Default 0 (all at nowMs). */
+  /** Spread event times uniformly over [now - spanMs, now]. Default 0 (all at now). */
   spanMs?: number;
   scenario?: Scenario;
 }
+
+/**
+ * "Now" comes from exactly one of: `nowMs`, a fixed clock (same seed → identical records), or
+ * `now`, a clock read once per generated event (malformed ones included), so a long paced send
+ * stamps each event with the time it is made (i.e. sent) instead of the time the run started.
+ * Duplicates copy an earlier event whole and do not read it.
+ */
+export type GenerateOptions = GenerateBase &
+  ({ nowMs: number; now?: undefined } | { now: () => number; nowMs?: undefined });
 
 export type GeneratedRecord =
   | { kind: 'event'; event: PaymentEvent }
@@ -127,6 +136,9 @@ export function* generateEvents(opts: GenerateOptions): Generator<GeneratedRecor
   const problem = scenarioProblem(s);
   if (problem !== undefined) throw new RangeError(problem);
   const rng = mulberry32(opts.seed);
+  // Reading the clock never touches rng: ids, amounts and merchants don't depend on it.
+  const fixedMs = opts.now === undefined ? opts.nowMs : 0;
+  const clock = opts.now ?? (() => fixedMs);
   const spanMs = Math.max(0, Math.floor(opts.spanMs ?? 0));
   const pickCurrency = picker(Object.entries(s.currencies ?? DEFAULT_CURRENCY_MIX));
   const merchants = s.merchants ?? DEFAULT_MERCHANTS;
@@ -149,7 +161,8 @@ export function* generateEvents(opts: GenerateOptions): Generator<GeneratedRecor
     // Log-normal, median ~35 USD, long right tail, clamped to a sane card-payment range.
     const usd = Math.min(20_000, Math.max(0.5, Math.exp(Math.log(35) + 1.1 * normal())));
     const amountMinor = Math.max(1, Math.round(usd * (PER_USD[currency] ?? 1) * 10 ** exp));
-    let ts = spanMs > 0 ? opts.nowMs - Math.floor(rng() * (spanMs + 1)) : opts.nowMs;
+    const nowMs = clock();
+    let ts = spanMs > 0 ? nowMs - Math.floor(rng() * (spanMs + 1)) : nowMs;
     if (lateShare > 0 && rng() < lateShare) ts -= 60_000 + Math.floor(rng() * (lateMaxMs - 60_000));
     return {
       transaction_id: `TXN${nextId++}`,

@@ -28,18 +28,10 @@ export const compareSeq = (a: string, b: string): number => {
 
 const kinesisSdk = () => import('@aws-sdk/client-kinesis');
 
+/** Shard ids, sorted: the one ListShards walker (src/aws/stream-reader.ts) serves AWS and local alike. */
 export async function listShardIds(kinesis: KinesisClient, streamName: string): Promise<string[]> {
-  const { ListShardsCommand } = await kinesisSdk();
-  const ids: string[] = [];
-  let token: string | undefined;
-  do {
-    const out = await kinesis.send(
-      new ListShardsCommand(token === undefined ? { StreamName: streamName } : { NextToken: token }),
-    );
-    for (const s of out.Shards ?? []) if (s.ShardId !== undefined) ids.push(s.ShardId);
-    token = out.NextToken;
-  } while (token !== undefined);
-  return ids.sort();
+  const { listShards } = await import('../aws/stream-reader.js');
+  return (await listShards(kinesis, streamName)).map((s) => s.shardId).sort();
 }
 
 export interface ReadResult {

@@ -9,6 +9,7 @@ import {
   isGzip,
   JsonStreamDecoder,
 } from '../../src/domain/codec.js';
+import { generateEvents, mulberry32, recordData, take } from '../../src/domain/generator.js';
 
 const KEY = 'aggregations/year=2024/month=01/day=15/hour=10/obj.gz';
 const enc = (s: string): Uint8Array => Buffer.from(s, 'utf8');
@@ -80,18 +81,18 @@ describe('decodeObject', () => {
     expect(r.error?.message).toContain('record 3');
   });
 
-  it('garbage between records → not_json with the records before it', () => {
+  it('garbage between records → not_json at the garbage, records before AND after it', () => {
     const text = `${JSON.stringify(recs[0])}\nHELLO${JSON.stringify(recs[1])}`;
     const r = decodeObject(enc(text), KEY);
-    expect(r.records).toEqual([recs[0]]);
-    expect(r.error).toMatchObject({ kind: 'not_json', offset: text.indexOf('HELLO') });
+    expect(r.records).toEqual([recs[0], recs[1]]);
+    expect(r.error).toMatchObject({ kind: 'not_json', offset: text.indexOf('HELLO'), skipped: 1 });
   });
 
-  it('balanced but invalid JSON → not_json at that record', () => {
+  it('balanced but invalid JSON → not_json at that record, the records after it still returned', () => {
     const text = `${JSON.stringify(recs[0])}{"a":tru}${JSON.stringify(recs[1])}`;
     const r = decodeObject(enc(text), KEY);
-    expect(r.records).toEqual([recs[0]]);
-    expect(r.error).toMatchObject({ kind: 'not_json', offset: JSON.stringify(recs[0]).length });
+    expect(r.records).toEqual([recs[0], recs[1]]);
+    expect(r.error).toMatchObject({ kind: 'not_json', offset: JSON.stringify(recs[0]).length, skipped: 1 });
     expect(r.error?.message).toMatch(/record 2 is not valid JSON/);
   });
 
@@ -250,14 +251,219 @@ describe('decodeObjectStream', () => {
     expect(r.records.slice(0, 10)).toEqual(expected.slice(0, 10));
   });
 
-  it('not_json in a plain stream stops there', async () => {
+  it('not_json in a plain stream is skipped; the stream goes on after it', async () => {
     const r = await streamDecode([enc('{"a":1}\nxyz{"b":2}')]);
-    expect(r).toMatchObject({ count: 1, records: [{ a: 1 }], error: { kind: 'not_json', offset: 8 } });
+    expect(r).toMatchObject({
+      count: 2,
+      records: [{ a: 1 }, { b: 2 }],
+      error: { kind: 'not_json', offset: 8, skipped: 1 },
+    });
   });
 
   it('isGzip checks the magic bytes', () => {
     expect(isGzip(gzipSync(enc('x')))).toBe(true);
     expect(isGzip(enc('{}'))).toBe(false);
     expect(isGzip(new Uint8Array([0x1f]))).toBe(false);
+  });
+});
+
+describe('resync after damage (Firehose concatenated JSON)', () => {
+  const NOW = Date.UTC(2024, 0, 15, 10, 30);
+  /** Realistic raw events, as the producer serializes them. */
+  const events = (n: number, seed: number): string[] =>
+    take(generateEvents({ seed, nowMs: NOW }), n).map((r) => recordData(r));
+  const good = events(10, 5);
+  const before = good.slice(0, 5);
+  const after = good.slice(5);
+  const parsed = good.map((t) => JSON.parse(t) as unknown);
+  const chunk = (b: Uint8Array, size: number): Uint8Array[] => {
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < b.length; i += size) out.push(b.subarray(i, i + size));
+    return out;
+  };
+
+  /** Decodes `text` every way there is: whole and streamed in `sizes`-byte chunks, plain and gzipped. */
+  async function everyWay(text: string, sizes = [1, 7, 4096]) {
+    const results = [decodeObject(enc(text), KEY), decodeObject(gzipSync(enc(text)), KEY)];
+    for (const size of sizes) {
+      for (const bytes of [enc(text), gzipSync(enc(text))]) {
+        const r = await streamDecode(chunk(bytes, size));
+        expect(r.count).toBe(r.records.length);
+        results.push({ records: r.records, ...(r.error === undefined ? {} : { error: r.error }) });
+      }
+    }
+    return results;
+  }
+
+  it.each([
+    ['cut off after "amount": (no closing brace)', '{"transaction_id":"X","amount":'],
+    ['closing brace but no value', '{"transaction_id":"X","amount":}'],
+    ['invalid JSON', '{bad}'],
+    ['cut off inside a string (quote parity flips)', '{"transaction_id":"X","merchant":"Ama'],
+    ['cut off after a number', '{"transaction_id":"X","amount":12.5'],
+    [
+      '`{` inside a string of the broken record',
+      '{"transaction_id":"X","merchant":"Caf{é} {\\"k\\":1} {}","amount":',
+    ],
+  ])('5 good + 1 malformed (%s) + 5 good → the 10 good records and one damage report', async (_, bad) => {
+    for (const sep of ['', '\n']) {
+      const text = [...before, bad, ...after].join(sep);
+      for (const r of await everyWay(text)) {
+        expect(r.records).toEqual(parsed);
+        expect(r.error).toMatchObject({
+          kind: 'not_json',
+          key: KEY,
+          offset: text.indexOf(bad),
+          skipped: 1,
+        });
+        expect(r.error?.message).toContain('record 6 ');
+      }
+    }
+  });
+
+  it('counts each damaged stretch; the first one is the one described', () => {
+    const bad1 = '{"transaction_id":"X","amount":';
+    const bad2 = '{"transaction_id":"Y","merchant":"Sta';
+    const text = [good[0], bad1, good[1], good[2], bad2, good[3]].join('');
+    const r = decodeObject(enc(text), KEY);
+    expect(r.records).toEqual([parsed[0], parsed[1], parsed[2], parsed[3]]);
+    expect(r.error).toMatchObject({ kind: 'not_json', offset: text.indexOf(bad1), skipped: 2 });
+    expect(r.error?.message).toMatch(
+      /record 2 is cut off or corrupt .*; 1 more damaged stretch\(es\) skipped$/,
+    );
+  });
+
+  it('a cut record does not make the decoder hold on to the rest of the object', () => {
+    const d = new JsonStreamDecoder(KEY);
+    const line = `${JSON.stringify({ pad: 'x'.repeat(100) })}\n`;
+    const got: unknown[] = [...d.push('{"transaction_id":"X","amount":')];
+    for (let i = 0; i < 1000; i++) {
+      got.push(...d.push(line));
+      // At most the record being resynced onto and the one after it.
+      expect((d as unknown as { buf: string }).buf.length).toBeLessThanOrEqual(2 * line.length);
+    }
+    const end = d.end();
+    got.push(...end.records);
+    expect(got).toHaveLength(1000);
+    expect(end.error).toMatchObject({ kind: 'not_json', offset: 0, skipped: 1 });
+  });
+
+  it('a truncated tail that swallowed a whole record gives that record back (truncated_json)', () => {
+    // `"b":` cut, and the next (last) record glued on parses as its nested value: only the end tells.
+    const text = `${good[0]}{"transaction_id":"X","amount":${good[1]}`;
+    const r = decodeObject(enc(text), KEY);
+    expect(r.records).toEqual([parsed[0], parsed[1]]);
+    expect(r.error).toMatchObject({ kind: 'truncated_json', offset: (good[0] as string).length, skipped: 1 });
+  });
+
+  it('truncated gzip keeps its error, and only the records before the cut', async () => {
+    const text = events(3000, 9).join('');
+    const gz = gzipSync(enc(text));
+    const cut = gz.subarray(0, Math.floor(gz.length / 2));
+    const all = text.match(/\{[^}]*\}/g)?.map((t) => JSON.parse(t) as unknown) ?? [];
+    for (const r of [decodeObject(cut, KEY), await streamDecode(chunk(cut, 1000))]) {
+      expect(r.error).toMatchObject({ kind: 'truncated_gzip', offset: cut.length });
+      expect(r.records.length).toBeGreaterThan(100);
+      expect(r.records).toEqual(all.slice(0, r.records.length));
+    }
+  });
+
+  it('messages stay one line even when JSON.parse quotes a multi-line record', () => {
+    const r = decodeObject(enc(`${good[0]}{"a":\n}${good[1]}`), KEY);
+    expect(r.records).toEqual([parsed[0], parsed[1]]);
+    expect(r.error?.message).toContain('record 2 is not valid JSON');
+    expect(r.error?.message).not.toMatch(/[\n\r]/);
+  });
+
+  it('any one record cut anywhere, any separator, any chunking → exactly the other records (property)', async () => {
+    const pool = events(12, 77);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 12 }),
+        fc.nat(),
+        fc.nat(),
+        fc.constantFrom('', '\n', '\r\n', ' '),
+        fc.boolean(),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        async (n, which, cutAt, sep, gz, cuts) => {
+          const recsText = pool.slice(0, n);
+          const k = which % n;
+          const victim = recsText[k] as string;
+          const bad = victim.slice(0, 1 + (cutAt % (victim.length - 1)));
+          const parts = [...recsText.slice(0, k), bad, ...recsText.slice(k + 1)];
+          const text = parts.join(sep);
+          const expected = [...recsText.slice(0, k), ...recsText.slice(k + 1)].map((t) => JSON.parse(t));
+          const bytes = gz ? gzipSync(enc(text)) : enc(text);
+          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+          const chunks: Uint8Array[] = [];
+          let last = 0;
+          for (const p of [...points, bytes.length]) {
+            if (p > last) chunks.push(bytes.subarray(last, p));
+            last = p;
+          }
+          const offset = parts.slice(0, k).join(sep).length + (k > 0 ? sep.length : 0);
+          for (const r of [decodeObject(bytes, KEY), await streamDecode(chunks)]) {
+            expect(r.records).toEqual(expected);
+            expect(r.error?.offset).toBe(offset);
+            expect(['not_json', 'truncated_json']).toContain(r.error?.kind);
+            expect(r.error?.skipped).toBe(1);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('decodeObjectStream backpressure', () => {
+  it('a large gzip object with many backpressure waits: exact count, no MaxListenersExceededWarning', async () => {
+    // Hex noise compresses to about half: a ~1.2 MB gzip. 20 KiB chunks each overrun gunzip's
+    // 16 KiB write buffer, so every write waits for 'drain' (~60 waits; 10 used to warn).
+    const CHUNK = 20 * 1024;
+    const rng = mulberry32(1);
+    const n = 30_000;
+    const text = encodeNdjson(
+      Array.from({ length: n }, (_, i) => ({
+        i,
+        h: Array.from({ length: 8 }, () => Math.floor(rng() * 2 ** 32).toString(16)).join(''),
+      })),
+    );
+    const gz = gzipSync(enc(text));
+    let pulled = 0;
+    async function* source(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < gz.length; i += CHUNK) {
+        pulled++;
+        // A real body yields between reads; let the gunzip side run.
+        await new Promise<void>((r) => setImmediate(r));
+        yield gz.subarray(i, i + CHUNK);
+      }
+    }
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    try {
+      let count = 0;
+      let lastI = -1;
+      let ordered = true;
+      const r = await decodeObjectStream(source(), KEY, (rs) => {
+        for (const x of rs) {
+          const i = (x as { i: number }).i;
+          if (i !== lastI + 1) ordered = false;
+          lastI = i;
+        }
+        count += rs.length;
+      });
+      // process.emitWarning delivers on a later tick.
+      await new Promise<void>((res) => setTimeout(res, 20));
+      expect(r).toEqual({ count: n });
+      expect(count).toBe(n);
+      expect(ordered).toBe(true);
+      expect(pulled).toBeGreaterThan(40);
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });

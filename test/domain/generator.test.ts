@@ -77,6 +77,60 @@ describe('generateEvents', () => {
     expect(Math.max(...ts) - Math.min(...ts)).toBeGreaterThan(50_000);
   });
 
+  it('now: a clock read once per event, when the event is pulled; the rest matches the nowMs run', () => {
+    let t = NOW;
+    const reads: number[] = [];
+    const now = (): number => {
+      t += 1000;
+      reads.push(t);
+      return t;
+    };
+    const gen = generateEvents({ seed: 7, now });
+    // Lazy: nothing is read before an event is asked for, then one read per event.
+    expect(reads).toEqual([]);
+    const es = events(take(gen, 50));
+    expect(reads).toHaveLength(50);
+    expect(es.map((e) => e.event_timestamp)).toEqual(reads);
+    // Same seed, same ids/amounts/currencies/merchants as with the fixed clock; only the times differ.
+    const fixed = events(take(generateEvents({ seed: 7, nowMs: NOW }), 50));
+    expect(es.map((e) => ({ ...e, event_timestamp: 0 }))).toEqual(
+      fixed.map((e) => ({ ...e, event_timestamp: 0 })),
+    );
+    // A constant clock gives exactly the nowMs records.
+    expect(take(generateEvents({ seed: 7, now: () => NOW }), 50)).toEqual(
+      take(generateEvents({ seed: 7, nowMs: NOW }), 50),
+    );
+  });
+
+  it('now with a span and duplicates: times within [clock - span, clock]; duplicates do not read it', () => {
+    let t = NOW;
+    let reads = 0;
+    const now = (): number => {
+      reads++;
+      t += 60_000;
+      return t;
+    };
+    const rs = take(
+      generateEvents({ seed: 11, now, spanMs: 30_000, scenario: { duplicateShare: 0.3 } }),
+      1000,
+    );
+    const es = events(rs);
+    const unique = new Set(es.map((e) => e.transaction_id)).size;
+    expect(unique).toBeLessThan(900);
+    expect(reads).toBe(unique);
+    // Clock reads are 60 s apart and the span 30 s, so each event's time pins down its read.
+    const seen = new Set<string>();
+    let read = 0;
+    for (const e of es) {
+      if (seen.has(e.transaction_id)) continue;
+      seen.add(e.transaction_id);
+      read++;
+      const clock = NOW + read * 60_000;
+      expect(e.event_timestamp).toBeLessThanOrEqual(clock);
+      expect(e.event_timestamp).toBeGreaterThanOrEqual(clock - 30_000);
+    }
+  });
+
   it('scenario: currency mix and merchants', () => {
     const es = events(
       take(

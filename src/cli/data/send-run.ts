@@ -37,16 +37,14 @@ export interface GeneratedSource {
  * seed the ids, amounts, currencies and merchants are identical run after run.
  */
 export function* generatedItems(o: GeneratedSource): Generator<SendItem, never, undefined> {
-  // The generator reads nowMs per event; a getter makes that the send time.
-  const opts = {
+  // `now` is read once per event as the sender pulls it: each event is stamped with its send time.
+  const events = generateEvents({
     seed: o.seed,
     spanMs: o.spanMs ?? 0,
     ...(o.scenario === undefined ? {} : { scenario: o.scenario }),
-    get nowMs(): number {
-      return o.clock();
-    },
-  };
-  for (const r of generateEvents(opts)) {
+    now: o.clock,
+  });
+  for (const r of events) {
     const data = Buffer.from(recordData(r));
     const partitionKey = recordPartitionKey(r);
     if (r.kind === 'event') {
