@@ -6,7 +6,10 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendRecords } from '../../src/aws/kinesis-sender.js';
+import { SendStoppedError, sendRecords, unsentRecordsOf } from '../../src/aws/kinesis-sender.js';
+import { generatedItems, runSend } from '../../src/cli/data/send-run.js';
+import { currencyExponent } from '../../src/domain/currency.js';
+import { toMinor } from '../../src/domain/money.js';
 import { isPaypipeError } from '../../src/errors.js';
 import { type LocalKinesis, startKinesalite } from '../factories/kinesalite.js';
 
@@ -149,6 +152,91 @@ describe('sendRecords retries (faked PutRecords)', () => {
         errorMessage: 'Rate exceeded for shard',
       },
     ]);
+  });
+
+  /** PutRecords that accepts the first request whole, then fails as if the stream was deleted. */
+  const deletedAfterFirstPut = (): { calls: string[][] } => {
+    const calls: string[][] = [];
+    kinesisMock.reset();
+    kinesisMock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
+      const data = (input.Records ?? []).map((r) => Buffer.from(r.Data as Uint8Array).toString());
+      calls.push(data);
+      if (calls.length >= 2) {
+        throw Object.assign(new Error('Stream s under account 1 not found.'), {
+          name: 'ResourceNotFoundException',
+        });
+      }
+      return { FailedRecordCount: 0, Records: data.map(() => ({ SequenceNumber: '1', ShardId: 's' })) };
+    });
+    return { calls };
+  };
+
+  it('a stream deleted mid-run: the thrown error carries every pulled record not sent, the failed batch included', async () => {
+    const { calls } = deletedAfterFirstPut();
+    const pulled: string[] = [];
+    function* infinite() {
+      for (let i = 0; ; i++) {
+        pulled.push(String(i));
+        yield { data: enc(String(i)), partitionKey: `k${i}` };
+      }
+    }
+    const err = await sendRecords(new KinesisClient({ region: 'ap-southeast-2' }), 's', infinite(), {
+      concurrency: 1,
+      sleep: async () => {},
+    }).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(SendStoppedError);
+    expect(isPaypipeError(err)).toBe(true);
+    expect((err as Error).message).toMatch(/^PutRecords to stream "s" failed: ResourceNotFoundException/);
+    const unsent = unsentRecordsOf(err).map((r) => Buffer.from(r.data).toString());
+    const [first, failed] = calls;
+    expect(first).toHaveLength(500);
+    expect(failed).toHaveLength(500);
+    // The batch the stream rejected is handed back whole…
+    expect(unsent).toEqual(expect.arrayContaining(failed as string[]));
+    // …and so is everything else pulled but not sent; only the accepted batch is missing.
+    expect([...unsent].sort()).toEqual(pulled.filter((d) => !(first as string[]).includes(d)).sort());
+    expect(new Set(unsent).size).toBe(unsent.length);
+    // It stopped pulling soon after the error (the input is infinite).
+    expect(pulled.length).toBeLessThan(2000);
+    expect((err as SendStoppedError).summary).toMatchObject({ sent: 500, failed: unsent.length });
+    expect((err as SendStoppedError).details).toMatchObject({ sent: 500, failed: unsent.length });
+    // Not enumerable: printing the error must not dump the records.
+    expect(Object.keys(err as object)).not.toContain('summary');
+  });
+
+  it('unsentRecordsOf is empty for any other error', () => {
+    expect(unsentRecordsOf(new Error('boom'))).toEqual([]);
+    expect(unsentRecordsOf(undefined)).toEqual([]);
+    expect(unsentRecordsOf({ summary: { failedRecords: [{ record: {} }] } })).toEqual([]);
+  });
+
+  it('runSend: a stream deleted mid-run returns the unsent events (for the unsent file) and the cause', async () => {
+    const { calls } = deletedAfterFirstPut();
+    const res = await runSend(
+      new KinesisClient({ region: 'ap-southeast-2' }),
+      's',
+      generatedItems({ seed: 3, clock: () => Date.UTC(2024, 0, 15, 10) }),
+      { count: 1600, concurrency: 1 },
+    );
+    expect(res.stoppedBy?.message).toMatch(/ResourceNotFoundException/);
+    expect(res.sent).toBe(500);
+    expect(res.failed).toBe(res.pulled - 500);
+    expect(res.failedRecords).toHaveLength(res.failed);
+    expect(res.pulled).toBeGreaterThanOrEqual(1000);
+    const unsent = new Set(res.failedRecords.map((f) => Buffer.from(f.record.data).toString()));
+    for (const d of calls[1] ?? []) expect(unsent.has(d)).toBe(true);
+    for (const d of calls[0] ?? []) expect(unsent.has(d)).toBe(false);
+    // The totals are exactly the accepted batch's events, per currency in minor units.
+    const expected = new Map<string, { count: number; totalMinor: number }>();
+    for (const d of calls[0] ?? []) {
+      const ev = JSON.parse(d) as { amount: number; currency: string };
+      const m = toMinor(ev.amount, currencyExponent(ev.currency) as number);
+      if (!m.ok) throw new Error(`unexpected amount in ${d}`);
+      const t = expected.get(ev.currency) ?? { count: 0, totalMinor: 0 };
+      expected.set(ev.currency, { count: t.count + 1, totalMinor: t.totalMinor + m.minor });
+    }
+    expect(res.totals).toEqual(expected);
   });
 
   it('pulls the source lazily: never more than concurrency batches ahead of what was sent', async () => {

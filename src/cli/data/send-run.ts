@@ -10,9 +10,10 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { FailedRecord, SendRecord } from '../../aws/kinesis-sender.js';
+import type { FailedRecord, SendRecord, SendSummary } from '../../aws/kinesis-sender.js';
 import { KINESIS_LIMITS } from '../../domain/batching.js';
 import { validateValue } from '../../domain/event.js';
+import type { PaypipeError } from '../../errors.js';
 import { generateEvents, recordData, recordPartitionKey, type Scenario } from '../../domain/generator.js';
 import { paced } from './pacer.js';
 
@@ -144,6 +145,12 @@ export interface SendRunResult {
   failedRecords: FailedRecord<SendItem>[];
   /** Stopped early by the signal (Ctrl-C). */
   interrupted: boolean;
+  /**
+   * The non-retryable error (stream deleted mid-run, access revoked, token expired…) that stopped
+   * the run early. Its unsent records are in `failedRecords`; records never pulled from the
+   * source are not (they were never generated or read). Undefined when the run went to its end.
+   */
+  stoppedBy?: PaypipeError | undefined;
 }
 
 export async function runSend(
@@ -152,7 +159,7 @@ export async function runSend(
   source: Iterable<SendItem> | AsyncIterable<SendItem>,
   o: SendRunOptions,
 ): Promise<SendRunResult> {
-  const { sendRecords } = await import('../../aws/kinesis-sender.js');
+  const { sendRecords, SendStoppedError } = await import('../../aws/kinesis-sender.js');
   const now = o.now ?? (() => performance.now());
   const started = now();
   const totals = new Map<string, { count: number; totalMinor: number }>();
@@ -230,12 +237,25 @@ export async function runSend(
     o.rate === undefined
       ? KINESIS_LIMITS.maxRecords
       : Math.max(1, Math.min(KINESIS_LIMITS.maxRecords, Math.ceil(o.rate / 20)));
-  const summary = await sendRecords(client, streamName, records, {
-    concurrency: o.concurrency ?? 8,
-    ...(o.maxAttempts === undefined ? {} : { maxAttempts: o.maxAttempts }),
-    limits: { ...KINESIS_LIMITS, maxRecords },
-    onProgress: (p) => o.onProgress?.({ ...p, pulled, elapsedMs: now() - started }),
-  });
+  let summary: SendSummary<SendItem>;
+  let stoppedBy: PaypipeError | undefined;
+  try {
+    summary = await sendRecords(client, streamName, records, {
+      concurrency: o.concurrency ?? 8,
+      ...(o.maxAttempts === undefined ? {} : { maxAttempts: o.maxAttempts }),
+      limits: { ...KINESIS_LIMITS, maxRecords },
+      onProgress: (p) => o.onProgress?.({ ...p, pulled, elapsedMs: now() - started }),
+    });
+  } catch (e) {
+    // Stopped by an error no retry fixes: the sender hands back what it had pulled and not sent
+    // (unsentRecordsOf(e) is the same list, without the counts). Return it like any other unsent
+    // records, so `send` writes them to its unsent file and exits 1, instead of losing them with
+    // the exception; the cause stays in `stoppedBy`.
+    if (!(e instanceof SendStoppedError)) throw e;
+    // The records are the SendItems this function passed in.
+    summary = e.summary as SendSummary<SendItem>;
+    stoppedBy = e;
+  }
   // What the stream never accepted is not in the totals.
   for (const f of summary.failedRecords) {
     const it = f.record;
@@ -264,5 +284,6 @@ export async function runSend(
     maxEventMs,
     failedRecords: summary.failedRecords,
     interrupted,
+    stoppedBy,
   };
 }

@@ -316,6 +316,10 @@ async function sendWith(
   const finishedAt = new Date();
   if (run.interrupted)
     io.warn(`interrupted: stopped after ${formatCount(run.pulled)} events (all of them sent or saved)`);
+  // The stream stopped taking records mid-run (deleted, access revoked): say why, not only how many.
+  if (run.stoppedBy !== undefined) {
+    io.warn(`stopped early: ${run.stoppedBy.message}${run.stoppedBy.hint ? ` (${run.stoppedBy.hint})` : ''}`);
+  }
 
   let unsentFile: string | null = null;
   if (run.failedRecords.length > 0) {
