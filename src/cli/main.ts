@@ -86,8 +86,10 @@ export async function main(argv: readonly string[]): Promise<void> {
       ) {
         return;
       }
+      const names = new Set(program.commands.map((c) => c.name()));
+      const sub = argv.slice(2).find((a) => names.has(a));
       throw new PaypipeError('USAGE', err.message.replace(/^error: /, ''), {
-        hint: 'run `paypipe --help` (or `paypipe <command> --help`) for usage',
+        hint: `see \`paypipe ${sub === undefined ? '' : `${sub} `}--help\``,
       });
     }
     throw err;

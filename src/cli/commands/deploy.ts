@@ -8,7 +8,7 @@ const APPROVALS = ['never', 'broadening'] as const;
 export function register(program: Command): void {
   program
     .command('deploy')
-    .description('deploy the bundled stack (streams, Lambdas, Firehose, buckets) to AWS')
+    .description('Deploy the bundled stack (streams, Lambdas, Firehose, buckets) to AWS')
     .addOption(new Option('--env <name>', 'environment; the stack is <project>-<env>').default('dev'))
     .option('--project <name>', 'project name', 'paypipe')
     .option('--region <region>', 'AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or ap-southeast-2)')

@@ -6,7 +6,7 @@ import { DEFAULT_DATA_DIR, ioFor } from '../options.js';
 export function register(program: Command): void {
   program
     .command('destroy')
-    .description('delete the deployed stack (says first what happens to the data)')
+    .description('Delete the deployed stack (says first what happens to the data)')
     .addOption(new Option('--env <name>', 'environment; the stack is <project>-<env>').default('dev'))
     .option('--project <name>', 'project name', 'paypipe')
     .option('--region <region>', 'AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or ap-southeast-2)')

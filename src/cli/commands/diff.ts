@@ -6,7 +6,7 @@ import { ioFor } from '../options.js';
 export function register(program: Command): void {
   program
     .command('diff')
-    .description('show what `paypipe deploy` would change in the deployed stack')
+    .description('Show what `paypipe deploy` would change in the deployed stack')
     .addOption(new Option('--env <name>', 'environment; the stack is <project>-<env>').default('dev'))
     .option('--project <name>', 'project name', 'paypipe')
     .option('--region <region>', 'AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or ap-southeast-2)')

@@ -6,7 +6,7 @@ import { DEFAULT_DATA_DIR, ioFor } from '../options.js';
 export function register(program: Command): void {
   program
     .command('outputs')
-    .description("print the deployed stack's outputs (stream, bucket, function and queue names)")
+    .description("Print the deployed stack's outputs (stream, bucket, function and queue names)")
     .addOption(
       new Option('--env <name>', 'deployed environment; the stack is <project>-<env>').default('dev'),
     )

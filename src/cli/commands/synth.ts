@@ -6,7 +6,7 @@ import { ioFor } from '../options.js';
 export function register(program: Command): void {
   program
     .command('synth')
-    .description('write the CloudFormation template and bundled Lambda code of the stack (offline)')
+    .description('Write the CloudFormation template and bundled Lambda code of the stack (offline)')
     .option('--out <dir>', 'cloud assembly directory', 'cdk.out')
     .addOption(new Option('--env <name>', 'environment; the stack is <project>-<env>').default('dev'))
     .option('--project <name>', 'project name', 'paypipe')
