@@ -1,6 +1,7 @@
 // `npm run bench [name…]`: bundles each bench/<name>.ts with esbuild (the repo has no TS runtime) and runs
 // its exported run(), then prints one table and writes bench/results.json. Names default to all benches.
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -60,7 +61,16 @@ for (const [i, r] of table.entries()) {
   console.log(`| ${r.map((c, j) => String(c).padEnd(widths[j])).join(' | ')} |`);
   if (i === 0) console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 }
+// Merge by bench: running one bench replaces only its own rows.
+const resultsFile = join(root, 'bench', 'results.json');
+let previous = [];
+try {
+  previous = JSON.parse(readFileSync(resultsFile, 'utf8')).rows ?? [];
+} catch {}
+const ran = new Set(rows.map((r) => r.bench));
+const merged = [...previous.filter((r) => !ran.has(r.bench)), ...rows];
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 writeFileSync(
-  join(root, 'bench', 'results.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`,
+  resultsFile,
+  `${JSON.stringify({ date: new Date().toISOString(), machine, rows: merged }, null, 2)}\n`,
 );

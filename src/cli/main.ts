@@ -105,7 +105,20 @@ export function reportError(err: unknown, argv: readonly string[], stderr = proc
   let e: PaypipeError;
   if (isPaypipeError(err)) e = err;
   else if (err instanceof ConfigError) e = new PaypipeError('USAGE', err.message);
-  else {
+  else if (networkCode(err) !== undefined) {
+    // An endpoint that cannot be reached is the environment, not a paypipe bug: say which and why.
+    const n = err as { code?: string; address?: string; port?: number; hostname?: string };
+    const where =
+      n.address !== undefined ? `${n.address}${n.port === undefined ? '' : `:${n.port}`}` : n.hostname;
+    e = new PaypipeError(
+      'AWS',
+      `network error: ${networkCode(err)}${where === undefined ? '' : ` reaching ${where}`}`,
+      {
+        hint: 'check the network, the region, and AWS_ENDPOINT_URL if set; --debug shows details',
+        cause: err,
+      },
+    );
+  } else {
     const msg = err instanceof Error ? err.message : String(err);
     e = new PaypipeError('INTERNAL', `unexpected error: ${firstLine(msg)}`, {
       hint: 'run again with --debug for details, and report it if it persists',
@@ -124,6 +137,28 @@ export function reportError(err: unknown, argv: readonly string[], stderr = proc
     stderr.write(`${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}\n`);
   }
   return e.exitCode;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+]);
+
+/** The errno-style code of a network failure (also when the SDK wraps it as the cause), else undefined. */
+function networkCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
+    if ((e as { name?: unknown }).name === 'TimeoutError') return 'ETIMEDOUT';
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 const firstLine = (s: string): string => s.split('\n')[0] ?? s;

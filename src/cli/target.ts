@@ -96,7 +96,9 @@ export async function resolveTarget(flags: TargetFlags, opts: ResolveOptions = {
   });
   const region = flags.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? config.region;
   const stackName = flags.stack ?? config.stackName;
-  const clientTarget = { kind: 'aws' as const, region, profile: flags.profile ?? env.AWS_PROFILE };
+  // An empty AWS_PROFILE (CI templates set it so) means no profile: the SDK chain then uses env keys.
+  const profile = [flags.profile, env.AWS_PROFILE].find((p) => p !== undefined && p !== '');
+  const clientTarget = { kind: 'aws' as const, region, profile };
   const { assertCredentials } = await import('../aws/credentials.js');
   await assertCredentials(clientTarget);
 

@@ -40,6 +40,15 @@ export function toMinor(amount: number, exponent: number, maxMinor: number = MAX
       ? { ok: true, minor: minor + 0 }
       : { ok: false, reason: 'amount_too_large' };
   }
+  // Fast path (the hot one): m = round(amount × 10^exp) is exact when m / 10^exp gives back the very
+  // same double — two decimals with ≤ exp places are 10^-exp apart, far more than a double's spacing
+  // below 2^53 / 10^exp, so no other decimal with ≤ exp places maps to this double. Otherwise (too
+  // precise, or huge) the string path below decides.
+  const scaleFactor = POW10[exponent];
+  if (scaleFactor !== undefined) {
+    const m = Math.round(amount * scaleFactor);
+    if (m <= maxMinor && m / scaleFactor === amount) return { ok: true, minor: m };
+  }
   // String(n) is the shortest decimal that round-trips to n: "125.5", "1e-7", "1.5e-7".
   const s = String(amount);
   let mantissa = s;

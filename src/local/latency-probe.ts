@@ -13,7 +13,7 @@ import { PREFIXES } from '../domain/config.js';
 import { type PaymentEvent, serializeEvent } from '../domain/event.js';
 import { generateEvents } from '../domain/generator.js';
 import { startLocalPipeline } from './pipeline.js';
-import { getObjectBytes, listKeys } from './s3-objects.js';
+import { getObjectBytes, listKeys } from '../aws/s3-objects.js';
 
 export interface LatencyOptions {
   count: number;

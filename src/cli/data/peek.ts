@@ -104,7 +104,7 @@ export function renderRecordLine(d: DecodedRecord, style: Style): string {
   }
   if (d.data !== null) return `${head}  ${JSON.stringify(d.data)}`;
   if (d.text !== undefined)
-    return `${head}  ${style.yellow('(not JSON)')} ${d.text.length > 200 ? `${d.text.slice(0, 200)}…` : d.text}`;
+    return `${head}  ${style.yellow('(not JSON)')} ${printable(d.text.length > 200 ? `${d.text.slice(0, 200)}…` : d.text)}`;
   return `${head}  ${style.yellow('(binary)')} ${d.base64 ?? ''}`;
 }
 
@@ -155,3 +155,7 @@ export async function peekCommand(flags: PeekFlags, cmd: Command): Promise<void>
   const more = limit !== undefined && n >= limit ? ` (stopped at --limit ${formatCount(limit)})` : '';
   io.info(io.errStyle.dim(`${formatCount(n)} records from ${shards.size} shard(s)${more}`));
 }
+
+/** Record data is untrusted: control characters (ESC sequences, BEL, …) are shown escaped, never sent to the terminal. */
+const printable = (t: string): string =>
+  t.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
