@@ -197,7 +197,7 @@ export async function run(): Promise<BenchRow[]> {
         }
         if (lines !== OBJECTS * AGGREGATES_PER_OBJECT) throw new Error(`aws recipe read ${lines} lines`);
         runs.push((performance.now() - t0) / 1000);
-        log(`run ${i + 1} aws s3 ls + cp | gunzip: ${runs.at(-1)?.toFixed(2)} s`);
+        log(`run ${i + 1} aws s3 ls + cp, gunzip: ${runs.at(-1)?.toFixed(2)} s`);
       }
       baseline = median(runs);
       note = 'recipe only prints the lines (no merging); both against the same s3rver bucket';
@@ -263,7 +263,7 @@ export async function run(): Promise<BenchRow[]> {
         baseline,
         unit: 's',
         ratio: baseline === null ? null : baseline / p,
-        target: '≥ 20× faster than aws s3 ls + cp | gunzip',
+        target: '≥ 20× faster than aws s3 ls + cp, gunzip',
         met: baseline === null ? null : baseline / p >= 20,
         note: `median of ${RUNS}, through bin/paypipe.js (process start included); ${note}`,
       },

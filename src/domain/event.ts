@@ -88,7 +88,10 @@ const utf8 = new TextDecoder('utf-8');
 
 /** Control characters escaped as \\uXXXX so a detail is always one printable line. */
 const oneLine = (t: string): string =>
-  t.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  t.replace(
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 
 const reject = (reason: RejectReason, detail: string): ValidationResult => ({ ok: false, reason, detail });
 
