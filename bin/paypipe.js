@@ -5,7 +5,7 @@
 // still opt back in by setting the variable to false.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const { main, reportError } = await import('../dist/cli/main.js');
+const { main, reportError } = await import('../dist/cli/entry.js');
 
 // `paypipe logs --follow | head` closes our stdout: that is the reader saying "enough", not a failure.
 process.stdout.on('error', (err) => {

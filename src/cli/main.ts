@@ -7,25 +7,40 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isPaypipeError, PaypipeError } from '../errors.js';
 import { ConfigError } from '../domain/config.js';
+import { register as demo } from './commands/demo.js';
+import { register as up } from './commands/up.js';
+import { register as send } from './commands/send.js';
+import { register as results } from './commands/results.js';
+import { register as peek } from './commands/peek.js';
+import { register as deadLetters } from './commands/dead-letters.js';
+import { register as logs } from './commands/logs.js';
+import { register as doctor } from './commands/doctor.js';
+import { register as schedule } from './commands/schedule.js';
+import { register as synth } from './commands/synth.js';
+import { register as diff } from './commands/diff.js';
+import { register as deploy } from './commands/deploy.js';
+import { register as destroy } from './commands/destroy.js';
+import { register as outputs } from './commands/outputs.js';
 
 type Register = (program: Command) => void;
 
-// One line per command module; each owns its flags, help text and examples.
-const commandModules: Array<() => Promise<{ register: Register }>> = [
-  () => import('./commands/demo.js'),
-  () => import('./commands/up.js'),
-  () => import('./commands/send.js'),
-  () => import('./commands/results.js'),
-  () => import('./commands/peek.js'),
-  () => import('./commands/dead-letters.js'),
-  () => import('./commands/logs.js'),
-  () => import('./commands/doctor.js'),
-  () => import('./commands/schedule.js'),
-  () => import('./commands/synth.js'),
-  () => import('./commands/diff.js'),
-  () => import('./commands/deploy.js'),
-  () => import('./commands/destroy.js'),
-  () => import('./commands/outputs.js'),
+// Command modules are light (flags, help text); each loads its implementation lazily in its action.
+// Listed in the order --help shows them.
+const commandModules: Register[] = [
+  demo,
+  up,
+  send,
+  results,
+  peek,
+  deadLetters,
+  logs,
+  doctor,
+  schedule,
+  synth,
+  diff,
+  deploy,
+  destroy,
+  outputs,
 ];
 
 const version = (): string => {
@@ -60,9 +75,7 @@ Examples:
   $ paypipe results --last 30m --local # merged per-minute aggregates
   $ paypipe deploy --env dev           # the bundled CDK stack on AWS`,
     );
-  // Loaded in parallel, registered in the order above (the order --help lists them).
-  const modules = await Promise.all(commandModules.map((load) => load()));
-  for (const m of modules) m.register(program);
+  for (const register of commandModules) register(program);
   // Subcommands inherit exitOverride and the silent error output.
   for (const cmd of program.commands) {
     cmd.exitOverride();

@@ -3,7 +3,8 @@
  * usage error naming the flag and the allowed range (exit 2). Also the target flags
  * (--local/--data-dir vs --env/--region/--profile) and the Io built from global flags.
  */
-import { type Command, Option } from 'commander';
+// Types only: the CLI entry bundles commander, and a value import here would load a second copy.
+import type { Command } from 'commander';
 import { usageError } from '../errors.js';
 import { parseDuration } from '../domain/duration.js';
 import { Io } from './io.js';
@@ -81,7 +82,7 @@ export function addTargetOptions(cmd: Command): Command {
   return cmd
     .option('--local', 'use the local pipeline started by `paypipe up` instead of AWS')
     .option('--data-dir <dir>', 'local pipeline data directory (with --local)', DEFAULT_DATA_DIR)
-    .addOption(new Option('--env <name>', 'deployed environment').default('dev'))
+    .option('--env <name>', 'deployed environment', 'dev')
     .option('--project <name>', 'project name (stack is <project>-<env>)', 'paypipe')
     .option('--region <region>', 'AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, or ap-southeast-2)')
     .option('--profile <profile>', 'AWS named profile (default: the SDK credential chain)')

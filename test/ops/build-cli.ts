@@ -3,11 +3,10 @@
  * a temp dir (with package.json, bin/ and a node_modules link), so these tests never race another
  * suite's `npm run build` wiping dist/.
  */
-import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -19,23 +18,9 @@ export interface BuiltCli {
 
 export async function buildCli(): Promise<BuiltCli> {
   const dir = mkdtempSync(join(tmpdir(), 'paypipe-cli-'));
-  const entries: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) entries.push(p);
-    }
-  };
-  walk(join(root, 'src'));
-  await build({
-    entryPoints: entries,
-    outdir: join(dir, 'dist'),
-    outbase: join(root, 'src'),
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    logLevel: 'silent',
+  // The project's own build (per-module files + the bundled CLI entry), into this private dir.
+  execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--out', join(dir, 'dist')], {
+    cwd: root,
   });
   mkdirSync(join(dir, 'bin'));
   copyFileSync(join(root, 'bin', 'paypipe.js'), join(dir, 'bin', 'paypipe.js'));
