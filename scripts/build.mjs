@@ -1,5 +1,6 @@
-// Transpiles src/**/*.ts to dist/ (one file per module) and bundles the CLI entry (dist/cli/entry.js, see below)
-// imports and starts fast. Type checking is `npm run typecheck`; this step only strips types.
+// Transpiles src/**/*.ts to dist/ (one file per module, so heavy code loads only when a command needs
+// it) and bundles the CLI entry (dist/cli/entry.js, see below). Type checking is `npm run typecheck`;
+// this step only strips types.
 import { readdirSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { build } from 'esbuild';

@@ -607,6 +607,8 @@ export function checkFreshness(
   scheduleEnabled: boolean | undefined,
   /** For aggregations: age of the newest raw object. */
   upstreamAgeMs?: number | undefined,
+  /** How long the pipeline has been running, when known (local): younger than the limit, no object is not yet a fault. */
+  pipelineAgeMs?: number | undefined,
 ): CheckResult {
   const id = `freshness.${kind}`;
   const title = kind === 'raw' ? 'Raw data freshness' : 'Aggregates freshness';
@@ -625,6 +627,14 @@ export function checkFreshness(
     inputAfterOutput && upstreamAgeMs !== undefined
       ? `; raw data ${formatAge(upstreamAgeMs)} old is newer`
       : '';
+  if (newestAgeMs === undefined && pipelineAgeMs !== undefined && pipelineAgeMs <= limitMs) {
+    return warn(
+      id,
+      title,
+      `no object under ${where} yet: the pipeline started ${formatAge(pipelineAgeMs)} ago (first delivery due within ${formatAge(limitMs)})`,
+      'wait for the first Firehose delivery (its buffer interval), or run `paypipe doctor --probe` to follow one event through',
+    );
+  }
   if (newestAgeMs === undefined) {
     return judge(id, title, `no object under ${where} in the current or previous hour${behind}`, cause);
   }

@@ -477,3 +477,13 @@ describe('report', () => {
     expect(text.split('\n').at(-1)).toBe('unhealthy: 1 passed, 1 warning, 1 failed, 1 not applicable');
   });
 });
+
+describe('freshness right after start', () => {
+  it('no object yet in a pipeline younger than the limit is a warning, not a failure', () => {
+    const r = checkFreshness('raw', 'b/data/', undefined, 180_000, true, undefined, 20_000);
+    expect(r.status).toBe('warn');
+    expect(r.evidence).toContain('started 20 s ago');
+    const old = checkFreshness('raw', 'b/data/', undefined, 180_000, true, undefined, 200_000);
+    expect(old.status).toBe('fail');
+  });
+});

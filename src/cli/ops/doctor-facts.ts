@@ -153,11 +153,20 @@ export async function freshnessChecks(
   limitMs: number,
   scheduleEnabled: boolean | undefined,
   where: (bucket: string, prefix: string) => string,
+  pipelineAgeMs?: number,
 ): Promise<CheckResult[]> {
   let rawAge: number | undefined;
   const raw = await guard('freshness.raw', 'Raw data freshness', async () => {
     rawAge = await newestObjectAge(s3, buckets.raw, PREFIXES.raw, nowMs);
-    return checkFreshness('raw', where(buckets.raw, PREFIXES.raw), rawAge, limitMs, scheduleEnabled);
+    return checkFreshness(
+      'raw',
+      where(buckets.raw, PREFIXES.raw),
+      rawAge,
+      limitMs,
+      scheduleEnabled,
+      undefined,
+      pipelineAgeMs,
+    );
   });
   const aggs = await guard('freshness.aggregations', 'Aggregates freshness', async () =>
     checkFreshness(
@@ -167,6 +176,7 @@ export async function freshnessChecks(
       limitMs,
       scheduleEnabled,
       rawAge,
+      pipelineAgeMs,
     ),
   );
   return [...raw, ...aggs];

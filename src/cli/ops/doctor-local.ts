@@ -322,6 +322,7 @@ async function localChecks(
       limit,
       enabled,
       (b, pre) => `${b}/${pre}`,
+      status === undefined ? undefined : nowMs - Date.parse(status.startedAt),
     ),
     guard('schedule', 'Producer schedule', async () => {
       if (schedule instanceof Error) throw schedule;
