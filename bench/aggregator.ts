@@ -12,6 +12,7 @@ import { generateEvents } from '../src/domain/generator.js';
 import { createAggregatorHandler } from '../src/lambdas/aggregator-handler.js';
 import { createLogger } from '../src/lambdas/lib/logger.js';
 import type { BenchRow } from './types.js';
+import { median } from './_util.js';
 
 const RECORDS = 10_000;
 const RUNS = 9;
@@ -56,12 +57,6 @@ const fakeKinesis = {
   }),
 } as unknown as KinesisClient;
 const fakeS3 = { send: async () => ({}) } as unknown as S3Client;
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 async function timeRuns(fn: () => unknown): Promise<number> {
   for (let i = 0; i < WARMUP; i++) await fn();

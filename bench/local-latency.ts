@@ -7,30 +7,15 @@
  * repository wherever this bench file was bundled to.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { measureEndToEnd as MeasureFn } from '../src/local/latency-probe.js';
 import type { BenchRow } from './types.js';
+import { median, repoRoot } from './_util.js';
 
 const RUNS = 3;
 const EVENTS = 10_000;
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-
-/** The paypipe checkout: cwd or one of its parents (npm run bench runs from the root). */
-function repoRoot(): string {
-  for (let d = process.cwd(); ; d = dirname(d)) {
-    const pkg = join(d, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'paypipe')
-      return d;
-    if (dirname(d) === d) throw new Error('run the bench from the paypipe checkout');
-  }
-}
 
 export async function run(): Promise<BenchRow[]> {
   const root = repoRoot();

@@ -20,7 +20,6 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -28,10 +27,11 @@ import {
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { BenchRow } from './types.js';
+import { log, median, repoRoot } from './_util.js';
 
 const TARGET_MB = Number(process.env.PAYPIPE_MEMORY_MB ?? 200);
 const OBJECT_BYTES = 10 * 1000 * 1000;
@@ -42,45 +42,13 @@ const CURRENCIES = ['USD', 'EUR', 'GBP', 'AUD', 'JPY'];
 const DAY = Date.UTC(2024, 1, 1);
 const PREFIX = 'aggregations/year=2024/month=02/day=01/hour=00/';
 
-const log = (s: string): void => {
-  process.stderr.write(`  ${s}\n`);
-};
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-
-function repoRoot(): string {
-  for (let d = process.cwd(); ; d = dirname(d)) {
-    const pkg = join(d, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'paypipe')
-      return d;
-    if (dirname(d) === d) throw new Error('run the bench from the paypipe checkout');
-  }
-}
-
-/** Transpiles src/ into <dir>/dist like scripts/build.mjs, with bin/, package.json and node_modules. */
+/** The project's own build (scripts/build.mjs --out) into <dir>/dist, with bin/, package.json and node_modules. */
 async function privateBuild(root: string, dir: string): Promise<string> {
-  const { build } = createRequire(join(root, 'package.json'))('esbuild') as typeof import('esbuild');
-  const entries: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) entries.push(p);
-    }
-  };
-  walk(join(root, 'src'));
-  await build({
-    entryPoints: entries,
-    outdir: join(dir, 'dist'),
-    outbase: join(root, 'src'),
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    logLevel: 'silent',
+  spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--out', join(dir, 'dist')], {
+    cwd: root,
+    stdio: 'inherit',
   });
+
   mkdirSync(join(dir, 'bin'));
   copyFileSync(join(root, 'bin', 'paypipe.js'), join(dir, 'bin', 'paypipe.js'));
   copyFileSync(join(root, 'package.json'), join(dir, 'package.json'));

@@ -7,13 +7,14 @@
  * fresh process.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { BenchRow } from './types.js';
+import { log, median, repoRoot } from './_util.js';
 
 const OBJECTS = 60;
 const AGGREGATES_PER_OBJECT = 500;
@@ -22,25 +23,6 @@ const MEMORY_BYTES = 200 * 1000 * 1000;
 const AWS = '/usr/bin/aws';
 const HOUR = Date.UTC(2024, 0, 15, 10);
 const CURRENCIES = ['USD', 'EUR', 'GBP', 'AUD', 'JPY'];
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-
-function repoRoot(): string {
-  for (let d = process.cwd(); ; d = dirname(d)) {
-    const pkg = join(d, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'paypipe')
-      return d;
-    if (dirname(d) === d) throw new Error('run the bench from the paypipe checkout');
-  }
-}
-
-const log = (s: string): void => {
-  process.stderr.write(`  ${s}\n`);
-};
 
 let idCounter = 0;
 /** One aggregate line; ids are unique 128-bit hex like the aggregator's. */

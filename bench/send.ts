@@ -13,12 +13,13 @@
  * repository wherever this file was bundled to.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BenchRow } from './types.js';
+import { log, median, repoRoot } from './_util.js';
 
 const EVENTS = 100_000;
 const NAIVE_EVENTS = 2_000;
@@ -47,25 +48,6 @@ function peakRss(root: string, count: number): { rssMiB: number; seconds: number
   const r = JSON.parse(out.stdout) as { maxRssKiB: number; seconds: number };
   return { rssMiB: r.maxRssKiB / 1024, seconds: r.seconds };
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-
-function repoRoot(): string {
-  for (let d = process.cwd(); ; d = dirname(d)) {
-    const pkg = join(d, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'paypipe')
-      return d;
-    if (dirname(d) === d) throw new Error('run the bench from the paypipe checkout');
-  }
-}
-
-const log = (s: string): void => {
-  process.stderr.write(`  ${s}\n`);
-};
 
 type Mod = Record<string, unknown>;
 
