@@ -9,20 +9,14 @@ import { dirname, join } from 'node:path';
 import { PaypipeError } from '../errors.js';
 import { STACK_OUTPUT_KEYS, type StackOutputKey } from '../infra/output-keys.js';
 
-/** Outputs every paypipe stack has; a stack missing one of them is not (fully) deployed. */
-export const REQUIRED_OUTPUTS = [
-  'InputStreamName',
-  'OutputStreamName',
-  'RawBucketName',
-  'AnalyticsBucketName',
-  'ProducerFunctionName',
-  'AggregatorFunctionName',
-  'FailureQueueUrl',
-  'RawDeliveryStreamName',
-  'AnalyticsDeliveryStreamName',
-  'ProducerScheduleRuleName',
-  'Region',
-] as const satisfies readonly StackOutputKey[];
+/** Outputs that may be absent (older stacks, or CloudFormation not exposing the mapping id). */
+const OPTIONAL_OUTPUTS = ['AggregatorEventSourceMappingUuid'] as const;
+type RequiredOutput = Exclude<StackOutputKey, (typeof OPTIONAL_OUTPUTS)[number]>;
+
+/** Outputs every paypipe stack has (the shared key list minus the optional ones); a stack missing one is not (fully) deployed. */
+export const REQUIRED_OUTPUTS: readonly RequiredOutput[] = STACK_OUTPUT_KEYS.filter(
+  (k): k is RequiredOutput => !(OPTIONAL_OUTPUTS as readonly string[]).includes(k),
+);
 
 type RequiredKey = (typeof REQUIRED_OUTPUTS)[number];
 
