@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import type { ClientTarget } from '../aws/clients.js';
 import { type ConfigOverrides, type PipelineConfig, resolveConfig } from '../domain/config.js';
-import { PaypipeError } from '../errors.js';
+import { PaypipeError, usageError } from '../errors.js';
 import type { TargetFlags } from './options.js';
 
 export interface ResourceNames {
@@ -95,6 +95,15 @@ export async function resolveTarget(flags: TargetFlags, opts: ResolveOptions = {
     ...(flags.env === undefined ? {} : { environment: flags.env }),
   });
   const region = flags.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? config.region;
+  if (!/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/.test(region)) {
+    const from =
+      flags.region !== undefined
+        ? '--region'
+        : env.AWS_REGION !== undefined
+          ? 'AWS_REGION'
+          : 'AWS_DEFAULT_REGION';
+    throw usageError(`${from} "${region}" is not an AWS region name`, 'use a region like ap-southeast-2');
+  }
   const stackName = flags.stack ?? config.stackName;
   // An empty AWS_PROFILE (CI templates set it so) means no profile: the SDK chain then uses env keys.
   const profile = [flags.profile, env.AWS_PROFILE].find((p) => p !== undefined && p !== '');

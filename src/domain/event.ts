@@ -105,13 +105,11 @@ const show = (v: unknown): string => {
 
 /** True when the string is empty or only whitespace (checked without a regex or a trimmed copy). */
 function isBlank(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c !== 32 && c !== 9 && c !== 10 && c !== 13 && c !== 0xa0 && c !== 0xfeff && c !== 0x3000) {
-      return false;
-    }
-  }
-  return true;
+  // Fast exit on the usual first character; otherwise String#trim, which knows every Unicode space
+  // (em space, thin space, …) and the BOM.
+  const c = s.charCodeAt(0);
+  if (c > 32 && c < 127) return false;
+  return s.trim() === '';
 }
 
 export function validateRecord(data: Uint8Array, ctx: ValidationContext): ValidationResult {

@@ -200,6 +200,8 @@ const cases: [string, string | Uint8Array, RejectReason, RegExp][] = [
   ],
   ['empty merchant', withFields({ merchant: '' }), 'merchant_empty', /empty/],
   ['blank merchant', withFields({ merchant: ' ' }), 'merchant_empty', /empty/],
+  ['em-space transaction_id', withFields({ transaction_id: '\u2003' }), 'transaction_id_empty', /empty/],
+  ['thin-space and BOM merchant', withFields({ merchant: '\u2009\ufeff' }), 'merchant_empty', /empty/],
   [
     '129-char merchant',
     withFields({ merchant: 'M'.repeat(129) }),
