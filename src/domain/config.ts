@@ -97,6 +97,8 @@ export interface ConfigOverrides {
   maxBatchingWindowSeconds?: number;
   retryAttempts?: number;
   maxRecordAgeSeconds?: number;
+  /** On by default (a poison batch is isolated); see docs/windowing.md for the exactness trade-off. */
+  bisectBatchOnError?: boolean;
   bufferIntervalSeconds?: number;
   bufferSizeMiB?: number;
   schedule?: string;
@@ -213,7 +215,7 @@ export function resolveConfig(o: ConfigOverrides = {}): PipelineConfig {
       batchSize,
       maxBatchingWindowSeconds,
       startingPosition: 'TRIM_HORIZON',
-      bisectBatchOnError: true,
+      bisectBatchOnError: o.bisectBatchOnError ?? true,
       reportBatchItemFailures: true,
       retryAttempts,
       maxRecordAgeSeconds,
