@@ -71,7 +71,7 @@ export async function resolveTarget(flags: TargetFlags, opts: ResolveOptions = {
   const overrides = defined(opts.overrides ?? {});
   if (flags.local === true) {
     const dataDir = resolve(flags.dataDir ?? '.paypipe');
-    const { readLocalEndpoints } = await import('../local/endpoints.js');
+    const { readLocalEndpoints, localTarget } = await import('../local/endpoints.js');
     const ep = await readLocalEndpoints(dataDir);
     const config = resolveConfig((ep.configOverrides ?? {}) as ConfigOverrides);
     return {
@@ -80,12 +80,7 @@ export async function resolveTarget(flags: TargetFlags, opts: ResolveOptions = {
       dataDir,
       pid: ep.pid,
       config,
-      clientTarget: {
-        kind: 'local',
-        region: ep.region,
-        kinesisEndpoint: ep.kinesisEndpoint,
-        s3Endpoint: ep.s3Endpoint,
-      },
+      clientTarget: localTarget(ep),
       names: { ...namesFromConfig(config), ...overrides },
     };
   }

@@ -75,7 +75,10 @@ export async function readLocalEndpoints(dataDir: string): Promise<LocalEndpoint
 }
 
 /** The client target for a running local pipeline (for src/aws/clients.ts). */
-export const localTarget = (ep: LocalEndpoints): Extract<ClientTarget, { kind: 'local' }> => ({
+/** The client target for the local servers (from endpoints.json, or straight from startLocalServers). */
+export const localTarget = (
+  ep: Pick<LocalEndpoints, 'region' | 'kinesisEndpoint' | 's3Endpoint'>,
+): Extract<ClientTarget, { kind: 'local' }> => ({
   kind: 'local',
   region: ep.region,
   kinesisEndpoint: ep.kinesisEndpoint,

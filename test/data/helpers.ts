@@ -12,7 +12,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { kinesisClient, s3Client } from '../../src/aws/clients.js';
 import { type PipelineConfig, resolveConfig } from '../../src/domain/config.js';
-import { writeLocalEndpoints } from '../../src/local/endpoints.js';
+import { localTarget, writeLocalEndpoints } from '../../src/local/endpoints.js';
 import { provisionResources, startLocalServers } from '../../src/local/servers.js';
 
 export interface TestServers {
@@ -31,12 +31,7 @@ export async function startTestServers(): Promise<TestServers> {
   const dataDir = mkdtempSync(join(tmpdir(), 'paypipe-data-'));
   const config = resolveConfig({});
   const servers = await startLocalServers({ dataDir, region: config.region });
-  const target = {
-    kind: 'local' as const,
-    region: config.region,
-    kinesisEndpoint: servers.kinesisEndpoint,
-    s3Endpoint: servers.s3Endpoint,
-  };
+  const target = localTarget({ region: config.region, ...servers });
   const kinesis = await kinesisClient(target);
   const s3 = await s3Client(target);
   await provisionResources(config, kinesis, s3);

@@ -13,6 +13,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { kinesisClient, s3Client } from '../../src/aws/clients.js';
+import { localTarget } from '../../src/local/endpoints.js';
 import type { LocalServers } from '../../src/local/servers.js';
 import { sendRecords } from '../../src/aws/kinesis-sender.js';
 import { type MergeResult, mergeAggregates, parseAggregate } from '../../src/domain/aggregate.js';
@@ -101,12 +102,7 @@ beforeAll(async () => {
   });
   const real = shared.real;
   if (real === undefined) throw new Error('the servers.js wrapper did not run');
-  const target = {
-    kind: 'local' as const,
-    region: p.config.region,
-    kinesisEndpoint: real.kinesis,
-    s3Endpoint: real.s3,
-  };
+  const target = localTarget({ region: p.config.region, kinesisEndpoint: real.kinesis, s3Endpoint: real.s3 });
   direct = { kinesis: await kinesisClient(target), s3: await s3Client(target) };
 }, 60_000);
 

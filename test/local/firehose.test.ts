@@ -4,6 +4,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { kinesisClient, s3Client } from '../../src/aws/clients.js';
 import { resolveConfig } from '../../src/domain/config.js';
 import { decodeObject } from '../../src/domain/codec.js';
+import { localTarget } from '../../src/local/endpoints.js';
 import { expandPrefix, FirehoseDelivery, objectName } from '../../src/local/firehose.js';
 import { getObjectBytes, listKeys } from '../../src/aws/s3-objects.js';
 import { provisionResources, startLocalServers } from '../../src/local/servers.js';
@@ -89,12 +90,7 @@ describe('Firehose crash idempotency', () => {
   it('a crash after the write but before the checkpoint rewrites the same key on restart', async () => {
     const config = resolveConfig({ shardCount: 1, bufferIntervalSeconds: 0 });
     const servers = await startLocalServers({ dataDir, region: config.region });
-    const target = {
-      kind: 'local' as const,
-      region: config.region,
-      kinesisEndpoint: servers.kinesisEndpoint,
-      s3Endpoint: servers.s3Endpoint,
-    };
+    const target = localTarget({ region: config.region, ...servers });
     const kinesis = await kinesisClient(target);
     const s3 = await s3Client(target);
     try {
