@@ -123,7 +123,9 @@ export async function run(): Promise<BenchRow[]> {
     const { kinesisClient, s3Client } = (await dist(
       'aws/clients.js',
     )) as typeof import('../src/aws/clients.js');
-    const { resolveConfig } = (await dist('domain/config.js')) as typeof import('../src/domain/config.js');
+    const { resolveConfig } = (await dist(
+      'pipeline/config.js',
+    )) as typeof import('../src/pipeline/config.js');
     const { writeLocalEndpoints } = (await dist(
       'local/endpoints.js',
     )) as typeof import('../src/local/endpoints.js');

@@ -55,7 +55,7 @@ export async function run(): Promise<BenchRow[]> {
   const { kinesisClient, s3Client } = (await dist(
     'aws/clients.js',
   )) as typeof import('../src/aws/clients.js');
-  const { resolveConfig } = (await dist('domain/config.js')) as typeof import('../src/domain/config.js');
+  const { resolveConfig } = (await dist('pipeline/config.js')) as typeof import('../src/pipeline/config.js');
   const { writeLocalEndpoints } = (await dist(
     'local/endpoints.js',
   )) as typeof import('../src/local/endpoints.js');
@@ -211,7 +211,7 @@ export async function run(): Promise<BenchRow[]> {
     }
     log(`memory set: ${n} objects, ${(written / 1e6).toFixed(0)} MB uncompressed`);
     const script = `
-      const { readResults } = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/cli/data/results.js')).href)});
+      const { readResults } = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/cli/results/results.js')).href)});
       const { s3Client } = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/aws/clients.js')).href)});
       const s3 = await s3Client(${JSON.stringify(target)});
       const t0 = performance.now();

@@ -32,7 +32,7 @@ const PACE_EVENTS = 20_000;
 /** Sends `count` events into an instant client in a fresh process; its peak RSS and time. */
 function peakRss(root: string, count: number): { rssMiB: number; seconds: number } {
   const script = `
-    const { runSend, generatedItems } = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/cli/data/send-run.js')).href)});
+    const { runSend, generatedItems } = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/cli/send/send-run.js')).href)});
     const accepting = { send: async (cmd) => ({ FailedRecordCount: 0, Records: cmd.input.Records.map(() => ({ SequenceNumber: '1', ShardId: 'shardId-000000000000' })) }) };
     const t0 = performance.now();
     const r = await runSend(accepting, 'memory', generatedItems({ seed: 3, clock: Date.now }), { count: ${count} });
@@ -62,8 +62,8 @@ export async function run(): Promise<BenchRow[]> {
     'aws/clients.js',
   )) as unknown as typeof import('../src/aws/clients.js');
   const { runSend, generatedItems } = (await dist(
-    'cli/data/send-run.js',
-  )) as unknown as typeof import('../src/cli/data/send-run.js');
+    'cli/send/send-run.js',
+  )) as unknown as typeof import('../src/cli/send/send-run.js');
   const { generateEvents, recordData, recordPartitionKey } = (await dist(
     'domain/generator.js',
   )) as unknown as typeof import('../src/domain/generator.js');

@@ -64,7 +64,11 @@ await build({
           if (!abs.startsWith(join(root, 'src'))) return undefined; // inside commander itself
           // Only the command modules are inlined; any other project module stays the one shared
           // per-module file, so classes such as PaypipeError keep a single identity.
-          if (args.kind !== 'dynamic-import' && abs.startsWith(join(root, 'src', 'cli', 'commands'))) {
+          // Each feature's commander wiring is `src/cli/<feature>/command.ts` (or `<name>-command.ts`).
+          if (
+            args.kind !== 'dynamic-import' &&
+            /[\\/]src[\\/]cli[\\/][^\\/]+[\\/]([a-z-]+-)?command\.ts$/.test(abs)
+          ) {
             return undefined;
           }
           const inDist = abs.replace(join(root, 'src'), outDir);

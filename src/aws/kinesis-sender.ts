@@ -20,7 +20,7 @@ import {
   type BatchLimits,
   entryProblem,
   KINESIS_LIMITS,
-} from '../domain/batching.js';
+} from '../pipeline/batching.js';
 import { PaypipeError } from '../errors.js';
 
 export interface SendRecord {

@@ -1,7 +1,7 @@
 /**
  * Reading what Firehose wrote: list prefixes (paginated, any number of keys), then download many
  * objects at once with bounded concurrency, each streamed through gunzip and the incremental
- * JSON decoder (src/domain/codec.ts), so memory stays flat however large the partition is.
+ * JSON decoder (src/pipeline/codec.ts), so memory stays flat however large the partition is.
  * Shared by `results`, `doctor` and `demo`.
  *
  * Failure model, per object, never for the whole run:
@@ -12,7 +12,7 @@
  *   never delivered twice; when retries run out the object is reported with kind `s3`.
  */
 import type { GetObjectCommandOutput, ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3';
-import { type DecodeError, decodeObjectStream } from '../domain/codec.js';
+import { type DecodeError, decodeObjectStream } from '../pipeline/codec.js';
 import { PaypipeError } from '../errors.js';
 
 export interface ObjectInfo {

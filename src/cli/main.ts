@@ -6,21 +6,21 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isPaypipeError, PaypipeError } from '../errors.js';
-import { ConfigError } from '../domain/config.js';
-import { register as demo } from './commands/demo.js';
-import { register as up } from './commands/up.js';
-import { register as send } from './commands/send.js';
-import { register as results } from './commands/results.js';
-import { register as peek } from './commands/peek.js';
-import { register as deadLetters } from './commands/dead-letters.js';
-import { register as logs } from './commands/logs.js';
-import { register as doctor } from './commands/doctor.js';
-import { register as schedule } from './commands/schedule.js';
-import { register as synth } from './commands/synth.js';
-import { register as diff } from './commands/diff.js';
-import { register as deploy } from './commands/deploy.js';
-import { register as destroy } from './commands/destroy.js';
-import { register as outputs } from './commands/outputs.js';
+import { ConfigError } from '../pipeline/config.js';
+import { register as demo } from './local/demo-command.js';
+import { register as up } from './local/up-command.js';
+import { register as send } from './send/command.js';
+import { register as results } from './results/command.js';
+import { register as peek } from './peek/command.js';
+import { register as deadLetters } from './dead-letters/command.js';
+import { register as logs } from './logs/command.js';
+import { register as doctor } from './doctor/command.js';
+import { register as schedule } from './schedule/command.js';
+import { register as synth } from './stack/synth-command.js';
+import { register as diff } from './stack/diff-command.js';
+import { register as deploy } from './stack/deploy-command.js';
+import { register as destroy } from './stack/destroy-command.js';
+import { register as outputs } from './stack/outputs-command.js';
 
 type Register = (program: Command) => void;
 

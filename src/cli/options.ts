@@ -6,7 +6,7 @@
 // Types only: the CLI entry bundles commander, and a value import here would load a second copy.
 import type { Command } from 'commander';
 import { usageError } from '../errors.js';
-import { parseDuration } from '../domain/duration.js';
+import { parseDuration } from '../pipeline/duration.js';
 import { Io } from './io.js';
 
 export const DEFAULT_DATA_DIR = '.paypipe';

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import type { ClientTarget } from '../aws/clients.js';
-import { type ConfigOverrides, type PipelineConfig, resolveConfig } from '../domain/config.js';
+import { type ConfigOverrides, type PipelineConfig, resolveConfig } from '../pipeline/config.js';
 import { PaypipeError, usageError } from '../errors.js';
 import type { TargetFlags } from './options.js';
 

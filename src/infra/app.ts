@@ -6,7 +6,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { PipelineConfig } from '../domain/config.js';
+import type { PipelineConfig } from '../pipeline/config.js';
 import type { LambdaEntries } from './paths.js';
 import { PaypipeStack } from './pipeline-stack.js';
 

@@ -2,7 +2,7 @@
  * The paypipe stack: producer Lambda (scheduled) → Kinesis input stream → aggregator Lambda
  * (tumbling windows) → Kinesis output stream → Firehose → S3 (aggregations, GZIP); the input stream
  * also feeds a raw Firehose → S3. Every name, size, prefix and tuning knob comes from the one
- * PipelineConfig (src/domain/config.ts); nothing is hard-coded here.
+ * PipelineConfig (src/pipeline/config.ts); nothing is hard-coded here.
  *
  * Stable L2 constructs only. IAM is granted through the constructs' grant methods; the findings
  * cdk-nag raises about what CDK generates are acknowledged one by one with a reason (see
@@ -36,7 +36,7 @@ import {
   LAMBDA_ENV,
   type PipelineConfig,
   type StreamSettings,
-} from '../domain/config.js';
+} from '../pipeline/config.js';
 import { PaypipeError } from '../errors.js';
 import type { StackOutputKey } from './output-keys.js';
 import { type LambdaEntries, lambdaEntries, lockFile, packageRoot } from './paths.js';

@@ -21,7 +21,7 @@ import type {
 import { type SendOptions, sendRecords } from '../aws/kinesis-sender.js';
 import { type Aggregate, BatchAggregator } from '../domain/aggregate.js';
 import { type RejectReason, validateRecord } from '../domain/event.js';
-import { partitionPrefix } from '../domain/partitions.js';
+import { partitionPrefix } from '../pipeline/partitions.js';
 import type { Logger } from './lib/logger.js';
 
 export interface AggregatorDeps {

@@ -4,7 +4,7 @@
  * container at module scope and reused across invocations.
  */
 import { kinesisClient, s3Client } from '../aws/clients.js';
-import { LAMBDA_ENV } from '../domain/config.js';
+import { LAMBDA_ENV } from '../pipeline/config.js';
 import { createAggregatorHandler } from './aggregator-handler.js';
 import { requireEnv, requireIntEnv } from './lib/env.js';
 import { createLogger } from './lib/logger.js';

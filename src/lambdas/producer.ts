@@ -4,7 +4,7 @@
  * client is built once per container.
  */
 import { kinesisClient } from '../aws/clients.js';
-import { LAMBDA_ENV } from '../domain/config.js';
+import { LAMBDA_ENV } from '../pipeline/config.js';
 import { requireEnv, requireIntEnv } from './lib/env.js';
 import { createLogger } from './lib/logger.js';
 import { createProducerHandler, MAX_EVENTS_PER_INVOCATION } from './producer-handler.js';

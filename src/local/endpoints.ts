@@ -7,7 +7,7 @@ import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ClientTarget } from '../aws/clients.js';
-import type { ConfigOverrides } from '../domain/config.js';
+import type { ConfigOverrides } from '../pipeline/config.js';
 import { PaypipeError } from '../errors.js';
 import { localPaths, readJsonSync, writeJsonAtomicSync } from './files.js';
 

@@ -14,7 +14,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { AggregatorSettings } from '../domain/config.js';
+import type { AggregatorSettings } from '../pipeline/config.js';
 import { type FailedBatchRecord, type FailureCondition, appendFailedBatch } from './failed-batches.js';
 import { readJsonSync, writeJsonAtomicSync } from './files.js';
 import { sleep } from './sleep.js';

@@ -14,7 +14,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import type { DeliverySettings } from '../domain/config.js';
+import type { DeliverySettings } from '../pipeline/config.js';
 import { readJsonSync, writeJsonAtomicSync } from './files.js';
 import { sleep } from './sleep.js';
 import { ShardReader, type StreamRecord, compareSeq, listShardIds, readRange } from './shard-reader.js';

@@ -13,7 +13,7 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type ClientTarget, kinesisClient, s3Client } from '../aws/clients.js';
-import { type ConfigOverrides, type PipelineConfig, resolveConfig } from '../domain/config.js';
+import { type ConfigOverrides, type PipelineConfig, resolveConfig } from '../pipeline/config.js';
 import { PaypipeError } from '../errors.js';
 import { type AggregatorHandler, createAggregatorHandler } from '../lambdas/aggregator-handler.js';
 import { createLogger } from '../lambdas/lib/logger.js';

@@ -5,7 +5,7 @@
  * file every second.
  */
 import { statSync } from 'node:fs';
-import { type PipelineConfig, resolveConfig, type ConfigOverrides } from '../domain/config.js';
+import { type PipelineConfig, resolveConfig, type ConfigOverrides } from '../pipeline/config.js';
 import { PaypipeError, usageError } from '../errors.js';
 import { localPaths, readJsonSync, writeJsonAtomicSync } from './files.js';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { PipelineConfig } from '../domain/config.js';
+import type { PipelineConfig } from '../pipeline/config.js';
 import { PaypipeError } from '../errors.js';
 import { localPaths } from './files.js';
 

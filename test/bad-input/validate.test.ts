@@ -4,14 +4,14 @@
  * bytes and are not fuzzed in test/domain (validateRecord itself, decodeObjectStream with
  * arbitrary chunking, parseAggregate) finds no throw and no result outside the contract.
  * (decodeObject over arbitrary bytes and JsonStreamDecoder chunking are fuzzed in
- * test/domain/codec.test.ts already.)
+ * test/pipeline/codec.test.ts already.)
  */
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { aggregateBatch, mergeAggregates, parseAggregate } from '../../src/domain/aggregate.js';
-import { decodeObject, decodeObjectStream, encodeNdjson } from '../../src/domain/codec.js';
+import { decodeObject, decodeObjectStream, encodeNdjson } from '../../src/pipeline/codec.js';
 import { currencyExponent } from '../../src/domain/currency.js';
 import {
   MAX_MERCHANT_LENGTH,

@@ -20,10 +20,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kinesisClient, s3Client } from '../../src/aws/clients.js';
 import { readStream } from '../../src/aws/stream-reader.js';
 import { mergeAggregates, parseAggregate } from '../../src/domain/aggregate.js';
-import { resolveConfig } from '../../src/domain/config.js';
+import { resolveConfig } from '../../src/pipeline/config.js';
 import { isPidAlive, type LocalEndpoints, localTarget } from '../../src/local/endpoints.js';
 import { readRecords } from '../../src/aws/s3-objects.js';
-import { buildFullCli } from '../cli-errors/built-cli.js';
+import { buildFullCli } from '../helpers/built-cli.js';
 import {
   type Cell,
   expectedCells,
@@ -32,7 +32,7 @@ import {
   tempDataDir,
   toCells,
 } from '../helpers/local-pipeline.js';
-import type { BuiltCli } from '../ops/build-cli.js';
+import type { BuiltCli } from '../helpers/build-cli.js';
 import { seededRandom } from '../proxy/fault-proxy.js';
 
 const SOAK = process.env.PAYPIPE_SOAK === '1';

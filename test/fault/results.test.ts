@@ -12,14 +12,14 @@
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ResultsDoc } from '../../src/cli/data/results.js';
-import { parseExactTotal } from '../../src/cli/data/send-summary.js';
+import type { ResultsDoc } from '../../src/cli/results/results.js';
+import { parseExactTotal } from '../../src/pipeline/send-summary.js';
 import { forEachLimit } from '../../src/aws/s3-objects.js';
 import { type Aggregate, aggregateId, renderAggregate } from '../../src/domain/aggregate.js';
-import { encodeNdjson } from '../../src/domain/codec.js';
-import { buildFullCli } from '../cli-errors/built-cli.js';
-import { startTestServers, type TestServers } from '../data/helpers.js';
-import { type BuiltCli, runCli } from '../ops/build-cli.js';
+import { encodeNdjson } from '../../src/pipeline/codec.js';
+import { buildFullCli } from '../helpers/built-cli.js';
+import { startTestServers, type TestServers } from '../helpers/cli.js';
+import { type BuiltCli, runCli } from '../helpers/build-cli.js';
 import { type FaultProxy, startFaultProxy } from '../proxy/fault-proxy.js';
 
 const HOUR0 = Date.UTC(2024, 2, 1, 0);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LAMBDA_ENV, type PipelineConfig, resolveConfig } from '../../src/domain/config.js';
+import { LAMBDA_ENV, type PipelineConfig, resolveConfig } from '../../src/pipeline/config.js';
 import { buildApp } from '../../src/infra/app.js';
 import { STACK_OUTPUT_KEYS } from '../../src/infra/output-keys.js';
 import type { PaypipeStack } from '../../src/infra/pipeline-stack.js';

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resolveConfig } from '../../src/domain/config.js';
+import { resolveConfig } from '../../src/pipeline/config.js';
 import { buildApp } from '../../src/infra/app.js';
 import type { Acknowledgement } from '../../src/infra/pipeline-stack.js';
 

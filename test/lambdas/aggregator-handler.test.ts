@@ -3,7 +3,7 @@ import { PutObjectCommand, type PutObjectCommandInput, S3Client } from '@aws-sdk
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Aggregate, aggregateId, mergeAggregates } from '../../src/domain/aggregate.js';
-import { PREFIXES } from '../../src/domain/config.js';
+import { PREFIXES } from '../../src/pipeline/config.js';
 import { createAggregatorHandler, type DeadLetter } from '../../src/lambdas/aggregator-handler.js';
 import { createLogger } from '../../src/lambdas/lib/logger.js';
 import { eventSpec, kinesisEvent, type RecordSpec, shardName, wireEvent } from '../factories/kinesis.js';

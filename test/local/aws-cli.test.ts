@@ -7,7 +7,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeObject } from '../../src/domain/codec.js';
+import { decodeObject } from '../../src/pipeline/codec.js';
 import { makeEvents, sendEvents, startTestPipeline, type TestPipeline } from '../helpers/local-pipeline.js';
 
 const AWS = '/usr/bin/aws';

@@ -18,8 +18,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFullCli } from '../cli-errors/built-cli.js';
-import { type BuiltCli, type RunResult, runCli } from '../ops/build-cli.js';
+import { buildFullCli } from '../helpers/built-cli.js';
+import { type BuiltCli, type RunResult, runCli } from '../helpers/build-cli.js';
 import { sendRaw, startTestPipeline, type TestPipeline } from '../helpers/local-pipeline.js';
 
 const ACCESS_KEY_ID = 'AKIAPAYPIPEFAKE7Q3X';
@@ -298,7 +298,7 @@ describe('the local servers accept connections on 127.0.0.1 only', () => {
     }
   });
 
-  // KNOWN BUG (src/cli/data/peek.ts renderRecord): a record that is not JSON is printed as raw text,
+  // KNOWN BUG (src/cli/peek/peek.ts renderRecord): a record that is not JSON is printed as raw text,
   // so a producer can put terminal control sequences (ESC …) on the operator's screen. Turns red
   // once peek escapes control characters: then make it a plain `it`.
   it('peek never copies terminal control sequences from record data to the terminal', async () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sendRecords } from '../../aws/kinesis-sender.js';
 import { type Aggregate, mergeAggregates, parseAggregate } from '../../domain/aggregate.js';
-import { PREFIXES } from '../../domain/config.js';
+import { PREFIXES } from '../../pipeline/config.js';
 import { serializeEvent, type PaymentEvent, type RejectReason } from '../../domain/event.js';
 import { generateEvents, type GeneratedRecord } from '../../domain/generator.js';
 import { PaypipeError } from '../../errors.js';

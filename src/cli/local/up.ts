@@ -4,13 +4,13 @@
  * delivered, checkpoints saved, servers closed, endpoints.json removed.
  */
 import { join, resolve } from 'node:path';
-import { ConfigError } from '../../domain/config.js';
+import { ConfigError } from '../../pipeline/config.js';
 import { PaypipeError, usageError } from '../../errors.js';
 import { assertNotRunning } from '../../local/endpoints.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.js';
 import type { LocalStatus } from '../../local/status.js';
 import type { Io, Style } from '../io.js';
-import { renderStatusLine } from '../render/status-line.js';
+import { renderStatusLine } from './status-line.js';
 
 export interface UpOptions {
   dataDir: string;

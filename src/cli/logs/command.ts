@@ -1,0 +1,62 @@
+/**
+ * `paypipe logs [producer|aggregator|all]`: flags and help only; the implementation
+ * (src/cli/logs/logs.ts, and the SDK with it) is loaded when the command runs.
+ */
+import type { Command } from 'commander';
+import { LOG_LEVELS, type LogLevel } from '../../pipeline/log-format.js';
+import { addTargetOptions, choiceFlag, type TargetFlags } from '../options.js';
+
+export interface LogsFlags extends TargetFlags {
+  follow?: boolean;
+  since: string;
+  filter?: string;
+  level?: LogLevel;
+  quiet?: boolean;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('logs')
+    .description(
+      "Show the producer's and the aggregator's logs as one readable stream (CloudWatch Logs, or the local pipeline with --local).",
+    )
+    .argument(
+      '[function]',
+      'producer, aggregator or all',
+      choiceFlag('function', ['producer', 'aggregator', 'all'] as const),
+      'all',
+    )
+    .option('-f, --follow', 'keep streaming new events (CloudWatch Live Tail; polling where unavailable)')
+    .option('--since <when>', 'start from this long ago (30s, 10m, 2h, 1d) or an ISO time', '10m')
+    .option(
+      '--filter <pattern>',
+      'CloudWatch filter pattern: terms, "phrases", -excluded, ?any, %regex%, { $.field = value }',
+    )
+    .option('--level <level>', `minimum level: ${LOG_LEVELS.join(', ')}`, choiceFlag('--level', LOG_LEVELS))
+    .option('-q, --quiet', "hide Lambda's START/END/REPORT lines (and progress notes)");
+  addTargetOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    `
+Lines read: time (UTC), function, level, message, then the key fields (records_in, valid, rejected,
+rejected_by_reason, aggregates_out, windows, ...). Each invocation's START/END/REPORT lines are folded
+into one REPORT line with duration and memory; --quiet hides it. --json prints the raw events as NDJSON.
+
+On AWS --filter is passed to CloudWatch as is. With --local the same syntax is applied to the local
+log files, for terms, "quoted phrases", -term, ?term, %regex% and JSON patterns with = != < > <= >=,
+&&, ||, parentheses, * wildcards, IS NULL/TRUE/FALSE and (NOT) EXISTS. Space-delimited [a, b]
+patterns are AWS only.
+
+Examples:
+  $ paypipe logs                                   # both functions, last 10 minutes
+  $ paypipe logs aggregator --follow --level warn  # live, warnings and errors only
+  $ paypipe logs --since 2h --filter '{ $.rejected > 0 }'
+  $ paypipe logs producer --since 2024-01-15T10:00Z --quiet
+  $ paypipe logs --local --follow                  # the pipeline started by \`paypipe up\`
+  $ paypipe logs --json --since 1h | jq -r .message`,
+  );
+  cmd.action(async (fn: 'producer' | 'aggregator' | 'all', flags: LogsFlags, c: Command) => {
+    const { logsCommand } = await import('./run.js');
+    await logsCommand(fn, flags, c);
+  });
+}

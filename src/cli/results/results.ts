@@ -1,0 +1,539 @@
+/**
+ * The `paypipe results` action: pick the hour partitions a time range can touch (plus the next
+ * hour: Firehose partitions by ARRIVAL time, so the aggregate of window 10:59 may sit in hour=11),
+ * list them (any number of keys), download and decode in parallel with bounded memory, merge per
+ * (window, currency) counting each aggregate id once, keep only the windows in range, render.
+ *
+ * Damaged objects are reported by key with what was salvaged and do not stop the run; exit 1 at
+ * the end for: a --verify mismatch, objects S3 would not give us after retries, or (with --strict)
+ * any damaged object or invalid record.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Aggregate } from '../../domain/aggregate.js';
+import { PREFIXES } from '../../pipeline/config.js';
+import { currencyExponent } from '../../domain/currency.js';
+import { averageMinor, formatMinor } from '../../domain/money.js';
+import { hourPrefixes } from '../../pipeline/partitions.js';
+import { isoMs } from '../../domain/window.js';
+import { PaypipeError, usageError } from '../../errors.js';
+import type { ResultsFlags } from './command.js';
+import type { Io, Style } from '../io.js';
+import { ioFor } from '../options.js';
+import {
+  type CurrencyCheck,
+  checkTotals,
+  formatCount,
+  formatMinorAmount,
+  renderAggregateTable,
+  renderColumns,
+  renderTotalsCheck,
+  renderWindowChart,
+} from '../render/aggregates.js';
+import { resolveTarget } from '../target.js';
+import {
+  AggregateAccumulator,
+  type CurrencyStats,
+  type IdConflict,
+  RawAccumulator,
+} from './results-merge.js';
+import { parseExactTotal, readSummaryTotals } from '../../pipeline/send-summary.js';
+import { HOUR_MS, rangeOfEventTimes, resolveRange, type TimeRange } from '../../pipeline/time-range.js';
+
+export type ResultsFormat = 'table' | 'json' | 'ndjson' | 'csv';
+
+export interface CurrencySummary {
+  count: number;
+  /** Exact amounts with the currency's decimals. */
+  total: string;
+  avg: string;
+  min: string;
+  max: string;
+}
+
+export interface ObjectProblem {
+  key: string;
+  kind: string;
+  message: string;
+  /** Records decoded before the damage. */
+  salvaged: number;
+}
+
+export interface ResultsDoc {
+  kind: 'paypipe.results';
+  mode: 'aggregations' | 'raw';
+  target: 'aws' | 'local';
+  bucket: string;
+  range: { from: string; to: string };
+  prefixes: string[];
+  objects: { listed: number; damaged: number; unreadable: number; bytes: number };
+  /** Records decoded from all objects. */
+  records: number;
+  /** Aggregations: re-delivered aggregate ids skipped. Raw: events repeating a transaction_id. */
+  duplicates: number;
+  /** Valid records outside the range (the extra hour read for late arrivals, or late events). */
+  outOfRange: number;
+  /** Records that are not aggregates (or, with --raw, not valid events). */
+  invalid: number;
+  invalidByReason?: Record<string, number>;
+  /** Merged, one per (window, currency); aggregations mode only. */
+  aggregates?: Aggregate[];
+  byCurrency: Record<string, CurrencySummary>;
+  perWindow: Array<{ window_start: string; count: number }>;
+  conflicts: { count: number; listed: IdConflict[] };
+  overflows: { count: number; listed: IdConflict[] };
+  problems: ObjectProblem[];
+  verify?: { file: string; ok: boolean; checks: CurrencyCheck[] };
+}
+
+export interface FilesDoc {
+  kind: 'paypipe.results.files';
+  bucket: string;
+  range: { from: string; to: string };
+  files: Array<{ key: string; size: number; records: number; problem: string | null }>;
+}
+
+export interface ReadResultsOptions {
+  bucket: string;
+  range: TimeRange;
+  raw: boolean;
+  windowMs: number;
+  maxFutureSkewMs: number;
+  concurrency?: number | undefined;
+  nowMs: number;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((done: number, total: number) => void) | undefined;
+  /** Whole-object attempts (see readObjects); tests shorten the waits with `sleep`. */
+  maxAttempts?: number | undefined;
+  sleep?: ((ms: number) => Promise<void>) | undefined;
+  /** Called once the listing is known (before any download). */
+  onListed?: ((objects: number, bytes: number) => void) | undefined;
+}
+
+export interface ReadResultsOutput {
+  doc: Omit<ResultsDoc, 'target'>;
+  files: FilesDoc['files'];
+  /** Exact per-currency totals for --verify. */
+  totals: Map<string, { count: number; totalMinor: number }>;
+}
+
+/** Everything `results` reads and computes, without any rendering (also used by bench/results.ts). */
+export async function readResults(s3: S3Client, o: ReadResultsOptions): Promise<ReadResultsOutput> {
+  const { listObjects, readObjects } = await import('../../aws/s3-objects.js');
+  const base = o.raw ? PREFIXES.raw : PREFIXES.aggregations;
+  // Hours from the range's first through the hour after its last: late arrivals land there.
+  const prefixes = hourPrefixes(base, o.range.fromMs, o.range.toMs - 1 + HOUR_MS);
+  const objects = await listObjects(s3, o.bucket, prefixes, { signal: o.signal });
+  const bytes = objects.reduce((s, x) => s + x.size, 0);
+  o.onListed?.(objects.length, bytes);
+  const agg = o.raw ? undefined : new AggregateAccumulator(o.range);
+  const raw = o.raw
+    ? new RawAccumulator({
+        ...o.range,
+        windowMs: o.windowMs,
+        nowMs: o.nowMs,
+        maxFutureSkewMs: o.maxFutureSkewMs,
+      })
+    : undefined;
+  let done = 0;
+  const outcomes = await readObjects(s3, o.bucket, objects, {
+    concurrency: o.concurrency ?? 16,
+    signal: o.signal,
+    ...(o.maxAttempts === undefined ? {} : { maxAttempts: o.maxAttempts }),
+    ...(o.sleep === undefined ? {} : { sleep: o.sleep }),
+    onRecords: (records) => {
+      if (agg !== undefined) for (const r of records) agg.add(r);
+      else if (raw !== undefined) for (const r of records) raw.add(r);
+    },
+    onObject: () => o.onProgress?.(++done, objects.length),
+  });
+  const problems: ObjectProblem[] = [];
+  for (const oc of outcomes) {
+    if (oc.problem !== undefined) {
+      problems.push({
+        key: oc.key,
+        kind: oc.problem.kind,
+        message: oc.problem.message,
+        salvaged: oc.records,
+      });
+    }
+  }
+  const acc = (agg ?? raw) as AggregateAccumulator | RawAccumulator;
+  const stats = acc.byCurrency();
+  const totals = new Map<string, { count: number; totalMinor: number }>();
+  for (const [c, s] of stats) totals.set(c, { count: s.count, totalMinor: s.totalMinor });
+  const doc: Omit<ResultsDoc, 'target'> = {
+    kind: 'paypipe.results',
+    mode: o.raw ? 'raw' : 'aggregations',
+    bucket: o.bucket,
+    range: { from: isoMs(o.range.fromMs), to: isoMs(o.range.toMs) },
+    prefixes,
+    objects: {
+      listed: objects.length,
+      damaged: problems.filter((p) => p.kind !== 's3').length,
+      unreadable: problems.filter((p) => p.kind === 's3').length,
+      bytes,
+    },
+    records: acc.records,
+    duplicates: agg !== undefined ? agg.duplicates : (raw as RawAccumulator).duplicateIds,
+    outOfRange: acc.outOfRange,
+    invalid: acc.invalid,
+    ...(raw === undefined ? {} : { invalidByReason: Object.fromEntries([...raw.invalidByReason].sort()) }),
+    ...(agg === undefined ? {} : { aggregates: agg.aggregates() }),
+    byCurrency: summarize(stats),
+    perWindow: [...acc.perWindow()]
+      .sort(([a], [b]) => a - b)
+      .map(([w, count]) => ({ window_start: isoMs(w), count })),
+    conflicts: { count: agg?.conflictCount ?? 0, listed: agg?.conflicts ?? [] },
+    overflows: { count: agg?.overflowCount ?? 0, listed: agg?.overflows ?? [] },
+    problems,
+  };
+  const files = outcomes.map((oc) => ({
+    key: oc.key,
+    size: oc.size,
+    records: oc.records,
+    problem: oc.problem === undefined ? null : oc.problem.message,
+  }));
+  return { doc, files, totals };
+}
+
+function summarize(stats: ReadonlyMap<string, CurrencyStats>): Record<string, CurrencySummary> {
+  const out: Record<string, CurrencySummary> = {};
+  for (const c of [...stats.keys()].sort()) {
+    const s = stats.get(c) as CurrencyStats;
+    const exp = currencyExponent(c) ?? 2;
+    out[c] = {
+      count: s.count,
+      total: formatMinor(s.totalMinor, exp),
+      avg: formatMinor(averageMinor(s.totalMinor, s.count), exp),
+      min: formatMinor(s.minMinor, exp),
+      max: formatMinor(s.maxMinor, exp),
+    };
+  }
+  return out;
+}
+
+const mb = (n: number): string =>
+  n < 1024
+    ? `${n} B`
+    : n < 1024 * 1024
+      ? `${(n / 1024).toFixed(1)} KiB`
+      : `${(n / 1024 / 1024).toFixed(1)} MiB`;
+
+const rangeLabel = (r: { from: string; to: string }): string =>
+  `${r.from.slice(0, 16).replace('T', ' ')} → ${r.to.slice(0, 16).replace('T', ' ')} UTC`;
+
+export function renderResults(d: ResultsDoc, style: Style): string {
+  const out: string[] = [];
+  const what = d.mode === 'raw' ? 'raw events' : 'aggregates';
+  out.push(
+    style.bold(`${what} in ${d.bucket}, ${rangeLabel(d.range)}`) +
+      style.dim(
+        `  ·  ${formatCount(d.objects.listed)} objects (${mb(d.objects.bytes)})  ·  ${formatCount(d.records)} records` +
+          (d.duplicates > 0
+            ? `  ·  ${formatCount(d.duplicates)} ${d.mode === 'raw' ? 'repeated transaction ids' : 'duplicates counted once'}`
+            : '') +
+          (d.outOfRange > 0 ? `  ·  ${formatCount(d.outOfRange)} outside the range` : ''),
+      ),
+  );
+  out.push('');
+  if (d.objects.listed === 0) {
+    out.push(
+      style.dim(
+        `no objects under ${d.prefixes.join(', ')} — is the pipeline running? Firehose delivers a buffer every minute or so`,
+      ),
+    );
+  } else if (d.mode === 'aggregations') {
+    out.push(renderAggregateTable(d.aggregates ?? [], style));
+  }
+  const chartRows = d.perWindow.map((w) => ({
+    window_start: w.window_start,
+    currency: '',
+    transaction_count: w.count,
+    total_amount: 0,
+    avg_amount: 0,
+    min_amount: 0,
+    max_amount: 0,
+  }));
+  const chart = renderWindowChart(chartRows, style);
+  if (chart !== '') out.push('', style.bold('transactions per minute'), chart);
+  const cur = Object.entries(d.byCurrency);
+  if (cur.length > 0) {
+    const money = (c: string, v: string): string => {
+      const minor = parseExactTotal(v, c);
+      return minor === undefined ? v : formatMinorAmount(minor, c);
+    };
+    out.push(
+      '',
+      renderColumns(
+        ['currency', 'count', 'total', 'avg', 'min', 'max'],
+        cur.map(([c, s]) => [
+          c,
+          formatCount(s.count),
+          money(c, s.total),
+          money(c, s.avg),
+          money(c, s.min),
+          money(c, s.max),
+        ]),
+        ['l', 'r', 'r', 'r', 'r', 'r'],
+        style,
+      ),
+    );
+  }
+  if (d.invalid > 0) {
+    const reasons =
+      d.invalidByReason === undefined
+        ? ''
+        : ` (${Object.entries(d.invalidByReason)
+            .map(([r, n]) => `${r} ${n}`)
+            .join(', ')})`;
+    out.push(
+      '',
+      style.yellow(
+        `${formatCount(d.invalid)} records were not ${d.mode === 'raw' ? 'valid events' : 'aggregates'}${reasons}`,
+      ),
+    );
+  }
+  if (d.conflicts.count > 0) {
+    out.push(
+      style.red(
+        `${formatCount(d.conflicts.count)} aggregate ids seen twice with different figures (not counted twice):`,
+      ),
+    );
+    for (const c of d.conflicts.listed.slice(0, 5)) out.push(`  ${c.id} ${c.window_start} ${c.currency}`);
+  }
+  if (d.overflows.count > 0)
+    out.push(
+      style.red(`${formatCount(d.overflows.count)} aggregates left out: a window's total would overflow`),
+    );
+  if (d.problems.length > 0) {
+    out.push('', style.yellow(`${d.problems.length} object(s) could not be read completely:`));
+    for (const p of d.problems) {
+      out.push(
+        `  ${style.red('✗')} ${p.message}${p.salvaged > 0 ? ` — ${formatCount(p.salvaged)} records salvaged` : ' — nothing salvaged'}`,
+      );
+    }
+  }
+  if (d.verify !== undefined) {
+    out.push(
+      '',
+      style.bold(
+        `verify against ${d.verify.file}: ${d.verify.ok ? style.green('match') : style.red('MISMATCH')}`,
+      ),
+    );
+    out.push(
+      d.verify.checks.length === 0
+        ? style.dim('(nothing sent, nothing aggregated)')
+        : renderTotalsCheck(d.verify.checks, style),
+    );
+  }
+  return out.join('\n');
+}
+
+export function renderFiles(d: FilesDoc, style: Style): string {
+  if (d.files.length === 0) return style.dim(`(no objects in ${d.bucket} for ${rangeLabel(d.range)})`);
+  const rows = d.files.map((f) => [
+    f.key,
+    formatCount(f.size),
+    formatCount(f.records),
+    f.problem === null ? 'ok' : style.red(f.problem),
+  ]);
+  const total = d.files.reduce((s, f) => s + f.size, 0);
+  const recs = d.files.reduce((s, f) => s + f.records, 0);
+  return [
+    renderColumns(['key', 'bytes', 'records', 'status'], rows, ['l', 'r', 'r', 'l'], style),
+    style.dim(`${formatCount(d.files.length)} objects, ${mb(total)}, ${formatCount(recs)} records`),
+  ].join('\n');
+}
+
+const csvCell = (v: string | number): string => {
+  const s = String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+};
+const csvLine = (cells: ReadonlyArray<string | number>): string => cells.map(csvCell).join(',');
+
+/** Amount with exactly the currency's decimals (CSV consumers should not see 12.5 for 12.50). */
+const fixed = (amount: number, currency: string): string => {
+  const exp = currencyExponent(currency) ?? 2;
+  return amount.toFixed(exp);
+};
+
+export async function resultsCommand(flags: ResultsFlags, cmd: Command): Promise<void> {
+  const io = ioFor(cmd);
+  const format: ResultsFormat = io.json ? 'json' : (flags.format ?? 'table');
+  if (io.json && flags.format !== undefined && flags.format !== 'json') {
+    throw usageError(`--json and --format ${flags.format} conflict; use one of them`);
+  }
+  const nowMs = Date.now();
+  // Read and check the summary before anything touches the network.
+  let verify:
+    | {
+        file: string;
+        totals: Map<string, { count: number; totalMinor: number }>;
+        eventTime: { from: string; to: string } | null;
+      }
+    | undefined;
+  if (flags.verify !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(flags.verify, 'utf8');
+    } catch (e) {
+      throw usageError(
+        `--verify ${flags.verify}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+      );
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw usageError(
+        `--verify ${flags.verify}: not JSON`,
+        'give it the output of `paypipe send --json > summary.json`',
+      );
+    }
+    const { summary, totals } = readSummaryTotals(parsed, flags.verify);
+    verify = { file: flags.verify, totals, eventTime: summary.eventTime };
+    if (flags.files === true) throw usageError('--files lists objects; it cannot be combined with --verify');
+  }
+  // Validates the range flags (usage errors) before the target is resolved.
+  resolveRange(flags, nowMs);
+  const target = await resolveTarget(flags, {
+    overrides: flags.raw === true ? { rawBucket: flags.bucket } : { analyticsBucket: flags.bucket },
+    need: [flags.raw === true ? 'rawBucket' : 'analyticsBucket'],
+  });
+  const windowMs = target.config.aggregator.windowSeconds * 1000;
+  const fallback =
+    verify?.eventTime === null || verify?.eventTime === undefined
+      ? undefined
+      : rangeOfEventTimes(verify.eventTime.from, verify.eventTime.to, windowMs);
+  const range = resolveRange(flags, nowMs, fallback);
+  const bucket = flags.raw === true ? target.names.rawBucket : target.names.analyticsBucket;
+
+  const { s3Client } = await import('../../aws/clients.js');
+  const s3 = await s3Client(target.clientTarget);
+  const spinner = await io.spinner(
+    `listing ${bucket} for ${rangeLabel({ from: isoMs(range.fromMs), to: isoMs(range.toMs) })}…`,
+  );
+  let out: ReadResultsOutput;
+  try {
+    out = await readResults(s3, {
+      bucket,
+      range,
+      raw: flags.raw === true,
+      windowMs,
+      maxFutureSkewMs: target.config.aggregator.maxFutureSkewMs,
+      concurrency: flags.concurrency,
+      nowMs,
+      onListed: (n, bytes) =>
+        spinner.update(`reading ${formatCount(n)} objects (${mb(bytes)}) from ${bucket}…`),
+      onProgress: (done, total) =>
+        spinner.update(`reading objects from ${bucket}: ${formatCount(done)}/${formatCount(total)}`),
+    });
+  } catch (e) {
+    spinner.fail(`reading ${bucket} failed`);
+    throw e;
+  } finally {
+    s3.destroy();
+  }
+  spinner.succeed(
+    `read ${formatCount(out.doc.objects.listed)} objects (${mb(out.doc.objects.bytes)}) from ${bucket}`,
+  );
+  for (const p of out.doc.problems) io.debugLog(`${p.kind}: ${p.message}`);
+
+  if (flags.files === true) {
+    const fd: FilesDoc = { kind: 'paypipe.results.files', bucket, range: out.doc.range, files: out.files };
+    if (format === 'json') io.line(fd, JSON.stringify(fd, null, 2));
+    else if (format === 'ndjson') for (const f of fd.files) io.line(f, JSON.stringify(f));
+    else if (format === 'csv') {
+      io.line(null, csvLine(['key', 'bytes', 'records', 'problem']));
+      for (const f of fd.files) io.line(f, csvLine([f.key, f.size, f.records, f.problem ?? '']));
+    } else io.result(fd, renderFiles);
+    return finish(out.doc, flags, io);
+  }
+
+  const doc: ResultsDoc = { ...out.doc, target: target.kind };
+  if (verify !== undefined) {
+    const checks = checkTotals(verify.totals, out.totals);
+    doc.verify = { file: verify.file, ok: checks.every((c) => c.ok), checks };
+  }
+  if (format === 'json') io.line(doc, JSON.stringify(doc, null, 2));
+  else if (format === 'ndjson') {
+    if (doc.mode === 'aggregations') for (const a of doc.aggregates ?? []) io.line(a, JSON.stringify(a));
+    else
+      for (const [currency, s] of Object.entries(doc.byCurrency))
+        io.line({ currency, ...s }, JSON.stringify({ currency, ...s }));
+    for (const p of doc.problems) io.warn(p.message);
+  } else if (format === 'csv') {
+    if (doc.mode === 'aggregations') {
+      io.line(
+        null,
+        csvLine([
+          'window_start',
+          'window_end',
+          'currency',
+          'transaction_count',
+          'total_amount',
+          'avg_amount',
+          'min_amount',
+          'max_amount',
+        ]),
+      );
+      for (const a of doc.aggregates ?? []) {
+        io.line(
+          a,
+          csvLine([
+            a.window_start,
+            a.window_end,
+            a.currency,
+            a.transaction_count,
+            fixed(a.total_amount, a.currency),
+            fixed(a.avg_amount, a.currency),
+            fixed(a.min_amount, a.currency),
+            fixed(a.max_amount, a.currency),
+          ]),
+        );
+      }
+    } else {
+      io.line(null, csvLine(['currency', 'count', 'total', 'avg', 'min', 'max']));
+      for (const [c, s] of Object.entries(doc.byCurrency))
+        io.line(s, csvLine([c, s.count, s.total, s.avg, s.min, s.max]));
+    }
+    for (const p of doc.problems) io.warn(p.message);
+  } else io.result(doc, renderResults);
+  if (doc.verify !== undefined && !doc.verify.ok) {
+    const bad = doc.verify.checks.filter((c) => !c.ok).map((c) => c.currency);
+    throw new PaypipeError(
+      'VERIFY_MISMATCH',
+      `aggregates differ from ${doc.verify.file} for ${bad.join(', ')}`,
+      {
+        hint: 'see the ✗ lines above: late aggregates still in flight, other traffic in the same windows, or lost data',
+        details: { currencies: bad },
+      },
+    );
+  }
+  return finish(doc, flags, io);
+}
+
+/** The exit status rules after the output is printed. */
+function finish(d: Omit<ResultsDoc, 'target'>, flags: ResultsFlags, _io: Io): void {
+  if (d.objects.unreadable > 0) {
+    throw new PaypipeError(
+      'AWS',
+      `${d.objects.unreadable} object(s) could not be read from ${d.bucket} after retries; the results above are incomplete`,
+      {
+        hint: 'run again; --debug shows each S3 error',
+      },
+    );
+  }
+  if (
+    flags.strict === true &&
+    (d.objects.damaged > 0 || d.invalid > 0 || d.conflicts.count > 0 || d.overflows.count > 0)
+  ) {
+    throw new PaypipeError(
+      'DATA',
+      `--strict: ${d.objects.damaged} damaged object(s), ${d.invalid} invalid record(s), ${d.conflicts.count} id conflict(s)`,
+      { hint: 'the keys are listed above; without --strict they are reported and the run succeeds' },
+    );
+  }
+}

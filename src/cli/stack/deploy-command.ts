@@ -1,0 +1,41 @@
+/** `paypipe deploy`: flags and help; aws-cdk-lib and the CDK toolkit load lazily in the action. */
+import type { DeployFlags } from './deploy.js';
+import { type Command, Option } from 'commander';
+import { DEFAULT_DATA_DIR, choiceFlag, ioFor } from '../options.js';
+
+const APPROVALS = ['never', 'broadening'] as const;
+
+export function register(program: Command): void {
+  program
+    .command('deploy')
+    .description('Deploy the bundled stack (streams, Lambdas, Firehose, buckets) to AWS')
+    .addOption(new Option('--env <name>', 'environment; the stack is <project>-<env>').default('dev'))
+    .option('--project <name>', 'project name', 'paypipe')
+    .option('--region <region>', 'AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or ap-southeast-2)')
+    .option('--profile <profile>', 'AWS named profile (default: AWS_PROFILE or the SDK credential chain)')
+    .option(
+      '--require-approval <when>',
+      `ask before IAM-broadening changes: ${APPROVALS.join(' | ')}`,
+      choiceFlag('--require-approval', APPROVALS),
+      'broadening',
+    )
+    .option('--bootstrap', 'bootstrap CDK in the account/region first (needed once per account and region)')
+    .option('--data-dir <dir>', 'where the outputs are remembered', DEFAULT_DATA_DIR)
+    .addHelpText(
+      'after',
+      `
+Synthesizes in-process (cdk-nag must pass), deploys through a CloudFormation change set and
+prints the stack outputs, also saved to <data-dir>/outputs-<stack>.json. IAM-broadening changes
+are confirmed on a terminal; without one, pass --require-approval never.
+
+Examples:
+  $ paypipe deploy --bootstrap                 # first deploy into an account/region
+  $ paypipe deploy --env prod --region eu-west-1 --profile prod
+  $ paypipe deploy --require-approval never --json   # CI`,
+    )
+    .action(async (opts: DeployFlags, cmd: Command) => {
+      const io = ioFor(cmd);
+      const { runDeploy, renderDeploy } = await import('./deploy.js');
+      io.result(await runDeploy(io, opts), renderDeploy);
+    });
+}

@@ -1,0 +1,469 @@
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeObject,
+  decodeObjectStream,
+  encodeNdjson,
+  isGzip,
+  JsonStreamDecoder,
+} from '../../src/pipeline/codec.js';
+import { generateEvents, mulberry32, recordData, take } from '../../src/domain/generator.js';
+
+const KEY = 'aggregations/year=2024/month=01/day=15/hour=10/obj.gz';
+const enc = (s: string): Uint8Array => Buffer.from(s, 'utf8');
+const recs = [
+  { id: 'a', n: 1, s: 'brace } and quote " inside' },
+  { id: 'b', nested: { x: [1, { y: '}{' }] }, esc: '\\' },
+  { id: 'c', u: 'Café 東京 🍣', empty: {} },
+];
+
+/** Arbitrary JSON objects with nasty strings (braces, quotes, backslashes, unicode). */
+const objArb = fc.dictionary(
+  fc.string({ maxLength: 8 }),
+  fc.oneof(
+    fc.string({ unit: fc.constantFrom('{', '}', '[', ']', '"', '\\', 'a', ' ', '\n', 'é', '🍣') }),
+    fc.integer(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.integer(), { maxLength: 3 }),
+  ),
+  { maxKeys: 6 },
+);
+
+async function streamDecode(chunks: Uint8Array[], key = KEY) {
+  const got: unknown[] = [];
+  const r = await decodeObjectStream(Readable.from(chunks), key, (rs) => {
+    got.push(...rs);
+  });
+  return { ...r, records: got };
+}
+
+describe('encodeNdjson', () => {
+  it('writes one newline-terminated line per record', () => {
+    expect(encodeNdjson([{ a: 1 }, { b: 'x' }])).toBe('{"a":1}\n{"b":"x"}\n');
+    expect(encodeNdjson([])).toBe('');
+  });
+});
+
+describe('decodeObject', () => {
+  it.each([
+    ['NDJSON', encodeNdjson(recs)],
+    ['NDJSON with CRLF and blank lines', recs.map((r) => JSON.stringify(r)).join('\r\n\r\n')],
+    ['concatenated JSON (Firehose default)', recs.map((r) => JSON.stringify(r)).join('')],
+    ['pretty-printed with whitespace between', recs.map((r) => JSON.stringify(r, null, 2)).join('\n\t ')],
+  ])('decodes %s, plain and gzipped', (_, text) => {
+    expect(decodeObject(enc(text), KEY)).toEqual({ records: recs });
+    expect(decodeObject(gzipSync(enc(text)), KEY)).toEqual({ records: recs });
+  });
+
+  it('empty object → empty error', () => {
+    expect(decodeObject(new Uint8Array(0), KEY)).toEqual({
+      records: [],
+      error: { kind: 'empty', key: KEY, offset: 0, message: `${KEY}: object is empty (0 bytes)` },
+    });
+    expect(decodeObject(enc(' \n '), KEY).error?.kind).toBe('empty');
+    expect(decodeObject(gzipSync(enc('')), KEY).error?.kind).toBe('empty');
+  });
+
+  it('truncated JSON → records before it plus truncated_json at the cut record', () => {
+    const text = `${JSON.stringify(recs[0])}\n${JSON.stringify(recs[1])}\n{"id":"c","u":"Caf`;
+    const r = decodeObject(enc(text), KEY);
+    expect(r.records).toEqual([recs[0], recs[1]]);
+    expect(r.error).toMatchObject({
+      kind: 'truncated_json',
+      key: KEY,
+      offset: text.lastIndexOf('{"id":"c"'),
+    });
+    expect(r.error?.message).toContain(KEY);
+    expect(r.error?.message).toContain('record 3');
+  });
+
+  it('garbage between records → not_json at the garbage, records before AND after it', () => {
+    const text = `${JSON.stringify(recs[0])}\nHELLO${JSON.stringify(recs[1])}`;
+    const r = decodeObject(enc(text), KEY);
+    expect(r.records).toEqual([recs[0], recs[1]]);
+    expect(r.error).toMatchObject({ kind: 'not_json', offset: text.indexOf('HELLO'), skipped: 1 });
+  });
+
+  it('balanced but invalid JSON → not_json at that record, the records after it still returned', () => {
+    const text = `${JSON.stringify(recs[0])}{"a":tru}${JSON.stringify(recs[1])}`;
+    const r = decodeObject(enc(text), KEY);
+    expect(r.records).toEqual([recs[0], recs[1]]);
+    expect(r.error).toMatchObject({ kind: 'not_json', offset: JSON.stringify(recs[0]).length, skipped: 1 });
+    expect(r.error?.message).toMatch(/record 2 is not valid JSON/);
+  });
+
+  it('truncated gzip → truncated_gzip with every complete record before the cut', () => {
+    const many = Array.from({ length: 3000 }, (_, i) => ({
+      i,
+      r: (i * 7919) % 10007,
+      pad: 'x'.repeat(i % 17),
+    }));
+    const gz = gzipSync(enc(encodeNdjson(many)));
+    const cut = gz.subarray(0, Math.floor(gz.length / 2));
+    const r = decodeObject(cut, KEY);
+    expect(r.error).toMatchObject({ kind: 'truncated_gzip', key: KEY, offset: cut.length });
+    expect(r.records.length).toBeGreaterThan(100);
+    expect(r.records).toEqual(many.slice(0, r.records.length));
+  });
+
+  it('corrupt gzip → corrupt_gzip with the records before the damage', () => {
+    const many = Array.from({ length: 3000 }, (_, i) => ({ i, r: (i * 7919) % 10007 }));
+    const gz = Buffer.from(gzipSync(enc(encodeNdjson(many))));
+    const at = Math.floor(gz.length * 0.6);
+    for (let i = at; i < at + 64; i++) gz[i] = (gz[i] as number) ^ 0xa5;
+    const r = decodeObject(gz, KEY);
+    expect(r.error?.kind).toBe('corrupt_gzip');
+    // Where zlib noticed: at or after the damage (corrupt deflate can inflate to garbage for a while).
+    expect(r.error?.offset).toBeGreaterThanOrEqual(at);
+    expect(r.error?.offset).toBeLessThanOrEqual(gz.length);
+    expect(r.error?.message).toContain(KEY);
+    expect(r.records.length).toBeGreaterThan(100);
+    expect(r.records.slice(0, 100)).toEqual(many.slice(0, 100));
+  });
+
+  it('gzip magic with a broken header → corrupt_gzip, nothing decoded', () => {
+    const r = decodeObject(new Uint8Array([0x1f, 0x8b, 0x00, 0xff, 1, 2, 3]), KEY);
+    expect(r.records).toEqual([]);
+    expect(['corrupt_gzip', 'truncated_gzip']).toContain(r.error?.kind);
+  });
+
+  it('round-trips NDJSON and concatenated JSON of arbitrary objects (property)', () => {
+    fc.assert(
+      fc.property(fc.array(objArb, { minLength: 1, maxLength: 30 }), fc.boolean(), (objs, gz) => {
+        const expected = JSON.parse(JSON.stringify(objs));
+        const nd = enc(encodeNdjson(objs));
+        const cat = enc(objs.map((o) => JSON.stringify(o)).join(''));
+        expect(decodeObject(gz ? gzipSync(nd) : nd, KEY)).toEqual({ records: expected });
+        expect(decodeObject(gz ? gzipSync(cat) : cat, KEY)).toEqual({ records: expected });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never throws on arbitrary bytes, and records + error are always well-formed (fuzz)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 400 }),
+          fc.uint8Array({ maxLength: 400 }).map((b) => new Uint8Array([0x1f, 0x8b, ...b])),
+          fc.tuple(fc.array(objArb, { maxLength: 5 }), fc.nat(), fc.nat(255)).map(([o, at, byte]) => {
+            const b = Buffer.from(gzipSync(enc(encodeNdjson(o))));
+            if (b.length > 0) b[at % b.length] = byte;
+            return new Uint8Array(b);
+          }),
+          fc.string({ unit: fc.constantFrom('{', '}', '"', '\\', ' ', 'a', ':', ',', '1') }).map(enc),
+        ),
+        (bytes) => {
+          const r = decodeObject(bytes, KEY);
+          expect(Array.isArray(r.records)).toBe(true);
+          if (r.error !== undefined) {
+            expect(['empty', 'truncated_gzip', 'corrupt_gzip', 'not_json', 'truncated_json']).toContain(
+              r.error.kind,
+            );
+            expect(r.error.key).toBe(KEY);
+            expect(r.error.offset).toBeGreaterThanOrEqual(0);
+          }
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
+});
+
+describe('JsonStreamDecoder', () => {
+  it('gives the same records for any chunking, even inside strings and escapes (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(objArb, { maxLength: 20 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        fc.boolean(),
+        (objs, cuts, nd) => {
+          const text = nd ? encodeNdjson(objs) : objs.map((o) => JSON.stringify(o)).join('');
+          const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
+          const d = new JsonStreamDecoder(KEY);
+          const got: unknown[] = [];
+          let last = 0;
+          for (const p of [...points, text.length]) {
+            got.push(...d.push(text.slice(last, p)));
+            last = p;
+          }
+          const end = d.end();
+          expect(got).toEqual(JSON.parse(JSON.stringify(objs)));
+          if (objs.length === 0) expect(end.error?.kind).toBe('empty');
+          else expect(end.error).toBeUndefined();
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps only the unfinished record in memory', () => {
+    const d = new JsonStreamDecoder(KEY);
+    const line = `${JSON.stringify({ pad: 'x'.repeat(1000) })}\n`;
+    for (let i = 0; i < 1000; i++) expect(d.push(line)).toHaveLength(1);
+    d.push('{"partial":');
+    expect((d as unknown as { buf: string }).buf).toBe('{"partial":');
+    expect(d.end().error).toMatchObject({ kind: 'truncated_json', offset: 1000 * line.length });
+  });
+});
+
+describe('decodeObjectStream', () => {
+  const text = encodeNdjson(Array.from({ length: 2000 }, (_, i) => ({ i, s: `r${i} "}{"` })));
+  const expected = JSON.parse(`[${text.trim().split('\n').join(',')}]`);
+  const chunk = (b: Uint8Array, size: number): Uint8Array[] => {
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < b.length; i += size) out.push(b.subarray(i, i + size));
+    return out;
+  };
+
+  it.each([1, 7, 4096])('plain and gzipped, %i-byte chunks (multi-byte chars split too)', async (size) => {
+    const withUnicode = `${text}{"u":"Café 東京 🍣"}`;
+    const exp = [...expected, { u: 'Café 東京 🍣' }];
+    expect(await streamDecode(chunk(enc(withUnicode), size))).toEqual({ count: exp.length, records: exp });
+    expect(await streamDecode(chunk(gzipSync(enc(withUnicode)), size))).toEqual({
+      count: exp.length,
+      records: exp,
+    });
+  });
+
+  it('empty stream → empty error', async () => {
+    expect((await streamDecode([])).error?.kind).toBe('empty');
+  });
+
+  it('truncated gzip stream → truncated_gzip with the records before the cut', async () => {
+    const gz = gzipSync(enc(text));
+    const r = await streamDecode(chunk(gz.subarray(0, gz.length - 50), 1000));
+    expect(r.error?.kind).toBe('truncated_gzip');
+    expect(r.records.length).toBeGreaterThan(0);
+    expect(r.records).toEqual(expected.slice(0, r.records.length));
+  });
+
+  it('corrupt gzip stream → corrupt_gzip, never hangs or throws', async () => {
+    const gz = Buffer.from(gzipSync(enc(text)));
+    for (let i = 2000; i < 2100; i++) gz[i] = (gz[i] as number) ^ 0x5a;
+    const r = await streamDecode(chunk(gz, 512));
+    expect(r.error?.kind).toBe('corrupt_gzip');
+    expect(r.records.length).toBeGreaterThan(10);
+    expect(r.records.slice(0, 10)).toEqual(expected.slice(0, 10));
+  });
+
+  it('not_json in a plain stream is skipped; the stream goes on after it', async () => {
+    const r = await streamDecode([enc('{"a":1}\nxyz{"b":2}')]);
+    expect(r).toMatchObject({
+      count: 2,
+      records: [{ a: 1 }, { b: 2 }],
+      error: { kind: 'not_json', offset: 8, skipped: 1 },
+    });
+  });
+
+  it('isGzip checks the magic bytes', () => {
+    expect(isGzip(gzipSync(enc('x')))).toBe(true);
+    expect(isGzip(enc('{}'))).toBe(false);
+    expect(isGzip(new Uint8Array([0x1f]))).toBe(false);
+  });
+});
+
+describe('resync after damage (Firehose concatenated JSON)', () => {
+  const NOW = Date.UTC(2024, 0, 15, 10, 30);
+  /** Realistic raw events, as the producer serializes them. */
+  const events = (n: number, seed: number): string[] =>
+    take(generateEvents({ seed, nowMs: NOW }), n).map((r) => recordData(r));
+  const good = events(10, 5);
+  const before = good.slice(0, 5);
+  const after = good.slice(5);
+  const parsed = good.map((t) => JSON.parse(t) as unknown);
+  const chunk = (b: Uint8Array, size: number): Uint8Array[] => {
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < b.length; i += size) out.push(b.subarray(i, i + size));
+    return out;
+  };
+
+  /** Decodes `text` every way there is: whole and streamed in `sizes`-byte chunks, plain and gzipped. */
+  async function everyWay(text: string, sizes = [1, 7, 4096]) {
+    const results = [decodeObject(enc(text), KEY), decodeObject(gzipSync(enc(text)), KEY)];
+    for (const size of sizes) {
+      for (const bytes of [enc(text), gzipSync(enc(text))]) {
+        const r = await streamDecode(chunk(bytes, size));
+        expect(r.count).toBe(r.records.length);
+        results.push({ records: r.records, ...(r.error === undefined ? {} : { error: r.error }) });
+      }
+    }
+    return results;
+  }
+
+  it.each([
+    ['cut off after "amount": (no closing brace)', '{"transaction_id":"X","amount":'],
+    ['closing brace but no value', '{"transaction_id":"X","amount":}'],
+    ['invalid JSON', '{bad}'],
+    ['cut off inside a string (quote parity flips)', '{"transaction_id":"X","merchant":"Ama'],
+    ['cut off after a number', '{"transaction_id":"X","amount":12.5'],
+    [
+      '`{` inside a string of the broken record',
+      '{"transaction_id":"X","merchant":"Caf{é} {\\"k\\":1} {}","amount":',
+    ],
+  ])('5 good + 1 malformed (%s) + 5 good → the 10 good records and one damage report', async (_, bad) => {
+    for (const sep of ['', '\n']) {
+      const text = [...before, bad, ...after].join(sep);
+      for (const r of await everyWay(text)) {
+        expect(r.records).toEqual(parsed);
+        expect(r.error).toMatchObject({
+          kind: 'not_json',
+          key: KEY,
+          offset: text.indexOf(bad),
+          skipped: 1,
+        });
+        expect(r.error?.message).toContain('record 6 ');
+      }
+    }
+  });
+
+  it('counts each damaged stretch; the first one is the one described', () => {
+    const bad1 = '{"transaction_id":"X","amount":';
+    const bad2 = '{"transaction_id":"Y","merchant":"Sta';
+    const text = [good[0], bad1, good[1], good[2], bad2, good[3]].join('');
+    const r = decodeObject(enc(text), KEY);
+    expect(r.records).toEqual([parsed[0], parsed[1], parsed[2], parsed[3]]);
+    expect(r.error).toMatchObject({ kind: 'not_json', offset: text.indexOf(bad1), skipped: 2 });
+    expect(r.error?.message).toMatch(
+      /record 2 is cut off or corrupt .*; 1 more damaged stretch\(es\) skipped$/,
+    );
+  });
+
+  it('a cut record does not make the decoder hold on to the rest of the object', () => {
+    const d = new JsonStreamDecoder(KEY);
+    const line = `${JSON.stringify({ pad: 'x'.repeat(100) })}\n`;
+    const got: unknown[] = [...d.push('{"transaction_id":"X","amount":')];
+    for (let i = 0; i < 1000; i++) {
+      got.push(...d.push(line));
+      // At most the record being resynced onto and the one after it.
+      expect((d as unknown as { buf: string }).buf.length).toBeLessThanOrEqual(2 * line.length);
+    }
+    const end = d.end();
+    got.push(...end.records);
+    expect(got).toHaveLength(1000);
+    expect(end.error).toMatchObject({ kind: 'not_json', offset: 0, skipped: 1 });
+  });
+
+  it('a truncated tail that swallowed a whole record gives that record back (truncated_json)', () => {
+    // `"b":` cut, and the next (last) record glued on parses as its nested value: only the end tells.
+    const text = `${good[0]}{"transaction_id":"X","amount":${good[1]}`;
+    const r = decodeObject(enc(text), KEY);
+    expect(r.records).toEqual([parsed[0], parsed[1]]);
+    expect(r.error).toMatchObject({ kind: 'truncated_json', offset: (good[0] as string).length, skipped: 1 });
+  });
+
+  it('truncated gzip keeps its error, and only the records before the cut', async () => {
+    const text = events(3000, 9).join('');
+    const gz = gzipSync(enc(text));
+    const cut = gz.subarray(0, Math.floor(gz.length / 2));
+    const all = text.match(/\{[^}]*\}/g)?.map((t) => JSON.parse(t) as unknown) ?? [];
+    for (const r of [decodeObject(cut, KEY), await streamDecode(chunk(cut, 1000))]) {
+      expect(r.error).toMatchObject({ kind: 'truncated_gzip', offset: cut.length });
+      expect(r.records.length).toBeGreaterThan(100);
+      expect(r.records).toEqual(all.slice(0, r.records.length));
+    }
+  });
+
+  it('messages stay one line even when JSON.parse quotes a multi-line record', () => {
+    const r = decodeObject(enc(`${good[0]}{"a":\n}${good[1]}`), KEY);
+    expect(r.records).toEqual([parsed[0], parsed[1]]);
+    expect(r.error?.message).toContain('record 2 is not valid JSON');
+    expect(r.error?.message).not.toMatch(/[\n\r]/);
+  });
+
+  it('any one record cut anywhere, any separator, any chunking → exactly the other records (property)', async () => {
+    const pool = events(12, 77);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 12 }),
+        fc.nat(),
+        fc.nat(),
+        fc.constantFrom('', '\n', '\r\n', ' '),
+        fc.boolean(),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        async (n, which, cutAt, sep, gz, cuts) => {
+          const recsText = pool.slice(0, n);
+          const k = which % n;
+          const victim = recsText[k] as string;
+          const bad = victim.slice(0, 1 + (cutAt % (victim.length - 1)));
+          const parts = [...recsText.slice(0, k), bad, ...recsText.slice(k + 1)];
+          const text = parts.join(sep);
+          const expected = [...recsText.slice(0, k), ...recsText.slice(k + 1)].map((t) => JSON.parse(t));
+          const bytes = gz ? gzipSync(enc(text)) : enc(text);
+          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+          const chunks: Uint8Array[] = [];
+          let last = 0;
+          for (const p of [...points, bytes.length]) {
+            if (p > last) chunks.push(bytes.subarray(last, p));
+            last = p;
+          }
+          const offset = parts.slice(0, k).join(sep).length + (k > 0 ? sep.length : 0);
+          for (const r of [decodeObject(bytes, KEY), await streamDecode(chunks)]) {
+            expect(r.records).toEqual(expected);
+            expect(r.error?.offset).toBe(offset);
+            expect(['not_json', 'truncated_json']).toContain(r.error?.kind);
+            expect(r.error?.skipped).toBe(1);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('decodeObjectStream backpressure', () => {
+  it('a large gzip object with many backpressure waits: exact count, no MaxListenersExceededWarning', async () => {
+    // Hex noise compresses to about half: a ~1.2 MB gzip. 20 KiB chunks each overrun gunzip's
+    // 16 KiB write buffer, so every write waits for 'drain' (~60 waits; 10 used to warn).
+    const CHUNK = 20 * 1024;
+    const rng = mulberry32(1);
+    const n = 30_000;
+    const text = encodeNdjson(
+      Array.from({ length: n }, (_, i) => ({
+        i,
+        h: Array.from({ length: 8 }, () => Math.floor(rng() * 2 ** 32).toString(16)).join(''),
+      })),
+    );
+    const gz = gzipSync(enc(text));
+    let pulled = 0;
+    async function* source(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < gz.length; i += CHUNK) {
+        pulled++;
+        // A real body yields between reads; let the gunzip side run.
+        await new Promise<void>((r) => setImmediate(r));
+        yield gz.subarray(i, i + CHUNK);
+      }
+    }
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    try {
+      let count = 0;
+      let lastI = -1;
+      let ordered = true;
+      const r = await decodeObjectStream(source(), KEY, (rs) => {
+        for (const x of rs) {
+          const i = (x as { i: number }).i;
+          if (i !== lastI + 1) ordered = false;
+          lastI = i;
+        }
+        count += rs.length;
+      });
+      // process.emitWarning delivers on a later tick.
+      await new Promise<void>((res) => setTimeout(res, 20));
+      expect(r).toEqual({ count: n });
+      expect(count).toBe(n);
+      expect(ordered).toBe(true);
+      expect(pulled).toBeGreaterThan(40);
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
