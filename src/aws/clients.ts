@@ -4,6 +4,9 @@
  * - kinesalite speaks HTTP/1.1 only, the Kinesis client defaults to HTTP/2 → NodeHttpHandler;
  * - s3rver needs path-style URLs, its fixed S3RVER/S3RVER credentials, and checksums only when
  *   required (otherwise streamed bodies are stored with aws-chunked framing).
+ * On AWS, an endpoint override (AWS_ENDPOINT_URL[_<SERVICE>], see settings.ts) is passed explicitly;
+ * one on a loopback or IP host gets the same S3 treatment as the local servers, since nothing there
+ * can answer virtual-hosted bucket names or streamed checksums.
  * The SDK modules are imported lazily so the CLI starts fast.
  */
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -16,10 +19,14 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { STSClient } from '@aws-sdk/client-sts';
+import { type AwsClientTarget, type AwsService, resolveEndpoint } from './settings.js';
 
 export type ClientTarget =
-  | { kind: 'aws'; region: string; profile?: string | undefined }
+  | AwsClientTarget
   | { kind: 'local'; region: string; kinesisEndpoint: string; s3Endpoint: string };
+
+/** The clients of the services with no local server, built on demand (see awsOnlyClients). */
+export type AwsClients = Awaited<ReturnType<typeof awsOnlyClients>>;
 
 /** s3rver's fixed credentials; kinesalite accepts any. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -53,19 +60,21 @@ async function common(target: ClientTarget, s: SdkSettings) {
 
 export async function kinesisClient(target: ClientTarget, s: SdkSettings = {}): Promise<KinesisClient> {
   const { KinesisClient } = await import('@aws-sdk/client-kinesis');
+  const endpoint = target.kind === 'local' ? target.kinesisEndpoint : awsEndpoint('kinesis', target);
   return new KinesisClient({
     ...(await common(target, s)),
-    ...(target.kind === 'local' ? { endpoint: target.kinesisEndpoint } : {}),
+    ...(endpoint === undefined ? {} : { endpoint }),
   });
 }
 
 export async function s3Client(target: ClientTarget, s: SdkSettings = {}): Promise<S3Client> {
   const { S3Client } = await import('@aws-sdk/client-s3');
+  const endpoint = target.kind === 'local' ? target.s3Endpoint : awsEndpoint('s3', target);
   return new S3Client({
     ...(await common(target, s)),
-    ...(target.kind === 'local'
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(target.kind === 'local' || (endpoint !== undefined && isLocalHost(endpoint))
       ? {
-          endpoint: target.s3Endpoint,
           forcePathStyle: true,
           requestChecksumCalculation: 'WHEN_REQUIRED' as const,
           responseChecksumValidation: 'WHEN_REQUIRED' as const,
@@ -74,22 +83,40 @@ export async function s3Client(target: ClientTarget, s: SdkSettings = {}): Promi
   });
 }
 
+/** The target's endpoint for a service: as resolved with the target, else from this environment. */
+function awsEndpoint(service: AwsService, target: AwsClientTarget): string | undefined {
+  return target.endpoints === undefined
+    ? resolveEndpoint(service, process.env)?.url
+    : target.endpoints[service];
+}
+
+/** localhost or an IP literal: a local server, never AWS. */
+function isLocalHost(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || /^\d+\.\d+\.\d+\.\d+$/.test(host) || host.startsWith('[');
+}
+
 /** Services with no local server: only ever built for AWS (tests fake them). */
-export async function awsOnlyClients(target: Extract<ClientTarget, { kind: 'aws' }>, s: SdkSettings = {}) {
-  const c = await common(target, s);
+export async function awsOnlyClients(target: AwsClientTarget, s: SdkSettings = {}) {
+  const base = await common(target, s);
+  const c = (service: AwsService) => {
+    const endpoint = awsEndpoint(service, target);
+    return endpoint === undefined ? base : { ...base, endpoint };
+  };
   return {
     cloudFormation: async (): Promise<CloudFormationClient> =>
-      new (await import('@aws-sdk/client-cloudformation')).CloudFormationClient(c),
-    sts: async (): Promise<STSClient> => new (await import('@aws-sdk/client-sts')).STSClient(c),
-    lambda: async (): Promise<LambdaClient> => new (await import('@aws-sdk/client-lambda')).LambdaClient(c),
+      new (await import('@aws-sdk/client-cloudformation')).CloudFormationClient(c('cloudformation')),
+    sts: async (): Promise<STSClient> => new (await import('@aws-sdk/client-sts')).STSClient(c('sts')),
+    lambda: async (): Promise<LambdaClient> =>
+      new (await import('@aws-sdk/client-lambda')).LambdaClient(c('lambda')),
     logs: async (): Promise<CloudWatchLogsClient> =>
-      new (await import('@aws-sdk/client-cloudwatch-logs')).CloudWatchLogsClient(c),
+      new (await import('@aws-sdk/client-cloudwatch-logs')).CloudWatchLogsClient(c('cloudwatch-logs')),
     cloudWatch: async (): Promise<CloudWatchClient> =>
-      new (await import('@aws-sdk/client-cloudwatch')).CloudWatchClient(c),
-    sqs: async (): Promise<SQSClient> => new (await import('@aws-sdk/client-sqs')).SQSClient(c),
+      new (await import('@aws-sdk/client-cloudwatch')).CloudWatchClient(c('cloudwatch')),
+    sqs: async (): Promise<SQSClient> => new (await import('@aws-sdk/client-sqs')).SQSClient(c('sqs')),
     eventBridge: async (): Promise<EventBridgeClient> =>
-      new (await import('@aws-sdk/client-eventbridge')).EventBridgeClient(c),
+      new (await import('@aws-sdk/client-eventbridge')).EventBridgeClient(c('eventbridge')),
     firehose: async (): Promise<FirehoseClient> =>
-      new (await import('@aws-sdk/client-firehose')).FirehoseClient(c),
+      new (await import('@aws-sdk/client-firehose')).FirehoseClient(c('firehose')),
   };
 }

@@ -10,8 +10,11 @@ import type {
   StartLiveTailResponseStream,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { LogEvent } from '../pipeline/log-format.js';
 import { byTime } from '../local/log-files.js';
+import type { LogEvent } from '../pipeline/log-format.js';
+import { errorMessage as errMessage, errorName as errName, httpStatus } from './errors.js';
+
+export type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 
 export interface LogGroupRef {
   /** `producer` or `aggregator`. */
@@ -50,9 +53,6 @@ const toEvent = (fn: string, e: FilteredLogEvent): LogEvent => ({
   ingestionTime: e.ingestionTime,
 });
 
-const errName = (e: unknown): string => (e as { name?: string }).name ?? '';
-const errMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
-
 /** Events of every group in [startTime, endTime], merged by time. */
 export async function fetchHistory(
   logs: CloudWatchLogsClient,
@@ -64,32 +64,25 @@ export async function fetchHistory(
     signal?: AbortSignal | undefined;
   } = {},
 ): Promise<HistoryResult> {
-  const { FilterLogEventsCommand } = await import('@aws-sdk/client-cloudwatch-logs');
+  const { paginateFilterLogEvents } = await import('@aws-sdk/client-cloudwatch-logs');
   const truncated: string[] = [];
   const missing: string[] = [];
   const perGroup = await Promise.all(
     groups.map(async (g) => {
       const out: LogEvent[] = [];
-      let nextToken: string | undefined;
       try {
-        do {
-          const page = await logs.send(
-            new FilterLogEventsCommand({
-              logGroupName: g.logGroupName,
-              startTime,
-              endTime: o.endTime,
-              filterPattern: o.filterPattern,
-              nextToken,
-            }),
-            o.signal === undefined ? {} : { abortSignal: o.signal },
-          );
+        const pages = paginateFilterLogEvents(
+          { client: logs },
+          { logGroupName: g.logGroupName, startTime, endTime: o.endTime, filterPattern: o.filterPattern },
+          ...(o.signal === undefined ? [] : [{ abortSignal: o.signal }]),
+        );
+        for await (const page of pages) {
           for (const e of page.events ?? []) out.push(toEvent(g.fn, e));
-          nextToken = page.nextToken;
           if (out.length >= MAX_HISTORY_EVENTS) {
             truncated.push(g.logGroupName);
             break;
           }
-        } while (nextToken !== undefined);
+        }
       } catch (e) {
         if (errName(e) !== 'ResourceNotFoundException') throw e;
         missing.push(g.logGroupName);
@@ -119,7 +112,7 @@ const UNSUPPORTED = new Set([
 ]);
 
 export const isLiveTailUnsupported = (e: unknown): boolean => {
-  const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const status = httpStatus(e);
   return UNSUPPORTED.has(errName(e)) || status === 403 || status === 404 || status === 501;
 };
 

@@ -5,8 +5,9 @@
  */
 import { resolve } from 'node:path';
 import type { ClientTarget } from '../aws/clients.js';
+import { resolveAwsSettings } from '../aws/settings.js';
 import { type ConfigOverrides, type PipelineConfig, resolveConfig } from '../pipeline/config.js';
-import { PaypipeError, usageError } from '../errors.js';
+import { PaypipeError } from '../errors.js';
 import type { TargetFlags } from './options.js';
 
 export interface ResourceNames {
@@ -89,30 +90,25 @@ export async function resolveTarget(flags: TargetFlags, opts: ResolveOptions = {
     ...(flags.project === undefined ? {} : { project: flags.project }),
     ...(flags.env === undefined ? {} : { environment: flags.env }),
   });
-  const region = flags.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? config.region;
-  if (!/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/.test(region)) {
-    const from =
-      flags.region !== undefined
-        ? '--region'
-        : env.AWS_REGION !== undefined
-          ? 'AWS_REGION'
-          : 'AWS_DEFAULT_REGION';
-    throw usageError(`${from} "${region}" is not an AWS region name`, 'use a region like ap-southeast-2');
-  }
+  // The one resolver (src/aws/settings.ts): region, profile and endpoints as every command sees them.
+  const clientTarget = resolveAwsSettings(flags, env, config.region);
+  const region = clientTarget.region;
   const stackName = flags.stack ?? config.stackName;
-  // An empty AWS_PROFILE (CI templates set it so) means no profile: the SDK chain then uses env keys.
-  const profile = [flags.profile, env.AWS_PROFILE].find((p) => p !== undefined && p !== '');
-  const clientTarget = { kind: 'aws' as const, region, profile };
   const { assertCredentials } = await import('../aws/credentials.js');
-  await assertCredentials(clientTarget);
+  await assertCredentials(clientTarget, { env });
 
   const need = opts.need ?? [];
   let names: ResourceNames;
   if (need.length > 0 && need.every((n) => overrides[n] !== undefined)) {
     names = { ...namesFromConfig(config), ...overrides };
   } else {
-    const { readStackOutputs } = await import('../aws/stack-outputs.js');
-    const out = await readStackOutputs({ stackName, region, profile: clientTarget.profile });
+    const { readStackOutputs } = await import('../aws/cloudformation.js');
+    const out = await readStackOutputs({
+      stackName,
+      region,
+      profile: clientTarget.profile,
+      endpoints: clientTarget.endpoints,
+    });
     names = {
       inputStream: out.InputStreamName,
       outputStream: out.OutputStreamName,

@@ -10,15 +10,14 @@
  * parts of the failed attempt that did get through are deduplicated downstream by id (see
  * src/domain/aggregate.ts and docs/windowing.md).
  */
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type {
   Context,
   KinesisStreamBatchResponse,
   KinesisStreamEvent,
   KinesisStreamRecord,
 } from 'aws-lambda';
-import { type SendOptions, sendRecords } from '../aws/kinesis-sender.js';
+import { type KinesisClient, type SendOptions, sendRecords } from '../aws/kinesis.js';
+import { putObject, type S3Client } from '../aws/s3.js';
 import { type Aggregate, BatchAggregator } from '../domain/aggregate.js';
 import { type RejectReason, validateRecord } from '../domain/event.js';
 import { partitionPrefix } from '../pipeline/partitions.js';
@@ -169,16 +168,16 @@ export function createAggregatorHandler(deps: AggregatorDeps): AggregatorHandler
       outcome.deadLetterKey = key;
       let body = '';
       for (const d of bad) body += `${JSON.stringify(d)}\n`;
-      const put = new PutObjectCommand({
-        Bucket: deps.deadLetterBucket,
-        Key: key,
-        Body: body,
-        ContentType: 'application/x-ndjson',
-      });
+      const put = {
+        bucket: deps.deadLetterBucket,
+        key,
+        body,
+        contentType: 'application/x-ndjson',
+      };
       writes.push(
-        // Promise.resolve().then: a synchronous throw from send() becomes a recorded failure too.
+        // Promise.resolve().then: a synchronous throw from the client becomes a recorded failure too.
         Promise.resolve()
-          .then(() => deps.s3.send(put))
+          .then(() => putObject(deps.s3, put))
           .then(
             () => undefined,
             (e: unknown) => {

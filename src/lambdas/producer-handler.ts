@@ -3,9 +3,8 @@
  * stream. Throws (so the invocation shows as failed and alarms fire) when any event is still
  * unsent after the sender's retries.
  */
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Context } from 'aws-lambda';
-import { type SendOptions, sendRecords } from '../aws/kinesis-sender.js';
+import { type KinesisClient, type SendOptions, sendRecords } from '../aws/kinesis.js';
 import { currencyExponent } from '../domain/currency.js';
 import type { PaymentEvent } from '../domain/event.js';
 import { serializeEvent } from '../domain/event.js';

@@ -10,7 +10,7 @@
  * with the same batch again, so the aggregator derives the same aggregate ids and the duplicates
  * it may have emitted before the crash are removed by id downstream. At least once, never a gap.
  */
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '../aws/kinesis.js';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';

@@ -10,8 +10,8 @@
  * same key instead of adding a second copy. Records are ordered by (arrival, shard, sequence) so
  * the rewritten object is byte-identical.
  */
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { S3Client } from '@aws-sdk/client-s3';
+import type { KinesisClient } from '../aws/kinesis.js';
+import { putObject, type S3Client } from '../aws/s3.js';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { DeliverySettings } from '../pipeline/config.js';
@@ -294,20 +294,17 @@ export class FirehoseDelivery {
     this.save();
     const raw = Buffer.concat(records.map((r) => r.data));
     const body = settings.compression === 'GZIP' ? gzipSync(raw) : raw;
-    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     let delivered = false;
     for (let round = 1; !delivered; round++) {
       if (this.crashed) throw new CrashedError();
       try {
-        await this.o.s3.send(
-          new PutObjectCommand({
-            Bucket: this.o.bucket,
-            Key: key,
-            Body: body,
-            ...(settings.compression === 'GZIP' ? { ContentEncoding: 'gzip' } : {}),
-            ContentType: 'application/octet-stream',
-          }),
-        );
+        await putObject(this.o.s3, {
+          bucket: this.o.bucket,
+          key,
+          body,
+          contentEncoding: settings.compression === 'GZIP' ? 'gzip' : undefined,
+          contentType: 'application/octet-stream',
+        });
         delivered = true;
         this.stats.objectsWritten++;
         this.stats.bytesWritten += body.byteLength;
@@ -332,7 +329,6 @@ export class FirehoseDelivery {
 
   /** Firehose's error-output record shape, one JSON line per record, under the error prefix. */
   private async deliverToErrorPrefix(records: StreamRecord[], error: unknown): Promise<boolean> {
-    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     const first = records[0] as StreamRecord;
     const now = this.now();
     const e = error as { name?: string; message?: string };
@@ -348,9 +344,7 @@ export class FirehoseDelivery {
     );
     const key = `${expandPrefix(this.o.settings.errorPrefix, first.arrivalMs, 'delivery-failed')}${objectName(this.o.settings.name, first.arrivalMs, rangesOf(records))}`;
     try {
-      await this.o.s3.send(
-        new PutObjectCommand({ Bucket: this.o.bucket, Key: key, Body: `${lines.join('\n')}\n` }),
-      );
+      await putObject(this.o.s3, { bucket: this.o.bucket, key, body: `${lines.join('\n')}\n` });
       this.stats.errorObjects++;
       return true;
     } catch {

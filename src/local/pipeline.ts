@@ -7,8 +7,8 @@
  * The handlers are the real ones (src/lambdas), built by their factories with clients from
  * src/aws/clients.ts pointed at the local servers; they cannot tell they are not on AWS.
  */
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { describeStreamSummary, type KinesisClient } from '../aws/kinesis.js';
+import type { S3Client } from '../aws/s3.js';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -169,10 +169,9 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
         `note: ${config.streams.input.name} in ${dataDir} already has ${provisioned.inputShards} shards; keeping them (use a new --data-dir for ${config.streams.input.shardCount})`,
       );
     }
-    const { DescribeStreamSummaryCommand } = await import('@aws-sdk/client-kinesis');
     const arnOf = async (name: string): Promise<string> =>
-      (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary
-        ?.StreamARN ?? `arn:aws:kinesis:${config.region}:${LOCAL_ACCOUNT_ID}:stream/${name}`;
+      (await describeStreamSummary(kinesis, name))?.arn ??
+      `arn:aws:kinesis:${config.region}:${LOCAL_ACCOUNT_ID}:stream/${name}`;
     const inputArn = await arnOf(config.streams.input.name);
 
     const endpoints: LocalEndpoints = {

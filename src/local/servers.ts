@@ -9,8 +9,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { ensureStream, type KinesisClient } from '../aws/kinesis.js';
+import { ensureBucket, type S3Client } from '../aws/s3.js';
 import type { PipelineConfig } from '../pipeline/config.js';
 import { PaypipeError } from '../errors.js';
 import { localPaths } from './files.js';
@@ -155,46 +155,21 @@ export async function startLocalServers(opts: { dataDir: string; region: string 
   };
 }
 
-const errName = (e: unknown): string => (e as { name?: string }).name ?? '';
-
 /** Creates the input/output streams and the two buckets if they are missing; never recreates. */
 export async function provisionResources(
   config: PipelineConfig,
   kinesis: KinesisClient,
   s3: S3Client,
 ): Promise<{ created: string[]; inputShards: number }> {
-  const { CreateStreamCommand, DescribeStreamSummaryCommand } = await import('@aws-sdk/client-kinesis');
-  const { CreateBucketCommand, HeadBucketCommand } = await import('@aws-sdk/client-s3');
   const created: string[] = [];
   let inputShards = config.streams.input.shardCount;
   for (const stream of [config.streams.input, config.streams.output]) {
-    try {
-      const d = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: stream.name }));
-      if (stream === config.streams.input)
-        inputShards = d.StreamDescriptionSummary?.OpenShardCount ?? inputShards;
-    } catch (e) {
-      if (errName(e) !== 'ResourceNotFoundException') throw e;
-      try {
-        await kinesis.send(
-          new CreateStreamCommand({ StreamName: stream.name, ShardCount: stream.shardCount }),
-        );
-        created.push(stream.name);
-      } catch (e2) {
-        if (errName(e2) !== 'ResourceInUseException') throw e2;
-      }
-    }
+    const r = await ensureStream(kinesis, stream.name, stream.shardCount);
+    if (r.created) created.push(stream.name);
+    if (stream === config.streams.input) inputShards = r.openShards;
   }
   for (const bucket of [config.buckets.raw, config.buckets.analytics]) {
-    try {
-      await s3.send(new HeadBucketCommand({ Bucket: bucket }));
-    } catch {
-      try {
-        await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-        created.push(bucket);
-      } catch (e2) {
-        if (errName(e2) !== 'BucketAlreadyOwnedByYou' && errName(e2) !== 'BucketAlreadyExists') throw e2;
-      }
-    }
+    if (await ensureBucket(s3, bucket)) created.push(bucket);
   }
   return { created, inputShards };
 }

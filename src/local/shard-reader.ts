@@ -3,7 +3,7 @@
  * resumed after a checkpointed sequence number, re-created when it expires (5 min idle), and
  * exact re-reads of a [first, last] range for crash recovery.
  */
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { getRecords, getShardIterator, type KinesisClient, listShards } from '../aws/kinesis.js';
 
 export interface StreamRecord {
   shardId: string;
@@ -26,11 +26,8 @@ export const compareSeq = (a: string, b: string): number => {
   return x < y ? -1 : x > y ? 1 : 0;
 };
 
-const kinesisSdk = () => import('@aws-sdk/client-kinesis');
-
-/** Shard ids, sorted: the one ListShards walker (src/aws/stream-reader.ts) serves AWS and local alike. */
+/** Shard ids, sorted: the one ListShards walker (src/aws/kinesis.ts) serves AWS and local alike. */
 export async function listShardIds(kinesis: KinesisClient, streamName: string): Promise<string[]> {
-  const { listShards } = await import('../aws/stream-reader.js');
   return (await listShards(kinesis, streamName)).map((s) => s.shardId).sort();
 }
 
@@ -56,43 +53,28 @@ export class ShardReader {
   /** Next records after everything returned so far (at most `limit`). */
   async read(limit: number): Promise<ReadResult> {
     if (this.closed) return { records: [], millisBehindLatest: 0, closed: true };
-    const { GetRecordsCommand, GetShardIteratorCommand } = await kinesisSdk();
     for (let attempt = 0; ; attempt++) {
       if (this.iterator === undefined) {
         const start: StartAt =
           this.lastSeq === undefined
             ? this.start
             : { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: this.lastSeq };
-        const out = await this.kinesis.send(
-          new GetShardIteratorCommand({
-            StreamName: this.streamName,
-            ShardId: this.shardId,
-            ShardIteratorType: start.type,
-            ...('sequenceNumber' in start ? { StartingSequenceNumber: start.sequenceNumber } : {}),
-          }),
-        );
-        this.iterator = out.ShardIterator;
+        this.iterator = await getShardIterator(this.kinesis, this.streamName, this.shardId, start);
         // LATEST means "from now": pin it so a later re-create does not skip what arrived since.
         if (this.start.type === 'LATEST') this.start = { type: 'TRIM_HORIZON' };
       }
+      if (this.iterator === undefined) {
+        this.closed = true;
+        return { records: [], millisBehindLatest: 0, closed: true };
+      }
       try {
-        const out = await this.kinesis.send(
-          new GetRecordsCommand({ ShardIterator: this.iterator, Limit: limit }),
-        );
-        const records = (out.Records ?? []).map(
-          (r): StreamRecord => ({
-            shardId: this.shardId,
-            sequenceNumber: r.SequenceNumber ?? '',
-            partitionKey: r.PartitionKey ?? '',
-            data: r.Data ?? new Uint8Array(),
-            arrivalMs: r.ApproximateArrivalTimestamp?.getTime() ?? 0,
-          }),
-        );
+        const page = await getRecords(this.kinesis, this.shardId, this.iterator, limit);
+        const records: StreamRecord[] = page.records;
         const last = records.at(-1);
         if (last !== undefined) this.lastSeq = last.sequenceNumber;
-        this.iterator = out.NextShardIterator;
+        this.iterator = page.nextIterator;
         if (this.iterator === undefined) this.closed = true;
-        return { records, millisBehindLatest: out.MillisBehindLatest ?? 0, closed: this.closed };
+        return { records, millisBehindLatest: page.millisBehindLatest, closed: this.closed };
       } catch (e) {
         // Iterators expire after 5 minutes; re-create from the last sequence number we returned.
         if ((e as { name?: string }).name === 'ExpiredIteratorException' && attempt < 2) {

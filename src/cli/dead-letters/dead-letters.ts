@@ -49,7 +49,8 @@ export async function runDeadLetters(
 ): Promise<DeadLetterReport> {
   const target = await resolveTarget(flags, { need: ['analyticsBucket'] });
   const { s3Client } = await import('../../aws/clients.js');
-  const { listObjects, readObjects } = await import('../../aws/s3-objects.js');
+  const { listObjects } = await import('../../aws/s3.js');
+  const { readObjects } = await import('../../aws/s3-objects.js');
   const s3 = await s3Client(target.clientTarget);
   const bucket = target.names.analyticsBucket;
   const prefixes = hourPrefixes(target.config.aggregator.deadLetterPrefix, nowMs - flags.last, nowMs);
@@ -98,16 +99,13 @@ export async function runDeadLetters(
     let approximateMessages: number | null = null;
     if (queueUrl !== '') {
       const { awsOnlyClients } = await import('../../aws/clients.js');
+      const { queueDepth } = await import('../../aws/sqs.js');
       const sqs = await (await awsOnlyClients(target.clientTarget)).sqs();
-      const { GetQueueAttributesCommand } = await import('@aws-sdk/client-sqs');
-      const out = await sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: queueUrl,
-          AttributeNames: ['ApproximateNumberOfMessages'],
-        }),
-      );
-      approximateMessages = Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
-      sqs.destroy();
+      try {
+        approximateMessages = (await queueDepth(sqs, queueUrl)) ?? 0;
+      } finally {
+        sqs.destroy();
+      }
     }
     failedBatches = { kind: 'sqs', queueUrl, approximateMessages };
   }

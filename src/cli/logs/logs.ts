@@ -201,9 +201,8 @@ async function runAws(
   if (!o.follow) return { printed: printer.printed, mode: 'history' };
 
   try {
-    const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
-    const sts = await clients.sts();
-    const account = (await sts.send(new GetCallerIdentityCommand({}))).Account;
+    const { callerIdentity } = await import('../../aws/sts.js');
+    const { account } = await callerIdentity(await clients.sts());
     if (account !== undefined) {
       for (const g of groups) g.arn = logGroupArn(source.clientTarget.region, account, g.logGroupName);
     }

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { currencyExponent } from '../../domain/currency.js';
 import { toMinor } from '../../domain/money.js';
 import { usageError } from '../../errors.js';
-import type { StreamPosition, StreamRecord } from '../../aws/stream-reader.js';
+import type { StreamPosition, StreamRecord } from '../../aws/kinesis.js';
 import type { PeekFlags } from './command.js';
 import type { Style } from '../io.js';
 import { ioFor } from '../options.js';
@@ -119,7 +119,7 @@ export async function peekCommand(flags: PeekFlags, cmd: Command): Promise<void>
   const streamName = which === 'output' ? target.names.outputStream : target.names.inputStream;
   const limit = flags.limit ?? (flags.follow === true ? undefined : DEFAULT_LIMIT);
   const { kinesisClient } = await import('../../aws/clients.js');
-  const { readStream } = await import('../../aws/stream-reader.js');
+  const { readStream } = await import('../../aws/kinesis.js');
   const client = await kinesisClient(target.clientTarget);
   const ac = new AbortController();
   const stop = (): void => ac.abort();

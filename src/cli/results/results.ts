@@ -10,7 +10,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '../../aws/s3.js';
 import type { Aggregate } from '../../domain/aggregate.js';
 import { PREFIXES } from '../../pipeline/config.js';
 import { currencyExponent } from '../../domain/currency.js';

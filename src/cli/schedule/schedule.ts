@@ -5,16 +5,14 @@
  * locally through the local scheduler's schedule.json. The configuration stays the source of truth:
  * the next `deploy` (or `up`) restores it, and the output says so.
  */
-import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { resolve } from 'node:path';
+import type { AwsClients } from '../../aws/clients.js';
+import { errorLine, errorName } from '../../aws/errors.js';
 import type { PipelineConfig } from '../../pipeline/config.js';
 import { PaypipeError, usageError } from '../../errors.js';
 import type { Style } from '../io.js';
 import type { TargetFlags } from '../options.js';
 import type { ResolvedTarget } from '../target.js';
-import type { AwsClients } from '../doctor/facts-aws.js';
-import { countFromInput, producerDefaultCount } from '../doctor/facts-aws.js';
-import { errLine, errName } from '../doctor/facts.js';
 
 export interface ScheduleChange {
   expression?: string | undefined;
@@ -134,15 +132,9 @@ const hasChange = (c: ScheduleChange): boolean =>
 
 type AwsTarget = Extract<ResolvedTarget, { kind: 'aws' }>;
 
-async function producerTarget(eb: EventBridgeClient, rule: string, producerFunction: string) {
-  const { ListTargetsByRuleCommand } = await import('@aws-sdk/client-eventbridge');
-  const targets = (await eb.send(new ListTargetsByRuleCommand({ Rule: rule }))).Targets ?? [];
-  return targets.find((x) => x.Arn?.includes(`:function:${producerFunction}`)) ?? targets[0];
-}
-
 const awsError = (e: unknown, what: string): PaypipeError =>
-  new PaypipeError('AWS', `${what} failed: ${errLine(e)}`, {
-    hint: /AccessDenied/.test(errName(e))
+  new PaypipeError('AWS', `${what} failed: ${errorLine(e)}`, {
+    hint: /AccessDenied/.test(errorName(e))
       ? 'your credentials need events:DescribeRule, PutRule, EnableRule, DisableRule, ListTargetsByRule and PutTargets'
       : 'run again with --debug for details',
     cause: e,
@@ -159,64 +151,46 @@ export async function awsSchedule(
       hint: 'run `paypipe deploy` to update the stack',
     });
   }
-  const { DescribeRuleCommand, PutRuleCommand, EnableRuleCommand, DisableRuleCommand, PutTargetsCommand } =
-    await import('@aws-sdk/client-eventbridge');
+  const events = await import('../../aws/events.js');
+  const { producerDefaultCount } = await import('../../aws/lambda.js');
   const eb = await clients.eventBridge();
-  const read = async (): Promise<{ state: ScheduleState; countSource: ScheduleView['countSource'] }> => {
-    const r = await eb.send(new DescribeRuleCommand({ Name: rule }));
-    const target = await producerTarget(eb, rule, t.names.producerFunction);
-    const fromInput = countFromInput(target?.Input);
-    const fallback = fromInput === undefined ? await producerDefaultCount(t, clients) : undefined;
-    return {
-      state: {
-        enabled: r.State === 'ENABLED',
-        expression: r.ScheduleExpression ?? '(none)',
-        count: fromInput ?? fallback ?? t.config.producer.eventsPerInvocation,
-      },
-      countSource:
-        fromInput !== undefined
-          ? 'rule input'
-          : fallback !== undefined
-            ? 'function default'
-            : 'configuration',
-    };
-  };
-
-  let before: Awaited<ReturnType<typeof read>>;
-  try {
-    before = await read();
-  } catch (e) {
-    if (errName(e) === 'ResourceNotFoundException') {
+  const read = async () => {
+    const s = await events.readProducerSchedule(eb, rule, t.names.producerFunction);
+    if (s === undefined) {
       throw new PaypipeError('STACK_NOT_FOUND', `EventBridge rule ${rule} does not exist`, {
         hint: 'run `paypipe deploy` to recreate it',
       });
     }
-    throw awsError(e, `reading rule ${rule}`);
-  }
+    const fallback =
+      s.count === undefined
+        ? await producerDefaultCount(await clients.lambda(), t.names.producerFunction)
+        : undefined;
+    const countSource: ScheduleView['countSource'] =
+      s.count !== undefined ? 'rule input' : fallback !== undefined ? 'function default' : 'configuration';
+    const state: ScheduleState = {
+      enabled: s.rule.enabled,
+      expression: s.rule.expression ?? '(none)',
+      count: s.count ?? fallback ?? t.config.producer.eventsPerInvocation,
+    };
+    return { ...s, state, countSource };
+  };
+  const readOr = (what: string) =>
+    read().catch((e: unknown) => {
+      throw e instanceof PaypipeError ? e : awsError(e, what);
+    });
+
+  const before = await readOr(`reading rule ${rule}`);
   if (!hasChange(change)) return view('aws', rule, before.state, before.countSource, t.config, []);
 
   try {
-    const desc = await eb.send(new DescribeRuleCommand({ Name: rule }));
     const enabled = change.enabled ?? before.state.enabled;
     if (change.expression !== undefined && change.expression !== before.state.expression) {
-      // PutRule replaces the rule: carry over everything we do not mean to change.
-      await eb.send(
-        new PutRuleCommand({
-          Name: rule,
-          ScheduleExpression: change.expression,
-          State: enabled ? 'ENABLED' : 'DISABLED',
-          Description: desc.Description,
-          RoleArn: desc.RoleArn,
-          EventBusName: desc.EventBusName,
-        }),
-      );
+      await events.setRuleSchedule(eb, before.rule, change.expression, enabled);
     } else if (change.enabled !== undefined && change.enabled !== before.state.enabled) {
-      await eb.send(
-        change.enabled ? new EnableRuleCommand({ Name: rule }) : new DisableRuleCommand({ Name: rule }),
-      );
+      await events.setRuleEnabled(eb, rule, change.enabled);
     }
     if (change.count !== undefined) {
-      const target = await producerTarget(eb, rule, t.names.producerFunction);
+      const target = events.producerTarget(await events.listRuleTargets(eb, rule), t.names.producerFunction);
       if (target?.Id === undefined || target.Arn === undefined) {
         throw new PaypipeError('AWS', `rule ${rule} has no target to pass the count to`, {
           hint: 'run `paypipe deploy` to restore the producer target',
@@ -237,34 +211,16 @@ export async function awsSchedule(
       } catch {
         input = {};
       }
-      const res = await eb.send(
-        new PutTargetsCommand({
-          Rule: rule,
-          Targets: [
-            {
-              ...target,
-              Id: target.Id,
-              Arn: target.Arn,
-              Input: JSON.stringify({ ...input, count: change.count }),
-            },
-          ],
-        }),
-      );
-      if ((res.FailedEntryCount ?? 0) > 0) {
-        const f = res.FailedEntries?.[0];
-        throw new PaypipeError(
-          'AWS',
-          `PutTargets on rule ${rule} failed: ${f?.ErrorCode}: ${f?.ErrorMessage}`,
-        );
-      }
+      await events.putRuleTarget(eb, rule, {
+        ...target,
+        Input: JSON.stringify({ ...input, count: change.count }),
+      });
     }
   } catch (e) {
     if (e instanceof PaypipeError) throw e;
     throw awsError(e, `changing rule ${rule}`);
   }
-  const after = await read().catch((e: unknown) => {
-    throw awsError(e, `reading rule ${rule} back`);
-  });
+  const after = await readOr(`reading rule ${rule} back`);
   return view(
     'aws',
     rule,

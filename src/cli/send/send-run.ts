@@ -9,8 +9,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { FailedRecord, SendRecord, SendSummary } from '../../aws/kinesis-sender.js';
+import type { FailedRecord, KinesisClient, SendRecord, SendSummary } from '../../aws/kinesis.js';
 import { KINESIS_LIMITS } from '../../pipeline/batching.js';
 import { validateValue } from '../../domain/event.js';
 import type { PaypipeError } from '../../errors.js';
@@ -159,7 +158,7 @@ export async function runSend(
   source: Iterable<SendItem> | AsyncIterable<SendItem>,
   o: SendRunOptions,
 ): Promise<SendRunResult> {
-  const { sendRecords, SendStoppedError } = await import('../../aws/kinesis-sender.js');
+  const { sendRecords, SendStoppedError } = await import('../../aws/kinesis.js');
   const now = o.now ?? (() => performance.now());
   const started = now();
   const totals = new Map<string, { count: number; totalMinor: number }>();

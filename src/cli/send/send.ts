@@ -7,7 +7,8 @@
 import { createWriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '../../aws/kinesis.js';
+import type { LambdaClient } from '../../aws/lambda.js';
 import { currencyExponent } from '../../domain/currency.js';
 import { toMinor } from '../../domain/money.js';
 import { PaypipeError, usageError } from '../../errors.js';
@@ -44,18 +45,15 @@ export interface StreamCapacity {
 }
 
 export async function describeCapacity(client: KinesisClient, streamName: string): Promise<StreamCapacity> {
-  const { DescribeStreamSummaryCommand } = await import('@aws-sdk/client-kinesis');
-  const { streamError } = await import('../../aws/stream-reader.js');
+  const { describeStreamSummary, missingStream, streamError } = await import('../../aws/kinesis.js');
+  let d: Awaited<ReturnType<typeof describeStreamSummary>>;
   try {
-    const d = (await client.send(new DescribeStreamSummaryCommand({ StreamName: streamName })))
-      .StreamDescriptionSummary;
-    return {
-      mode: d?.StreamModeDetails?.StreamMode === 'ON_DEMAND' ? 'ON_DEMAND' : 'PROVISIONED',
-      openShards: d?.OpenShardCount ?? 1,
-    };
+    d = await describeStreamSummary(client, streamName);
   } catch (e) {
     throw streamError(e, streamName, 'DescribeStreamSummary');
   }
+  if (d === undefined) throw missingStream(streamName, 'DescribeStreamSummary');
+  return { mode: d.mode === 'ON_DEMAND' ? 'ON_DEMAND' : 'PROVISIONED', openShards: d.openShards ?? 1 };
 }
 
 /** Checks flag combinations that commander cannot express. */
@@ -416,23 +414,18 @@ interface ProducerResultPayload {
 
 /** Invokes the producer and turns its result into a send summary (so `results --verify` takes it too). */
 export async function invokeProducer(
-  lambda: import('@aws-sdk/client-lambda').LambdaClient,
+  lambda: LambdaClient,
   functionName: string,
   o: { count: number; seed?: number | undefined; stream: string; region: string },
 ): Promise<SendSummaryDoc> {
-  const { InvokeCommand } = await import('@aws-sdk/client-lambda');
+  const { invokeFunction } = await import('../../aws/lambda.js');
   const startedAt = new Date();
-  let out: import('@aws-sdk/client-lambda').InvokeCommandOutput;
+  let out: Awaited<ReturnType<typeof invokeFunction>>;
   try {
-    out = await lambda.send(
-      new InvokeCommand({
-        FunctionName: functionName,
-        InvocationType: 'RequestResponse',
-        Payload: Buffer.from(
-          JSON.stringify({ count: o.count, ...(o.seed === undefined ? {} : { seed: o.seed }) }),
-        ),
-      }),
-    );
+    out = await invokeFunction(lambda, functionName, {
+      count: o.count,
+      ...(o.seed === undefined ? {} : { seed: o.seed }),
+    });
   } catch (e) {
     const name = (e as { name?: string }).name ?? 'Error';
     throw new PaypipeError(
@@ -448,8 +441,8 @@ export async function invokeProducer(
     );
   }
   const finishedAt = new Date();
-  const text = out.Payload === undefined ? '' : Buffer.from(out.Payload).toString('utf8');
-  if (out.FunctionError !== undefined) {
+  const text = out.payload;
+  if (out.functionError !== undefined) {
     let msg = text;
     try {
       const p = JSON.parse(text) as { errorMessage?: string; errorType?: string };

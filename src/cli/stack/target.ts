@@ -3,7 +3,8 @@
  * commands resolve this and check credentials before anything heavy (aws-cdk-lib, the toolkit)
  * is loaded, so a bad flag or missing credentials answer at once.
  */
-import { DEFAULT_REGION, type PipelineConfig, resolveConfig } from '../../pipeline/config.js';
+import { resolveAwsSettings, type ServiceEndpoints } from '../../aws/settings.js';
+import { type PipelineConfig, resolveConfig } from '../../pipeline/config.js';
 import type { Style } from '../io.js';
 
 /** Flags shared by synth, diff, deploy, destroy and outputs. */
@@ -19,15 +20,16 @@ export interface InfraTarget {
   stackName: string;
   region: string;
   profile: string | undefined;
+  endpoints: ServiceEndpoints;
 }
 
 /**
- * Config and region resolved the same way the data-path commands do (src/cli/target.ts): flag,
- * then AWS_REGION / AWS_DEFAULT_REGION, then the pipeline default.
+ * Config, region, profile and endpoints from the one resolver every command uses
+ * (src/aws/settings.ts): flag > AWS_REGION > AWS_DEFAULT_REGION > the profile's region > default.
  */
 export function infraTarget(flags: InfraFlags, env: NodeJS.ProcessEnv = process.env): InfraTarget {
-  const region =
-    flags.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? DEFAULT_REGION;
+  const aws = resolveAwsSettings(flags, env);
+  const region = aws.region;
   const config = resolveConfig({
     ...(flags.project === undefined ? {} : { project: flags.project }),
     ...(flags.env === undefined ? {} : { environment: flags.env }),
@@ -37,11 +39,10 @@ export function infraTarget(flags: InfraFlags, env: NodeJS.ProcessEnv = process.
     config,
     stackName: config.stackName,
     region: config.region,
-    profile: flags.profile ?? nonEmpty(env.AWS_PROFILE),
+    profile: aws.profile,
+    endpoints: aws.endpoints,
   };
 }
-
-const nonEmpty = (s: string | undefined): string | undefined => (s === undefined || s === '' ? undefined : s);
 
 /** Key/value lines, aligned; shared by deploy and outputs. */
 export function renderOutputs(outputs: Readonly<Record<string, string>>, style: Style): string {

@@ -1,0 +1,718 @@
+/**
+ * Every Kinesis call paypipe makes, for AWS and kinesalite alike:
+ * - stream facts: DescribeStreamSummary, every shard (ListShards), creating a stream if missing;
+ * - reading: shard iterators and GetRecords (the local pipeline's pollers use these directly),
+ *   and `readStream`, all shards from a position, up to the tip or following it;
+ * - writing: `sendRecords`, PutRecords with the care Kinesis needs.
+ *
+ * ListShards is paged by hand: it takes StreamName OR NextToken, never both, so the SDK has no
+ * paginator for it (its generic one would resend StreamName with every token).
+ */
+import type {
+  GetRecordsCommandOutput,
+  KinesisClient,
+  ListShardsCommandOutput,
+  PutRecordsRequestEntry,
+  PutRecordsResultEntry,
+  ShardIteratorType,
+} from '@aws-sdk/client-kinesis';
+import { PaypipeError } from '../errors.js';
+import {
+  backoffMs,
+  BatchBuilder,
+  type BatchLimits,
+  entryProblem,
+  KINESIS_LIMITS,
+} from '../pipeline/batching.js';
+import { errorName } from './errors.js';
+
+export type { KinesisClient } from '@aws-sdk/client-kinesis';
+
+const sdk = () => import('@aws-sdk/client-kinesis');
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal?.aborted === true) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+const withSignal = (signal: AbortSignal | undefined) => (signal === undefined ? {} : { abortSignal: signal });
+
+/** The one-line error for a stream that is not there. */
+export const missingStream = (streamName: string, action: string, cause?: unknown): PaypipeError =>
+  new PaypipeError('CONFIG', `stream ${streamName} does not exist (${action})`, {
+    hint: 'check the stream name (--stream), the region, or start/deploy the pipeline',
+    cause,
+  });
+
+/** Maps SDK errors on a named stream to one-line PaypipeErrors (missing stream, no access). */
+export function streamError(e: unknown, streamName: string, action: string): unknown {
+  const name = errorName(e);
+  if (name === 'ResourceNotFoundException') return missingStream(streamName, action, e);
+  if (name === 'AccessDeniedException') {
+    return new PaypipeError('AWS', `access denied to stream ${streamName} (${action})`, {
+      hint: 'the credentials in use need kinesis permissions on this stream',
+      cause: e,
+    });
+  }
+  return e;
+}
+
+// ------------------------------------------------------------------------------- stream facts
+
+export interface StreamSummary {
+  name: string;
+  arn?: string | undefined;
+  /** CREATING, ACTIVE, UPDATING, DELETING. */
+  status?: string | undefined;
+  openShards?: number | undefined;
+  mode?: 'PROVISIONED' | 'ON_DEMAND' | undefined;
+}
+
+/**
+ * DescribeStreamSummary, or undefined when the stream does not exist. Other errors are the SDK's
+ * own (callers tell "no permission" from "broken" by name).
+ */
+export async function describeStreamSummary(
+  client: KinesisClient,
+  streamName: string,
+): Promise<StreamSummary | undefined> {
+  const { DescribeStreamSummaryCommand } = await sdk();
+  try {
+    const d = (await client.send(new DescribeStreamSummaryCommand({ StreamName: streamName })))
+      .StreamDescriptionSummary;
+    const mode = d?.StreamModeDetails?.StreamMode;
+    return {
+      name: streamName,
+      arn: d?.StreamARN,
+      status: d?.StreamStatus,
+      openShards: d?.OpenShardCount,
+      mode: mode === 'ON_DEMAND' || mode === 'PROVISIONED' ? mode : undefined,
+    };
+  } catch (e) {
+    if (errorName(e) === 'ResourceNotFoundException') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Creates the stream unless it exists (never recreates, never reshards). Returns whether it was
+ * created and its open shards (those of the existing stream when it was there already).
+ */
+export async function ensureStream(
+  client: KinesisClient,
+  streamName: string,
+  shardCount: number,
+): Promise<{ created: boolean; openShards: number }> {
+  const existing = await describeStreamSummary(client, streamName);
+  if (existing !== undefined) return { created: false, openShards: existing.openShards ?? shardCount };
+  const { CreateStreamCommand } = await sdk();
+  try {
+    await client.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: shardCount }));
+    return { created: true, openShards: shardCount };
+  } catch (e) {
+    // Someone else created it meanwhile: fine.
+    if (errorName(e) !== 'ResourceInUseException') throw e;
+    return { created: false, openShards: shardCount };
+  }
+}
+
+export interface ShardInfo {
+  shardId: string;
+  parentShardId?: string | undefined;
+  closed: boolean;
+}
+
+/** Every shard of the stream, open and closed (ListShards, page by page). */
+export async function listShards(
+  client: KinesisClient,
+  streamName: string,
+  o: { pageSize?: number } = {},
+): Promise<ShardInfo[]> {
+  const { ListShardsCommand } = await sdk();
+  const out: ShardInfo[] = [];
+  let nextToken: string | undefined;
+  do {
+    let res: ListShardsCommandOutput;
+    try {
+      // StreamName and NextToken are mutually exclusive on ListShards.
+      res = await client.send(
+        new ListShardsCommand({
+          ...(nextToken === undefined ? { StreamName: streamName } : { NextToken: nextToken }),
+          ...(o.pageSize === undefined ? {} : { MaxResults: o.pageSize }),
+        }),
+      );
+    } catch (e) {
+      throw streamError(e, streamName, 'ListShards');
+    }
+    for (const s of res.Shards ?? []) {
+      if (s.ShardId === undefined) continue;
+      out.push({
+        shardId: s.ShardId,
+        parentShardId: s.ParentShardId,
+        closed: s.SequenceNumberRange?.EndingSequenceNumber !== undefined,
+      });
+    }
+    nextToken = res.NextToken;
+  } while (nextToken !== undefined);
+  return out;
+}
+
+// -------------------------------------------------------------------------------------- reading
+
+export interface StreamRecord {
+  shardId: string;
+  sequenceNumber: string;
+  partitionKey: string;
+  /** ApproximateArrivalTimestamp, epoch ms. */
+  arrivalMs: number;
+  data: Uint8Array;
+}
+
+/** Where a shard iterator starts. */
+export type ShardStart =
+  | { type: 'TRIM_HORIZON' }
+  | { type: 'LATEST' }
+  | { type: 'AT_TIMESTAMP'; timestampMs: number }
+  | { type: 'AFTER_SEQUENCE_NUMBER' | 'AT_SEQUENCE_NUMBER'; sequenceNumber: string };
+
+/** GetShardIterator; errors on the stream become PaypipeErrors (streamError). */
+export async function getShardIterator(
+  client: KinesisClient,
+  streamName: string,
+  shardId: string,
+  start: ShardStart,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  const { GetShardIteratorCommand } = await sdk();
+  const type: ShardIteratorType = start.type;
+  try {
+    const res = await client.send(
+      new GetShardIteratorCommand({
+        StreamName: streamName,
+        ShardId: shardId,
+        ShardIteratorType: type,
+        ...(start.type === 'AT_TIMESTAMP' ? { Timestamp: new Date(start.timestampMs) } : {}),
+        ...('sequenceNumber' in start ? { StartingSequenceNumber: start.sequenceNumber } : {}),
+      }),
+      withSignal(signal),
+    );
+    return res.ShardIterator;
+  } catch (e) {
+    throw streamError(e, streamName, 'GetShardIterator');
+  }
+}
+
+export interface RecordsPage {
+  records: StreamRecord[];
+  /** Undefined once a closed shard is read to its end. */
+  nextIterator: string | undefined;
+  millisBehindLatest: number;
+  /** The shards a closed one was split or merged into. */
+  childShards: string[];
+}
+
+/**
+ * One GetRecords call. SDK errors are thrown as they are: an `ExpiredIteratorException` is the
+ * caller's cue to ask for a new iterator.
+ */
+export async function getRecords(
+  client: KinesisClient,
+  shardId: string,
+  iterator: string,
+  limit: number,
+  signal?: AbortSignal,
+): Promise<RecordsPage> {
+  const { GetRecordsCommand } = await sdk();
+  const res: GetRecordsCommandOutput = await client.send(
+    new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }),
+    withSignal(signal),
+  );
+  const records: StreamRecord[] = [];
+  for (const r of res.Records ?? []) {
+    if (r.SequenceNumber === undefined) continue;
+    records.push({
+      shardId,
+      sequenceNumber: r.SequenceNumber,
+      partitionKey: r.PartitionKey ?? '',
+      arrivalMs: r.ApproximateArrivalTimestamp?.getTime() ?? 0,
+      data: r.Data ?? new Uint8Array(0),
+    });
+  }
+  return {
+    records,
+    nextIterator: res.NextShardIterator,
+    millisBehindLatest: res.MillisBehindLatest ?? 0,
+    childShards: (res.ChildShards ?? []).flatMap((c) => (c.ShardId === undefined ? [] : [c.ShardId])),
+  };
+}
+
+/**
+ * `readStream` reads a stream across all of its shards from a position (trim horizon, latest, or a
+ * timestamp), either up to the tip ("what is in there now") or following it. One loop per shard
+ * feeds a bounded queue (a slow consumer stops the GetRecords calls instead of buffering the stream
+ * in memory); records of one shard come out in sequence order, shards are interleaved. When a
+ * shard closes (resharding), its children are read too.
+ */
+export type StreamPosition =
+  | { type: 'trim-horizon' }
+  | { type: 'latest' }
+  | { type: 'at-timestamp'; timestampMs: number };
+
+export interface ReadStreamOptions {
+  position: StreamPosition;
+  /** Keep polling at the tip instead of ending once every shard is caught up. */
+  follow?: boolean;
+  signal?: AbortSignal;
+  /** Pause between polls of a shard that is at its tip (follow mode). Default 1000 ms. */
+  idlePollMs?: number;
+  /** Pause between GetRecords calls on a shard with more data; AWS allows 5 calls/s per shard. */
+  minIntervalMs?: number;
+  /** Records per GetRecords call (max 10,000). */
+  batchLimit?: number;
+  /** Records buffered between the shard loops and the consumer before the loops pause. */
+  highWater?: number;
+  /**
+   * Set for kinesalite: its GetShardIterator AT_TIMESTAMP never answers when no record of the
+   * shard is at or after the timestamp, so read from the trim horizon and drop older records here.
+   */
+  emulateAtTimestamp?: boolean;
+}
+
+/** A queue with backpressure between N producer loops and one async-iterator consumer. */
+class RecordQueue {
+  private items: StreamRecord[] = [];
+  private head = 0;
+  private wakeConsumer: (() => void) | undefined;
+  private wakeProducers: Array<() => void> = [];
+  error: unknown;
+  producersLeft = 0;
+
+  constructor(private readonly highWater: number) {}
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  async push(r: StreamRecord, signal: AbortSignal): Promise<void> {
+    while (this.size >= this.highWater && !signal.aborted) {
+      await new Promise<void>((res) => this.wakeProducers.push(res));
+    }
+    this.items.push(r);
+    this.notifyConsumer();
+  }
+
+  shift(): StreamRecord | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const r = this.items[this.head++];
+    if (this.head > 4096 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    if (this.size < this.highWater / 2) this.releaseProducers();
+    return r;
+  }
+
+  releaseProducers(): void {
+    const w = this.wakeProducers;
+    this.wakeProducers = [];
+    for (const f of w) f();
+  }
+
+  notifyConsumer(): void {
+    const w = this.wakeConsumer;
+    this.wakeConsumer = undefined;
+    w?.();
+  }
+
+  waitForData(): Promise<void> {
+    return new Promise((res) => {
+      this.wakeConsumer = res;
+    });
+  }
+}
+
+/**
+ * Yields the stream's records. Ends when every shard is caught up (not in follow mode), when the
+ * consumer stops iterating, or when `signal` aborts.
+ */
+export async function* readStream(
+  client: KinesisClient,
+  streamName: string,
+  o: ReadStreamOptions,
+): AsyncGenerator<StreamRecord, void, undefined> {
+  const follow = o.follow ?? false;
+  const idlePollMs = o.idlePollMs ?? 1000;
+  const minIntervalMs = o.minIntervalMs ?? 200;
+  const limit = Math.min(o.batchLimit ?? 10_000, 10_000);
+  const stop = new AbortController();
+  const onOuterAbort = (): void => stop.abort();
+  o.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const queue = new RecordQueue(o.highWater ?? 10_000);
+  const known = new Set<string>();
+  const emulate = o.emulateAtTimestamp === true && o.position.type === 'at-timestamp';
+  const cutoffMs = o.position.type === 'at-timestamp' ? o.position.timestampMs : 0;
+
+  const startOf = (pos: StreamPosition): ShardStart =>
+    pos.type === 'latest'
+      ? { type: 'LATEST' }
+      : pos.type === 'trim-horizon' || emulate
+        ? { type: 'TRIM_HORIZON' }
+        : { type: 'AT_TIMESTAMP', timestampMs: pos.timestampMs };
+
+  const readShard = async (shardId: string, startAt: StreamPosition): Promise<void> => {
+    let lastSeq: string | undefined;
+    const iteratorFor = (): Promise<string | undefined> =>
+      getShardIterator(
+        client,
+        streamName,
+        shardId,
+        lastSeq === undefined ? startOf(startAt) : { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: lastSeq },
+        stop.signal,
+      );
+    let iterator = await iteratorFor();
+    while (iterator !== undefined && !stop.signal.aborted) {
+      let page: RecordsPage;
+      try {
+        page = await getRecords(client, shardId, iterator, limit, stop.signal);
+      } catch (e) {
+        if (stop.signal.aborted) return;
+        // Iterators live 5 minutes; a paused consumer can outlive one. Resume where we were.
+        if (errorName(e) === 'ExpiredIteratorException') {
+          iterator = await iteratorFor();
+          continue;
+        }
+        throw streamError(e, streamName, 'GetRecords');
+      }
+      for (const r of page.records) {
+        lastSeq = r.sequenceNumber;
+        if (emulate && r.arrivalMs < cutoffMs) continue;
+        await queue.push(r, stop.signal);
+        if (stop.signal.aborted) return;
+      }
+      if (page.nextIterator === undefined) {
+        // Closed by a reshard: its children carry on from where it ended.
+        for (const c of page.childShards) startShard(c, { type: 'trim-horizon' });
+        return;
+      }
+      iterator = page.nextIterator;
+      const atTip = page.records.length === 0 && page.millisBehindLatest === 0;
+      if (atTip && !follow) return;
+      await sleep(atTip ? idlePollMs : minIntervalMs, stop.signal);
+    }
+  };
+
+  function startShard(shardId: string, pos: StreamPosition): void {
+    if (known.has(shardId)) return;
+    known.add(shardId);
+    queue.producersLeft++;
+    readShard(shardId, pos)
+      .catch((e: unknown) => {
+        if (queue.error === undefined) queue.error = e;
+        stop.abort();
+      })
+      .finally(() => {
+        queue.producersLeft--;
+        queue.notifyConsumer();
+      });
+  }
+
+  try {
+    const shards = await listShards(client, streamName);
+    // LATEST on a closed shard would never yield anything; every other position reads them all.
+    for (const s of shards) {
+      if (o.position.type === 'latest' && s.closed) continue;
+      startShard(s.shardId, o.position);
+    }
+    for (;;) {
+      const r = queue.shift();
+      if (r !== undefined) {
+        yield r;
+        continue;
+      }
+      if (queue.error !== undefined) throw queue.error;
+      if (queue.producersLeft === 0 || stop.signal.aborted) return;
+      await queue.waitForData();
+    }
+  } finally {
+    stop.abort();
+    queue.releaseProducers();
+    o.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+// -------------------------------------------------------------------------------------- writing
+
+/**
+ * `sendRecords`: PutRecords as the producer, the aggregator and `paypipe send` need it:
+ * request-sized batches (batching.ts), bounded concurrency, and retries of ONLY the entries whose
+ * result carried an ErrorCode (PutRecords is not atomic: a 200 response can hold failed entries),
+ * with full-jitter backoff. An entry is resent only when its result said it failed, so retries
+ * never duplicate; every entry ends up either sent or in `failedRecords`, so none is lost silently.
+ *
+ * The input is pulled lazily: at most `concurrency` batches (≤ 500 records each) are held at once.
+ * Ordering across batches is not preserved (concurrency, retries); Kinesis only orders per shard
+ * within successful puts anyway, and nothing downstream relies on order.
+ *
+ * An error no retry can fix (stream deleted, access revoked, expired token) stops the run with a
+ * SendStoppedError that still hands back what was not sent (`unsentRecordsOf`), so a caller can
+ * save those records instead of losing them with the exception.
+ */
+export interface SendRecord {
+  data: Uint8Array;
+  partitionKey: string;
+  explicitHashKey?: string;
+}
+
+export interface FailedRecord<R> {
+  record: R;
+  /** Kinesis ErrorCode of the last attempt (or the request error name, or `InvalidRecord`). */
+  errorCode: string;
+  errorMessage: string;
+}
+
+export interface SendProgress {
+  sent: number;
+  failed: number;
+  /** Entry resends (one entry retried twice counts 2). */
+  retried: number;
+  /** PutRecords calls made. */
+  requests: number;
+  /** Entries rejected with ProvisionedThroughputExceededException (per attempt), incl. whole-request throttles. */
+  throttled: number;
+}
+
+export interface SendSummary<R> extends SendProgress {
+  /** Records still unsent after maxAttempts (or invalid: too large, bad partition key). */
+  failedRecords: FailedRecord<R>[];
+}
+
+export interface SendOptions {
+  /** Batches in flight at once. Default 4. */
+  concurrency?: number;
+  /** Attempts per entry, the first send included. Default 8. */
+  maxAttempts?: number;
+  /** Injectable for tests. */
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  onProgress?: (p: SendProgress) => void;
+  limits?: BatchLimits;
+}
+
+/** Errors that no retry can fix: stop pulling input and report them once. */
+const FATAL = new Set([
+  'ResourceNotFoundException',
+  'AccessDeniedException',
+  'InvalidArgumentException',
+  'ValidationException',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'ExpiredTokenException',
+  'KMSAccessDeniedException',
+  'KMSDisabledException',
+  'KMSInvalidStateException',
+  'KMSNotFoundException',
+  'KMSOptInRequired',
+  'CredentialsProviderError',
+]);
+
+const THROTTLES = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'LimitExceededException',
+]);
+
+const defaultSleep = (ms: number): Promise<void> => sleep(ms);
+
+/**
+ * Thrown when a non-retryable error stopped the run. `summary` is what the run got to: its
+ * `failedRecords` are every record pulled from the input but not confirmed sent — the batch that
+ * hit the error, batches in flight or queued behind it, the partial batch still being built, the
+ * record pulled when the error was noticed, and any given up on earlier (retries exhausted,
+ * invalid). Records the input never yielded are not known here: the caller's source still has
+ * them (for `paypipe send` they were simply never generated or read).
+ */
+export class SendStoppedError<R extends SendRecord = SendRecord> extends PaypipeError {
+  declare readonly summary: SendSummary<R>;
+
+  constructor(
+    message: string,
+    options: { hint?: string; details?: Record<string, unknown> },
+    summary: SendSummary<R>,
+  ) {
+    super('AWS', message, options);
+    // Not enumerable: error printers (--debug, test diffs) would dump every record's bytes.
+    Object.defineProperty(this, 'summary', { value: summary, enumerable: false });
+  }
+}
+
+/**
+ * The records a failed sendRecords did not send (see SendStoppedError), or [] for any other
+ * error. `R` is the record type the caller passed to sendRecords; it is not checked.
+ */
+export function unsentRecordsOf<R extends SendRecord = SendRecord>(err: unknown): R[] {
+  return err instanceof SendStoppedError ? err.summary.failedRecords.map((f) => f.record as R) : [];
+}
+
+export async function sendRecords<R extends SendRecord>(
+  client: KinesisClient,
+  streamName: string,
+  records: Iterable<R> | AsyncIterable<R>,
+  opts: SendOptions = {},
+): Promise<SendSummary<R>> {
+  const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 4));
+  const maxAttempts = Math.max(1, Math.floor(opts.maxAttempts ?? 8));
+  const sleep = opts.sleep ?? defaultSleep;
+  const random = opts.random ?? Math.random;
+  const limits = opts.limits ?? KINESIS_LIMITS;
+  const s: SendSummary<R> = { sent: 0, failed: 0, retried: 0, requests: 0, throttled: 0, failedRecords: [] };
+  let fatal: { name: string; message: string } | undefined;
+  const progress = (): void => {
+    opts.onProgress?.({
+      sent: s.sent,
+      failed: s.failed,
+      retried: s.retried,
+      requests: s.requests,
+      throttled: s.throttled,
+    });
+  };
+  const giveUp = (rs: readonly R[], errorCode: string, errorMessage: string): void => {
+    for (const record of rs) s.failedRecords.push({ record, errorCode, errorMessage });
+    s.failed += rs.length;
+  };
+
+  const sendBatch = async (batch: R[]): Promise<void> => {
+    let pending = batch;
+    for (let attempt = 1; ; attempt++) {
+      if (attempt > 1) await sleep(backoffMs(attempt - 1, random));
+      // Another batch hit an unfixable error (e.g. no such stream): don't keep hammering.
+      if (fatal !== undefined) return giveUp(pending, fatal.name, fatal.message);
+      if (attempt > 1) s.retried += pending.length;
+      s.requests++;
+      let results: PutRecordsResultEntry[];
+      try {
+        results = await putRecords(client, streamName, pending.map(toEntry));
+      } catch (e) {
+        const name = errorName(e);
+        const message = (e as Error)?.message ?? String(e);
+        if (FATAL.has(name)) {
+          fatal ??= { name, message };
+          giveUp(pending, name, message);
+          progress();
+          return;
+        }
+        // The SDK already retried throttles/5xx/resets; count this whole attempt as failed.
+        if (THROTTLES.has(name)) s.throttled += pending.length;
+        if (attempt >= maxAttempts) {
+          giveUp(pending, name, message);
+          progress();
+          return;
+        }
+        progress();
+        continue;
+      }
+      const next: R[] = [];
+      let lastCode = '';
+      let lastMessage = '';
+      for (let i = 0; i < pending.length; i++) {
+        const r = results[i];
+        // A missing result entry (never seen from the API) is treated as failed, not as sent.
+        if (r === undefined || r.ErrorCode !== undefined) {
+          next.push(pending[i] as R);
+          lastCode = r?.ErrorCode ?? 'MissingResult';
+          lastMessage = r?.ErrorMessage ?? 'no result entry for this record';
+          if (lastCode === 'ProvisionedThroughputExceededException') s.throttled++;
+        } else s.sent++;
+      }
+      if (next.length > 0 && attempt >= maxAttempts) {
+        giveUp(next, lastCode, lastMessage);
+        progress();
+        return;
+      }
+      progress();
+      if (next.length === 0) return;
+      pending = next;
+    }
+  };
+
+  const inflight = new Set<Promise<void>>();
+  const launch = async (batch: R[]): Promise<void> => {
+    while (inflight.size >= concurrency) await Promise.race(inflight);
+    const p: Promise<void> = sendBatch(batch).finally(() => inflight.delete(p));
+    inflight.add(p);
+  };
+  const builder = new BatchBuilder<R>(limits);
+  const accept = async (r: R): Promise<void> => {
+    const problem = entryProblem(r, limits);
+    if (problem !== undefined) {
+      giveUp([r], 'InvalidRecord', problem);
+      return;
+    }
+    const full = builder.add(r);
+    if (full !== undefined) await launch(full);
+  };
+  // A record pulled after the fatal error is noticed is unsent too: hand it back, don't drop it.
+  const stopWith = (r: R, f: { name: string; message: string }): void => giveUp([r], f.name, f.message);
+  if (Symbol.asyncIterator in records) {
+    for await (const r of records) {
+      if (fatal !== undefined) {
+        stopWith(r, fatal);
+        break;
+      }
+      await accept(r);
+    }
+  } else {
+    for (const r of records) {
+      if (fatal !== undefined) {
+        stopWith(r, fatal);
+        break;
+      }
+      await accept(r);
+    }
+  }
+  const rest = builder.flush();
+  if (rest !== undefined) {
+    if (fatal === undefined) await launch(rest);
+    else giveUp(rest, fatal.name, fatal.message);
+  }
+  await Promise.all(inflight);
+  if (fatal !== undefined) {
+    throw new SendStoppedError(
+      `PutRecords to stream "${streamName}" failed: ${fatal.name}: ${firstLine(fatal.message)}`,
+      {
+        hint:
+          fatal.name === 'ResourceNotFoundException'
+            ? 'check the stream exists (is the pipeline deployed / `paypipe up` running?)'
+            : 'check the credentials, region and permissions for this stream',
+        details: { sent: s.sent, failed: s.failed, requests: s.requests, error: fatal.name },
+      },
+      s,
+    );
+  }
+  return s;
+}
+
+/** One PutRecords call: the per-entry results, in request order (a 200 can hold failed entries). */
+async function putRecords(
+  client: KinesisClient,
+  streamName: string,
+  entries: PutRecordsRequestEntry[],
+): Promise<PutRecordsResultEntry[]> {
+  const { PutRecordsCommand } = await sdk();
+  return (
+    (await client.send(new PutRecordsCommand({ StreamName: streamName, Records: entries }))).Records ?? []
+  );
+}
+
+const toEntry = (r: SendRecord): PutRecordsRequestEntry =>
+  r.explicitHashKey === undefined
+    ? { Data: r.data, PartitionKey: r.partitionKey }
+    : { Data: r.data, PartitionKey: r.partitionKey, ExplicitHashKey: r.explicitHashKey };
+
+const firstLine = (s: string): string => s.split('\n', 1)[0] ?? '';

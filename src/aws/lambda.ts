@@ -1,0 +1,55 @@
+/**
+ * Lambda as the CLI uses it: invoking the producer (`send --via-lambda`) and reading a function's
+ * environment (the producer's default events per run, when the schedule passes no count).
+ */
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { LAMBDA_ENV } from '../pipeline/config.js';
+
+export type { LambdaClient } from '@aws-sdk/client-lambda';
+
+const sdk = () => import('@aws-sdk/client-lambda');
+
+export interface Invocation {
+  /** The response payload as text (the function's return value, or its error document). */
+  payload: string;
+  /** Set when the function itself failed (`Unhandled`, `Handled`). */
+  functionError?: string | undefined;
+}
+
+/** One synchronous (RequestResponse) Invoke with a JSON payload. SDK errors are thrown as they are. */
+export async function invokeFunction(
+  lambda: LambdaClient,
+  functionName: string,
+  payload: unknown,
+): Promise<Invocation> {
+  const { InvokeCommand } = await sdk();
+  const out = await lambda.send(
+    new InvokeCommand({
+      FunctionName: functionName,
+      InvocationType: 'RequestResponse',
+      Payload: Buffer.from(JSON.stringify(payload)),
+    }),
+  );
+  return {
+    payload: out.Payload === undefined ? '' : Buffer.from(out.Payload).toString('utf8'),
+    functionError: out.FunctionError,
+  };
+}
+
+/**
+ * The producer's own default events per run (its EVENTS_PER_INVOCATION variable), or undefined
+ * when it cannot be read (no permission, no such function, not set).
+ */
+export async function producerDefaultCount(
+  lambda: LambdaClient,
+  functionName: string,
+): Promise<number | undefined> {
+  const { GetFunctionConfigurationCommand } = await sdk();
+  try {
+    const f = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }));
+    const v = Number(f.Environment?.Variables?.[LAMBDA_ENV.eventsPerInvocation]);
+    return Number.isInteger(v) && v > 0 ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
