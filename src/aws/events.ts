@@ -9,7 +9,7 @@ import type { EventBridgeClient, Target } from '@aws-sdk/client-eventbridge';
 import { PaypipeError } from '../errors.js';
 import { errorName } from './errors.js';
 
-export type { EventBridgeClient, Target as RuleTarget } from '@aws-sdk/client-eventbridge';
+export type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 
 const sdk = () => import('@aws-sdk/client-eventbridge');
 
