@@ -1,6 +1,6 @@
 /**
- * Reading what Firehose wrote: list prefixes (paginated, any number of keys), then download many
- * objects at once with bounded concurrency, each streamed through gunzip and the incremental
+ * Reading what Firehose wrote: list prefixes (s3.ts), then download many objects at once with
+ * bounded concurrency (s3.ts's resumable bodies), each streamed through gunzip and the incremental
  * JSON decoder (src/pipeline/codec.ts), so memory stays flat however large the partition is.
  * Shared by `results`, `doctor` and `demo`.
  *
