@@ -19,7 +19,7 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { STSClient } from '@aws-sdk/client-sts';
-import { type AwsClientTarget, type AwsService, resolveEndpoint } from './settings.js';
+import { type AwsClientTarget, type AwsService, resolveEndpoints } from './settings.js';
 
 export type ClientTarget =
   | AwsClientTarget
@@ -41,6 +41,8 @@ async function common(target: ClientTarget, s: SdkSettings) {
   const base = {
     region: target.region,
     maxAttempts: s.maxAttempts ?? 5,
+    // Endpoints come from settings.ts alone: the SDK must not pick others from env or config files.
+    ignoreConfiguredEndpointUrls: true,
     // HTTP/1.1 everywhere: required by kinesalite, harmless on AWS, and keeps sockets pooled.
     // throwOnRequestTimeout: otherwise a hung request (kinesalite's AT_TIMESTAMP with nothing that new,
     // a stalled S3 body) only logs a warning and never fails, so the SDK's retry never starts.
@@ -85,9 +87,7 @@ export async function s3Client(target: ClientTarget, s: SdkSettings = {}): Promi
 
 /** The target's endpoint for a service: as resolved with the target, else from this environment. */
 function awsEndpoint(service: AwsService, target: AwsClientTarget): string | undefined {
-  return target.endpoints === undefined
-    ? resolveEndpoint(service, process.env)?.url
-    : target.endpoints[service];
+  return (target.endpoints ?? resolveEndpoints(process.env, target.profile))[service];
 }
 
 /** localhost or an IP literal: a local server, never AWS. */

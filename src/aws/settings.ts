@@ -9,10 +9,12 @@
  *   value means unset, as in the SDK and the aws CLI; a malformed one is a usage error naming
  *   where it came from.
  * - Profile: `--profile` > `AWS_PROFILE` (empty = unset); none means the SDK's default chain.
- * - Endpoints: `AWS_ENDPOINT_URL_<SERVICE>` > `AWS_ENDPOINT_URL`, off with
- *   `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`; the variable names are the SDK's (service id,
- *   upper case, spaces as underscores). Resolved here so a malformed URL is one clear line and
- *   tests can inject the environment; an `endpoint_url` in the config file is left to the SDK.
+ * - Endpoints, with the SDK's names and order: `AWS_ENDPOINT_URL_<SERVICE>` > `AWS_ENDPOINT_URL` >
+ *   the profile's `services` section (`kinesis =\n  endpoint_url = …`) > the profile's
+ *   `endpoint_url`; none with `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` (or the profile's
+ *   `ignore_configured_endpoint_urls = true`). Resolved here, not by the SDK (the clients tell it
+ *   to ignore configured endpoints), so a malformed URL is one clear line naming its source and
+ *   the answer depends only on the environment given.
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -103,46 +105,73 @@ export function resolveRegion(
     }
     return { region, source };
   }
-  const profile = resolveProfile(flags, env) ?? 'default';
-  const fromProfile = profileRegion(profile, env);
+  const profile = loadProfile(resolveProfile(flags, env), env);
+  const fromProfile = profile.get('region');
   if (fromProfile !== undefined) {
-    if (!isRegionName(fromProfile.region)) {
+    if (!isRegionName(fromProfile.value)) {
       throw usageError(
-        `profile "${profile}" in ${fromProfile.file} has region "${printable(fromProfile.region)}", which is not an AWS region name`,
+        `profile "${profile.name}" in ${fromProfile.file} has region "${printable(fromProfile.value)}", which is not an AWS region name`,
         `fix the region of that profile, or pass --region`,
       );
     }
-    return { region: fromProfile.region, source: `profile ${profile}` };
+    return { region: fromProfile.value, source: `profile ${profile.name}` };
   }
   return { region: fallback, source: 'paypipe default' };
 }
 
-/** Endpoint override for one service from the environment, or undefined (the SDK's default). */
+/**
+ * Endpoint override for one service, and where it came from; undefined means AWS's own endpoint.
+ * `profile` is the shared-config profile in use (read from the files when not given).
+ */
 export function resolveEndpoint(
   service: AwsService,
   env: NodeJS.ProcessEnv = process.env,
-): { url: string; variable: string } | undefined {
-  if (given(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS)?.toLowerCase() === 'true') return undefined;
-  const specific = `AWS_ENDPOINT_URL_${SERVICE_IDS[service].toUpperCase().replaceAll(' ', '_')}`;
-  for (const variable of [specific, 'AWS_ENDPOINT_URL']) {
-    const url = given(env[variable]);
+  profile: SharedProfile = loadProfile(given(env.AWS_PROFILE), env),
+): { url: string; source: string } | undefined {
+  const ignore =
+    given(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) ?? profile.get('ignore_configured_endpoint_urls')?.value;
+  if (ignore?.toLowerCase() === 'true') return undefined;
+  const id = SERVICE_IDS[service];
+  const specific = `AWS_ENDPOINT_URL_${id.toUpperCase().replaceAll(' ', '_')}`;
+  const candidates: Array<[string, string | undefined]> = [
+    [specific, given(env[specific])],
+    ['AWS_ENDPOINT_URL', given(env.AWS_ENDPOINT_URL)],
+  ];
+  const services = profile.get('services');
+  if (services !== undefined) {
+    const key = `${id.toLowerCase().replaceAll(' ', '_')}.endpoint_url`;
+    candidates.push([
+      `services ${services.value} in ${services.file}`,
+      profile.section(`services ${services.value}`)?.get(key),
+    ]);
+  }
+  const own = profile.get('endpoint_url');
+  if (own !== undefined) candidates.push([`profile "${profile.name}" in ${own.file}`, own.value]);
+  for (const [source, url] of candidates) {
     if (url === undefined) continue;
-    if (!isEndpointUrl(url)) {
-      throw usageError(
-        `${variable} "${printable(url)}" is not an endpoint URL`,
-        `give one like http://localhost:4566, or unset ${variable} to call AWS`,
-      );
-    }
-    return { url, variable };
+    if (isEndpointUrl(url)) return { url, source };
+    throw source.startsWith('AWS_')
+      ? usageError(
+          `${source} "${printable(url)}" is not an endpoint URL`,
+          `give one like http://localhost:4566, or unset ${source} to call AWS`,
+        )
+      : usageError(
+          `${source} has endpoint_url "${printable(url)}", which is not an endpoint URL`,
+          'fix that endpoint_url, or set AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true',
+        );
   }
   return undefined;
 }
 
 /** Every service's endpoint override (only the services that have one). */
-function resolveEndpoints(env: NodeJS.ProcessEnv = process.env): ServiceEndpoints {
+export function resolveEndpoints(
+  env: NodeJS.ProcessEnv = process.env,
+  profileName: string | undefined = given(env.AWS_PROFILE),
+): ServiceEndpoints {
+  const profile = loadProfile(profileName, env);
   const out: ServiceEndpoints = {};
   for (const service of Object.keys(SERVICE_IDS) as AwsService[]) {
-    const e = resolveEndpoint(service, env);
+    const e = resolveEndpoint(service, env, profile);
     if (e !== undefined) out[service] = e.url;
   }
   return out;
@@ -155,13 +184,8 @@ export function resolveAwsSettings(
   fallbackRegion: string = DEFAULT_REGION,
 ): AwsSettings {
   const { region, source } = resolveRegion(flags, env, fallbackRegion);
-  return {
-    kind: 'aws',
-    region,
-    regionSource: source,
-    profile: resolveProfile(flags, env),
-    endpoints: resolveEndpoints(env),
-  };
+  const profile = resolveProfile(flags, env);
+  return { kind: 'aws', region, regionSource: source, profile, endpoints: resolveEndpoints(env, profile) };
 }
 
 function isEndpointUrl(s: string): boolean {
@@ -188,24 +212,37 @@ function sharedFiles(env: NodeJS.ProcessEnv): { config: string; credentials: str
   };
 }
 
+/** One profile of the shared files, as the SDK reads it. */
+export interface SharedProfile {
+  name: string;
+  /** A key of the profile: from the config file, else from the credentials file. */
+  get(key: string): { value: string; file: string } | undefined;
+  /** Another section of the config file (`services NAME`). */
+  section(name: string): Map<string, string> | undefined;
+}
+
 /**
- * The profile's `region` as the SDK reads it: from the config file's `[profile NAME]` (or
- * `[default]`), else from the credentials file's `[NAME]`. Unreadable or missing files have none.
+ * The profile (default: `default`) from the config file's `[profile NAME]` (or `[default]`;
+ * `[profile default]` replaces it, as in the SDK) and the credentials file's `[NAME]`, the
+ * config file winning. Unreadable or missing files are empty.
  */
-function profileRegion(
-  profile: string,
-  env: NodeJS.ProcessEnv,
-): { region: string; file: string } | undefined {
+function loadProfile(name: string | undefined, env: NodeJS.ProcessEnv): SharedProfile {
+  const profile = name ?? 'default';
   const files = sharedFiles(env);
   const config = readIni(files.config);
-  // `[profile default]` replaces `[default]` in the config file, as in the SDK.
-  const fromConfig = (
-    config.get(`profile ${profile}`) ?? (profile === 'default' ? config.get('default') : undefined)
-  )?.get('region');
-  if (fromConfig !== undefined) return { region: fromConfig, file: files.config };
-  const fromCredentials = readIni(files.credentials).get(profile)?.get('region');
-  if (fromCredentials !== undefined) return { region: fromCredentials, file: files.credentials };
-  return undefined;
+  const fromConfig =
+    config.get(`profile ${profile}`) ?? (profile === 'default' ? config.get('default') : undefined);
+  const fromCredentials = readIni(files.credentials).get(profile);
+  return {
+    name: profile,
+    get: (key) => {
+      const c = fromConfig?.get(key);
+      if (c !== undefined) return { value: c, file: files.config };
+      const k = fromCredentials?.get(key);
+      return k === undefined ? undefined : { value: k, file: files.credentials };
+    },
+    section: (n) => config.get(n),
+  };
 }
 
 function readIni(file: string): Map<string, Map<string, string>> {
@@ -217,14 +254,15 @@ function readIni(file: string): Map<string, Map<string, string>> {
 }
 
 /**
- * Sections → top-level keys, with the SDK's rules: `#`/`;` comments (at the start or after
- * whitespace), `[profile  name]` normalised to `profile name`, and a key with an empty value opens
- * a sub-section whose indented keys (`s3 =\n  addressing_style = path`) are not the profile's own.
+ * Sections → keys, with the SDK's rules: `#`/`;` comments (at the start or after whitespace),
+ * `[profile  name]` normalised to `profile name`, and a key with an empty value opens a
+ * sub-section whose indented keys are stored as `sub.key` (`s3 =\n  endpoint_url = …` gives
+ * `s3.endpoint_url`), never as the section's own.
  */
 function parseIni(text: string): Map<string, Map<string, string>> {
   const sections = new Map<string, Map<string, string>>();
   let current: Map<string, string> | undefined;
-  let inSubSection = false;
+  let sub: string | undefined;
   for (const raw of text.split(/\r?\n/)) {
     const line = (raw.split(/(?:^|\s)[;#]/)[0] ?? '').trim();
     if (line.startsWith('[') && line.endsWith(']')) {
@@ -233,21 +271,19 @@ function parseIni(text: string): Map<string, Map<string, string>> {
       const key = m === null ? name : `${m[1]} ${m[3]}`;
       current = sections.get(key) ?? new Map();
       sections.set(key, current);
-      inSubSection = false;
+      sub = undefined;
       continue;
     }
     const eq = line.indexOf('=');
     if (current === undefined || eq <= 0) continue;
     const k = line.slice(0, eq).trim();
     const v = line.slice(eq + 1).trim();
-    const indented = raw.trimStart() !== raw;
     if (v === '') {
-      inSubSection = true;
+      sub = k;
       continue;
     }
-    if (inSubSection && indented) continue;
-    inSubSection = false;
-    current.set(k, v);
+    if (sub !== undefined && raw.trimStart() === raw) sub = undefined;
+    current.set(sub === undefined ? k : `${sub}.${k}`, v);
   }
   return sections;
 }

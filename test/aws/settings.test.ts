@@ -54,6 +54,26 @@ beforeAll(() => {
       '',
       '[ops]',
       'region = af-south-1',
+      '',
+      '[profile local]',
+      'endpoint_url = http://localhost:4566',
+      '',
+      '[profile svc]',
+      'services = mine',
+      'endpoint_url = http://global.test:1',
+      '',
+      '[services mine]',
+      'kinesis =',
+      '  endpoint_url = http://kinesis.test:2',
+      'cloudwatch_logs =',
+      '  endpoint_url = http://logs.test:3',
+      '',
+      '[profile quiet]',
+      'endpoint_url = http://never.test:9',
+      'ignore_configured_endpoint_urls = true',
+      '',
+      '[profile badurl]',
+      'endpoint_url = localhost:4566',
     ].join('\r\n'),
   );
   writeFileSync(
@@ -277,17 +297,18 @@ describe('profile', () => {
 describe('endpoints: AWS_ENDPOINT_URL_<SERVICE> > AWS_ENDPOINT_URL', () => {
   it('uses the service-specific variable, named as the SDK names it', () => {
     const e = {
+      HOME: '/nonexistent',
       AWS_ENDPOINT_URL: 'http://all:1',
       AWS_ENDPOINT_URL_KINESIS: 'http://kinesis:2',
       AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: 'http://logs:3',
     };
     expect(resolveEndpoint('kinesis', e)).toEqual({
       url: 'http://kinesis:2',
-      variable: 'AWS_ENDPOINT_URL_KINESIS',
+      source: 'AWS_ENDPOINT_URL_KINESIS',
     });
     expect(resolveEndpoint('cloudwatch-logs', e)?.url).toBe('http://logs:3');
-    expect(resolveEndpoint('s3', e)).toEqual({ url: 'http://all:1', variable: 'AWS_ENDPOINT_URL' });
-    expect(resolveAwsSettings({}, { ...e, HOME: '/nonexistent' }).endpoints).toMatchObject({
+    expect(resolveEndpoint('s3', e)).toEqual({ url: 'http://all:1', source: 'AWS_ENDPOINT_URL' });
+    expect(resolveAwsSettings({}, e).endpoints).toMatchObject({
       kinesis: 'http://kinesis:2',
       'cloudwatch-logs': 'http://logs:3',
       s3: 'http://all:1',
@@ -297,18 +318,61 @@ describe('endpoints: AWS_ENDPOINT_URL_<SERVICE> > AWS_ENDPOINT_URL', () => {
   });
 
   it('an empty variable is unset; none set means the SDK default', () => {
+    const none = { HOME: '/nonexistent' };
     expect(
-      resolveEndpoint('s3', { AWS_ENDPOINT_URL_S3: '', AWS_ENDPOINT_URL: 'https://x.example' })?.url,
+      resolveEndpoint('s3', { ...none, AWS_ENDPOINT_URL_S3: '', AWS_ENDPOINT_URL: 'https://x.example' })?.url,
     ).toBe('https://x.example');
-    expect(resolveEndpoint('s3', { AWS_ENDPOINT_URL_S3: '', AWS_ENDPOINT_URL: '' })).toBeUndefined();
+    expect(resolveEndpoint('s3', { ...none, AWS_ENDPOINT_URL_S3: '', AWS_ENDPOINT_URL: '' })).toBeUndefined();
     expect(resolveAwsSettings({}, { HOME: '/nonexistent' }).endpoints).toEqual({});
   });
 
   it('AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true turns them off', () => {
-    const e = { AWS_ENDPOINT_URL: 'http://all:1', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'TRUE' };
+    const e = {
+      HOME: '/nonexistent',
+      AWS_ENDPOINT_URL: 'http://all:1',
+      AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'TRUE',
+    };
     expect(resolveEndpoint('kinesis', e)).toBeUndefined();
     expect(resolveEndpoint('kinesis', { ...e, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'false' })?.url).toBe(
       'http://all:1',
+    );
+  });
+
+  it("then the profile's services section, then its endpoint_url (the SDK's order)", () => {
+    const svc = resolveAwsSettings({ profile: 'svc' }, env());
+    expect(svc.endpoints).toMatchObject({
+      kinesis: 'http://kinesis.test:2',
+      'cloudwatch-logs': 'http://logs.test:3',
+      s3: 'http://global.test:1',
+      sts: 'http://global.test:1',
+    });
+    // The environment still comes first.
+    expect(
+      resolveAwsSettings({ profile: 'svc' }, env({ AWS_ENDPOINT_URL: 'http://env.test:4' })).endpoints,
+    ).toMatchObject({
+      kinesis: 'http://env.test:4',
+      s3: 'http://env.test:4',
+    });
+    expect(resolveAwsSettings({}, env({ AWS_PROFILE: 'local' })).endpoints.eventbridge).toBe(
+      'http://localhost:4566',
+    );
+    expect(resolveEndpoint('s3', env({ AWS_PROFILE: 'local' }))?.source).toMatch(
+      /^profile "local" in .*config$/,
+    );
+  });
+
+  it('ignore_configured_endpoint_urls in the profile, unless the environment says otherwise', () => {
+    expect(resolveAwsSettings({ profile: 'quiet' }, env()).endpoints).toEqual({});
+    expect(
+      resolveAwsSettings({ profile: 'quiet' }, env({ AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'false' }))
+        .endpoints.s3,
+    ).toBe('http://never.test:9');
+  });
+
+  it('a malformed endpoint_url in the profile is one usage line naming the profile and file', () => {
+    const e = usage(() => resolveAwsSettings({ profile: 'badurl' }, env()));
+    expect(e.message).toMatch(
+      /^profile "badurl" in .*\.aws\/config has endpoint_url "localhost:4566", which is not an endpoint URL$/,
     );
   });
 
