@@ -3,7 +3,7 @@
  * commands resolve this and check credentials before anything heavy (aws-cdk-lib, the toolkit)
  * is loaded, so a bad flag or missing credentials answer at once.
  */
-import { resolveAwsSettings, type ServiceEndpoints } from '../../aws/settings.js';
+import { resolveAwsSettings } from '../../aws/settings.js';
 import { type PipelineConfig, resolveConfig } from '../../pipeline/config.js';
 import type { Style } from '../io.js';
 
@@ -20,12 +20,13 @@ export interface InfraTarget {
   stackName: string;
   region: string;
   profile: string | undefined;
-  endpoints: ServiceEndpoints;
 }
 
 /**
- * Config, region, profile and endpoints from the one resolver every command uses
- * (src/aws/settings.ts): flag > AWS_REGION > AWS_DEFAULT_REGION > the profile's region > default.
+ * Config, region and profile from the one resolver every command uses (src/aws/settings.ts):
+ * flag > AWS_REGION > AWS_DEFAULT_REGION > the profile's region > default. Endpoints are checked
+ * here too (a malformed AWS_ENDPOINT_URL is a usage error before anything loads); the clients
+ * resolve them again the same way.
  */
 export function infraTarget(flags: InfraFlags, env: NodeJS.ProcessEnv = process.env): InfraTarget {
   const aws = resolveAwsSettings(flags, env);
@@ -40,7 +41,6 @@ export function infraTarget(flags: InfraFlags, env: NodeJS.ProcessEnv = process.
     stackName: config.stackName,
     region: config.region,
     profile: aws.profile,
-    endpoints: aws.endpoints,
   };
 }
 
