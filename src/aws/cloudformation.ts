@@ -4,7 +4,7 @@
  */
 import type { Stack } from '@aws-sdk/client-cloudformation';
 import { PaypipeError } from '../errors.js';
-import { STACK_OUTPUT_KEYS, type StackOutputKey } from '../infra/output-keys.js';
+import { STACK_OUTPUT_KEYS, type StackOutputKey } from '../pipeline/output-keys.js';
 import type { ServiceEndpoints } from './settings.js';
 
 /** Outputs that may be absent (older stacks, or CloudFormation not exposing the mapping id). */

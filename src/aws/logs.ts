@@ -10,8 +10,7 @@ import type {
   StartLiveTailResponseStream,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { byTime } from '../local/log-files.js';
-import type { LogEvent } from '../pipeline/log-format.js';
+import { byTime, type LogEvent } from '../pipeline/log-format.js';
 import { errorMessage as errMessage, errorName as errName, httpStatus } from './errors.js';
 
 export type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';

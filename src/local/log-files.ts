@@ -86,8 +86,3 @@ export const LOCAL_FUNCTIONS = ['producer', 'aggregator'] as const;
 export function localLogTails(logsDir: string, fns: readonly string[]): LogFileTail[] {
   return fns.map((fn) => new LogFileTail(join(logsDir, `${fn}.ndjson`), fn));
 }
-
-/** Stable merge by time (events of one file are already in order). */
-export function byTime(a: LogEvent, b: LogEvent): number {
-  return a.timestamp - b.timestamp;
-}

@@ -52,6 +52,9 @@ export interface LogEvent {
   ingestionTime?: number | undefined;
 }
 
+/** Merge order of events from several groups or files: by time (stable, so one source stays in order). */
+export const byTime = (a: LogEvent, b: LogEvent): number => a.timestamp - b.timestamp;
+
 export type PlatformType = 'START' | 'END' | 'REPORT' | 'INIT_START';
 
 export type ParsedLog =

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ClientTarget } from '../../aws/clients.js';
 import {
+  byTime,
   compileFilterPattern,
   type EventFilter,
   keepEvent,
@@ -28,7 +29,7 @@ import {
   logGroupName,
   pollFollow,
 } from '../../aws/logs.js';
-import { byTime, localLogTails } from '../../local/log-files.js';
+import { localLogTails } from '../../local/log-files.js';
 
 export type LogsWhich = 'producer' | 'aggregator' | 'all';
 

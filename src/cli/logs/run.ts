@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { parseSince } from '../../pipeline/log-format.js';
 import { usageError } from '../../errors.js';
 import type { LogsFlags } from './command.js';
+import { interruptSignal } from '../interrupt.js';
 import { ioFor } from '../options.js';
 import { resolveTarget } from '../target.js';
 import { type LogsSource, type LogsWhich, runLogs } from './logs.js';
@@ -10,21 +11,8 @@ import { compileFilter } from './logs.js';
 
 const DAY_MS = 86_400_000;
 
-/** Aborts on Ctrl-C (and SIGTERM) until disposed, so a follow loop ends and the command exits 0. */
-export function interruptSignal(): { signal: AbortSignal; abort(): void; dispose(): void } {
-  const ac = new AbortController();
-  const stop = (): void => ac.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return {
-    signal: ac.signal,
-    abort: stop,
-    dispose: () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    },
-  };
-}
+// Doctor's --probe uses it too; it lives in src/cli/interrupt.ts.
+export { interruptSignal };
 
 export async function logsCommand(which: LogsWhich, flags: LogsFlags, cmd: Command): Promise<void> {
   const io = ioFor(cmd);

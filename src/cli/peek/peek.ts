@@ -10,6 +10,7 @@ import { usageError } from '../../errors.js';
 import type { StreamPosition, StreamRecord } from '../../aws/kinesis.js';
 import type { PeekFlags } from './command.js';
 import type { Style } from '../io.js';
+import { interruptSignal } from '../interrupt.js';
 import { ioFor } from '../options.js';
 import { formatCount, formatMinorAmount } from '../render/aggregates.js';
 import { resolveTarget } from '../target.js';
@@ -121,10 +122,7 @@ export async function peekCommand(flags: PeekFlags, cmd: Command): Promise<void>
   const { kinesisClient } = await import('../../aws/clients.js');
   const { readStream } = await import('../../aws/kinesis.js');
   const client = await kinesisClient(target.clientTarget);
-  const ac = new AbortController();
-  const stop = (): void => ac.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const interrupt = interruptSignal();
   const label =
     position.type === 'at-timestamp'
       ? `from ${new Date(position.timestampMs).toISOString()}`
@@ -136,7 +134,7 @@ export async function peekCommand(flags: PeekFlags, cmd: Command): Promise<void>
     for await (const r of readStream(client, streamName, {
       position,
       follow: flags.follow === true,
-      signal: ac.signal,
+      signal: interrupt.signal,
       emulateAtTimestamp: target.kind === 'local',
       idlePollMs: target.kind === 'local' ? 250 : 1000,
       minIntervalMs: target.kind === 'local' ? 0 : 200,
@@ -148,8 +146,7 @@ export async function peekCommand(flags: PeekFlags, cmd: Command): Promise<void>
       if (limit === undefined) n++;
     }
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    interrupt.dispose();
     client.destroy();
   }
   const more = limit !== undefined && n >= limit ? ` (stopped at --limit ${formatCount(limit)})` : '';

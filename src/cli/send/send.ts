@@ -14,6 +14,7 @@ import { toMinor } from '../../domain/money.js';
 import { PaypipeError, usageError } from '../../errors.js';
 import type { SendFlags } from './command.js';
 import type { Io, Style } from '../io.js';
+import { interruptSignal } from '../interrupt.js';
 import { ioFor } from '../options.js';
 import { type ResolvedTarget, resolveTarget } from '../target.js';
 import { formatCount, formatMinorAmount, renderColumns } from '../render/aggregates.js';
@@ -178,21 +179,6 @@ export function renderSummary(s: SendSummaryDoc, style: Style): string {
     lines.push(style.dim(`resend them with: paypipe send --from-file ${s.unsentFile}`));
   }
   return lines.join('\n');
-}
-
-/** Aborts on Ctrl-C / SIGTERM until disposed: the send stops pulling, finishes what is in flight, reports. */
-function interruptSignal(): { signal: AbortSignal; dispose(): void } {
-  const ac = new AbortController();
-  const stop = (): void => ac.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return {
-    signal: ac.signal,
-    dispose: () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    },
-  };
 }
 
 export async function sendCommand(flags: SendFlags, cmd: Command): Promise<void> {
