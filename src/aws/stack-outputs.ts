@@ -6,7 +6,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-export { describeStack, REQUIRED_OUTPUTS, readStackOutputs } from './cloudformation.js';
+export { describeStack } from './cloudformation.js';
 
 // ------------------------------------------------------------------ remembered outputs
 
