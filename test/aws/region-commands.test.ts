@@ -92,18 +92,24 @@ afterAll(async () => {
 
 /** Runs one command, tagged so the recorder can tell its requests from the concurrent runs'. */
 async function run(args: string[], vars: Record<string, string>, o: { withHome?: boolean } = {}) {
-  const id = `run${++runs}`;
-  const r = await runCli(cli, args, {
-    env: {
-      AWS_ENDPOINT_URL: recorder.url,
-      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'secret',
-      AWS_SDK_UA_APP_ID: id,
-      HOME: o.withHome === false ? join(home, 'nowhere') : home,
-      ...vars,
-    },
-  });
-  return { ...r, seen: () => recorder.seen.filter((s) => s.run === id) };
+  const once = async () => {
+    const id = `run${++runs}`;
+    const r = await runCli(cli, args, {
+      env: {
+        AWS_ENDPOINT_URL: recorder.url,
+        AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'secret',
+        AWS_SDK_UA_APP_ID: id,
+        HOME: o.withHome === false ? join(home, 'nowhere') : home,
+        ...vars,
+      },
+    });
+    return { ...r, seen: () => recorder.seen.filter((s) => s.run === id) };
+  };
+  const r = await once();
+  // The credential check gives the SDK chain 1.2 s; dozens of CLI processes on a loaded 2-core
+  // machine can starve it. That says nothing about regions: run it again, once.
+  return /no AWS credentials found .*no answer within/.test(r.stderr) ? once() : r;
 }
 
 /** Every command family, each with the flags that take it to its first AWS call. */
