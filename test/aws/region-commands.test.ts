@@ -109,7 +109,9 @@ async function run(args: string[], vars: Record<string, string>, o: { withHome?:
   const r = await once();
   // The credential check gives the SDK chain 1.2 s; dozens of CLI processes on a loaded 2-core
   // machine can starve it. That says nothing about regions: run it again, once.
-  return /no AWS credentials found .*no answer within/.test(r.stderr) ? once() : r;
+  return /gave no credentials: no answer within|no AWS credentials found .*no answer within/.test(r.stderr)
+    ? once()
+    : r;
 }
 
 /** Every command family, each with the flags that take it to its first AWS call. */
