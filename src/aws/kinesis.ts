@@ -449,5 +449,4 @@ export {
   SendStoppedError,
   type SendSummary,
   sendRecords,
-  unsentRecordsOf,
 } from './kinesis-sender.js';
