@@ -6,7 +6,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-export { describeStack } from './cloudformation.js';
+export { describeStack, readStackOutputs } from './cloudformation.js';
 
 // ------------------------------------------------------------------ remembered outputs
 

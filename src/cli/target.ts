@@ -102,7 +102,7 @@ export async function resolveTarget(flags: TargetFlags, opts: ResolveOptions = {
   if (need.length > 0 && need.every((n) => overrides[n] !== undefined)) {
     names = { ...namesFromConfig(config), ...overrides };
   } else {
-    const { readStackOutputs } = await import('../aws/cloudformation.js');
+    const { readStackOutputs } = await import('../aws/stack-outputs.js');
     const out = await readStackOutputs({
       stackName,
       region,
