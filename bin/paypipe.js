@@ -7,10 +7,18 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const { main, reportError } = await import('../dist/cli/entry.js');
 
+const closedPipe = (err) => err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED';
+
 // `paypipe logs --follow | head` closes our stdout: that is the reader saying "enough", not a failure.
 process.stdout.on('error', (err) => {
-  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  if (closedPipe(err)) process.exit(process.exitCode ?? 0);
   throw err;
+});
+// `paypipe synth 2>&1 | head -1` closes stderr too, where progress goes. Nobody reads it any more:
+// stop writing there and let the command finish; its result and exit status do not depend on it.
+process.stderr.on('error', (err) => {
+  if (!closedPipe(err)) throw err;
+  process.stderr.write = () => true;
 });
 
 try {

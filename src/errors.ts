@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'DATA'
   | 'TIMEOUT'
   | 'VERIFY_MISMATCH'
+  /** --verify: short only where aggregates may still be in the Firehose buffer; run again. */
+  | 'VERIFY_PENDING'
   | 'UNSENT'
   | 'CHECK_FAILED'
   | 'INTERNAL';

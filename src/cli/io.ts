@@ -4,6 +4,7 @@
  * plain lines. Results go to stdout, everything else to stderr.
  */
 import type { Writable } from 'node:stream';
+import { type HintContext, withHintContext } from './hints.js';
 
 export interface IoOptions {
   json?: boolean;
@@ -12,6 +13,8 @@ export interface IoOptions {
   stdout?: Writable & { isTTY?: boolean; columns?: number };
   stderr?: Writable & { isTTY?: boolean; columns?: number };
   env?: NodeJS.ProcessEnv;
+  /** The target flags of this invocation, added to the `paypipe …` commands human output suggests. */
+  hints?: HintContext | undefined;
 }
 
 export interface Spinner {
@@ -56,6 +59,7 @@ export class Io {
   readonly errStyle: Style;
   /** Spinners and live status lines only on an interactive stderr. */
   readonly interactive: boolean;
+  readonly hints: HintContext | undefined;
 
   constructor(o: IoOptions = {}) {
     const env = o.env ?? process.env;
@@ -69,13 +73,19 @@ export class Io {
     this.style = this.stdout.isTTY === true && !noColor ? colourStyle : plainStyle;
     this.errStyle = this.stderr.isTTY === true && !noColor ? colourStyle : plainStyle;
     this.interactive = this.stderr.isTTY === true && !noColor && !ci;
+    this.hints = o.hints;
+  }
+
+  /** Human text with every suggested `paypipe …` command pointed where this invocation points. */
+  private suggest(text: string): string {
+    return withHintContext(text, this.hints);
   }
 
   /** A result for stdout: JSON document with --json, else the human rendering. */
   result<T>(value: T, human: (value: T, style: Style) => string): void {
     if (this.json) this.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
     else {
-      const text = human(value, this.style);
+      const text = this.suggest(human(value, this.style));
       if (text !== '') this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     }
   }
@@ -88,11 +98,11 @@ export class Io {
 
   /** Progress and notes: stderr, suppressed by --quiet. */
   info(message: string): void {
-    if (!this.quiet) this.stderr.write(`${message}\n`);
+    if (!this.quiet) this.stderr.write(`${this.suggest(message)}\n`);
   }
 
   warn(message: string): void {
-    this.stderr.write(`${this.errStyle.yellow('warning:')} ${message}\n`);
+    this.stderr.write(`${this.errStyle.yellow('warning:')} ${this.suggest(message)}\n`);
   }
 
   debugLog(message: string): void {

@@ -4,9 +4,11 @@
  * loads neither the AWS SDK nor aws-cdk-lib.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { inspect } from 'node:util';
+import { type Argument, Command, CommanderError, Help, type Option } from 'commander';
 import { isPaypipeError, PaypipeError } from '../errors.js';
 import { ConfigError } from '../pipeline/config.js';
+import { type HintContext, hintContext, withHintContext } from './hints.js';
 import { register as demo } from './local/demo-command.js';
 import { register as up } from './local/up-command.js';
 import { register as send } from './send/command.js';
@@ -50,6 +52,8 @@ const version = (): string => {
   return pkg.version;
 };
 
+const unquoteDefault = (text: string): string => text.replace(/\(default: "((?:[^"\\]|\\.)*)"\)/, '(default: $1)');
+
 export async function buildProgram(): Promise<Command> {
   const program = new Command('paypipe')
     .description(
@@ -60,6 +64,15 @@ export async function buildProgram(): Promise<Command> {
     .option('--json', 'machine-readable output on stdout (progress stays on stderr)')
     .option('--debug', 'show stack traces and SDK details on errors')
     .showSuggestionAfterError(true)
+    // Defaults as users type them: `(default: .paypipe)`, not commander's JSON `(default: ".paypipe")`.
+    .configureHelp({
+      optionDescription(option: Option): string {
+        return unquoteDefault(Help.prototype.optionDescription.call(this, option));
+      },
+      argumentDescription(argument: Argument): string {
+        return unquoteDefault(Help.prototype.argumentDescription.call(this, argument));
+      },
+    })
     .exitOverride()
     .configureOutput({
       // Commander's own usage errors are re-rendered by reportError as one line.
@@ -68,12 +81,16 @@ export async function buildProgram(): Promise<Command> {
     .addHelpText(
       'after',
       `
+Times everywhere: --since/--until take a duration ago (30s, 10m, 2h, 1d) or a UTC time
+(2024-01-15T10:30Z); -n/--count is how many records; --local/--data-dir pick the local pipeline,
+--env/--region/--profile the deployed one.
+
 Examples:
   $ paypipe demo                       # the whole pipeline on this machine, no AWS account
   $ paypipe up                         # keep the local pipeline running (Ctrl-C stops it)
   $ paypipe send --count 500 --local   # a burst of events into the local pipeline
-  $ paypipe results --last 30m --local # merged per-minute aggregates
-  $ paypipe deploy --env dev           # the bundled CDK stack on AWS`,
+  $ paypipe results --since 30m --local   # merged per-minute aggregates
+  $ paypipe deploy --env dev --bootstrap  # the bundled CDK stack on AWS (--bootstrap: first deploy in an account)`,
     );
   for (const register of commandModules) register(program);
   // Subcommands inherit exitOverride and the silent error output.
@@ -84,26 +101,62 @@ Examples:
   return program;
 }
 
+/** `(Did you mean results?)` / `(Did you mean one of a, b?)`, as commander appends it to a message. */
+const SUGGESTION = /\n?\(Did you mean (?:one of )?([^?]+)\?\)\s*$/;
+
+/** A commander usage error → one PaypipeError: what was wrong, the nearest spelling, where help is. */
+function usageFrom(err: CommanderError, program: Command, argv: readonly string[]): PaypipeError {
+  const names = new Set(program.commands.map((c) => c.name()));
+  const sub = argv.slice(2).find((a) => names.has(a));
+  const help = `\`paypipe ${sub === undefined ? '' : `${sub} `}--help\``;
+  const text = err.message.replace(/^error: /, '');
+  const m = SUGGESTION.exec(text);
+  const message = (m === null ? text : text.slice(0, m.index)).split('\n')[0] ?? text;
+  if (m === null) return new PaypipeError('USAGE', message, { hint: `see ${help}` });
+  const options = (m[1] ?? '').split(',').map((x) => x.trim());
+  const asCommands = err.code === 'commander.unknownCommand';
+  const alternatives = options
+    .map((o) => (asCommands ? `\`paypipe ${o}\`` : `${o}`))
+    .join(asCommands ? ' or ' : ', ');
+  return new PaypipeError('USAGE', message, {
+    hint: `did you mean ${alternatives}? see ${help}`,
+  });
+}
+
+/**
+ * Parses argv and runs the command. Commands return normally or throw; a bare `paypipe` prints the
+ * help on stderr and is a usage error (exit 2), as git and the aws CLI do.
+ */
 export async function main(argv: readonly string[]): Promise<void> {
   const program = await buildProgram();
+  // The command that ran: its target flags go into the `paypipe …` commands an error hint suggests.
+  let hints: HintContext | undefined;
+  program.hook('preAction', (_root, action) => {
+    hints = hintContext(action);
+  });
   try {
     await program.parseAsync(argv as string[]);
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end through exitOverride too; they are successes.
-      if (
-        err.code === 'commander.helpDisplayed' ||
-        err.code === 'commander.version' ||
-        err.code === 'commander.help' ||
-        err.exitCode === 0
-      ) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) {
         return;
       }
-      const names = new Set(program.commands.map((c) => c.name()));
-      const sub = argv.slice(2).find((a) => names.has(a));
-      throw new PaypipeError('USAGE', err.message.replace(/^error: /, ''), {
-        hint: `see \`paypipe ${sub === undefined ? '' : `${sub} `}--help\``,
-      });
+      // commander.help with a non-zero code: no command given, the help is already on stderr.
+      if (err.code === 'commander.help') {
+        throw new PaypipeError('USAGE', 'no command given', { hint: 'pick one of the commands above' });
+      }
+      throw usageFrom(err, program, argv);
+    }
+    if (isPaypipeError(err) && hints !== undefined && err.hint !== undefined) {
+      const hint = withHintContext(err.hint, hints);
+      if (hint !== err.hint) {
+        throw new PaypipeError(err.code, err.message, {
+          hint,
+          cause: err.cause ?? err,
+          ...(err.details === undefined ? {} : { details: err.details }),
+        });
+      }
     }
     throw err;
   }
@@ -116,24 +169,29 @@ export function reportError(err: unknown, argv: readonly string[], stderr = proc
   const debug = hasFlag(argv, '--debug');
   const json = hasFlag(argv, '--json');
   let e: PaypipeError;
-  if (isPaypipeError(err)) e = err;
-  else if (err instanceof ConfigError) e = new PaypipeError('USAGE', err.message);
-  else if (networkCode(err) !== undefined) {
+  const net = networkCode(err);
+  if (isPaypipeError(err)) {
+    e = err;
+    // A network failure is not a credentials problem, whatever the layer that caught it guessed.
+    if (net !== undefined && e.code !== 'USAGE' && /credential|aws configure|sso login/i.test(e.hint ?? '')) {
+      e = new PaypipeError(e.code, e.message, {
+        hint: NETWORK_HINT,
+        cause: e.cause ?? e,
+        ...(e.details === undefined ? {} : { details: e.details }),
+      });
+    }
+  } else if (err instanceof ConfigError) e = new PaypipeError('USAGE', err.message);
+  else if (net !== undefined) {
     // An endpoint that cannot be reached is the environment, not a paypipe bug: say which and why.
     const n = err as { code?: string; address?: string; port?: number; hostname?: string };
     const where =
       n.address !== undefined ? `${n.address}${n.port === undefined ? '' : `:${n.port}`}` : n.hostname;
-    e = new PaypipeError(
-      'AWS',
-      `network error: ${networkCode(err)}${where === undefined ? '' : ` reaching ${where}`}`,
-      {
-        hint: 'check the network, the region, and AWS_ENDPOINT_URL if set; --debug shows details',
-        cause: err,
-      },
-    );
+    e = new PaypipeError('AWS', `network error: ${net}${where === undefined ? '' : ` reaching ${where}`}`, {
+      hint: NETWORK_HINT,
+      cause: err,
+    });
   } else {
-    const msg = err instanceof Error ? err.message : String(err);
-    e = new PaypipeError('INTERNAL', `unexpected error: ${firstLine(msg)}`, {
+    e = new PaypipeError('INTERNAL', `unexpected error: ${firstLine(messageOf(err))}`, {
       hint: 'run again with --debug for details, and report it if it persists',
       cause: err,
     });
@@ -145,14 +203,13 @@ export function reportError(err: unknown, argv: readonly string[], stderr = proc
   } else {
     stderr.write(`paypipe: ${firstLine(e.message)}${e.hint ? ` (${e.hint})` : ''}\n`);
   }
-  if (debug) {
-    const cause = e.cause ?? e;
-    stderr.write(`${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}\n`);
-  }
+  if (debug) stderr.write(`${describe(e.cause ?? e)}\n`);
   return e.exitCode;
 }
 
-const NETWORK_CODES = new Set([
+const NETWORK_HINT = 'check the network, the region, and AWS_ENDPOINT_URL if set; --debug shows details';
+
+const NETWORK_CODES = [
   'ECONNREFUSED',
   'ECONNRESET',
   'ENOTFOUND',
@@ -161,17 +218,38 @@ const NETWORK_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EPIPE',
-]);
+] as const;
+const NETWORK_IN_TEXT = new RegExp(`\\b(${NETWORK_CODES.join('|')})\\b`);
 
-/** The errno-style code of a network failure (also when the SDK wraps it as the cause), else undefined. */
+/**
+ * The errno-style code of a network failure (also when the SDK wraps it as the cause, or a layer
+ * kept only its text, e.g. "getaddrinfo ENOTFOUND sso.example"), else undefined.
+ */
 function networkCode(err: unknown): string | undefined {
-  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 6; depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
+    if (typeof code === 'string' && (NETWORK_CODES as readonly string[]).includes(code)) return code;
     if ((e as { name?: unknown }).name === 'TimeoutError') return 'ETIMEDOUT';
+    const message = (e as { message?: unknown }).message;
+    const inText = typeof message === 'string' ? NETWORK_IN_TEXT.exec(message) : null;
+    if (inText !== null) return inText[1];
     e = (e as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+/** A thrown value's message: Errors and error-like objects by their message, anything else inspected. */
+function messageOf(x: unknown): string {
+  if (x instanceof Error) return x.message || x.name;
+  const m = (x as { message?: unknown } | null)?.message;
+  if (typeof m === 'string' && m !== '') return m;
+  if (typeof x === 'string') return x;
+  return inspect(x, { depth: 2, breakLength: Number.POSITIVE_INFINITY });
+}
+
+/** For --debug: the stack, the cause chain and every own property (SDK metadata), never "[object Object]". */
+function describe(x: unknown): string {
+  return typeof x === 'string' ? x : inspect(x, { depth: 6, breakLength: 120 });
 }
 
 const firstLine = (s: string): string => s.split('\n')[0] ?? s;

@@ -3,10 +3,13 @@
  * usage error naming the flag and the allowed range (exit 2). Also the target flags
  * (--local/--data-dir vs --env/--region/--profile) and the Io built from global flags.
  */
+import { statSync } from 'node:fs';
 // Types only: the CLI entry bundles commander, and a value import here would load a second copy.
 import type { Command } from 'commander';
 import { usageError } from '../errors.js';
-import { parseDuration } from '../pipeline/duration.js';
+import { formatDuration, parseDuration } from '../pipeline/duration.js';
+import { parseWhen, WHEN_FORMS, type WhenFlag } from '../pipeline/time-range.js';
+import { hintContext } from './hints.js';
 import { Io } from './io.js';
 
 export const DEFAULT_DATA_DIR = '.paypipe';
@@ -44,9 +47,50 @@ export const durationFlag =
       throw usageError(`${flag} must be a duration like 30s, 10m, 2h or 1d, got "${value}"`);
     }
     if (ms < minMs || ms > maxMs) {
-      throw usageError(`${flag} must be from ${formatMs(minMs)} to ${formatMs(maxMs)}, got "${value}"`);
+      throw usageError(
+        `${flag} must be from ${formatDuration(minMs)} to ${formatDuration(maxMs)}, got "${value}"`,
+      );
     }
     return ms;
+  };
+
+export interface WhenFlagOptions {
+  /** Accept `trim-horizon` (the oldest record a stream keeps): stream readers only. */
+  positions?: boolean;
+  /** Only a duration ago (the old `--last`). */
+  durationOnly?: boolean;
+  /** Bounds for a duration ago. */
+  minAgoMs?: number;
+  maxAgoMs?: number;
+}
+
+/**
+ * commander argParser for every time flag (`--since`, `--until` and their old spellings): one
+ * parser (src/pipeline/time-range.ts), one message naming the flag as typed.
+ */
+export const whenFlag =
+  (flag: string, o: WhenFlagOptions = {}) =>
+  (value: string): WhenFlag => {
+    const w = parseWhen(value);
+    const forms = o.durationOnly === true ? 'a duration like 30m, 2h or 1d' : WHEN_FORMS;
+    if (
+      w === undefined ||
+      (w.kind === 'trim-horizon' && o.positions !== true) ||
+      (o.durationOnly === true && w.kind !== 'ago')
+    ) {
+      const positions = o.positions === true ? ', or trim-horizon (the oldest record kept)' : '';
+      throw usageError(`${flag} must be ${forms}${positions}, got "${value}"`);
+    }
+    if (w.kind === 'ago') {
+      const min = o.minAgoMs ?? 0;
+      const max = o.maxAgoMs ?? Number.POSITIVE_INFINITY;
+      if (w.ms < min || w.ms > max) {
+        throw usageError(
+          `${flag} must be from ${formatDuration(min)} to ${formatDuration(max)} ago, got "${value}"`,
+        );
+      }
+    }
+    return { ...w, flag, text: value.trim() };
   };
 
 /** commander argParser for one of a fixed set of words. */
@@ -59,13 +103,31 @@ export const choiceFlag =
     return value as T;
   };
 
-export const formatMs = (ms: number): string => {
-  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-};
+/**
+ * commander argParser for a directory flag (--data-dir): a path that exists but is not a directory
+ * is named as such, before anything tries to read a file inside it.
+ */
+export const dirFlag =
+  (flag: string) =>
+  (value: string): string => {
+    if (value.trim() === '') throw usageError(`${flag} must be a directory path, got ""`);
+    const st = statSync(value, { throwIfNoEntry: false });
+    if (st !== undefined && !st.isDirectory()) {
+      throw usageError(`${flag} ${value} is not a directory`, 'give a directory path');
+    }
+    return value;
+  };
+
+/**
+ * `-n, --count <n>` means one thing in every command: how many records (events to send, records
+ * to show). The old `--limit` of peek and dead-letters is kept as a hidden spelling.
+ */
+export function pickCount(f: { count?: number | undefined; limit?: number | undefined }): number | undefined {
+  if (f.count !== undefined && f.limit !== undefined) {
+    throw usageError('--count and --limit are the same option; give one of them');
+  }
+  return f.count ?? f.limit;
+}
 
 /** Flags that pick AWS or the local pipeline; shared by send, results, peek, logs, doctor, schedule. */
 export interface TargetFlags {
@@ -81,7 +143,12 @@ export interface TargetFlags {
 export function addTargetOptions(cmd: Command): Command {
   return cmd
     .option('--local', 'use the local pipeline started by `paypipe up` instead of AWS')
-    .option('--data-dir <dir>', 'local pipeline data directory (with --local)', DEFAULT_DATA_DIR)
+    .option(
+      '--data-dir <dir>',
+      'local pipeline data directory (with --local)',
+      dirFlag('--data-dir'),
+      DEFAULT_DATA_DIR,
+    )
     .option('--env <name>', 'deployed environment', 'dev')
     .option('--project <name>', 'project name (stack is <project>-<env>)', 'paypipe')
     .option('--region <region>', 'AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, or ap-southeast-2)')
@@ -92,5 +159,10 @@ export function addTargetOptions(cmd: Command): Command {
 /** The Io for a command, from its own and the global flags (--json, --debug, --quiet). */
 export function ioFor(cmd: Command): Io {
   const o = cmd.optsWithGlobals() as { json?: boolean; debug?: boolean; quiet?: boolean };
-  return new Io({ json: o.json === true, debug: o.debug === true, quiet: o.quiet === true });
+  return new Io({
+    json: o.json === true,
+    debug: o.debug === true,
+    quiet: o.quiet === true,
+    hints: hintContext(cmd),
+  });
 }

@@ -8,7 +8,6 @@
  *
  * Pure: no clock, no env; "now" is passed in where it matters.
  */
-import { parseDuration } from './duration.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -252,22 +251,6 @@ export function keepEvent(message: string, parsed: ParsedLog, f: EventFilter): b
   if (f.minLevel !== undefined && !levelAtLeast(eventLevel(parsed), f.minLevel)) return false;
   if (f.pattern !== undefined && !f.pattern(message)) return false;
   return true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// --since
-
-/**
- * `--since 10m|2h|1d` (relative to `nowMs`) or an ISO date/time (`2024-01-15T10:30Z`, a date alone
- * is midnight UTC). Returns epoch ms, or undefined when `text` is neither.
- */
-export function parseSince(text: string, nowMs: number): number | undefined {
-  const d = parseDuration(text);
-  if (d !== undefined) return nowMs - d;
-  const t = text.trim();
-  if (!/^\d{4}-\d\d-\d\d/.test(t)) return undefined;
-  const ms = Date.parse(t);
-  return Number.isNaN(ms) ? undefined : ms;
 }
 
 // ---------------------------------------------------------------------------------------------

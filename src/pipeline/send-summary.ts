@@ -52,20 +52,57 @@ export interface SendSummaryDoc {
   /** Event-time range of the valid events sent (null when none). */
   eventTime: { from: string; to: string } | null;
   byCurrency: Record<string, CurrencyTotals>;
+  /**
+   * The same valid events per (window, currency), window order: what `results --verify` compares
+   * window by window, so traffic in other windows is left out and a window still in the Firehose
+   * buffer is told apart from one that is wrong. Absent in summaries of older versions and of
+   * `--via-lambda` (the producer reports per-currency totals only).
+   */
+  byWindow?: WindowTotals[];
+  /** Window width the byWindow entries use. */
+  windowSeconds?: number;
   unsentFile: string | null;
 }
 
+export interface WindowTotals extends CurrencyTotals {
+  /** ISO, e.g. 2024-01-15T10:30:00.000Z. */
+  window_start: string;
+  currency: string;
+}
+
+/** Exact per-currency (or per-window) figures in minor units. */
+export interface MinorTotals {
+  count: number;
+  totalMinor: number;
+}
+
+const exact = (minor: number, currency: string): string =>
+  formatMinor(minor, currencyExponent(currency) ?? 2);
+
 /** Per-currency minor-unit totals → the summary's string form, currencies sorted. */
-export function renderTotals(
-  minor: ReadonlyMap<string, { count: number; totalMinor: number }>,
-): Record<string, CurrencyTotals> {
+export function renderTotals(minor: ReadonlyMap<string, MinorTotals>): Record<string, CurrencyTotals> {
   const out: Record<string, CurrencyTotals> = {};
   for (const c of [...minor.keys()].sort()) {
-    const t = minor.get(c) as { count: number; totalMinor: number };
-    out[c] = { count: t.count, total: formatMinor(t.totalMinor, currencyExponent(c) ?? 2) };
+    const t = minor.get(c) as MinorTotals;
+    out[c] = { count: t.count, total: exact(t.totalMinor, c) };
   }
   return out;
 }
+
+/** Per-(window, currency) minor-unit tallies → the summary's string form. */
+export function renderWindowTotals(
+  tallies: ReadonlyArray<{ windowStartMs: number; currency: string } & MinorTotals>,
+): WindowTotals[] {
+  return tallies.map((t) => ({
+    window_start: new Date(t.windowStartMs).toISOString(),
+    currency: t.currency,
+    count: t.count,
+    total: exact(t.totalMinor, t.currency),
+  }));
+}
+
+/** Key of a (window, currency) cell: the window start in ms and the currency. */
+export const cellKey = (windowStartMs: number, currency: string): string => `${windowStartMs}|${currency}`;
 
 /** "1234.50" → 123450 for USD; undefined when the text is not an exact amount in that currency. */
 export function parseExactTotal(text: string, currency: string): number | undefined {
@@ -86,7 +123,12 @@ export function parseExactTotal(text: string, currency: string): number | undefi
 export function readSummaryTotals(
   doc: unknown,
   file: string,
-): { summary: SendSummaryDoc; totals: Map<string, { count: number; totalMinor: number }> } {
+): {
+  summary: SendSummaryDoc;
+  totals: Map<string, MinorTotals>;
+  /** By cellKey(window start, currency); undefined when the summary has no byWindow. */
+  windows: Map<string, MinorTotals> | undefined;
+} {
   const fail = (what: string): PaypipeError =>
     new PaypipeError('USAGE', `--verify ${file}: ${what}`, {
       hint: 'give it the output of `paypipe send --json > summary.json`',
@@ -96,7 +138,7 @@ export function readSummaryTotals(
   if (d.kind !== SUMMARY_KIND)
     throw fail(`is not a send summary (kind is ${JSON.stringify(d.kind ?? null)})`);
   if (typeof d.byCurrency !== 'object' || d.byCurrency === null) throw fail('has no byCurrency totals');
-  const totals = new Map<string, { count: number; totalMinor: number }>();
+  const totals = new Map<string, MinorTotals>();
   for (const [currency, t] of Object.entries(d.byCurrency)) {
     if (
       typeof t !== 'object' ||
@@ -117,5 +159,24 @@ export function readSummaryTotals(
       throw fail('eventTime.from/to are not ISO times');
     }
   }
-  return { summary: d as SendSummaryDoc, totals };
+  if (d.finishedAt !== undefined && Number.isNaN(Date.parse(d.finishedAt))) {
+    throw fail('finishedAt is not an ISO time');
+  }
+  let windows: Map<string, MinorTotals> | undefined;
+  if (d.byWindow !== undefined) {
+    if (!Array.isArray(d.byWindow)) throw fail('byWindow must be a list');
+    windows = new Map();
+    for (const [i, w] of d.byWindow.entries()) {
+      const start = typeof w?.window_start === 'string' ? Date.parse(w.window_start) : Number.NaN;
+      const minor =
+        typeof w?.total === 'string' && typeof w.currency === 'string'
+          ? parseExactTotal(w.total, w.currency)
+          : undefined;
+      if (Number.isNaN(start) || minor === undefined || !Number.isSafeInteger(w.count) || w.count < 0) {
+        throw fail(`byWindow[${i}] must be {window_start, currency, count, total}`);
+      }
+      windows.set(cellKey(start, w.currency), { count: w.count, totalMinor: minor });
+    }
+  }
+  return { summary: d as SendSummaryDoc, totals, windows };
 }

@@ -1,17 +1,33 @@
 /**
- * `results` time selection: --date/--hour, --from/--to or --last → a half-open UTC range
- * [fromMs, toMs). Pure: "now" is passed in. Every problem is a one-line usage error naming the flag.
+ * The one time vocabulary of the CLI, and its one parser. Every command that takes a time reads it
+ * here, so `--since 2h` means the same in results, peek, logs and dead-letters:
+ *
+ *   --since <when>   where to start: a duration ago (30s, 10m, 2h, 1d, 1h30m), a UTC ISO time
+ *                    (2024-01-15T10:30Z; a date alone is midnight UTC; without a zone it is UTC,
+ *                    never the machine's local time), or `now`
+ *   --until <when>   where to stop (exclusive), the same forms; default now
+ *   --date, --hour   a whole UTC day or hour (results)
+ *
+ * Pure: "now" is passed in. Every problem is a one-line usage error naming the flag as typed.
  */
 import { usageError } from '../errors.js';
+import { formatDuration, parseDuration } from './duration.js';
 
-export interface RangeFlags {
-  date?: string | undefined;
-  hour?: number | undefined;
-  from?: string | undefined;
-  to?: string | undefined;
-  /** Milliseconds (already parsed by durationFlag). */
-  last?: number | undefined;
-}
+/** A point in time as a user writes it, before "now" is known. */
+export type When =
+  | { kind: 'ago'; ms: number }
+  | { kind: 'at'; ms: number }
+  | { kind: 'now' }
+  /** The oldest record a stream still keeps (Kinesis TRIM_HORIZON); streams only (peek). */
+  | { kind: 'trim-horizon' };
+
+/** A When as given on the command line: the flag and text it came from (for messages). */
+export type WhenFlag = When & {
+  flag: string;
+  text: string;
+  /** A command's default rather than something the user typed. */
+  implicit?: boolean;
+};
 
 export interface TimeRange {
   fromMs: number;
@@ -22,6 +38,9 @@ export const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 /** 31 days of hourly partitions is 744 listings: beyond that, narrow the range. */
 export const MAX_RANGE_MS = 31 * DAY_MS;
+
+/** How the forms read in messages and help. */
+export const WHEN_FORMS = 'a duration like 30m, 2h or 1d, a UTC time like 2024-01-15T10:30Z, or now';
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATETIME =
@@ -57,38 +76,86 @@ export function parseInstant(text: string): number | undefined {
   const zone = m[8];
   if (zone !== undefined && zone.toUpperCase() !== 'Z') {
     const z = /^([+-])(\d{2}):?(\d{2})$/.exec(zone);
-    if (z === null) return undefined;
+    if (z === null || Number(z[2]) > 23 || Number(z[3]) > 59) return undefined;
     const off = (Number(z[2]) * 60 + Number(z[3])) * 60_000;
     ms -= z[1] === '+' ? off : -off;
   }
   return ms;
 }
 
+/** Any of the forms, or undefined. `trim-horizon` is returned as such; callers that cannot use it say so. */
+export function parseWhen(text: string): When | undefined {
+  const t = text.trim().toLowerCase();
+  if (t === 'now') return { kind: 'now' };
+  if (t === 'trim-horizon') return { kind: 'trim-horizon' };
+  const ago = parseDuration(t);
+  if (ago !== undefined) return { kind: 'ago', ms: ago };
+  const at = parseInstant(text);
+  if (at !== undefined) return { kind: 'at', ms: at };
+  return undefined;
+}
+
+/** The instant a When names, given now. A stream position (trim-horizon) is not an instant. */
+export function whenMs(w: WhenFlag, nowMs: number): number {
+  switch (w.kind) {
+    case 'ago':
+      return nowMs - w.ms;
+    case 'at':
+      return w.ms;
+    case 'now':
+      return nowMs;
+    default:
+      throw usageError(`${w.flag} ${w.text}: a stream position is not a time here; give ${WHEN_FORMS}`);
+  }
+}
+
+/** A command's default, as users write it: `implicitWhen('--since', '1h')`. */
+export function implicitWhen(flag: string, text: string): WhenFlag {
+  const w = parseWhen(text);
+  if (w === undefined) throw new Error(`bad default ${flag} ${text}`);
+  return { ...w, flag, text, implicit: true };
+}
+
+/**
+ * One value from a flag and its hidden old spellings (`--since` and `--last`, `--from`, `--at`):
+ * at most one may be given; a default (implicit) value yields to any given one.
+ */
+export function oneOf(...values: ReadonlyArray<WhenFlag | undefined>): WhenFlag | undefined {
+  const given = values.filter((v): v is WhenFlag => v !== undefined && v.implicit !== true);
+  if (given.length > 1) {
+    const [a, b] = given as [WhenFlag, WhenFlag];
+    throw usageError(`${a.flag} and ${b.flag} both say where to start; give one of them`);
+  }
+  return given[0] ?? values.find((v): v is WhenFlag => v !== undefined);
+}
+
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** The range the flags select; `fallback` when none is given (e.g. a --verify summary's range). */
-export function resolveRange(f: RangeFlags, nowMs: number, fallback?: TimeRange): TimeRange {
-  const given = (k: keyof RangeFlags): boolean => f[k] !== undefined;
-  if (given('last') && (given('date') || given('hour') || given('from') || given('to'))) {
-    throw usageError('--last cannot be combined with --date, --hour, --from or --to');
-  }
-  if ((given('from') || given('to')) && (given('date') || given('hour'))) {
-    throw usageError('use either --date/--hour or --from/--to, not both');
+export interface RangeFlags {
+  since?: WhenFlag | undefined;
+  until?: WhenFlag | undefined;
+  date?: string | undefined;
+  hour?: number | undefined;
+}
+
+export interface RangeOptions {
+  /** Length of the range when only its end (or nothing) is given. */
+  defaultMs?: number;
+  /** The range when no time flag is given at all (e.g. the windows of a --verify summary). */
+  fallback?: TimeRange | undefined;
+}
+
+/** The half-open UTC range [fromMs, toMs) the flags select. */
+export function resolveRange(f: RangeFlags, nowMs: number, o: RangeOptions = {}): TimeRange {
+  const since = f.since?.implicit === true ? undefined : f.since;
+  const until = f.until?.implicit === true ? undefined : f.until;
+  const calendar = f.date !== undefined || f.hour !== undefined;
+  if (calendar && (since !== undefined || until !== undefined)) {
+    const flags = [since?.flag, until?.flag].filter((x) => x !== undefined).join('/');
+    throw usageError(`use either --date/--hour or ${flags}, not both`);
   }
   let range: TimeRange;
-  if (f.last !== undefined) {
-    range = { fromMs: nowMs - f.last, toMs: nowMs };
-  } else if (f.from !== undefined || f.to !== undefined) {
-    if (f.from === undefined) throw usageError('--to needs --from (a UTC ISO time like 2024-01-15T10:00Z)');
-    const fromMs = parseInstant(f.from);
-    if (fromMs === undefined)
-      throw usageError(`--from must be a UTC ISO time like 2024-01-15T10:00Z, got "${f.from}"`);
-    const toMs = f.to === undefined ? nowMs : parseInstant(f.to);
-    if (toMs === undefined)
-      throw usageError(`--to must be a UTC ISO time like 2024-01-15T11:00Z, got "${f.to}"`);
-    if (toMs <= fromMs) throw usageError(`--to (${iso(toMs)}) must be after --from (${iso(fromMs)})`);
-    range = { fromMs, toMs };
-  } else if (f.date !== undefined || f.hour !== undefined) {
+  if (calendar) {
     let day: number;
     if (f.date !== undefined) {
       const d = parseDate(f.date);
@@ -100,18 +167,41 @@ export function resolveRange(f: RangeFlags, nowMs: number, fallback?: TimeRange)
       f.hour === undefined
         ? { fromMs: day, toMs: day + DAY_MS }
         : { fromMs: day + f.hour * HOUR_MS, toMs: day + (f.hour + 1) * HOUR_MS };
-  } else if (fallback !== undefined) {
-    range = fallback;
+  } else if (since === undefined && until === undefined && o.fallback !== undefined) {
+    range = o.fallback;
   } else {
-    range = { fromMs: nowMs - HOUR_MS, toMs: nowMs };
+    const toMs = until === undefined ? nowMs : whenMs(until, nowMs);
+    // A default start (results' 1h) only applies when no end is given either.
+    const start = since ?? (until === undefined ? f.since : undefined);
+    const fromMs = start === undefined ? toMs - (o.defaultMs ?? HOUR_MS) : whenMs(start, nowMs);
+    if (toMs <= fromMs) {
+      if (until === undefined)
+        throw usageError(
+          `${start?.flag ?? '--since'} ${start?.text ?? ''} (${iso(fromMs)}) is not in the past`,
+        );
+      throw usageError(
+        `${until.flag} (${iso(toMs)}) must be after ${start?.flag ?? 'its start'} (${iso(fromMs)})`,
+      );
+    }
+    range = { fromMs, toMs };
   }
   if (range.toMs - range.fromMs > MAX_RANGE_MS) {
     throw usageError(
-      `the range ${iso(range.fromMs)} → ${iso(range.toMs)} is longer than 31 days`,
-      'narrow it with --from/--to or --date',
+      `the range ${iso(range.fromMs)} → ${iso(range.toMs)} is longer than ${formatDuration(MAX_RANGE_MS)}`,
+      'narrow it with --since/--until or --date',
     );
   }
   return range;
+}
+
+/** The start instant of a one-sided selection (logs, dead-letters): never in the future. */
+export function resolveSince(since: WhenFlag, nowMs: number): number {
+  const ms = whenMs(since, nowMs);
+  if (ms > nowMs) throw usageError(`${since.flag} ${since.text} (${iso(ms)}) is in the future`);
+  if (nowMs - ms > MAX_RANGE_MS) {
+    throw usageError(`${since.flag} ${since.text} is more than ${formatDuration(MAX_RANGE_MS)} ago`);
+  }
+  return ms;
 }
 
 /** The range a send summary's events fall in, widened to whole windows. */

@@ -7,7 +7,6 @@ import {
   type LogEvent,
   type Paint,
   parseLogMessage,
-  parseSince,
   renderEvent,
 } from '../../src/pipeline/log-format.js';
 
@@ -289,20 +288,5 @@ describe('compileFilterPattern', () => {
     expect(err).toBeInstanceOf(LogFilterError);
     expect((err as Error).message).toContain(reason);
     expect((err as Error).message).not.toContain('\n');
-  });
-});
-
-describe('parseSince', () => {
-  const now = Date.UTC(2024, 0, 15, 12, 0, 0);
-  it('reads durations back from now and ISO times', () => {
-    expect(parseSince('10m', now)).toBe(now - 600_000);
-    expect(parseSince('2h', now)).toBe(now - 7_200_000);
-    expect(parseSince('2024-01-15T10:30Z', now)).toBe(Date.UTC(2024, 0, 15, 10, 30));
-    expect(parseSince('2024-01-15', now)).toBe(Date.UTC(2024, 0, 15));
-  });
-  it('rejects anything else', () => {
-    expect(parseSince('yesterday', now)).toBeUndefined();
-    expect(parseSince('10', now)).toBeUndefined();
-    expect(parseSince('2024-13-45', now)).toBeUndefined();
   });
 });

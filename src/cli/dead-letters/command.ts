@@ -2,13 +2,19 @@
  * `paypipe dead-letters`: flags and help only; the listing (src/cli/dead-letters/dead-letters.ts) and the SDK
  * load inside the action.
  */
-import type { Command } from 'commander';
-import { addTargetOptions, durationFlag, intFlag, ioFor, type TargetFlags } from '../options.js';
+import { type Command, Option } from 'commander';
+import { implicitWhen, type WhenFlag } from '../../pipeline/time-range.js';
+import { addTargetOptions, intFlag, ioFor, type TargetFlags, whenFlag } from '../options.js';
 
 export interface DeadLetterFlags extends TargetFlags {
-  last: number;
-  limit: number;
+  since: WhenFlag;
+  count?: number;
+  /** Old spellings, hidden: --last <duration> is --since, --limit is --count. */
+  last?: WhenFlag;
+  limit?: number;
 }
+
+const MONTH_MS = 31 * 86_400_000;
 
 export function register(program: Command): void {
   const cmd = program
@@ -16,13 +22,25 @@ export function register(program: Command): void {
     .description(
       'List what the aggregator set aside: bad records (with their reasons) and batches it gave up on.',
     )
-    .option(
-      '--last <duration>',
-      'how far back to look, by arrival hour (1h to 31d)',
-      durationFlag('--last', 3_600_000, 31 * 86_400_000),
-      24 * 3_600_000,
+    .addOption(
+      new Option(
+        '--since <when>',
+        'how far back to look: a duration ago (2h, 7d) or a UTC time; whole arrival hours are read',
+      )
+        .argParser(whenFlag('--since', { maxAgoMs: MONTH_MS }))
+        .default(implicitWhen('--since', '24h'), '24h'),
     )
-    .option('--limit <n>', 'bad records to show at most, 1 to 100,000', intFlag('--limit', 1, 100_000), 50);
+    .addOption(
+      new Option('-n, --count <n>', 'bad records to show at most, 1 to 100,000 (default: 50)').argParser(
+        intFlag('--count', 1, 100_000),
+      ),
+    )
+    .addOption(
+      new Option('--last <duration>')
+        .argParser(whenFlag('--last', { durationOnly: true, maxAgoMs: MONTH_MS }))
+        .hideHelp(),
+    )
+    .addOption(new Option('--limit <n>').argParser(intFlag('--limit', 1, 100_000)).hideHelp());
   addTargetOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -36,8 +54,8 @@ range, so the records can be re-read from the stream).
 
 Examples:
   $ paypipe dead-letters --local               # the local pipeline's bad records and failed batches
-  $ paypipe dead-letters --last 7d --json      # one JSON document for scripts
-  $ paypipe dead-letters --env prod --limit 500`,
+  $ paypipe dead-letters --since 7d --json     # one JSON document for scripts
+  $ paypipe dead-letters --env prod -n 500`,
   );
   cmd.action(async (flags: DeadLetterFlags, command: Command) => {
     const io = ioFor(command);

@@ -3,9 +3,14 @@
  * shared S3 helpers) and failed batches (local file, or the SQS queue's depth on AWS).
  */
 import { hourPrefixes } from '../../pipeline/partitions.js';
+import { oneOf, resolveSince } from '../../pipeline/time-range.js';
 import type { DeadLetterFlags } from './command.js';
 import type { Io, Style } from '../io.js';
+import { pickCount } from '../options.js';
+import { plural } from '../render/aggregates.js';
 import { resolveTarget } from '../target.js';
+
+const DEFAULT_COUNT = 50;
 
 export interface BadRecordRow {
   reason: string;
@@ -25,7 +30,7 @@ export interface DeadLetterReport {
   badRecords: number;
   byReason: Record<string, number>;
   records: BadRecordRow[];
-  /** Records beyond --limit (counted in byReason, not listed). */
+  /** Records beyond --count (counted in byReason, not listed). */
   truncated: number;
   failedBatches:
     | { kind: 'local'; count: number; batches: unknown[] }
@@ -47,15 +52,18 @@ export async function runDeadLetters(
   io: Io,
   nowMs = Date.now(),
 ): Promise<DeadLetterReport> {
+  // Flags first: a bad time is a usage error before anything is resolved or read.
+  const sinceMs = resolveSince(oneOf(flags.since, flags.last) ?? flags.since, nowMs);
+  const limit = pickCount(flags) ?? DEFAULT_COUNT;
   const target = await resolveTarget(flags, { need: ['analyticsBucket'] });
   const { s3Client } = await import('../../aws/clients.js');
   const { listObjects } = await import('../../aws/s3.js');
   const { readObjects } = await import('../../aws/s3-objects.js');
   const s3 = await s3Client(target.clientTarget);
   const bucket = target.names.analyticsBucket;
-  const prefixes = hourPrefixes(target.config.aggregator.deadLetterPrefix, nowMs - flags.last, nowMs);
+  const prefixes = hourPrefixes(target.config.aggregator.deadLetterPrefix, sinceMs, nowMs);
   io.info(
-    `Reading dead letters from s3://${bucket}/${target.config.aggregator.deadLetterPrefix} (${prefixes.length} hours)…`,
+    `Reading dead letters from s3://${bucket}/${target.config.aggregator.deadLetterPrefix} (${plural(prefixes.length, 'hour')})…`,
   );
   const objects = await listObjects(s3, bucket, prefixes);
   const byReason: Record<string, number> = {};
@@ -67,7 +75,7 @@ export async function runDeadLetters(
         badRecords++;
         const reason = r.reason ?? 'unknown';
         byReason[reason] = (byReason[reason] ?? 0) + 1;
-        if (records.length >= flags.limit) continue;
+        if (records.length >= limit) continue;
         const text = Buffer.from(r.data_base64 ?? '', 'base64').toString('utf8');
         records.push({
           reason,
@@ -127,7 +135,7 @@ export function renderDeadLetters(r: DeadLetterReport, s: Style): string {
   const reasons = Object.entries(r.byReason).sort((a, b) => b[1] - a[1]);
   lines.push(
     s.bold(
-      `Bad records: ${r.badRecords.toLocaleString('en-US')} in ${r.objects} object(s) of s3://${r.bucket}`,
+      `Bad records: ${r.badRecords.toLocaleString('en-US')} in ${plural(r.objects, 'object')} of s3://${r.bucket}`,
     ),
   );
   if (reasons.length > 0) lines.push(`  by reason: ${reasons.map(([k, n]) => `${k} ×${n}`).join(', ')}`);
@@ -137,7 +145,7 @@ export function renderDeadLetters(r: DeadLetterReport, s: Style): string {
     );
     lines.push(`      ${row.detail}${row.preview === '' ? '' : s.dim(` — ${JSON.stringify(row.preview)}`)}`);
   }
-  if (r.truncated > 0) lines.push(s.dim(`  … ${r.truncated} more (raise --limit, or use --json)`));
+  if (r.truncated > 0) lines.push(s.dim(`  … ${r.truncated} more (raise --count, or use --json)`));
   for (const u of r.unreadable) lines.push(s.red(`  could not read ${u}`));
   const fb = r.failedBatches;
   if (fb.kind === 'local') {
@@ -154,7 +162,7 @@ export function renderDeadLetters(r: DeadLetterReport, s: Style): string {
     }>) {
       const i = b.KinesisBatchInfo ?? {};
       lines.push(
-        `  ${b.timestamp ?? ''} ${b.requestContext?.condition ?? ''} ${i.shardId ?? ''} ${i.batchSize ?? '?'} records ${i.startSequenceNumber ?? ''}…${i.endSequenceNumber ?? ''}`,
+        `  ${b.timestamp ?? ''} ${b.requestContext?.condition ?? ''} ${i.shardId ?? ''} ${i.batchSize === undefined ? '? records' : plural(i.batchSize, 'record')} ${i.startSequenceNumber ?? ''}…${i.endSequenceNumber ?? ''}`,
       );
     }
   } else {
@@ -162,7 +170,7 @@ export function renderDeadLetters(r: DeadLetterReport, s: Style): string {
       s.bold('Failed batches: ') +
         (fb.approximateMessages === null
           ? 'no failure queue in the stack outputs'
-          : `${fb.approximateMessages} message(s) in ${fb.queueUrl}`),
+          : `${plural(fb.approximateMessages, 'message')} in ${fb.queueUrl}`),
     );
   }
   return lines.join('\n');

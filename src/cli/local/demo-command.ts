@@ -21,7 +21,7 @@ export function register(program: Command): void {
       'Run the whole pipeline on this machine (no AWS account): send a burst of payments through local ' +
         'Kinesis → aggregator → Firehose → S3, then print the per-minute aggregates and check the totals.',
     )
-    .option('--count <n>', 'payments to send', intFlag('--count', 1, 100_000), 2000)
+    .option('-n, --count <n>', 'payments to send', intFlag('--count', 1, 100_000), 2000)
     .option(
       '--seed <n>',
       'generator seed (same seed → same payments and the same table)',

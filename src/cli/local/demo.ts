@@ -15,6 +15,7 @@ import { generateEvents, type GeneratedRecord } from '../../domain/generator.js'
 import { PaypipeError } from '../../errors.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.js';
 import { listKeys, readRecords } from '../../aws/s3-objects.js';
+import { shellQuote } from '../hints.js';
 import type { Io, Style } from '../io.js';
 import {
   type CurrencyCheck,
@@ -239,8 +240,8 @@ export function renderDemo(r: DemoResult, style: Style): string {
     lines.push(
       '',
       `Kept the data in ${r.dataDir}`,
-      `  paypipe up --data-dir ${r.dataDir}       # start it again`,
-      `  paypipe results --local --data-dir ${r.dataDir}`,
+      `  paypipe up --data-dir ${shellQuote(r.dataDir)}       # start it again`,
+      `  paypipe results --local --data-dir ${shellQuote(r.dataDir)}`,
     );
   }
   lines.push('', r.ok ? style.green('All totals match.') : style.red('Totals do NOT match what was sent.'));

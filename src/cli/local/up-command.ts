@@ -3,7 +3,7 @@
  * local servers) is loaded when the command runs.
  */
 import type { Command } from 'commander';
-import { DEFAULT_DATA_DIR, intFlag, ioFor } from '../options.js';
+import { DEFAULT_DATA_DIR, dirFlag, intFlag, ioFor } from '../options.js';
 
 interface UpFlags {
   dataDir: string;
@@ -19,12 +19,17 @@ export function register(program: Command): void {
       'Run the pipeline locally in the foreground (no AWS account): Kinesis and S3 API servers, the ' +
         'aggregator and producer functions, Firehose delivery and the schedule. Ctrl-C stops it cleanly.',
     )
-    .option('--data-dir <dir>', 'where streams, objects, checkpoints and logs are kept', DEFAULT_DATA_DIR)
+    .option(
+      '--data-dir <dir>',
+      'where streams, objects, checkpoints and logs are kept',
+      dirFlag('--data-dir'),
+      DEFAULT_DATA_DIR,
+    )
     .option('--no-schedule', 'do not invoke the producer on its schedule (send events yourself)')
     .option('--shards <n>', 'input stream shards (new data dirs only)', intFlag('--shards', 1, 64))
     .option(
       '--buffer-interval <seconds>',
-      'Firehose buffer interval (default 60, like AWS; 1-2 s for quick feedback)',
+      'Firehose buffer interval in seconds: new aggregates take up to this long to appear (default: 60, like AWS; 1 for quick feedback)',
       intFlag('--buffer-interval', 0, 900),
     )
     .addHelpText(
@@ -36,7 +41,7 @@ its checkpoint (nothing lost, nothing counted twice). Other commands find the ru
 
 Examples:
   $ paypipe up                              # .paypipe/ in this directory, producer every minute
-  $ paypipe up --no-schedule --buffer-interval 1
+  $ paypipe up --no-schedule --buffer-interval 1   # only your own events, aggregates within seconds
   $ paypipe up --data-dir /tmp/pp --shards 4
   $ paypipe send --local --count 500        # in another terminal`,
     )

@@ -9,6 +9,7 @@ import { PaypipeError, usageError } from '../../errors.js';
 import { assertNotRunning } from '../../local/endpoints.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.js';
 import type { LocalStatus } from '../../local/status.js';
+import { shellQuote } from '../hints.js';
 import type { Io, Style } from '../io.js';
 import { renderStatusLine } from './status-line.js';
 
@@ -59,15 +60,19 @@ function signalPromise(): { promise: Promise<string>; dispose: () => void } {
 function banner(p: LocalPipeline, o: UpOptions, style: Style): string {
   const c = p.config;
   const e = p.endpoints;
-  const dir = o.dataDir === resolve('.paypipe') ? '' : ` --data-dir ${o.dataDir}`;
+  const dir = o.dataDir === resolve('.paypipe') ? '' : ` --data-dir ${shellQuote(o.dataDir)}`;
   return [
     style.bold(`Local pipeline running in ${p.dataDir}`),
     `  Kinesis  ${e.kinesisEndpoint}   streams ${c.streams.input.name} (${c.streams.input.shardCount} shards), ${c.streams.output.name}`,
     `  S3       ${e.s3Endpoint}   buckets ${c.buckets.raw}, ${c.buckets.analytics}`,
     `  Firehose buffers ${c.firehose.analytics.bufferIntervalSeconds} s / ${c.firehose.analytics.bufferSizeMiB} MiB; producer schedule ${o.schedule ? c.producer.schedule : 'off'}`,
+    `  New aggregates take up to the Firehose buffer interval (${c.firehose.analytics.bufferIntervalSeconds} s) to appear in S3` +
+      (c.firehose.analytics.bufferIntervalSeconds > 5
+        ? ' (`paypipe up --buffer-interval 1` for seconds).'
+        : '.'),
     '',
     `  In another terminal:  paypipe send --local${dir} --count 500`,
-    `                        paypipe results --local${dir} --last 15m`,
+    `                        paypipe results --local${dir} --since 15m`,
     `                        paypipe logs --local${dir} --follow`,
     style.dim(
       `  AWS CLI: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${e.s3Endpoint} s3 ls`,

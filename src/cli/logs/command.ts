@@ -2,13 +2,14 @@
  * `paypipe logs [producer|aggregator|all]`: flags and help only; the implementation
  * (src/cli/logs/logs.ts, and the SDK with it) is loaded when the command runs.
  */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { LOG_LEVELS, type LogLevel } from '../../pipeline/log-format.js';
-import { addTargetOptions, choiceFlag, type TargetFlags } from '../options.js';
+import { implicitWhen, type WhenFlag } from '../../pipeline/time-range.js';
+import { addTargetOptions, choiceFlag, type TargetFlags, whenFlag } from '../options.js';
 
 export interface LogsFlags extends TargetFlags {
   follow?: boolean;
-  since: string;
+  since: WhenFlag;
   filter?: string;
   level?: LogLevel;
   quiet?: boolean;
@@ -27,7 +28,11 @@ export function register(program: Command): void {
       'all',
     )
     .option('-f, --follow', 'keep streaming new events (CloudWatch Live Tail; polling where unavailable)')
-    .option('--since <when>', 'start from this long ago (30s, 10m, 2h, 1d) or an ISO time', '10m')
+    .addOption(
+      new Option('--since <when>', 'start: a duration ago (30s, 10m, 2h, 1d), a UTC time, or now')
+        .argParser(whenFlag('--since', { maxAgoMs: 31 * 86_400_000 }))
+        .default(implicitWhen('--since', '10m'), '10m'),
+    )
     .option(
       '--filter <pattern>',
       'CloudWatch filter pattern: terms, "phrases", -excluded, ?any, %regex%, { $.field = value }',

@@ -1,7 +1,6 @@
 /** The `logs` action: flags → source and options, Ctrl-C → a clean end of `--follow`. */
 import type { Command } from 'commander';
-import { parseSince } from '../../pipeline/log-format.js';
-import { usageError } from '../../errors.js';
+import { resolveSince } from '../../pipeline/time-range.js';
 import type { LogsFlags } from './command.js';
 import { interruptSignal } from '../interrupt.js';
 import { ioFor } from '../options.js';
@@ -17,12 +16,7 @@ export { interruptSignal };
 export async function logsCommand(which: LogsWhich, flags: LogsFlags, cmd: Command): Promise<void> {
   const io = ioFor(cmd);
   const now = Date.now();
-  const sinceMs = parseSince(flags.since, now);
-  if (sinceMs === undefined) {
-    throw usageError(
-      `--since must be a duration like 10m, 2h or 1d, or an ISO time like 2024-01-15T10:30Z, got "${flags.since}"`,
-    );
-  }
+  const sinceMs = resolveSince(flags.since, now);
   // Bad local patterns are usage errors before anything is read.
   if (flags.local === true) compileFilter(flags.filter);
   let source: LogsSource;

@@ -2,40 +2,56 @@
  * `paypipe peek`: flags and help only; the stream reader and the SDK load inside the action
  * (src/cli/peek/peek.ts).
  */
-import type { Command } from 'commander';
-import { addTargetOptions, choiceFlag, durationFlag, intFlag, type TargetFlags } from '../options.js';
+import { type Command, Option } from 'commander';
+import type { WhenFlag } from '../../pipeline/time-range.js';
+import { addTargetOptions, intFlag, type TargetFlags, whenFlag } from '../options.js';
 
 export interface PeekFlags extends TargetFlags {
   stream: string;
-  at?: string;
-  since?: number;
-  from?: 'trim-horizon' | 'latest';
+  since?: WhenFlag;
   follow?: boolean;
+  count?: number;
+  /** Old spellings, hidden: --at and --from (trim-horizon, latest or a time) are --since; --limit is --count. */
+  at?: WhenFlag;
+  from?: WhenFlag;
   limit?: number;
 }
+
+const WEEK_MS = 7 * 86_400_000;
+
+/** The old `--from trim-horizon|latest` (and now any --since value): `latest` is `now`. */
+const fromFlag =
+  (parse: (v: string) => WhenFlag) =>
+  (value: string): WhenFlag =>
+    value.trim().toLowerCase() === 'latest' ? { ...parse('now'), text: value } : parse(value);
 
 export function register(program: Command): void {
   const cmd = program
     .command('peek')
     .description('Read the input or output Kinesis stream across all shards, decoded and pretty-printed.')
     .option('--stream <stream>', 'input, output, or a stream name', 'input')
-    .option('--at <time>', 'start at this UTC ISO time (e.g. 2024-01-15T10:30Z)')
     .option(
-      '--since <duration>',
-      'start this long ago: 30s, 5m, 2h (default 5m)',
-      durationFlag('--since', 1000, 7 * 86_400_000),
-    )
-    .option(
-      '--from <position>',
-      'trim-horizon (oldest kept) or latest (only new records)',
-      choiceFlag('--from', ['trim-horizon', 'latest'] as const),
+      '--since <when>',
+      'start: a duration ago (30s, 5m, 2h), a UTC time, trim-horizon (the oldest record kept) or now (only new records) (default: 5m)',
+      whenFlag('--since', { positions: true, minAgoMs: 1000, maxAgoMs: WEEK_MS }),
     )
     .option('-f, --follow', 'keep reading new records until Ctrl-C')
     .option(
-      '-n, --limit <n>',
-      'stop after n records, 1 to 1,000,000 (default 100 unless --follow)',
-      intFlag('--limit', 1, 1_000_000),
-    );
+      '-n, --count <n>',
+      'show at most n records, 1 to 1,000,000 (default: 100, or no limit with --follow)',
+      intFlag('--count', 1, 1_000_000),
+    )
+    .addOption(
+      new Option('--at <time>')
+        .argParser(whenFlag('--at', { positions: true, minAgoMs: 1000, maxAgoMs: WEEK_MS }))
+        .hideHelp(),
+    )
+    .addOption(
+      new Option('--from <position>')
+        .argParser(fromFlag(whenFlag('--from', { positions: true, minAgoMs: 1000, maxAgoMs: WEEK_MS })))
+        .hideHelp(),
+    )
+    .addOption(new Option('--limit <n>').argParser(intFlag('--limit', 1, 1_000_000)).hideHelp());
   addTargetOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -48,9 +64,9 @@ when a record is not JSON).
 
 Examples:
   $ paypipe peek --local                        # the last 5 minutes of the input stream
-  $ paypipe peek --stream output --follow       # aggregates as the aggregator emits them
-  $ paypipe peek --from trim-horizon --limit 10
-  $ paypipe peek --at 2024-01-15T10:30Z --limit 1000 --json | jq -c .data`,
+  $ paypipe peek --stream output --since now --follow   # aggregates as the aggregator emits them
+  $ paypipe peek --since trim-horizon -n 10     # the oldest 10 records the stream keeps
+  $ paypipe peek --since 2024-01-15T10:30Z -n 1000 --json | jq -c .data`,
   );
   cmd.action(async (flags: PeekFlags, c: Command) => {
     const { peekCommand } = await import('./peek.js');

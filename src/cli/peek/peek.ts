@@ -11,33 +11,23 @@ import type { StreamPosition, StreamRecord } from '../../aws/kinesis.js';
 import type { PeekFlags } from './command.js';
 import type { Style } from '../io.js';
 import { interruptSignal } from '../interrupt.js';
-import { ioFor } from '../options.js';
-import { formatCount, formatMinorAmount } from '../render/aggregates.js';
+import { ioFor, pickCount } from '../options.js';
+import { formatCount, formatMinorAmount, plural } from '../render/aggregates.js';
 import { resolveTarget } from '../target.js';
-import { parseInstant } from '../../pipeline/time-range.js';
+import { implicitWhen, oneOf, whenMs } from '../../pipeline/time-range.js';
 
-const DEFAULT_SINCE_MS = 5 * 60_000;
-const DEFAULT_LIMIT = 100;
+const DEFAULT_SINCE = implicitWhen('--since', '5m');
+const DEFAULT_COUNT = 100;
 
-/** The position the flags ask for (one of --at, --since, --from; default --since 5m). */
+/** The position the flags ask for: --since (or its old spellings --at, --from); default 5m ago. */
 export function peekPosition(f: Pick<PeekFlags, 'at' | 'since' | 'from'>, nowMs: number): StreamPosition {
-  const given = [
-    f.at !== undefined && '--at',
-    f.since !== undefined && '--since',
-    f.from !== undefined && '--from',
-  ].filter((x): x is string => x !== false);
-  if (given.length > 1)
-    throw usageError(`use only one of --at, --since and --from (got ${given.join(' and ')})`);
-  if (f.at !== undefined) {
-    const ms = parseInstant(f.at);
-    if (ms === undefined)
-      throw usageError(`--at must be a UTC ISO time like 2024-01-15T10:30Z, got "${f.at}"`);
-    if (ms > nowMs) throw usageError(`--at ${new Date(ms).toISOString()} is in the future`);
-    return { type: 'at-timestamp', timestampMs: ms };
-  }
-  if (f.from === 'trim-horizon') return { type: 'trim-horizon' };
-  if (f.from === 'latest') return { type: 'latest' };
-  return { type: 'at-timestamp', timestampMs: nowMs - (f.since ?? DEFAULT_SINCE_MS) };
+  const since = oneOf(f.since, f.at, f.from) ?? DEFAULT_SINCE;
+  if (since.kind === 'trim-horizon') return { type: 'trim-horizon' };
+  if (since.kind === 'now') return { type: 'latest' };
+  const ms = whenMs(since, nowMs);
+  if (ms > nowMs)
+    throw usageError(`${since.flag} ${since.text} (${new Date(ms).toISOString()}) is in the future`);
+  return { type: 'at-timestamp', timestampMs: ms };
 }
 
 export interface DecodedRecord {
@@ -118,7 +108,7 @@ export async function peekCommand(flags: PeekFlags, cmd: Command): Promise<void>
     need: [which === 'output' ? 'outputStream' : 'inputStream'],
   });
   const streamName = which === 'output' ? target.names.outputStream : target.names.inputStream;
-  const limit = flags.limit ?? (flags.follow === true ? undefined : DEFAULT_LIMIT);
+  const limit = pickCount(flags) ?? (flags.follow === true ? undefined : DEFAULT_COUNT);
   const { kinesisClient } = await import('../../aws/clients.js');
   const { readStream } = await import('../../aws/kinesis.js');
   const client = await kinesisClient(target.clientTarget);
@@ -149,8 +139,8 @@ export async function peekCommand(flags: PeekFlags, cmd: Command): Promise<void>
     interrupt.dispose();
     client.destroy();
   }
-  const more = limit !== undefined && n >= limit ? ` (stopped at --limit ${formatCount(limit)})` : '';
-  io.info(io.errStyle.dim(`${formatCount(n)} records from ${shards.size} shard(s)${more}`));
+  const more = limit !== undefined && n >= limit ? ` (stopped at --count ${formatCount(limit)})` : '';
+  io.info(io.errStyle.dim(`${plural(n, 'record')} from ${plural(shards.size, 'shard')}${more}`));
 }
 
 /** Record data is untrusted: control characters (ESC sequences, BEL, …) are shown escaped, never sent to the terminal. */

@@ -39,6 +39,10 @@ export function formatMinorAmount(minor: number, currency: string): string {
 
 export const formatCount = (n: number): string => n.toLocaleString('en-US');
 
+/** `1 object`, `2 objects`, `1,000 records`: a count with its noun in agreement. */
+export const plural = (n: number, singular: string, pluralForm = `${singular}s`): string =>
+  `${formatCount(n)} ${n === 1 ? singular : pluralForm}`;
+
 /** `2024-01-15T10:30:00.000Z` → `2024-01-15 10:30` (UTC, like the windows themselves). */
 export const formatWindow = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
 
@@ -152,7 +156,7 @@ export interface CurrencyCheck {
   currency: string;
   expectedCount: number;
   actualCount: number;
-  /** Rendered with the currency's decimals. */
+  /** Exact, with the currency's decimals and no grouping: "31753.58", like `send --json`. */
   expectedTotal: string;
   actualTotal: string;
   ok: boolean;
@@ -171,8 +175,8 @@ export function checkTotals(
       currency,
       expectedCount: e.count,
       actualCount: a.count,
-      expectedTotal: formatMinorAmount(e.totalMinor, currency),
-      actualTotal: formatMinorAmount(a.totalMinor, currency),
+      expectedTotal: formatMinor(e.totalMinor, currencyExponent(currency) ?? 2),
+      actualTotal: formatMinor(a.totalMinor, currencyExponent(currency) ?? 2),
       ok: e.count === a.count && e.totalMinor === a.totalMinor,
     };
   });

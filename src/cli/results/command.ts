@@ -2,15 +2,26 @@
  * `paypipe results`: flags and help only; listing, downloading and merging (src/cli/results/results.ts)
  * and the SDK load inside the action.
  */
-import type { Command } from 'commander';
-import { addTargetOptions, choiceFlag, durationFlag, intFlag, type TargetFlags } from '../options.js';
+import { type Command, Option } from 'commander';
+import type { WhenFlag } from '../../pipeline/time-range.js';
+import {
+  addTargetOptions,
+  choiceFlag,
+  durationFlag,
+  intFlag,
+  type TargetFlags,
+  whenFlag,
+} from '../options.js';
 
 export interface ResultsFlags extends TargetFlags {
   date?: string;
   hour?: number;
-  from?: string;
-  to?: string;
-  last?: number;
+  since?: WhenFlag;
+  until?: WhenFlag;
+  /** Old spellings, hidden: --last <duration> and --from are --since, --to is --until. */
+  last?: WhenFlag;
+  from?: WhenFlag;
+  to?: WhenFlag;
   format?: 'table' | 'json' | 'ndjson' | 'csv';
   files?: boolean;
   raw?: boolean;
@@ -18,21 +29,34 @@ export interface ResultsFlags extends TargetFlags {
   verify?: string;
   bucket?: string;
   concurrency?: number;
+  wait?: number;
 }
+
+const MONTH_MS = 31 * 86_400_000;
 
 export function register(program: Command): void {
   const cmd = program
     .command('results')
     .description('Read the aggregation files from S3, merge them per minute and currency, and show them.')
+    .option(
+      '--since <when>',
+      'start: a duration ago (30m, 2h, 1d) or a UTC time like 2024-01-15T10:00Z (default: 1h)',
+      whenFlag('--since', { minAgoMs: 60_000, maxAgoMs: MONTH_MS }),
+    )
+    .option(
+      '--until <when>',
+      'end (exclusive): a duration ago or a UTC time (default: now)',
+      whenFlag('--until', { maxAgoMs: MONTH_MS }),
+    )
     .option('--date <YYYY-MM-DD>', 'a UTC day (with --hour: one hour of it)')
     .option('--hour <H>', 'a UTC hour, 0 to 23 (alone: that hour today)', intFlag('--hour', 0, 23))
-    .option('--from <time>', 'start, a UTC ISO time like 2024-01-15T10:00Z')
-    .option('--to <time>', 'end (exclusive), a UTC ISO time (default: now)')
-    .option(
-      '--last <duration>',
-      'the last 30m, 2h, 1d … (1m to 31d; default 1h)',
-      durationFlag('--last', 60_000, 31 * 86_400_000),
+    .addOption(
+      new Option('--last <duration>')
+        .argParser(whenFlag('--last', { durationOnly: true, minAgoMs: 60_000, maxAgoMs: MONTH_MS }))
+        .hideHelp(),
     )
+    .addOption(new Option('--from <when>').argParser(whenFlag('--from', { maxAgoMs: MONTH_MS })).hideHelp())
+    .addOption(new Option('--to <when>').argParser(whenFlag('--to', { maxAgoMs: MONTH_MS })).hideHelp())
     .option(
       '--format <format>',
       'table, json, ndjson or csv (default table)',
@@ -42,7 +66,13 @@ export function register(program: Command): void {
     .option('--raw', 'decode the raw events under data/ instead (summary per currency and minute)')
     .option(
       '--verify <summary.json>',
-      'compare the totals with a `paypipe send --json` summary; exit 1 on mismatch',
+      'compare with a `paypipe send --json` summary, window by window; exit 1 unless it matches',
+    )
+    .addOption(
+      new Option(
+        '--wait <duration>',
+        'with --verify: while aggregates may still be in flight, read again until they match, up to this long',
+      ).argParser(durationFlag('--wait', 1000, 3_600_000)),
     )
     .option('--strict', 'exit 1 when any object is damaged or any record is invalid')
     .option('--bucket <name>', 'bucket to read (default: the analytics bucket, or the raw bucket with --raw)')
@@ -61,19 +91,25 @@ A damaged object (empty, truncated or corrupt gzip, not JSON) is reported by key
 were salvaged, and the run goes on; --strict makes that exit 1. Objects S3 will not serve after retries
 are reported and make the exit status 1 (the results are incomplete).
 
---verify SUMMARY.json compares per-currency counts and totals with what \`paypipe send --json\` sent;
-without a range flag it reads the windows the summary's events fall in. It is exact only when that send
-was the only traffic in those windows (disable the producer schedule first: paypipe schedule disable).
+--verify SUMMARY.json compares with what \`paypipe send --json\` sent, window by window over the
+summary's windows (without a time flag it reads just those). A window with fewer payments than sent
+while its aggregates may still be in the Firehose buffer (up to its interval, 60 s by default) is
+reported as not there yet, not as a mismatch: run it again, or --wait until they arrive. A window with
+more payments than sent means other traffic in that minute: verify is exact only for a send that had
+its windows to itself (stop the producer first: \`paypipe schedule --disable\`, or \`paypipe up --no-schedule\`).
+
+Times: --since/--until take a duration ago (30m, 2h, 1d) or a UTC time (2024-01-15T10:30Z; a date
+alone is midnight UTC; without a zone it is UTC). --date/--hour pick whole UTC days and hours.
 
 Examples:
   $ paypipe results --local                          # the last hour, local pipeline
   $ paypipe results --date 2024-01-15 --hour 10      # one hour
   $ paypipe results --hour 10                        # 10:00-11:00 UTC today
-  $ paypipe results --from 2024-01-15T10:30Z --to 2024-01-15T12:00Z --format csv > out.csv
-  $ paypipe results --last 30m --json | jq '.byCurrency'
-  $ paypipe results --last 2h --files                # which objects, how big, how many records
-  $ paypipe results --raw --last 10m                 # the raw events instead
-  $ paypipe send --count 1000 --json > sent.json && paypipe results --verify sent.json`,
+  $ paypipe results --since 2024-01-15T10:30Z --until 2024-01-15T12:00Z --format csv > out.csv
+  $ paypipe results --since 30m --json | jq '.byCurrency'
+  $ paypipe results --since 2h --files               # which objects, how big, how many records
+  $ paypipe results --raw --since 10m                # the raw events instead
+  $ paypipe send --count 1000 --json > sent.json && paypipe results --verify sent.json --wait 2m`,
   );
   cmd.action(async (flags: ResultsFlags, c: Command) => {
     const { resultsCommand } = await import('./results.js');

@@ -22,13 +22,11 @@ import type { ResultsFlags } from './command.js';
 import type { Io, Style } from '../io.js';
 import { ioFor } from '../options.js';
 import {
-  type CurrencyCheck,
-  checkTotals,
   formatCount,
   formatMinorAmount,
+  plural,
   renderAggregateTable,
   renderColumns,
-  renderTotalsCheck,
   renderWindowChart,
 } from '../render/aggregates.js';
 import { resolveTarget } from '../target.js';
@@ -39,7 +37,23 @@ import {
   RawAccumulator,
 } from './results-merge.js';
 import { parseExactTotal, readSummaryTotals } from '../../pipeline/send-summary.js';
-import { HOUR_MS, rangeOfEventTimes, resolveRange, type TimeRange } from '../../pipeline/time-range.js';
+import {
+  HOUR_MS,
+  implicitWhen,
+  oneOf,
+  type RangeFlags,
+  rangeOfEventTimes,
+  resolveRange,
+  type TimeRange,
+} from '../../pipeline/time-range.js';
+import {
+  renderVerify,
+  type VerifyDoc,
+  type VerifyInput,
+  verify,
+  verifyHeadline,
+  verifyHint,
+} from './verify.js';
 
 export type ResultsFormat = 'table' | 'json' | 'ndjson' | 'csv';
 
@@ -84,7 +98,7 @@ export interface ResultsDoc {
   conflicts: { count: number; listed: IdConflict[] };
   overflows: { count: number; listed: IdConflict[] };
   problems: ObjectProblem[];
-  verify?: { file: string; ok: boolean; checks: CurrencyCheck[] };
+  verify?: VerifyDoc;
 }
 
 export interface FilesDoc {
@@ -230,7 +244,7 @@ export function renderResults(d: ResultsDoc, style: Style): string {
   out.push(
     style.bold(`${what} in ${d.bucket}, ${rangeLabel(d.range)}`) +
       style.dim(
-        `  ·  ${formatCount(d.objects.listed)} objects (${mb(d.objects.bytes)})  ·  ${formatCount(d.records)} records` +
+        `  ·  ${plural(d.objects.listed, 'object')} (${mb(d.objects.bytes)})  ·  ${plural(d.records, 'record')}` +
           (d.duplicates > 0
             ? `  ·  ${formatCount(d.duplicates)} ${d.mode === 'raw' ? 'repeated transaction ids' : 'duplicates counted once'}`
             : '') +
@@ -291,7 +305,7 @@ export function renderResults(d: ResultsDoc, style: Style): string {
     out.push(
       '',
       style.yellow(
-        `${formatCount(d.invalid)} records were not ${d.mode === 'raw' ? 'valid events' : 'aggregates'}${reasons}`,
+        `${d.invalid === 1 ? '1 record was not' : `${formatCount(d.invalid)} records were not`} ${d.mode === 'raw' ? 'valid events' : 'aggregates'}${reasons}`,
       ),
     );
   }
@@ -308,26 +322,14 @@ export function renderResults(d: ResultsDoc, style: Style): string {
       style.red(`${formatCount(d.overflows.count)} aggregates left out: a window's total would overflow`),
     );
   if (d.problems.length > 0) {
-    out.push('', style.yellow(`${d.problems.length} object(s) could not be read completely:`));
+    out.push('', style.yellow(`${plural(d.problems.length, 'object')} could not be read completely:`));
     for (const p of d.problems) {
       out.push(
         `  ${style.red('✗')} ${p.message}${p.salvaged > 0 ? ` — ${formatCount(p.salvaged)} records salvaged` : ' — nothing salvaged'}`,
       );
     }
   }
-  if (d.verify !== undefined) {
-    out.push(
-      '',
-      style.bold(
-        `verify against ${d.verify.file}: ${d.verify.ok ? style.green('match') : style.red('MISMATCH')}`,
-      ),
-    );
-    out.push(
-      d.verify.checks.length === 0
-        ? style.dim('(nothing sent, nothing aggregated)')
-        : renderTotalsCheck(d.verify.checks, style),
-    );
-  }
+  if (d.verify !== undefined) out.push('', renderVerify(d.verify, style));
   return out.join('\n');
 }
 
@@ -343,7 +345,7 @@ export function renderFiles(d: FilesDoc, style: Style): string {
   const recs = d.files.reduce((s, f) => s + f.records, 0);
   return [
     renderColumns(['key', 'bytes', 'records', 'status'], rows, ['l', 'r', 'r', 'l'], style),
-    style.dim(`${formatCount(d.files.length)} objects, ${mb(total)}, ${formatCount(recs)} records`),
+    style.dim(`${plural(d.files.length, 'object')}, ${mb(total)}, ${plural(recs, 'record')}`),
   ].join('\n');
 }
 
@@ -365,15 +367,18 @@ export async function resultsCommand(flags: ResultsFlags, cmd: Command): Promise
   if (io.json && flags.format !== undefined && flags.format !== 'json') {
     throw usageError(`--json and --format ${flags.format} conflict; use one of them`);
   }
-  const nowMs = Date.now();
+  let nowMs = Date.now();
+  const rangeFlags: RangeFlags = {
+    since: oneOf(flags.since, flags.last, flags.from) ?? implicitWhen('--since', '1h'),
+    until: oneOf(flags.until, flags.to),
+    date: flags.date,
+    hour: flags.hour,
+  };
+  if (flags.wait !== undefined && flags.verify === undefined) {
+    throw usageError('--wait goes with --verify: it waits for the aggregates of that send');
+  }
   // Read and check the summary before anything touches the network.
-  let verify:
-    | {
-        file: string;
-        totals: Map<string, { count: number; totalMinor: number }>;
-        eventTime: { from: string; to: string } | null;
-      }
-    | undefined;
+  let check: (VerifyInput & { eventTime: { from: string; to: string } | null }) | undefined;
   if (flags.verify !== undefined) {
     let text: string;
     try {
@@ -392,53 +397,89 @@ export async function resultsCommand(flags: ResultsFlags, cmd: Command): Promise
         'give it the output of `paypipe send --json > summary.json`',
       );
     }
-    const { summary, totals } = readSummaryTotals(parsed, flags.verify);
-    verify = { file: flags.verify, totals, eventTime: summary.eventTime };
+    const { summary, totals, windows } = readSummaryTotals(parsed, flags.verify);
+    check = {
+      file: flags.verify,
+      totals,
+      // --raw reads events, not aggregates: compared per currency over the range.
+      windows: flags.raw === true ? undefined : windows,
+      finishedMs: summary.finishedAt === undefined ? undefined : Date.parse(summary.finishedAt),
+      eventTime: summary.eventTime,
+    };
     if (flags.files === true) throw usageError('--files lists objects; it cannot be combined with --verify');
   }
   // Validates the range flags (usage errors) before the target is resolved.
-  resolveRange(flags, nowMs);
+  resolveRange(rangeFlags, nowMs);
   const target = await resolveTarget(flags, {
     overrides: flags.raw === true ? { rawBucket: flags.bucket } : { analyticsBucket: flags.bucket },
     need: [flags.raw === true ? 'rawBucket' : 'analyticsBucket'],
   });
   const windowMs = target.config.aggregator.windowSeconds * 1000;
   const fallback =
-    verify?.eventTime === null || verify?.eventTime === undefined
+    check?.eventTime === null || check?.eventTime === undefined
       ? undefined
-      : rangeOfEventTimes(verify.eventTime.from, verify.eventTime.to, windowMs);
-  const range = resolveRange(flags, nowMs, fallback);
+      : rangeOfEventTimes(check.eventTime.from, check.eventTime.to, windowMs);
+  const range = resolveRange(rangeFlags, nowMs, { fallback });
   const bucket = flags.raw === true ? target.names.rawBucket : target.names.analyticsBucket;
+  const bufferSeconds = target.config.firehose.analytics.bufferIntervalSeconds;
+  // After the last event is sent: the aggregator's batching window and its poll (seconds), then the
+  // Firehose buffer. On AWS the event source mapping polls about once a second and Lambda may
+  // retry, so allow it a minute; the local pollers run in-process.
+  const inFlightMs =
+    (bufferSeconds + target.config.aggregator.maxBatchingWindowSeconds) * 1000 +
+    (target.kind === 'local' ? 5_000 : 60_000);
 
   const { s3Client } = await import('../../aws/clients.js');
   const s3 = await s3Client(target.clientTarget);
-  const spinner = await io.spinner(
-    `listing ${bucket} for ${rangeLabel({ from: isoMs(range.fromMs), to: isoMs(range.toMs) })}…`,
-  );
+  const readOnce = async (): Promise<ReadResultsOutput> => {
+    const spinner = await io.spinner(
+      `listing ${bucket} for ${rangeLabel({ from: isoMs(range.fromMs), to: isoMs(range.toMs) })}…`,
+    );
+    try {
+      const r = await readResults(s3, {
+        bucket,
+        range,
+        raw: flags.raw === true,
+        windowMs,
+        maxFutureSkewMs: target.config.aggregator.maxFutureSkewMs,
+        concurrency: flags.concurrency,
+        nowMs,
+        onListed: (n, bytes) =>
+          spinner.update(`reading ${plural(n, 'object')} (${mb(bytes)}) from ${bucket}…`),
+        onProgress: (done, total) =>
+          spinner.update(`reading objects from ${bucket}: ${formatCount(done)}/${formatCount(total)}`),
+      });
+      spinner.succeed(
+        `read ${plural(r.doc.objects.listed, 'object')} (${mb(r.doc.objects.bytes)}) from ${bucket}`,
+      );
+      return r;
+    } catch (e) {
+      spinner.fail(`reading ${bucket} failed`);
+      throw e;
+    }
+  };
+  const verdict = (o: ReadResultsOutput): VerifyDoc | undefined =>
+    check === undefined
+      ? undefined
+      : verify(check, o.doc.aggregates ?? [], o.totals, { nowMs, range, bufferSeconds, inFlightMs });
   let out: ReadResultsOutput;
+  let checked: VerifyDoc | undefined;
   try {
-    out = await readResults(s3, {
-      bucket,
-      range,
-      raw: flags.raw === true,
-      windowMs,
-      maxFutureSkewMs: target.config.aggregator.maxFutureSkewMs,
-      concurrency: flags.concurrency,
-      nowMs,
-      onListed: (n, bytes) =>
-        spinner.update(`reading ${formatCount(n)} objects (${mb(bytes)}) from ${bucket}…`),
-      onProgress: (done, total) =>
-        spinner.update(`reading objects from ${bucket}: ${formatCount(done)}/${formatCount(total)}`),
-    });
-  } catch (e) {
-    spinner.fail(`reading ${bucket} failed`);
-    throw e;
+    out = await readOnce();
+    checked = verdict(out);
+    // --wait: read again while the only difference is aggregates that may still be on their way.
+    const deadline = nowMs + (flags.wait ?? 0);
+    while (checked?.status === 'pending' && Date.now() < deadline) {
+      const pause = Math.min(5_000, Math.max(1_000, (bufferSeconds * 1000) / 4), deadline - Date.now());
+      io.info(`${verifyHeadline(checked)}; reading again in ${Math.ceil(pause / 1000)} s…`);
+      await new Promise((r) => setTimeout(r, pause));
+      nowMs = Date.now();
+      out = await readOnce();
+      checked = verdict(out);
+    }
   } finally {
     s3.destroy();
   }
-  spinner.succeed(
-    `read ${formatCount(out.doc.objects.listed)} objects (${mb(out.doc.objects.bytes)}) from ${bucket}`,
-  );
   for (const p of out.doc.problems) io.debugLog(`${p.kind}: ${p.message}`);
 
   if (flags.files === true) {
@@ -453,10 +494,7 @@ export async function resultsCommand(flags: ResultsFlags, cmd: Command): Promise
   }
 
   const doc: ResultsDoc = { ...out.doc, target: target.kind };
-  if (verify !== undefined) {
-    const checks = checkTotals(verify.totals, out.totals);
-    doc.verify = { file: verify.file, ok: checks.every((c) => c.ok), checks };
-  }
+  if (checked !== undefined) doc.verify = checked;
   if (format === 'json') io.line(doc, JSON.stringify(doc, null, 2));
   else if (format === 'ndjson') {
     if (doc.mode === 'aggregations') for (const a of doc.aggregates ?? []) io.line(a, JSON.stringify(a));
@@ -502,15 +540,11 @@ export async function resultsCommand(flags: ResultsFlags, cmd: Command): Promise
     for (const p of doc.problems) io.warn(p.message);
   } else io.result(doc, renderResults);
   if (doc.verify !== undefined && !doc.verify.ok) {
-    const bad = doc.verify.checks.filter((c) => !c.ok).map((c) => c.currency);
-    throw new PaypipeError(
-      'VERIFY_MISMATCH',
-      `aggregates differ from ${doc.verify.file} for ${bad.join(', ')}`,
-      {
-        hint: 'see the ✗ lines above: late aggregates still in flight, other traffic in the same windows, or lost data',
-        details: { currencies: bad },
-      },
-    );
+    const v = doc.verify;
+    throw new PaypipeError(v.status === 'pending' ? 'VERIFY_PENDING' : 'VERIFY_MISMATCH', verifyHeadline(v), {
+      hint: verifyHint(v),
+      details: { status: v.status, currencies: v.checks.filter((c) => !c.ok).map((c) => c.currency) },
+    });
   }
   return finish(doc, flags, io);
 }
@@ -520,7 +554,7 @@ function finish(d: Omit<ResultsDoc, 'target'>, flags: ResultsFlags, _io: Io): vo
   if (d.objects.unreadable > 0) {
     throw new PaypipeError(
       'AWS',
-      `${d.objects.unreadable} object(s) could not be read from ${d.bucket} after retries; the results above are incomplete`,
+      `${plural(d.objects.unreadable, 'object')} could not be read from ${d.bucket} after retries; the results above are incomplete`,
       {
         hint: 'run again; --debug shows each S3 error',
       },
@@ -532,7 +566,7 @@ function finish(d: Omit<ResultsDoc, 'target'>, flags: ResultsFlags, _io: Io): vo
   ) {
     throw new PaypipeError(
       'DATA',
-      `--strict: ${d.objects.damaged} damaged object(s), ${d.invalid} invalid record(s), ${d.conflicts.count} id conflict(s)`,
+      `--strict: ${plural(d.objects.damaged, 'damaged object')}, ${plural(d.invalid, 'invalid record')}, ${plural(d.conflicts.count, 'id conflict')}`,
       { hint: 'the keys are listed above; without --strict they are reported and the run succeeds' },
     );
   }

@@ -27,7 +27,7 @@ export function register(program: Command): void {
     )
     .addOption(new Option('--enable', 'turn the schedule on').conflicts('disable'))
     .addOption(new Option('--disable', 'turn the schedule off (no events are produced)').conflicts('enable'))
-    .option('--count <n>', 'events per producer invocation', intFlag('--count', 1, 100_000));
+    .option('-n, --count <n>', 'events per producer invocation', intFlag('--count', 1, 100_000));
   addTargetOptions(cmd);
   cmd.addHelpText(
     'after',

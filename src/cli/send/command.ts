@@ -17,6 +17,7 @@ export interface SendFlags extends TargetFlags {
   concurrency?: number;
   maxAttempts?: number;
   unsentFile?: string;
+  allowInvalid?: boolean;
 }
 
 export function register(program: Command): void {
@@ -51,6 +52,10 @@ export function register(program: Command): void {
     )
     .option('--from-file <file>', 'replay an NDJSON file of events, one per line ("-" for stdin)')
     .option(
+      '--allow-invalid',
+      'with --from-file: send lines that are not valid events too (refused when most of the file is)',
+    )
+    .option(
       '--via-lambda',
       'invoke the deployed producer Lambda with { count } instead (AWS only, up to 100,000)',
     )
@@ -64,7 +69,7 @@ export function register(program: Command): void {
     )
     .option(
       '--unsent-file <file>',
-      'where events still unsent after retries are written (default ./paypipe-unsent-<time>.ndjson)',
+      'where events still unsent after retries are written (default: <data-dir>/unsent/paypipe-unsent-<time>.ndjson)',
     );
   addTargetOptions(cmd);
   cmd.addHelpText(
@@ -88,9 +93,11 @@ paced to the shards' limits (1,000 records/s and 1 MiB/s per shard, from Describ
 
 The summary lists sent, retried and failed events, the throughput, and per-currency totals (count and
 exact total) of the valid events sent — duplicates included, as the aggregator counts records.
-\`--json\` prints it as one document; \`paypipe results --verify <file>\` checks the aggregates against it.
-Events still unsent after retries are written to a file (its path is printed) and the exit status is 1:
-resend them with --from-file.
+\`--json\` prints it as one document; \`paypipe results --verify <file>\` checks the aggregates against it,
+window by window. New aggregates take up to the Firehose buffer interval (60 s by default) to appear.
+Events still unsent after retries are written to a file in the data directory (its path is printed)
+and the exit status is 1: resend them with --from-file. A --from-file whose lines are mostly not
+events (checked on the first 1,000 lines, before anything is sent) is refused unless --allow-invalid.
 
 Examples:
   $ paypipe send --local --count 500                     # a burst into the local pipeline
@@ -98,7 +105,7 @@ Examples:
   $ paypipe results --local --verify sent.json           # do the aggregates match?
   $ paypipe send --duration 10m --rate 50                # steady traffic, 50 events/s
   $ paypipe send --count 5000 --scenario messy,currencies=USD:0.7+EUR:0.3
-  $ paypipe send --from-file paypipe-unsent-2024-01-15T10-30-00-000Z.ndjson
+  $ paypipe send --from-file .paypipe/unsent/paypipe-unsent-2024-01-15T10-30-00-000Z.ndjson
   $ paypipe send --via-lambda --count 1000 --env prod    # through the deployed producer`,
   );
   cmd.action(async (flags: SendFlags, c: Command) => {

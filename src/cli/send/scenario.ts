@@ -59,10 +59,11 @@ const duration = (key: string, v: string, minMs: number, maxMs: number): number 
 export function parseScenario(text: string): ParsedScenario {
   const scenario: Scenario = {};
   let spanMs = 0;
-  const parts = text
-    .split(',')
-    .map((p) => p.trim())
-    .filter((p) => p !== '');
+  const parts = text.split(',').map((p) => p.trim());
+  // `--scenario ',,,'` or `late=0.1,,x` is a typo, not "the clean preset": say so instead of guessing.
+  if (parts.every((p) => p === '')) throw bad(`is empty (got "${text}")`);
+  if (parts.includes(''))
+    throw bad(`has an empty part in "${text}" (two commas in a row, or a comma at an end)`);
   const expanded: string[] = [];
   for (const p of parts) {
     const preset = SCENARIO_PRESETS[p];
@@ -111,6 +112,7 @@ export function parseScenario(text: string): ParsedScenario {
       }
       case 'merchants':
         s.merchants = value.split('+').map((m) => m.trim());
+        if (s.merchants.includes('')) throw bad(`merchants has an empty name in "${value}"`);
         break;
       default:
         throw bad(`has unknown key "${key}"`);

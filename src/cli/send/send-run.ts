@@ -12,8 +12,10 @@ import { createInterface } from 'node:readline';
 import type { FailedRecord, KinesisClient, SendRecord, SendSummary } from '../../aws/kinesis.js';
 import { KINESIS_LIMITS } from '../../pipeline/batching.js';
 import { validateValue } from '../../domain/event.js';
-import type { PaypipeError } from '../../errors.js';
+import { type PaypipeError, usageError } from '../../errors.js';
 import { generateEvents, recordData, recordPartitionKey, type Scenario } from '../../domain/generator.js';
+import { windowStartMs } from '../../domain/window.js';
+import { plural } from '../render/aggregates.js';
 import { paced } from './pacer.js';
 
 export interface SendItem extends SendRecord {
@@ -60,22 +62,37 @@ export function* generatedItems(o: GeneratedSource): Generator<SendItem, never, 
   throw new Error('unreachable: the generator is infinite');
 }
 
+/** How many lines of a --from-file are checked before anything is sent. */
+export const FILE_SAMPLE_LINES = 1000;
+
+export interface FileItemsOptions {
+  clock: () => number;
+  maxFutureSkewMs: number;
+  input?: NodeJS.ReadableStream;
+  /** Send the file even when most of its lines are not valid events (e.g. replaying bad records). */
+  allowInvalid?: boolean | undefined;
+  /** How the file is named in messages (the path as given). */
+  label?: string;
+}
+
 /**
  * Lines of an NDJSON file (or stdin with "-"), sent byte for byte as they are. Each line is also
  * validated like the aggregator will (so the summary counts only what the aggregates will show);
- * invalid lines are still sent — replaying "what happened" includes the bad records.
+ * invalid lines are still sent — replaying "what happened" includes the bad records. But a file
+ * whose first lines are mostly not events (a README, a pretty-printed JSON array) is refused before
+ * the first record goes out, unless `allowInvalid` says the bad records are intended.
  */
 export async function* fileItems(
   path: string,
-  o: { clock: () => number; maxFutureSkewMs: number; input?: NodeJS.ReadableStream },
+  o: FileItemsOptions,
 ): AsyncGenerator<SendItem, void, undefined> {
   const input = o.input ?? (path === '-' ? process.stdin : createReadStream(path));
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })[Symbol.asyncIterator]();
   let n = 0;
-  for await (const raw of lines) {
+  const item = (raw: string): { item: SendItem; problem?: string } | undefined => {
     n++;
     const line = raw.trim();
-    if (line === '') continue;
+    if (line === '') return undefined;
     let parsed: unknown;
     try {
       parsed = JSON.parse(line);
@@ -85,19 +102,51 @@ export async function* fileItems(
     const id = (parsed as { transaction_id?: unknown } | undefined)?.transaction_id;
     const partitionKey = typeof id === 'string' && id.length > 0 && id.length <= 256 ? id : `line-${n}`;
     const data = Buffer.from(line);
-    const v =
-      parsed === undefined
-        ? undefined
-        : validateValue(parsed, { arrivalMs: o.clock(), maxFutureSkewMs: o.maxFutureSkewMs });
-    if (v?.ok === true) {
-      yield {
+    if (parsed === undefined) return { item: { data, partitionKey }, problem: `line ${n} is not JSON` };
+    const v = validateValue(parsed, { arrivalMs: o.clock(), maxFutureSkewMs: o.maxFutureSkewMs });
+    if (!v.ok) return { item: { data, partitionKey }, problem: `line ${n}: ${v.detail}` };
+    return {
+      item: {
         data,
         partitionKey,
         currency: v.event.currency,
         amountMinor: v.event.amountMinor,
         eventMs: v.event.event_timestamp,
-      };
-    } else yield { data, partitionKey };
+      },
+    };
+  };
+  // The sample: checked before anything is yielded, i.e. before anything is sent.
+  const head: SendItem[] = [];
+  let bad = 0;
+  let firstProblem: string | undefined;
+  let whole = false;
+  while (head.length < FILE_SAMPLE_LINES) {
+    const r = await lines.next();
+    if (r.done === true) {
+      whole = true;
+      break;
+    }
+    const x = item(r.value);
+    if (x === undefined) continue;
+    head.push(x.item);
+    if (x.problem !== undefined) {
+      bad++;
+      firstProblem ??= x.problem;
+    }
+  }
+  if (o.allowInvalid !== true && bad * 2 > head.length) {
+    const name = o.label ?? path;
+    const of = `${bad} of ${whole ? '' : 'the first '}${plural(head.length, 'line')}`;
+    const are = bad === 1 ? 'is not a valid event' : 'are not valid events';
+    throw usageError(
+      `--from-file ${name}: ${of} ${are} (${firstProblem}); nothing was sent`,
+      'give an NDJSON file of events, one JSON object per line, or add --allow-invalid to send the lines as they are (the aggregator dead-letters them)',
+    );
+  }
+  yield* head;
+  for (let r = await lines.next(); r.done !== true; r = await lines.next()) {
+    const x = item(r.value);
+    if (x !== undefined) yield x.item;
   }
 }
 
@@ -125,6 +174,16 @@ export interface SendRunOptions {
   signal?: AbortSignal | undefined;
   onProgress?: ((p: SendRunProgress) => void) | undefined;
   now?: () => number;
+  /** The aggregator's window width, for the per-window tallies (default 60 s). */
+  windowMs?: number;
+}
+
+/** Valid events sent in one (window, currency): what that window's merged aggregate must say. */
+export interface WindowTally {
+  windowStartMs: number;
+  currency: string;
+  count: number;
+  totalMinor: number;
 }
 
 export interface SendRunResult {
@@ -139,6 +198,8 @@ export interface SendRunResult {
   invalid: number;
   /** Valid events sent, per currency. */
   totals: Map<string, { count: number; totalMinor: number }>;
+  /** Valid events sent, per (window, currency), in window order. */
+  byWindow: WindowTally[];
   minEventMs: number | undefined;
   maxEventMs: number | undefined;
   failedRecords: FailedRecord<SendItem>[];
@@ -162,6 +223,19 @@ export async function runSend(
   const now = o.now ?? (() => performance.now());
   const started = now();
   const totals = new Map<string, { count: number; totalMinor: number }>();
+  const windowMs = o.windowMs ?? 60_000;
+  const windows = new Map<string, WindowTally>();
+  const windowOf = (it: SendItem): WindowTally | undefined => {
+    if (it.eventMs === undefined || it.currency === undefined) return undefined;
+    const start = windowStartMs(it.eventMs, windowMs);
+    const key = `${start}|${it.currency}`;
+    let w = windows.get(key);
+    if (w === undefined) {
+      w = { windowStartMs: start, currency: it.currency, count: 0, totalMinor: 0 };
+      windows.set(key, w);
+    }
+    return w;
+  };
   let pulled = 0;
   let invalid = 0;
   let minEventMs: number | undefined;
@@ -181,6 +255,11 @@ export async function runSend(
     else {
       t.count++;
       t.totalMinor += it.amountMinor;
+    }
+    const w = windowOf(it);
+    if (w !== undefined) {
+      w.count++;
+      w.totalMinor += it.amountMinor;
     }
     if (it.eventMs !== undefined) {
       if (minEventMs === undefined || it.eventMs < minEventMs) minEventMs = it.eventMs;
@@ -268,6 +347,11 @@ export async function runSend(
       t.totalMinor -= it.amountMinor;
       if (t.count === 0) totals.delete(it.currency);
     }
+    const w = windowOf(it);
+    if (w !== undefined) {
+      w.count--;
+      w.totalMinor -= it.amountMinor;
+    }
   }
   return {
     pulled,
@@ -279,6 +363,9 @@ export async function runSend(
     durationMs: now() - started,
     invalid,
     totals,
+    byWindow: [...windows.values()]
+      .filter((w) => w.count > 0)
+      .sort((a, b) => a.windowStartMs - b.windowStartMs || (a.currency < b.currency ? -1 : 1)),
     minEventMs,
     maxEventMs,
     failedRecords: summary.failedRecords,

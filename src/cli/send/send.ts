@@ -4,8 +4,8 @@
  * and never lose an event silently: anything still unsent is written to a file that
  * `--from-file` can resend, and the command exits 1.
  */
-import { createWriteStream } from 'node:fs';
-import { resolve } from 'node:path';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { KinesisClient } from '../../aws/kinesis.js';
 import type { LambdaClient } from '../../aws/lambda.js';
@@ -15,9 +15,9 @@ import { PaypipeError, usageError } from '../../errors.js';
 import type { SendFlags } from './command.js';
 import type { Io, Style } from '../io.js';
 import { interruptSignal } from '../interrupt.js';
-import { ioFor } from '../options.js';
+import { DEFAULT_DATA_DIR, ioFor } from '../options.js';
 import { type ResolvedTarget, resolveTarget } from '../target.js';
-import { formatCount, formatMinorAmount, renderColumns } from '../render/aggregates.js';
+import { formatCount, formatMinorAmount, plural, renderColumns } from '../render/aggregates.js';
 import { parseScenario } from './scenario.js';
 import {
   fileItems,
@@ -30,6 +30,7 @@ import {
 import {
   parseExactTotal,
   renderTotals,
+  renderWindowTotals,
   SUMMARY_KIND,
   type SendSummaryDoc,
 } from '../../pipeline/send-summary.js';
@@ -64,6 +65,11 @@ export function checkSendFlags(f: SendFlags): void {
   }
   if (f.fromFile !== undefined && (f.seed !== undefined || f.scenario !== undefined)) {
     throw usageError('--from-file replays a file as it is; it cannot be combined with --seed or --scenario');
+  }
+  if (f.allowInvalid === true && f.fromFile === undefined) {
+    throw usageError(
+      '--allow-invalid goes with --from-file (generated bad records come from --scenario malformed=…)',
+    );
   }
   if (f.viaLambda === true) {
     for (const [flag, v] of [
@@ -125,9 +131,18 @@ export function progressLine(
   return parts.join('  ');
 }
 
+/**
+ * Where unsent records go unless --unsent-file says: the data directory (`.paypipe/unsent/`, or
+ * --data-dir), never the current directory, so they are found next to the rest of the state.
+ */
+export function defaultUnsentFile(dataDir: string | undefined, at: Date): string {
+  return resolve(join(dataDir ?? DEFAULT_DATA_DIR, 'unsent', `paypipe-unsent-${stamp(at)}.ndjson`));
+}
+
 /** Writes the unsent records (one per line, as sent) and returns the file's absolute path. */
 export async function writeUnsent(file: string, failed: SendRunResult['failedRecords']): Promise<string> {
   const path = resolve(file);
+  mkdirSync(dirname(path), { recursive: true });
   const out = createWriteStream(path, { flags: 'wx' });
   await new Promise<void>((res, rej) => {
     out.once('error', rej);
@@ -152,7 +167,7 @@ export function renderSummary(s: SendSummaryDoc, style: Style): string {
       : s.source.type === 'file'
         ? `from ${s.source.path}`
         : `via Lambda ${s.source.function}`;
-  const head = `${s.failed > 0 ? style.red('✗') : style.green('✓')} sent ${formatCount(s.sent)} events to ${s.stream} (${s.target}, ${src})`;
+  const head = `${s.failed > 0 ? style.red('✗') : style.green('✓')} sent ${plural(s.sent, 'event')} to ${s.stream} (${s.target}, ${src})`;
   lines.push(head);
   const facts = [
     `${ms(s.durationMs)}`,
@@ -163,7 +178,13 @@ export function renderSummary(s: SendSummaryDoc, style: Style): string {
   ];
   if (s.throttled > 0) facts.push(`throttled ${formatCount(s.throttled)}`);
   if (s.pacedRate !== null) facts.push(`paced at ${formatCount(Math.round(s.pacedRate * 10) / 10)}/s`);
-  if (s.invalid > 0) facts.push(`${formatCount(s.invalid)} invalid on purpose`);
+  if (s.invalid > 0) {
+    facts.push(
+      s.source.type === 'generated'
+        ? `${formatCount(s.invalid)} invalid on purpose`
+        : `${formatCount(s.invalid)} not valid events (sent as they are)`,
+    );
+  }
   lines.push(`  ${facts.join(' · ')}`);
   const rows = Object.entries(s.byCurrency).map(([c, t]) => {
     const minor = parseExactTotal(t.total, c);
@@ -175,10 +196,21 @@ export function renderSummary(s: SendSummaryDoc, style: Style): string {
   }
   if (s.eventTime !== null) lines.push('', style.dim(`event time ${s.eventTime.from} → ${s.eventTime.to}`));
   if (s.unsentFile !== null) {
-    lines.push('', style.red(`${formatCount(s.failed)} events unsent, written to ${s.unsentFile}`));
-    lines.push(style.dim(`resend them with: paypipe send --from-file ${s.unsentFile}`));
+    lines.push('', style.red(`${plural(s.failed, 'event')} unsent, written to ${s.unsentFile}`));
+    lines.push(style.dim(`resend them with \`paypipe send --from-file ${s.unsentFile}\``));
   }
   return lines.join('\n');
+}
+
+/**
+ * Said after every send: the aggregates are not in S3 yet. Firehose holds them for up to its buffer
+ * interval (60 s by default, on AWS and in `paypipe up`), and a results run before that is short.
+ */
+export function deliveryNote(target: Pick<ResolvedTarget, 'kind' | 'config'>): string {
+  const buffer = target.config.firehose.analytics.bufferIntervalSeconds;
+  const quicker =
+    target.kind === 'local' && buffer > 5 ? '; `paypipe up --buffer-interval 1` delivers within seconds' : '';
+  return `new aggregates take up to the Firehose buffer interval (${buffer} s) to appear in S3${quicker}: \`paypipe results --since 10m\``;
 }
 
 export async function sendCommand(flags: SendFlags, cmd: Command): Promise<void> {
@@ -195,15 +227,16 @@ export async function sendCommand(flags: SendFlags, cmd: Command): Promise<void>
   try {
     const doc = await sendWith(client, streamName, target, flags, io);
     io.result(doc, renderSummary);
+    if (doc.sent > doc.invalid) io.info(io.errStyle.dim(deliveryNote(target)));
     if (doc.failed > 0) {
       throw new PaypipeError(
         'UNSENT',
-        `${doc.failed} of ${doc.sent + doc.failed} events were not accepted by ${streamName} after retries`,
+        `${doc.failed} of ${plural(doc.sent + doc.failed, 'event')} ${doc.failed === 1 ? 'was' : 'were'} not accepted by ${streamName} after retries${doc.unsentFile === null ? '' : `; saved in ${doc.unsentFile}`}`,
         {
           hint:
             doc.unsentFile === null
               ? 'see the errors above'
-              : `resend them with: paypipe send --from-file ${doc.unsentFile}`,
+              : `resend them with \`paypipe send --from-file ${doc.unsentFile}\``,
           details: { unsentFile: doc.unsentFile, failed: doc.failed },
         },
       );
@@ -231,7 +264,7 @@ async function sendWith(
       : (flags.rate ?? shardRate);
   if (flags.rate !== undefined && shardRate !== undefined && flags.rate > shardRate) {
     io.warn(
-      `--rate ${flags.rate}/s is above what ${capacity.openShards} shard(s) take (${SHARD_RECORDS_PER_SECOND}/s each); pacing at ${Math.floor(shardRate)}/s`,
+      `--rate ${flags.rate}/s is above what ${plural(capacity.openShards, 'shard')} take (${SHARD_RECORDS_PER_SECOND}/s each); pacing at ${Math.floor(shardRate)}/s`,
     );
   }
 
@@ -252,7 +285,14 @@ async function sendWith(
         );
       }
     }
-    source = fileItems(path, { clock, maxFutureSkewMs: target.config.aggregator.maxFutureSkewMs });
+    source = await checkedFirst(
+      fileItems(path, {
+        clock,
+        maxFutureSkewMs: target.config.aggregator.maxFutureSkewMs,
+        allowInvalid: flags.allowInvalid,
+        label: flags.fromFile,
+      }),
+    );
     sourceDoc = { type: 'file', path };
   } else {
     source = generatedItems({ seed, scenario: scenario?.scenario, spanMs: scenario?.spanMs, clock });
@@ -268,7 +308,7 @@ async function sendWith(
         ? `events for ${ms(flags.duration)}`
         : 'events';
   io.info(
-    `sending ${what} to ${streamName} (${target.kind}${target.kind === 'aws' ? ` ${target.region}` : ''}, ${capacity.openShards} shard(s)${rate !== undefined ? `, ${formatCount(Math.round(rate))}/s` : ''})`,
+    `sending ${what} to ${streamName} (${target.kind}${target.kind === 'aws' ? ` ${target.region}` : ''}, ${plural(capacity.openShards, 'shard')}${rate !== undefined ? `, ${formatCount(Math.round(rate))}/s` : ''})`,
   );
 
   // A live line on a TTY only; redrawn at most 4 times a second.
@@ -291,6 +331,7 @@ async function sendWith(
       concurrency: flags.concurrency,
       maxAttempts: flags.maxAttempts,
       signal: interrupt.signal,
+      windowMs: target.config.aggregator.windowSeconds * 1000,
       onProgress: (p) => {
         latest = p;
       },
@@ -304,7 +345,7 @@ async function sendWith(
   }
   const finishedAt = new Date();
   if (run.interrupted)
-    io.warn(`interrupted: stopped after ${formatCount(run.pulled)} events (all of them sent or saved)`);
+    io.warn(`interrupted: stopped after ${plural(run.pulled, 'event')} (all of them sent or saved)`);
   // The stream stopped taking records mid-run (deleted, access revoked): say why, not only how many.
   if (run.stoppedBy !== undefined) {
     io.warn(`stopped early: ${run.stoppedBy.message}${run.stoppedBy.hint ? ` (${run.stoppedBy.hint})` : ''}`);
@@ -312,7 +353,7 @@ async function sendWith(
 
   let unsentFile: string | null = null;
   if (run.failedRecords.length > 0) {
-    const file = flags.unsentFile ?? `paypipe-unsent-${stamp(finishedAt)}.ndjson`;
+    const file = flags.unsentFile ?? defaultUnsentFile(flags.dataDir, finishedAt);
     try {
       unsentFile = await writeUnsent(file, run.failedRecords);
     } catch (e) {
@@ -350,8 +391,24 @@ async function sendWith(
         ? null
         : { from: new Date(run.minEventMs).toISOString(), to: new Date(run.maxEventMs).toISOString() },
     byCurrency: renderTotals(run.totals),
+    byWindow: renderWindowTotals(run.byWindow),
+    windowSeconds: target.config.aggregator.windowSeconds,
     unsentFile,
   };
+}
+
+/**
+ * Pulls the first item before the send starts, so whatever the source checks up front (the
+ * --from-file sample) fails as a usage error with nothing sent, not from inside the sender.
+ */
+async function checkedFirst(
+  items: AsyncGenerator<SendItem, void, undefined>,
+): Promise<AsyncIterable<SendItem>> {
+  const first = await items.next();
+  return (async function* () {
+    if (first.done !== true) yield first.value;
+    yield* items;
+  })();
 }
 
 /** `--via-lambda`: one Invoke of the deployed producer with { count, seed }. */
@@ -380,7 +437,7 @@ async function sendViaLambda(flags: SendFlags, io: Io): Promise<void> {
     io.result(doc, renderSummary);
     if (doc.failed > 0) {
       throw new PaypipeError('UNSENT', `the producer left ${doc.failed} of ${count} events unsent`, {
-        hint: `check its logs: paypipe logs producer --since 10m`,
+        hint: 'check its logs: `paypipe logs producer --since 10m`',
       });
     }
   } finally {
@@ -420,7 +477,7 @@ export async function invokeProducer(
       {
         hint:
           name === 'ResourceNotFoundException'
-            ? 'is the stack deployed in this region? (paypipe outputs)'
+            ? 'is the stack deployed in this region? (`paypipe outputs`)'
             : 'check the credentials and lambda:InvokeFunction permission',
         cause: e,
       },
@@ -437,7 +494,7 @@ export async function invokeProducer(
       // not JSON: show as is
     }
     throw new PaypipeError('AWS', `the producer ${functionName} failed: ${msg.split('\n')[0]}`, {
-      hint: 'check its logs: paypipe logs producer --since 10m',
+      hint: 'check its logs: `paypipe logs producer --since 10m`',
     });
   }
   let r: ProducerResultPayload;
@@ -450,7 +507,7 @@ export async function invokeProducer(
       'AWS',
       `the producer ${functionName} returned an unexpected payload: ${(e as Error).message}`,
       {
-        hint: 'is the deployed producer from this version of paypipe? (paypipe deploy)',
+        hint: 'is the deployed producer from this version of paypipe? (`paypipe deploy`)',
       },
     );
   }

@@ -1,7 +1,7 @@
 /** `paypipe deploy`: flags and help; aws-cdk-lib and the CDK toolkit load lazily in the action. */
 import type { DeployFlags } from './deploy.js';
 import { type Command, Option } from 'commander';
-import { DEFAULT_DATA_DIR, choiceFlag, ioFor } from '../options.js';
+import { DEFAULT_DATA_DIR, dirFlag, choiceFlag, ioFor } from '../options.js';
 
 const APPROVALS = ['never', 'broadening'] as const;
 
@@ -20,7 +20,7 @@ export function register(program: Command): void {
       'broadening',
     )
     .option('--bootstrap', 'bootstrap CDK in the account/region first (needed once per account and region)')
-    .option('--data-dir <dir>', 'where the outputs are remembered', DEFAULT_DATA_DIR)
+    .option('--data-dir <dir>', 'where the outputs are remembered', dirFlag('--data-dir'), DEFAULT_DATA_DIR)
     .addHelpText(
       'after',
       `

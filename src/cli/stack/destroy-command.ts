@@ -1,7 +1,7 @@
 /** `paypipe destroy`: flags and help; aws-cdk-lib and the CDK toolkit load lazily in the action. */
 import type { DestroyFlags } from './destroy.js';
 import { type Command, Option } from 'commander';
-import { DEFAULT_DATA_DIR, ioFor } from '../options.js';
+import { DEFAULT_DATA_DIR, dirFlag, ioFor } from '../options.js';
 
 export function register(program: Command): void {
   program
@@ -12,7 +12,12 @@ export function register(program: Command): void {
     .option('--region <region>', 'AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or ap-southeast-2)')
     .option('--profile <profile>', 'AWS named profile (default: AWS_PROFILE or the SDK credential chain)')
     .option('--force', 'do not ask for confirmation (required without a terminal)')
-    .option('--data-dir <dir>', 'where the outputs were remembered (the file is removed)', DEFAULT_DATA_DIR)
+    .option(
+      '--data-dir <dir>',
+      'where the outputs were remembered (the file is removed)',
+      dirFlag('--data-dir'),
+      DEFAULT_DATA_DIR,
+    )
     .addHelpText(
       'after',
       `

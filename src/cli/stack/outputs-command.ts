@@ -1,7 +1,7 @@
 /** `paypipe outputs`: flags and help; the SDK loads lazily inside the action. */
 import type { OutputsFlags } from './outputs.js';
 import { type Command, Option } from 'commander';
-import { DEFAULT_DATA_DIR, ioFor } from '../options.js';
+import { DEFAULT_DATA_DIR, dirFlag, ioFor } from '../options.js';
 
 export function register(program: Command): void {
   program
@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .option('--region <region>', 'AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or ap-southeast-2)')
     .option('--profile <profile>', 'AWS named profile (default: AWS_PROFILE or the SDK credential chain)')
     .option('--stack <name>', 'CloudFormation stack name (default: <project>-<env>)')
-    .option('--data-dir <dir>', 'where the outputs are remembered', DEFAULT_DATA_DIR)
+    .option('--data-dir <dir>', 'where the outputs are remembered', dirFlag('--data-dir'), DEFAULT_DATA_DIR)
     .addHelpText(
       'after',
       `

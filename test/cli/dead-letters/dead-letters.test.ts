@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Io } from '../../../src/cli/io.js';
 import { renderDeadLetters, runDeadLetters } from '../../../src/cli/dead-letters/dead-letters.js';
 import { appendFailedBatch } from '../../../src/local/failed-batches.js';
+import { implicitWhen } from '../../../src/pipeline/time-range.js';
 import {
   makeEvents,
   sendEvents,
@@ -73,7 +74,10 @@ describe('paypipe dead-letters --local (real kinesalite + s3rver)', () => {
       },
     });
     const io = new Io({ stdout: sink(), stderr: sink(), env: {} });
-    const r = await runDeadLetters({ local: true, dataDir: p.dataDir, last: 86_400_000, limit: 2 }, io);
+    const r = await runDeadLetters(
+      { local: true, dataDir: p.dataDir, since: implicitWhen('--since', '24h'), count: 2 },
+      io,
+    );
     expect(r.target).toBe('local');
     expect(r.badRecords).toBe(3);
     expect(r.byReason).toEqual({ not_json: 1, amount_too_precise: 1, unknown_currency: 1 });

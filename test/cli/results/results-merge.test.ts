@@ -18,7 +18,6 @@ import {
   RawAccumulator,
 } from '../../../src/cli/results/results-merge.js';
 import { hash64, IdSet } from '../../../src/cli/results/id-set.js';
-import { resolveRange, parseInstant } from '../../../src/pipeline/time-range.js';
 import { parseScenario } from '../../../src/cli/send/scenario.js';
 import { parseExactTotal, readSummaryTotals } from '../../../src/pipeline/send-summary.js';
 
@@ -217,36 +216,6 @@ describe('RawAccumulator', () => {
 });
 
 describe('flag parsing', () => {
-  const now = Date.UTC(2024, 0, 15, 10, 42, 17);
-  it('resolves every way of naming a range to a half-open UTC range', () => {
-    expect(resolveRange({ date: '2024-01-14', hour: 23 }, now)).toEqual({
-      fromMs: Date.UTC(2024, 0, 14, 23),
-      toMs: Date.UTC(2024, 0, 15),
-    });
-    expect(resolveRange({ hour: 3 }, now)).toEqual({
-      fromMs: Date.UTC(2024, 0, 15, 3),
-      toMs: Date.UTC(2024, 0, 15, 4),
-    });
-    expect(resolveRange({ date: '2024-01-14' }, now)).toEqual({
-      fromMs: Date.UTC(2024, 0, 14),
-      toMs: Date.UTC(2024, 0, 15),
-    });
-    expect(resolveRange({ last: 1_800_000 }, now)).toEqual({ fromMs: now - 1_800_000, toMs: now });
-    expect(resolveRange({ from: '2024-01-15T10:30' }, now)).toEqual({
-      fromMs: Date.UTC(2024, 0, 15, 10, 30),
-      toMs: now,
-    });
-    expect(resolveRange({}, now)).toEqual({ fromMs: now - 3_600_000, toMs: now });
-    expect(() => resolveRange({ from: '2023-01-01', to: '2024-01-01' }, now)).toThrow(/longer than 31 days/);
-  });
-
-  it('reads ISO instants as UTC unless they carry an offset', () => {
-    expect(parseInstant('2024-01-15T10:30+10:00')).toBe(Date.UTC(2024, 0, 15, 0, 30));
-    expect(parseInstant('2024-01-15 10:30:05.5Z')).toBe(Date.UTC(2024, 0, 15, 10, 30, 5, 500));
-    expect(parseInstant('2024-01-15T24:00Z')).toBeUndefined();
-    expect(parseInstant('15/01/2024')).toBeUndefined();
-  });
-
   it('parses scenarios and presets with overrides', () => {
     expect(parseScenario('messy,late=0.3,currencies=USD:0.7+EUR:0.3,span=5m')).toEqual({
       scenario: {
