@@ -73,6 +73,19 @@ function additions(name: string, rest: string, ctx: HintContext): string[] {
   return out;
 }
 
+/** Index of the first unquoted ` |` or ` >` (where the paypipe command's own words end), else -1. */
+function operatorAt(text: string): number {
+  let quote: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (quote !== undefined) {
+      if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+    else if ((c === '|' || c === '>') && i > 0 && /\s/.test(text[i - 1] as string)) return i - 1;
+  }
+  return -1;
+}
+
 /** Adds the context's target flags to every backticked `paypipe <command> …` in `text`. */
 export function withHintContext(text: string, ctx: HintContext | undefined): string {
   if (ctx === undefined || ctx.given.length === 0 || !text.includes('`paypipe ')) return text;
@@ -80,7 +93,7 @@ export function withHintContext(text: string, ctx: HintContext | undefined): str
     const extra = additions(name, rest, ctx);
     if (extra.length === 0) return whole;
     // Before a pipe or redirect the flags still belong to paypipe.
-    const cut = rest.search(/\s[|>]/);
+    const cut = operatorAt(rest);
     const head = cut === -1 ? rest : rest.slice(0, cut);
     const tail = cut === -1 ? '' : rest.slice(cut);
     return `\`paypipe ${name}${head} ${extra.join(' ')}${tail}\``;

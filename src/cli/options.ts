@@ -85,9 +85,9 @@ export const whenFlag =
       const min = o.minAgoMs ?? 0;
       const max = o.maxAgoMs ?? Number.POSITIVE_INFINITY;
       if (w.ms < min || w.ms > max) {
-        throw usageError(
-          `${flag} must be from ${formatDuration(min)} to ${formatDuration(max)} ago, got "${value}"`,
-        );
+        const bounds =
+          min === 0 ? `at most ${formatDuration(max)}` : `from ${formatDuration(min)} to ${formatDuration(max)}`;
+        throw usageError(`${flag} must be ${bounds} ago, got "${value}"`);
       }
     }
     return { ...w, flag, text: value.trim() };

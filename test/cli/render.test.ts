@@ -98,7 +98,9 @@ describe('aggregate rendering', () => {
     ]);
     const text = renderTotalsCheck(bad, plain);
     expect(text).toContain('✗ USD  sent 5 payments / 1,234,567.81, aggregates say 5 / 1,234,567.80');
-    expect(text).toContain('✗ EUR  sent 1 payments / 1.00, aggregates say 0 / 0.00');
+    expect(text).toContain('✗ EUR  sent 1 payment / 1.00, aggregates say 0 / 0.00');
+    // The checks themselves carry exact decimals, like `send --json` (no grouping).
+    expect(bad.map((c) => c.expectedTotal)).toEqual(['1.00', '0', '1234567.81']);
   });
 
   it('status line: full and compact', () => {

@@ -182,15 +182,22 @@ export function checkTotals(
   });
 }
 
-/** `✓ USD  1,204 payments  52,301.22` or `✗ EUR  sent 10 / 1.00, aggregated 9 / 0.90`. */
+/** An exact amount ("20497.15") grouped for reading ("20,497.15"). */
+export const groupExact = (exact: string): string => {
+  const [int, frac] = exact.split('.') as [string, string | undefined];
+  return frac === undefined ? group(int) : `${group(int)}.${frac}`;
+};
+
+/** `✓ USD  1,204 payments  52,301.22` or `✗ EUR  sent 10 payments / 1.00, aggregates say 9 / 0.90`. */
 export function renderTotalsCheck(checks: readonly CurrencyCheck[], style: Style): string {
-  const cw = Math.max(...checks.map((c) => formatCount(c.expectedCount).length), 1);
-  const tw = Math.max(...checks.map((c) => c.expectedTotal.length), 1);
+  const payments = (n: number): string => plural(n, 'payment');
+  const cw = Math.max(...checks.map((c) => payments(c.actualCount).length), 1);
+  const tw = Math.max(...checks.map((c) => groupExact(c.actualTotal).length), 1);
   return checks
     .map((c) =>
       c.ok
-        ? `${style.green('✓')} ${c.currency}  ${padStart(formatCount(c.actualCount), cw)} payments  ${padStart(c.actualTotal, tw)}  matches what was sent`
-        : `${style.red('✗')} ${c.currency}  sent ${formatCount(c.expectedCount)} payments / ${c.expectedTotal}, aggregates say ${formatCount(c.actualCount)} / ${c.actualTotal}`,
+        ? `${style.green('✓')} ${c.currency}  ${padStart(payments(c.actualCount), cw)}  ${padStart(groupExact(c.actualTotal), tw)}  matches what was sent`
+        : `${style.red('✗')} ${c.currency}  sent ${payments(c.expectedCount)} / ${groupExact(c.expectedTotal)}, aggregates say ${formatCount(c.actualCount)} / ${groupExact(c.actualTotal)}`,
     )
     .join('\n');
 }

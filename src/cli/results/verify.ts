@@ -17,6 +17,7 @@ import {
   type CurrencyCheck,
   checkTotals,
   formatCount,
+  groupExact,
   plural,
   renderTotalsCheck,
 } from '../render/aggregates.js';
@@ -41,6 +42,7 @@ export interface VerifyDoc {
   checks: CurrencyCheck[];
   /** Window-by-window comparison (summaries with byWindow). */
   windows?: {
+    /** Distinct windows of the summary compared (each has one cell per currency). */
     compared: number;
     /** Fewer payments than sent (still in flight, or lost). */
     short: WindowCheck[];
@@ -133,16 +135,16 @@ export function verify(
   const differ: WindowCheck[] = [];
   const expectedByCurrency = new Map<string, MinorTotals>();
   const actualByCurrency = new Map<string, MinorTotals>();
-  let compared = 0;
-  let outsideRange = 0;
+  const compared = new Set<number>();
+  const outside = new Set<number>();
   for (const [key, e] of [...input.windows].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const [startText, currency = ''] = key.split('|');
     const start = Number(startText);
     if (start < ctx.range.fromMs || start >= ctx.range.toMs) {
-      outsideRange++;
+      outside.add(start);
       continue;
     }
-    compared++;
+    compared.add(start);
     const a = actual.get(key) ?? { count: 0, totalMinor: 0 };
     for (const [m, v] of [
       [expectedByCurrency, e],
@@ -167,7 +169,7 @@ export function verify(
     else differ.push(row);
   }
   const checks = checkTotals(expectedByCurrency, actualByCurrency);
-  const ok = compared > 0 && short.length === 0 && over.length === 0 && differ.length === 0;
+  const ok = compared.size > 0 && short.length === 0 && over.length === 0 && differ.length === 0;
   // Only missing payments can be explained by time; a window with more, or other amounts, cannot.
   const status: VerifyStatus = ok
     ? 'match'
@@ -179,7 +181,7 @@ export function verify(
     status,
     ok,
     checks,
-    windows: { compared, short, over, differ, outsideRange },
+    windows: { compared: compared.size, short, over, differ, outsideRange: outside.size },
     ...(status === 'pending' ? { pending: pendingOf(new Set(short.map((w) => w.window_start)).size) } : {}),
   };
 }
@@ -208,7 +210,10 @@ export function verifyHeadline(v: VerifyDoc): string {
 
 /** What to do about a verdict that is not a match. */
 export function verifyHint(v: VerifyDoc): string {
-  if (v.status === 'pending') return 'run it again in a minute, or add --wait 2m to wait for them';
+  if (v.status === 'pending') {
+    const soon = (v.pending?.bufferSeconds ?? 60) >= 20 ? 'in a minute' : 'in a few seconds';
+    return `run it again ${soon}, or add --wait 2m to wait for them`;
+  }
   if (v.windows !== undefined && v.windows.compared === 0) {
     return 'leave out --since/--until/--date: --verify then reads the windows the summary covers';
   }
@@ -243,12 +248,13 @@ export function renderVerify(v: VerifyDoc, style: Style): string {
   const rows = (list: readonly WindowCheck[], mark: string, what: string): void => {
     for (const r of list.slice(0, 10)) {
       out.push(
-        `  ${mark} ${minute(r.window_start)} ${r.currency}  sent ${plural(r.expectedCount, 'payment')} / ${r.expectedTotal}, aggregates say ${formatCount(r.actualCount)} / ${r.actualTotal}${what}`,
+        `  ${mark} ${minute(r.window_start)} ${r.currency}  sent ${plural(r.expectedCount, 'payment')} / ${groupExact(r.expectedTotal)}, aggregates say ${formatCount(r.actualCount)} / ${groupExact(r.actualTotal)}${what}`,
       );
     }
     if (list.length > 10) out.push(style.dim(`  … ${list.length - 10} more`));
   };
-  if (v.windows !== undefined) {
+  // One window: the currency lines above already say it all.
+  if (v.windows !== undefined && v.windows.compared > 1) {
     rows(v.windows.short, v.status === 'pending' ? style.yellow('…') : style.red('✗'), '');
     rows(v.windows.over, style.red('✗'), ' (more than sent)');
     rows(v.windows.differ, style.red('✗'), ' (other amounts)');
