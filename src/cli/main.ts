@@ -52,7 +52,8 @@ const version = (): string => {
   return pkg.version;
 };
 
-const unquoteDefault = (text: string): string => text.replace(/\(default: "((?:[^"\\]|\\.)*)"\)/, '(default: $1)');
+const unquoteDefault = (text: string): string =>
+  text.replace(/\(default: "((?:[^"\\]|\\.)*)"\)/, '(default: $1)');
 
 export async function buildProgram(): Promise<Command> {
   const program = new Command('paypipe')
@@ -86,11 +87,11 @@ Times everywhere: --since/--until take a duration ago (30s, 10m, 2h, 1d) or a UT
 --env/--region/--profile the deployed one.
 
 Examples:
-  $ paypipe demo                       # the whole pipeline on this machine, no AWS account
-  $ paypipe up                         # keep the local pipeline running (Ctrl-C stops it)
-  $ paypipe send --count 500 --local   # a burst of events into the local pipeline
+  $ paypipe demo                          # the whole pipeline on this machine, no AWS account
+  $ paypipe up                            # keep the local pipeline running (Ctrl-C stops it)
+  $ paypipe send --count 500 --local      # a burst of events into the local pipeline
   $ paypipe results --since 30m --local   # merged per-minute aggregates
-  $ paypipe deploy --env dev --bootstrap  # the bundled CDK stack on AWS (--bootstrap: first deploy in an account)`,
+  $ paypipe deploy --env dev --bootstrap  # the bundled CDK stack on AWS (--bootstrap: first deploy)`,
     );
   for (const register of commandModules) register(program);
   // Subcommands inherit exitOverride and the silent error output.

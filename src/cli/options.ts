@@ -86,7 +86,9 @@ export const whenFlag =
       const max = o.maxAgoMs ?? Number.POSITIVE_INFINITY;
       if (w.ms < min || w.ms > max) {
         const bounds =
-          min === 0 ? `at most ${formatDuration(max)}` : `from ${formatDuration(min)} to ${formatDuration(max)}`;
+          min === 0
+            ? `at most ${formatDuration(max)}`
+            : `from ${formatDuration(min)} to ${formatDuration(max)}`;
         throw usageError(`${flag} must be ${bounds} ago, got "${value}"`);
       }
     }

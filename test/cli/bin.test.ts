@@ -88,7 +88,9 @@ describe('a closed pipe is not a failure', () => {
   // and the next progress line hits EPIPE. `up` writes its banner to stderr right after its first
   // line, so it meets the same closed stderr within seconds (a synthesis takes much longer); the
   // command must carry on, and end with its own exit status.
-  it('stderr closed after the first line: the command carries on and exits 0', { timeout: 120_000 }, async () => {
+  it('stderr closed after the first line: the command carries on and exits 0', {
+    timeout: 120_000,
+  }, async () => {
     const dataDir = join(scratch, 'pipe-up');
     const child = spawn(process.execPath, [cli.bin, 'up', '--no-schedule', '--data-dir', dataDir], {
       cwd: scratch,

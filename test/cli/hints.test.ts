@@ -164,12 +164,17 @@ describe('hints keep the target flags of the invocation', () => {
       "run `paypipe results --verify s.json --local --data-dir '/tmp/my pp' | head`",
     );
     // An AWS command stays an AWS command; a command with no target flags is left alone.
-    expect(withHintContext('`paypipe deploy` then `paypipe demo`', local)).toBe('`paypipe deploy` then `paypipe demo`');
+    expect(withHintContext('`paypipe deploy` then `paypipe demo`', local)).toBe(
+      '`paypipe deploy` then `paypipe demo`',
+    );
 
-    const aws = ctx([
-      ['--env', 'prod'],
-      ['--region', 'eu-west-1'],
-    ], local.accepts);
+    const aws = ctx(
+      [
+        ['--env', 'prod'],
+        ['--region', 'eu-west-1'],
+      ],
+      local.accepts,
+    );
     expect(withHintContext('run `paypipe deploy` first', aws)).toBe(
       'run `paypipe deploy --env prod --region eu-west-1` first',
     );
@@ -196,12 +201,24 @@ describe('hints keep the target flags of the invocation', () => {
     const accepts = hintContext(program.commands[0] as Command).accepts;
     const suggestions = [...new Set([...(await helpTexts()).values()].flatMap((t) => suggestedCommands(t)))];
     const value = fc.stringMatching(/^[a-z][a-z0-9-]{0,11}$/);
-    const localCtx = fc.record({ dir: fc.option(fc.constantFrom('/tmp/pp', '/tmp/a b', "it's")) }).map(
-      ({ dir }): HintContext =>
-        ctx([['--local', undefined], ...(dir === null ? [] : ([['--data-dir', dir]] as Array<[string, string]>))], accepts),
-    );
+    const localCtx = fc
+      .record({ dir: fc.option(fc.constantFrom('/tmp/pp', '/tmp/a b', "it's")) })
+      .map(
+        ({ dir }): HintContext =>
+          ctx(
+            [
+              ['--local', undefined],
+              ...(dir === null ? [] : ([['--data-dir', dir]] as Array<[string, string]>)),
+            ],
+            accepts,
+          ),
+      );
     const awsCtx = fc
-      .record({ env: fc.option(value), region: fc.option(fc.constantFrom('eu-west-1', 'us-east-1')), profile: fc.option(value) })
+      .record({
+        env: fc.option(value),
+        region: fc.option(fc.constantFrom('eu-west-1', 'us-east-1')),
+        profile: fc.option(value),
+      })
       .map(({ env, region, profile }): HintContext => {
         const given: Array<[string, string]> = [];
         if (env !== null) given.push(['--env', env]);

@@ -25,7 +25,7 @@ describe('bad invocations exit 2 with one line on stderr and nothing on stdout',
   const cases: Array<[string[], string]> = [
     [['logs', '--level', 'loud'], '--level must be one of debug, info, warn, error, got "loud"'],
     [['logs', 'consumer'], 'function must be one of producer, aggregator, all, got "consumer"'],
-    [['logs', '--since', 'yesterday'], '--since must be a duration like 10m, 2h or 1d, or an ISO time'],
+    [['logs', '--since', 'yesterday'], '--since must be a duration like 30m, 2h or 1d, a UTC time like'],
     [['logs', '--local', '--filter', '{ $.level = ', '--data-dir', '/nowhere'], '--filter: filter pattern'],
     [['doctor', '--timeout', '5x'], '--timeout must be a duration like 30s, 10m, 2h or 1d, got "5x"'],
     [['doctor', '--max-lag', '0s'], '--max-lag must be from 1s to 7d, got "0s"'],
@@ -92,7 +92,8 @@ describe('prerequisites', () => {
     const logs = await runCli(cli, ['logs', '--local', '--data-dir', empty]);
     expect(logs.code).toBe(1);
     expect(logs.stderr).toBe(
-      `paypipe: no local pipeline logs in ${join(empty, 'logs')} (start the local pipeline with \`paypipe up\`, or pass the --data-dir it uses)\n`,
+      // The suggested command keeps the data dir it was given.
+      `paypipe: no local pipeline logs in ${join(empty, 'logs')} (start the local pipeline with \`paypipe up --data-dir ${empty}\`, or pass the --data-dir it uses)\n`,
     );
     const change = await runCli(cli, ['schedule', '--local', '--data-dir', empty, '--disable']);
     expect(change.code).toBe(1);

@@ -24,7 +24,7 @@ import { parseWithProgram, shellWords, suggestedCommands } from '../helpers/comm
 const root = new URL('../..', import.meta.url).pathname;
 
 /** The walk: `npx paypipe` lines of the first ```sh block after "## Running it". */
-export function readmeLocalWalk(readme: string): string[] {
+function readmeLocalWalk(readme: string): string[] {
   const section = readme.slice(readme.indexOf('## Running it'));
   const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
   return block
@@ -53,7 +53,10 @@ beforeAll(async () => {
 afterAll(async () => {
   // Whatever is still running (a failed assertion): Ctrl-C, then make sure.
   for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGINT');
-  await Promise.race([Promise.all(running.map((r) => r.exit)), new Promise((res) => setTimeout(res, 15_000))]);
+  await Promise.race([
+    Promise.all(running.map((r) => r.exit)),
+    new Promise((res) => setTimeout(res, 15_000)),
+  ]);
   for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
   cli?.cleanup();
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
@@ -115,7 +118,11 @@ describe('README: the local walk, verbatim', () => {
       }
       const r = start(line);
       if (args.includes('--follow') || args.includes('-f')) {
-        await until(`${line} to print a line`, () => r.stdout.includes('\n') || r.child.exitCode !== null, 60_000);
+        await until(
+          `${line} to print a line`,
+          () => r.stdout.includes('\n') || r.child.exitCode !== null,
+          60_000,
+        );
         r.child.kill('SIGINT');
       }
       const code = await r.exit;
@@ -131,7 +138,9 @@ describe('README: the local walk, verbatim', () => {
     // Nobody is left to guess why the aggregates are not there yet.
     expect(u.stderr).toMatch(/New aggregates take up to the Firehose buffer interval \(\d+ s\) to appear/);
     const send = done.find((r) => r.line.includes('paypipe send'));
-    expect(send?.stderr).toMatch(/new aggregates take up to the Firehose buffer interval \(\d+ s\) to appear/);
+    expect(send?.stderr).toMatch(
+      /new aggregates take up to the Firehose buffer interval \(\d+ s\) to appear/,
+    );
 
     // Every command the walk's output suggests works when pasted, and stays local.
     const banner = u.stderr

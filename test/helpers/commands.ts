@@ -4,7 +4,7 @@
  * commander program (every action replaced by a no-op, so nothing runs). A command that names an
  * unknown subcommand or option, or a value its flag rejects, does not work when pasted.
  */
-import { Command, CommanderError } from 'commander';
+import { type Command, CommanderError } from 'commander';
 import { buildProgram } from '../../src/cli/main.js';
 
 /**
@@ -58,7 +58,12 @@ function expandSynopsis(command: string): string[] {
       .map((c) => `paypipe ${c}`);
   }
   // `[--probe]`, `[producer|aggregator|all]`: the optional parts, given (the first alternative).
-  return [command.replace(/\[([^\]]*)\]/g, (_, inner: string) => inner.split('|')[0] ?? '').replace(/\s+/g, ' ').trim()];
+  return [
+    command
+      .replace(/\[([^\]]*)\]/g, (_, inner: string) => inner.split('|')[0] ?? '')
+      .replace(/\s+/g, ' ')
+      .trim(),
+  ];
 }
 
 /**
@@ -80,7 +85,8 @@ export function suggestedCommands(text: string, o: { markdown?: boolean } = {}):
       fenced = !fenced;
       continue;
     }
-    const example = /^\$ (npx )?paypipe( |$)/.test(l) || (o.markdown === true && fenced && /^(npx )?paypipe( |$)/.test(l));
+    const example =
+      /^\$ (npx )?paypipe( |$)/.test(l) || (o.markdown === true && fenced && /^(npx )?paypipe( |$)/.test(l));
     if (!example) continue;
     for (const part of l.replace(/^\$ /, '').split(/&&|;/)) {
       const p = part.trim().replace(/^npx /, '');

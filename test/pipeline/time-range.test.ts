@@ -42,7 +42,8 @@ describe('durations', () => {
   });
 
   it('rejects bare numbers and unknown units', () => {
-    for (const t of ['10', '', ' ', '5x', '1w', 'm', '-5m', '1h-30m']) expect(parseDuration(t)).toBeUndefined();
+    for (const t of ['10', '', ' ', '5x', '1w', 'm', '-5m', '1h-30m'])
+      expect(parseDuration(t)).toBeUndefined();
   });
 });
 
@@ -62,7 +63,9 @@ describe('parseWhen: one parser for every time flag', () => {
     expect(whenMs(given('--since', '1h30m'), now)).toBe(now - 5_400_000);
     expect(whenMs(given('--since', '2024-01-15T10:30'), now)).toBe(Date.UTC(2024, 0, 15, 10, 30));
     expect(whenMs(given('--since', '2024-01-15T10:30Z'), now)).toBe(Date.UTC(2024, 0, 15, 10, 30));
-    expect(whenMs(given('--since', '2024-01-15 10:30:05.5Z'), now)).toBe(Date.UTC(2024, 0, 15, 10, 30, 5, 500));
+    expect(whenMs(given('--since', '2024-01-15 10:30:05.5Z'), now)).toBe(
+      Date.UTC(2024, 0, 15, 10, 30, 5, 500),
+    );
     expect(whenMs(given('--since', '2024-01-15T10:30+10:00'), now)).toBe(Date.UTC(2024, 0, 15, 0, 30));
     expect(whenMs(given('--since', '2024-01-15'), now)).toBe(Date.UTC(2024, 0, 15));
     expect(whenMs(given('--since', 'now'), now)).toBe(now);
@@ -77,7 +80,9 @@ describe('parseWhen: one parser for every time flag', () => {
   });
 
   it('a stream position is not an instant: the error names the flag', () => {
-    expect(() => whenMs(given('--since', 'trim-horizon'), now)).toThrow(/--since trim-horizon: a stream position/);
+    expect(() => whenMs(given('--since', 'trim-horizon'), now)).toThrow(
+      /--since trim-horizon: a stream position/,
+    );
   });
 
   it('every UTC instant printed as ISO reads back as itself', () => {
@@ -103,7 +108,10 @@ describe('resolveRange: one range rule', () => {
       fromMs: Date.UTC(2024, 0, 14),
       toMs: Date.UTC(2024, 0, 15),
     });
-    expect(resolveRange({ since: given('--since', '30m') }, now)).toEqual({ fromMs: now - 1_800_000, toMs: now });
+    expect(resolveRange({ since: given('--since', '30m') }, now)).toEqual({
+      fromMs: now - 1_800_000,
+      toMs: now,
+    });
     expect(resolveRange({ since: given('--from', '2024-01-15T10:30') }, now)).toEqual({
       fromMs: Date.UTC(2024, 0, 15, 10, 30),
       toMs: now,
@@ -134,14 +142,18 @@ describe('resolveRange: one range rule', () => {
 
   it('the end is after the start, or the error names both flags as typed', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 10 * 86_400_000 }), fc.integer({ min: 0, max: 10 * 86_400_000 }), (a, b) => {
-        const f = { since: given('--from', formatDuration(a)), until: given('--to', formatDuration(b)) };
-        if (a > b) {
-          const r = resolveRange(f, now);
-          expect(r.fromMs).toBeLessThan(r.toMs);
-          expect(r.toMs - r.fromMs).toBe(a - b);
-        } else expect(() => resolveRange(f, now)).toThrow(/--to \(.*\) must be after --from/);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 10 * 86_400_000 }),
+        fc.integer({ min: 0, max: 10 * 86_400_000 }),
+        (a, b) => {
+          const f = { since: given('--from', formatDuration(a)), until: given('--to', formatDuration(b)) };
+          if (a > b) {
+            const r = resolveRange(f, now);
+            expect(r.fromMs).toBeLessThan(r.toMs);
+            expect(r.toMs - r.fromMs).toBe(a - b);
+          } else expect(() => resolveRange(f, now)).toThrow(/--to \(.*\) must be after --from/);
+        },
+      ),
     );
   });
 

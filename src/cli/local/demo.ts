@@ -21,7 +21,7 @@ import {
   type CurrencyCheck,
   type CurrencyTotal,
   checkTotals,
-  formatCount,
+  plural,
   renderAggregateTable,
   renderTotalsCheck,
   renderWindowChart,
@@ -97,7 +97,7 @@ export async function runDemo(o: DemoOptions, io: Io): Promise<DemoResult> {
     });
     const p = pipeline;
     const cfg = p.config;
-    spinner.update(`Sending ${formatCount(o.count)} payments and ${o.malformed} malformed records…`);
+    spinner.update(`Sending ${plural(o.count, 'payment')} and ${plural(o.malformed, 'malformed record')}…`);
 
     const nowMs = Date.now();
     const events = takeKind(generateEvents({ seed: o.seed, nowMs, spanMs: o.spanMs }), 'event', o.count).map(
@@ -211,15 +211,13 @@ function sameTotals(a: ReadonlyMap<string, CurrencyTotal>, b: ReadonlyMap<string
   );
 }
 
-const plural = (n: number, what: string): string => `${formatCount(n)} ${what}${n === 1 ? '' : 's'}`;
-
 export function renderDemo(r: DemoResult, style: Style): string {
   const reasons = Object.entries(r.deadLetters.reasons)
     .map(([k, v]) => `${k}${v > 1 ? ` ×${v}` : ''}`)
     .join(', ');
   const lines = [
     style.bold(
-      `Sent ${formatCount(r.sent.events)} payments (seed ${r.sent.seed}) and ${r.sent.malformed} malformed records through Kinesis → aggregator → Firehose → S3.`,
+      `Sent ${plural(r.sent.events, 'payment')} (seed ${r.sent.seed}) and ${plural(r.sent.malformed, 'malformed record')} through Kinesis → aggregator → Firehose → S3.`,
     ),
     '',
     style.bold('Aggregates per 1-minute window (merged from S3):'),
@@ -233,7 +231,7 @@ export function renderDemo(r: DemoResult, style: Style): string {
     `${r.deadLetters.ok ? style.green('✓') : style.red('✗')} dead letters  ${r.deadLetters.found} of ${r.deadLetters.expected} malformed records in s3://…/${PREFIXES.deadLetters}${reasons === '' ? '' : ` (${reasons})`}`,
     '',
     style.dim(
-      `${formatCount(r.aggregateRecords)} aggregate records in ${plural(r.objects.aggregations, 'gzip object')}, ${plural(r.objects.raw, 'raw object')}; ${(r.elapsedMs / 1000).toFixed(1)} s in all.`,
+      `${plural(r.aggregateRecords, 'aggregate record')} in ${plural(r.objects.aggregations, 'gzip object')}, ${plural(r.objects.raw, 'raw object')}; ${(r.elapsedMs / 1000).toFixed(1)} s in all.`,
     ),
   ];
   if (r.dataDir !== null) {

@@ -102,13 +102,14 @@ export function renderRecordLine(d: DecodedRecord, style: Style): string {
 export async function peekCommand(flags: PeekFlags, cmd: Command): Promise<void> {
   const io = ioFor(cmd);
   const position = peekPosition(flags, Date.now());
+  const count = pickCount(flags);
   const which = flags.stream;
   const target = await resolveTarget(flags, {
     overrides: which === 'input' || which === 'output' ? {} : { inputStream: which },
     need: [which === 'output' ? 'outputStream' : 'inputStream'],
   });
   const streamName = which === 'output' ? target.names.outputStream : target.names.inputStream;
-  const limit = pickCount(flags) ?? (flags.follow === true ? undefined : DEFAULT_COUNT);
+  const limit = count ?? (flags.follow === true ? undefined : DEFAULT_COUNT);
   const { kinesisClient } = await import('../../aws/clients.js');
   const { readStream } = await import('../../aws/kinesis.js');
   const client = await kinesisClient(target.clientTarget);

@@ -120,3 +120,21 @@ describe('send flags and progress', () => {
     ).toBe('[████░░░░░░░░░░░░░░░░]  20%  10 sent  5/s  retries 0  throttled 4  failed 1  ETA 8.0 s');
   });
 });
+
+describe('--scenario: a typo is not the clean preset', () => {
+  it('rejects specs with nothing in them or with empty parts; keeps presets and overrides', async () => {
+    const fc = (await import('fast-check')).default;
+    const { parseScenario } = await import('../../../src/cli/send/scenario.js');
+    fc.assert(
+      fc.property(fc.stringMatching(/^[ ,\t]*$/), (spec) => {
+        expect(() => parseScenario(spec)).toThrow(/--scenario is empty/);
+      }),
+    );
+    expect(() => parseScenario('messy,,late=0.1')).toThrow(/--scenario has an empty part/);
+    expect(() => parseScenario('late=0.1,')).toThrow(/--scenario has an empty part/);
+    expect(() => parseScenario('merchants=Amazon++Uber')).toThrow(/merchants has an empty name/);
+    expect(parseScenario('clean').spanMs).toBe(0);
+    expect(parseScenario('messy, late=0.3').scenario.lateShare).toBe(0.3);
+    expect(() => checkSendFlags({ scenario: ',,,' })).toThrow(/--scenario is empty/);
+  });
+});
