@@ -186,7 +186,7 @@ describe('results under S3 faults (built bin, through the proxy)', () => {
     const err = JSON.parse(r.stderr.trim().split('\n').at(-1) ?? '') as {
       error: { code: string; message: string };
     };
-    expect(err.error.message).toMatch(/^3 object\(s\) could not be read .* after retries/);
+    expect(err.error.message).toMatch(/^3 objects could not be read .* after retries/);
     expect(r.stderr).not.toMatch(/^\s+at /m);
 
     // The same without --json: the table, a warning per key, then exactly one paypipe: line.

@@ -3,16 +3,9 @@
  * load inside the action.
  */
 import { type Command, Option } from 'commander';
-import { implicitWhen, type WhenFlag } from '../../pipeline/time-range.js';
-import { addTargetOptions, intFlag, ioFor, type TargetFlags, whenFlag } from '../options.js';
-
-export interface DeadLetterFlags extends TargetFlags {
-  since: WhenFlag;
-  count?: number;
-  /** Old spellings, hidden: --last <duration> is --since, --limit is --count. */
-  last?: WhenFlag;
-  limit?: number;
-}
+import { implicitWhen } from '../../pipeline/time-range.js';
+import { addTargetOptions, intFlag, ioFor, whenFlag } from '../options.js';
+import type { DeadLetterFlags } from './flags.js';
 
 const MONTH_MS = 31 * 86_400_000;
 

@@ -4,7 +4,7 @@
  */
 import { hourPrefixes } from '../../pipeline/partitions.js';
 import { oneOf, resolveSince } from '../../pipeline/time-range.js';
-import type { DeadLetterFlags } from './command.js';
+import type { DeadLetterFlags } from './flags.js';
 import type { Io, Style } from '../io.js';
 import { pickCount } from '../options.js';
 import { plural } from '../render/aggregates.js';

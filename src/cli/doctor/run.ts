@@ -7,7 +7,7 @@ import type { DoctorFlags } from './command.js';
 import { ioFor } from '../options.js';
 import { awsDoctor, type DoctorOptions, regionSource } from './facts-aws.js';
 import { localDoctor } from './facts-local.js';
-import { interruptSignal } from '../logs/run.js';
+import { interruptSignal } from '../interrupt.js';
 
 export const DEFAULT_PROBE_TIMEOUT_MS = { aws: 300_000, local: 60_000 } as const;
 

@@ -3,17 +3,10 @@
  * (src/cli/logs/logs.ts, and the SDK with it) is loaded when the command runs.
  */
 import { type Command, Option } from 'commander';
-import { LOG_LEVELS, type LogLevel } from '../../pipeline/log-format.js';
-import { implicitWhen, type WhenFlag } from '../../pipeline/time-range.js';
-import { addTargetOptions, choiceFlag, type TargetFlags, whenFlag } from '../options.js';
-
-export interface LogsFlags extends TargetFlags {
-  follow?: boolean;
-  since: WhenFlag;
-  filter?: string;
-  level?: LogLevel;
-  quiet?: boolean;
-}
+import { LOG_LEVELS } from '../../pipeline/log-format.js';
+import { implicitWhen } from '../../pipeline/time-range.js';
+import { addTargetOptions, choiceFlag, whenFlag } from '../options.js';
+import type { LogsFlags } from './flags.js';
 
 export function register(program: Command): void {
   const cmd = program

@@ -1,17 +1,14 @@
 /** The `logs` action: flags → source and options, Ctrl-C → a clean end of `--follow`. */
 import type { Command } from 'commander';
 import { resolveSince } from '../../pipeline/time-range.js';
-import type { LogsFlags } from './command.js';
-import { interruptSignal } from '../interrupt.js';
+import type { LogsFlags } from './flags.js';
 import { ioFor } from '../options.js';
 import { resolveTarget } from '../target.js';
 import { type LogsSource, type LogsWhich, runLogs } from './logs.js';
 import { compileFilter } from './logs.js';
+import { interruptSignal } from '../interrupt.js';
 
 const DAY_MS = 86_400_000;
-
-// Doctor's --probe uses it too; it lives in src/cli/interrupt.ts.
-export { interruptSignal };
 
 export async function logsCommand(which: LogsWhich, flags: LogsFlags, cmd: Command): Promise<void> {
   const io = ioFor(cmd);

@@ -4,18 +4,8 @@
  */
 import { type Command, Option } from 'commander';
 import type { WhenFlag } from '../../pipeline/time-range.js';
-import { addTargetOptions, intFlag, type TargetFlags, whenFlag } from '../options.js';
-
-export interface PeekFlags extends TargetFlags {
-  stream: string;
-  since?: WhenFlag;
-  follow?: boolean;
-  count?: number;
-  /** Old spellings, hidden: --at and --from (trim-horizon, latest or a time) are --since; --limit is --count. */
-  at?: WhenFlag;
-  from?: WhenFlag;
-  limit?: number;
-}
+import { addTargetOptions, intFlag, whenFlag } from '../options.js';
+import type { PeekFlags } from './flags.js';
 
 const WEEK_MS = 7 * 86_400_000;
 

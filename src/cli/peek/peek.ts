@@ -8,7 +8,7 @@ import { currencyExponent } from '../../domain/currency.js';
 import { toMinor } from '../../domain/money.js';
 import { usageError } from '../../errors.js';
 import type { StreamPosition, StreamRecord } from '../../aws/kinesis.js';
-import type { PeekFlags } from './command.js';
+import type { PeekFlags } from './flags.js';
 import type { Style } from '../io.js';
 import { interruptSignal } from '../interrupt.js';
 import { ioFor, pickCount } from '../options.js';

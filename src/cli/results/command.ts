@@ -3,34 +3,8 @@
  * and the SDK load inside the action.
  */
 import { type Command, Option } from 'commander';
-import type { WhenFlag } from '../../pipeline/time-range.js';
-import {
-  addTargetOptions,
-  choiceFlag,
-  durationFlag,
-  intFlag,
-  type TargetFlags,
-  whenFlag,
-} from '../options.js';
-
-export interface ResultsFlags extends TargetFlags {
-  date?: string;
-  hour?: number;
-  since?: WhenFlag;
-  until?: WhenFlag;
-  /** Old spellings, hidden: --last <duration> and --from are --since, --to is --until. */
-  last?: WhenFlag;
-  from?: WhenFlag;
-  to?: WhenFlag;
-  format?: 'table' | 'json' | 'ndjson' | 'csv';
-  files?: boolean;
-  raw?: boolean;
-  strict?: boolean;
-  verify?: string;
-  bucket?: string;
-  concurrency?: number;
-  wait?: number;
-}
+import { addTargetOptions, choiceFlag, durationFlag, intFlag, whenFlag } from '../options.js';
+import type { ResultsFlags } from './flags.js';
 
 const MONTH_MS = 31 * 86_400_000;
 

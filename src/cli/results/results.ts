@@ -18,7 +18,7 @@ import { averageMinor, formatMinor } from '../../domain/money.js';
 import { hourPrefixes } from '../../pipeline/partitions.js';
 import { isoMs } from '../../domain/window.js';
 import { PaypipeError, usageError } from '../../errors.js';
-import type { ResultsFlags } from './command.js';
+import type { ResultsFlags } from './flags.js';
 import type { Io, Style } from '../io.js';
 import { ioFor } from '../options.js';
 import {

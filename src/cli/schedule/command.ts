@@ -3,15 +3,8 @@
  * (src/cli/schedule/schedule.ts) loads when the command runs.
  */
 import { type Command, Option } from 'commander';
-import { addTargetOptions, intFlag, type TargetFlags } from '../options.js';
-
-export interface ScheduleFlags extends TargetFlags {
-  rate?: string;
-  cron?: string;
-  enable?: boolean;
-  disable?: boolean;
-  count?: number;
-}
+import { addTargetOptions, intFlag } from '../options.js';
+import type { ScheduleFlags } from './flags.js';
 
 export function register(program: Command): void {
   const cmd = program

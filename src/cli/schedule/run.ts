@@ -1,6 +1,6 @@
 /** The `schedule` action: flags → a change, applied on AWS or locally, the resulting schedule shown. */
 import type { Command } from 'commander';
-import type { ScheduleFlags } from './command.js';
+import type { ScheduleFlags } from './flags.js';
 import { ioFor } from '../options.js';
 import { resolveTarget } from '../target.js';
 import {

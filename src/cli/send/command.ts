@@ -3,22 +3,8 @@
  * action (src/cli/send/send.ts).
  */
 import type { Command } from 'commander';
-import { addTargetOptions, durationFlag, intFlag, numberFlag, type TargetFlags } from '../options.js';
-
-export interface SendFlags extends TargetFlags {
-  count?: number;
-  duration?: number;
-  rate?: number;
-  seed?: number;
-  scenario?: string;
-  fromFile?: string;
-  viaLambda?: boolean;
-  stream?: string;
-  concurrency?: number;
-  maxAttempts?: number;
-  unsentFile?: string;
-  allowInvalid?: boolean;
-}
+import { addTargetOptions, durationFlag, intFlag, numberFlag } from '../options.js';
+import type { SendFlags } from './flags.js';
 
 export function register(program: Command): void {
   const cmd = program

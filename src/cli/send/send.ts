@@ -12,7 +12,7 @@ import type { LambdaClient } from '../../aws/lambda.js';
 import { currencyExponent } from '../../domain/currency.js';
 import { toMinor } from '../../domain/money.js';
 import { PaypipeError, usageError } from '../../errors.js';
-import type { SendFlags } from './command.js';
+import type { SendFlags } from './flags.js';
 import type { Io, Style } from '../io.js';
 import { interruptSignal } from '../interrupt.js';
 import { DEFAULT_DATA_DIR, ioFor } from '../options.js';
