@@ -182,7 +182,7 @@ describe('errors from below: never [object Object], never credentials advice for
 
 describe('demo --json', () => {
   it('gives totals as exact decimal strings, like send --json', { timeout: 120_000 }, async () => {
-    const r = await runCli(cli, ['demo', '--json', '-n', '400', '--malformed', '0'], {
+    const r = await runCli(cli, ['demo', '--json', '--count', '400', '--malformed', '0'], {
       env: NO_AWS,
       timeoutMs: 110_000,
     });

@@ -204,6 +204,19 @@ describe('results --verify through the built CLI (real s3rver)', () => {
       ],
       W + 2 * MIN,
     );
+    // In the old spelling first (the old code took it too, and called this a mismatch).
+    const old = await runCli(cli, [
+      'results',
+      ...local(),
+      '--verify',
+      f,
+      '--from',
+      '2024-05-02T09:00Z',
+      '--to',
+      '2024-05-02T10:00Z',
+    ]);
+    expect(old.code, old.stderr).toBe(0);
+    expect(old.stdout).toMatch(/verify against .*: match/);
     const r = await runCli(cli, [
       'results',
       ...local(),
@@ -218,19 +231,6 @@ describe('results --verify through the built CLI (real s3rver)', () => {
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as ResultsDoc;
     expect(doc.verify).toMatchObject({ status: 'match', ok: true, windows: { compared: 2 } });
-    // The old spellings still work.
-    const old = await runCli(cli, [
-      'results',
-      ...local(),
-      '--verify',
-      f,
-      '--from',
-      '2024-05-02T09:00Z',
-      '--to',
-      '2024-05-02T10:00Z',
-    ]);
-    expect(old.code, old.stderr).toBe(0);
-    expect(old.stdout).toMatch(/verify against .*: match/);
   });
 
   it('right after a send, short windows are pending (not a mismatch); long after, a mismatch', async () => {
