@@ -162,8 +162,11 @@ describe('results --verify through the built CLI (real s3rver)', () => {
       }),
     );
   };
-  /** A send summary as `send --json` writes it, for these windows (all USD). */
-  const summary = (cells: Array<[number, number, number]>, finishedMs: number): string => {
+  /**
+   * A send summary as `send --json` writes it, for these windows, all in one currency (each test its
+   * own where windows near "now" may coincide across tests).
+   */
+  const summary = (cells: Array<[number, number, number]>, finishedMs: number, currency = 'USD'): string => {
     const f = join(work, `summary-${++n}.json`);
     const count = cells.reduce((s, [, c]) => s + c, 0);
     const total = cells.reduce((s, [, , t]) => s + t, 0);
@@ -175,10 +178,10 @@ describe('results --verify through the built CLI (real s3rver)', () => {
         from: new Date(Math.min(...cells.map(([w]) => w))).toISOString(),
         to: new Date(Math.max(...cells.map(([w]) => w)) + 59_000).toISOString(),
       },
-      byCurrency: { USD: { count, total: (total / 100).toFixed(2) } },
+      byCurrency: { [currency]: { count, total: (total / 100).toFixed(2) } },
       byWindow: cells.map(([w, c, t]) => ({
         window_start: new Date(w).toISOString(),
-        currency: 'USD',
+        currency,
         count: c,
         total: (t / 100).toFixed(2),
       })),
@@ -262,7 +265,7 @@ describe('results --verify through the built CLI (real s3rver)', () => {
   it('--wait reads again until the missing aggregates arrive', { timeout: 60_000 }, async () => {
     const now = Date.now();
     const W = Math.floor(now / MIN) * MIN - 2 * MIN;
-    const f = summary([[W, 4, 400]], now);
+    const f = summary([[W, 4, 400]], now, 'GBP');
     const child = spawn(process.execPath, [cli.bin, 'results', ...local(), '--verify', f, '--wait', '45s'], {
       cwd: work,
       env: {
@@ -284,7 +287,7 @@ describe('results --verify through the built CLI (real s3rver)', () => {
     while (!/reading again/.test(stderr) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100));
     expect(stderr).toMatch(/1 window may still be in the Firehose buffer .*; reading again in \d+ s/);
-    await deliver([agg(W, 'USD', 4, 400)], Date.now());
+    await deliver([agg(W, 'GBP', 4, 400)], Date.now());
     expect(await exit, stderr).toBe(0);
     expect(stdout).toMatch(/verify against .*: match/);
   });
