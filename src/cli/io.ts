@@ -4,6 +4,7 @@
  * plain lines. Results go to stdout, everything else to stderr.
  */
 import type { Writable } from 'node:stream';
+import type { Paint } from '../pipeline/log-format.js';
 import { type HintContext, withHintContext } from './hints.js';
 
 export interface IoOptions {
@@ -24,14 +25,8 @@ export interface Spinner {
   stop(): void;
 }
 
-export interface Style {
-  bold(s: string): string;
-  dim(s: string): string;
-  red(s: string): string;
-  green(s: string): string;
-  yellow(s: string): string;
-  cyan(s: string): string;
-}
+/** Colours for human output: the same shape the log renderer paints with (plain when not a TTY). */
+export type Style = Paint;
 
 const ansi =
   (open: number, close: number) =>
