@@ -35,6 +35,8 @@ export interface StackDescription {
   stackName: string;
   region: string;
   status: string;
+  /** Why the stack is in that status (a failed resource, a cancelled update), when CloudFormation says. */
+  statusReason?: string | undefined;
   outputs: StackOutputs;
   /** Everything the stack exports, including keys paypipe does not know. */
   raw: Record<string, string>;
@@ -95,6 +97,7 @@ export async function describeStack(req: StackOutputsRequest): Promise<StackDesc
     stackName: stack.StackName ?? req.stackName,
     region: req.region,
     status,
+    statusReason: stack.StackStatusReason,
     outputs: pickOutputs(raw),
     raw,
     lastUpdated: (stack.LastUpdatedTime ?? stack.CreationTime)?.toISOString(),

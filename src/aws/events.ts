@@ -101,9 +101,17 @@ export async function putRuleTarget(eb: EventBridgeClient, rule: string, target:
   }
 }
 
-/** The target invoking the producer function (else the rule's first target). */
+/**
+ * The target invoking the producer function, any version or alias of it (else the rule's first
+ * target). The whole name must match: `…:function:paypipe-dev-producer-old` is another function.
+ */
 export const producerTarget = (targets: readonly Target[], producerFunction: string): Target | undefined =>
-  targets.find((x) => x.Arn?.includes(`:function:${producerFunction}`)) ?? targets[0];
+  targets.find((x) => {
+    const arn = x.Arn ?? '';
+    const at = arn.indexOf(`:function:${producerFunction}`);
+    const end = at + `:function:${producerFunction}`.length;
+    return at >= 0 && (end === arn.length || arn[end] === ':');
+  }) ?? targets[0];
 
 /** The producer's `count` from a target's constant Input (`{"count": N}`), if any. */
 export function countFromInput(input: string | undefined): number | undefined {

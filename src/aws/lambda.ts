@@ -1,8 +1,9 @@
 /**
- * Lambda as the CLI uses it: invoking the producer (`send --via-lambda`) and reading a function's
- * environment (the producer's default events per run, when the schedule passes no count).
+ * Lambda as the CLI uses it: invoking the producer (`send --via-lambda`), reading a function's
+ * environment (the producer's default events per run, when the schedule passes no count), and the
+ * aggregator's Kinesis event source mappings (doctor lints them against the configuration).
  */
-import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { EventSourceMappingConfiguration, LambdaClient } from '@aws-sdk/client-lambda';
 import { LAMBDA_ENV } from '../pipeline/config.js';
 
 export type { LambdaClient } from '@aws-sdk/client-lambda';
@@ -52,4 +53,27 @@ export async function producerDefaultCount(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Every event source mapping of `functionName` whose source is the Kinesis stream `streamName`
+ * (all pages, through the SDK's paginator). A mapping from another stream is not the one the
+ * pipeline deployed.
+ */
+export async function kinesisMappingsOf(
+  lambda: LambdaClient,
+  functionName: string,
+  streamName: string,
+): Promise<EventSourceMappingConfiguration[]> {
+  const { paginateListEventSourceMappings } = await sdk();
+  const found: EventSourceMappingConfiguration[] = [];
+  for await (const page of paginateListEventSourceMappings(
+    { client: lambda },
+    { FunctionName: functionName },
+  )) {
+    for (const m of page.EventSourceMappings ?? []) {
+      if (m.EventSourceArn?.endsWith(`:stream/${streamName}`) === true) found.push(m);
+    }
+  }
+  return found;
 }

@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import type { ClientTarget } from '../aws/clients.js';
+import type { StackOutputs } from '../aws/cloudformation.js';
 import { resolveAwsSettings } from '../aws/settings.js';
 import { type ConfigOverrides, type PipelineConfig, resolveConfig } from '../pipeline/config.js';
 import { PaypipeError } from '../errors.js';
@@ -64,6 +65,22 @@ export function namesFromConfig(config: PipelineConfig): ResourceNames {
   };
 }
 
+/** The deployed resources' names, from the stack's outputs. */
+export function namesFromOutputs(out: StackOutputs): ResourceNames {
+  return {
+    inputStream: out.InputStreamName,
+    outputStream: out.OutputStreamName,
+    rawBucket: out.RawBucketName,
+    analyticsBucket: out.AnalyticsBucketName,
+    producerFunction: out.ProducerFunctionName,
+    aggregatorFunction: out.AggregatorFunctionName,
+    rawDeliveryStream: out.RawDeliveryStreamName,
+    analyticsDeliveryStream: out.AnalyticsDeliveryStreamName,
+    failureQueueUrl: out.FailureQueueUrl,
+    scheduleRule: out.ProducerScheduleRuleName,
+  };
+}
+
 const defined = <T extends object>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
@@ -109,19 +126,7 @@ export async function resolveTarget(flags: TargetFlags, opts: ResolveOptions = {
       profile: clientTarget.profile,
       endpoints: clientTarget.endpoints,
     });
-    names = {
-      inputStream: out.InputStreamName,
-      outputStream: out.OutputStreamName,
-      rawBucket: out.RawBucketName,
-      analyticsBucket: out.AnalyticsBucketName,
-      producerFunction: out.ProducerFunctionName,
-      aggregatorFunction: out.AggregatorFunctionName,
-      rawDeliveryStream: out.RawDeliveryStreamName,
-      analyticsDeliveryStream: out.AnalyticsDeliveryStreamName,
-      failureQueueUrl: out.FailureQueueUrl,
-      scheduleRule: out.ProducerScheduleRuleName,
-      ...overrides,
-    };
+    names = { ...namesFromOutputs(out), ...overrides };
   }
   if (names.inputStream === undefined) {
     throw new PaypipeError(

@@ -80,6 +80,25 @@ describe('readProducerSchedule', () => {
     await expect(describeRule(client, RULE)).rejects.toMatchObject({ name: 'AccessDeniedException' });
   });
 
+  it('the producer target is matched by its whole function name (any version or alias)', async () => {
+    eb.on(DescribeRuleCommand).resolves({
+      Name: RULE,
+      State: 'ENABLED',
+      ScheduleExpression: 'rate(1 minute)',
+    });
+    eb.on(ListTargetsByRuleCommand).resolves({
+      Targets: [
+        // Another function whose name starts like the producer's is not the producer.
+        { Id: 'old', Arn: `${PRODUCER}-old`, Input: '{"count":7}' },
+        { Id: 'live', Arn: `${PRODUCER}:live`, Input: '{"count":500}' },
+      ],
+    });
+    expect(await readProducerSchedule(client, RULE, 'paypipe-dev-producer')).toMatchObject({
+      target: { Id: 'live' },
+      count: 500,
+    });
+  });
+
   it('no producer target: the first target, else none; no Input: no count', async () => {
     eb.on(DescribeRuleCommand).resolves({
       Name: RULE,

@@ -1,8 +1,13 @@
 /** src/aws/lambda.ts against a fake Lambda (no local server implements it). */
-import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  GetFunctionConfigurationCommand,
+  InvokeCommand,
+  LambdaClient,
+  ListEventSourceMappingsCommand,
+} from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { invokeFunction, producerDefaultCount } from '../../src/aws/lambda.js';
+import { invokeFunction, kinesisMappingsOf, producerDefaultCount } from '../../src/aws/lambda.js';
 import { LAMBDA_ENV } from '../../src/pipeline/config.js';
 
 const lambda = mockClient(LambdaClient);
@@ -59,5 +64,33 @@ describe('producerDefaultCount', () => {
       .on(GetFunctionConfigurationCommand)
       .rejects(Object.assign(new Error('no'), { name: 'AccessDeniedException' }));
     expect(await producerDefaultCount(client, 'producer')).toBeUndefined();
+  });
+});
+
+describe('kinesisMappingsOf', () => {
+  const arn = (stream: string) => `arn:aws:kinesis:ap-southeast-2:123456789012:stream/${stream}`;
+  it('keeps the mappings from exactly that stream, over every page', async () => {
+    lambda
+      .on(ListEventSourceMappingsCommand)
+      .resolvesOnce({
+        EventSourceMappings: [
+          { UUID: 'a', EventSourceArn: arn('in') },
+          { UUID: 'b', EventSourceArn: arn('main-in') },
+        ],
+        NextMarker: 'm',
+      })
+      .resolves({
+        EventSourceMappings: [
+          { UUID: 'c', EventSourceArn: arn('in-2') },
+          { UUID: 'd', EventSourceArn: arn('in') },
+          { UUID: 'e', EventSourceArn: 'arn:aws:sqs:ap-southeast-2:123456789012:in' },
+          { UUID: 'f' },
+        ],
+      });
+    const found = await kinesisMappingsOf(client, 'agg', 'in');
+    expect(found.map((m) => m.UUID)).toEqual(['a', 'd']);
+    const calls = lambda.commandCalls(ListEventSourceMappingsCommand);
+    expect(calls).toHaveLength(2);
+    expect(calls[0]?.args[0].input.FunctionName).toBe('agg');
   });
 });
