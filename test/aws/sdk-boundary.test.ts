@@ -39,13 +39,6 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/**
- * Moving doctor's calls into src/aws is another change in flight (issue 11's "one doctor"); until
- * it lands doctor may still call the SDK. The last test fails once the allowance is no longer
- * needed, so it is removed rather than left to hide a regression.
- */
-const PENDING = ['src/cli/doctor/'];
-
 const outsideAws = (): Array<{ file: string; uses: SdkUse[] }> =>
   sourceFiles(join(root, 'src'))
     .map((p) => relative(root, p))
@@ -106,18 +99,7 @@ describe('the scanner', () => {
 
 describe('only src/aws calls the AWS SDK', () => {
   it('no file outside src/aws imports an SDK package or sends an SDK command', () => {
-    const offenders = outsideAws()
-      .filter((f) => !PENDING.some((p) => f.file.startsWith(p)))
-      .flatMap((f) => f.uses.map((u) => `${f.file}:${u.line} ${u.what}`));
+    const offenders = outsideAws().flatMap((f) => f.uses.map((u) => `${f.file}:${u.line} ${u.what}`));
     expect(offenders, 'call the src/aws module of that service instead').toEqual([]);
-  });
-
-  it('the pending allowance is still needed (remove it from PENDING once doctor is moved)', () => {
-    for (const p of PENDING) {
-      expect(
-        outsideAws().some((f) => f.file.startsWith(p)),
-        `${p} no longer calls the SDK: remove it from PENDING`,
-      ).toBe(true);
-    }
   });
 });

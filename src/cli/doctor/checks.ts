@@ -1,13 +1,35 @@
 /**
- * `paypipe doctor`'s judgement, separated from the gathering: every check is a pure function from
- * facts (what AWS or the local pipeline said) to a result — pass / warn / fail / n/a, one line of
- * evidence, and for anything not passing, the fix. The event source mapping lint compares the
- * deployed mapping AGAINST the pipeline configuration (src/pipeline/config.ts), so drift shows up here.
+ * `paypipe doctor`'s judgement: ONE list of checks, in report order, each a pure function from
+ * the facts (facts.ts, gathered from AWS or from the local pipeline) to pass / warn / fail / n/a,
+ * one line of evidence and, for anything not passing, a fix whose commands work when pasted (they
+ * keep --local/--data-dir/--env; see fix-commands.ts). The event source mapping lint compares the deployed
+ * mapping against the pipeline configuration (src/pipeline/config.ts), so drift shows up here.
  *
- * Pure: facts and "now" come in as arguments.
+ * To add a check: add ONE entry to CHECKS below, and, if it needs something doctor does not know
+ * yet, ONE fact to DoctorFacts (facts.ts) that both gatherers fill (the local one may say
+ * `not-here`). A missing fact is reported the same way for every check (see `missingVerdict`),
+ * so an entry only judges what it sees. Rendering lives in render.ts.
  */
-import type { AggregatorSettings, PipelineConfig, StreamSettings } from '../../pipeline/config.js';
-import type { Paint } from '../../pipeline/log-format.js';
+import type { AggregatorSettings, StreamSettings } from '../../pipeline/config.js';
+import type {
+  ConsumerFact,
+  DeliveryFact,
+  DoctorFacts,
+  EventSourceMappingFacts,
+  Fact,
+  FunctionErrorsFact,
+  Invocation,
+  LagFact,
+  Missing,
+  NewestObjectFact,
+  ProbeHop,
+  RegionFact,
+  StreamFact,
+  Target,
+} from './facts.js';
+import { shellQuote } from '../hints.js';
+import { awsCli, type CommandKind, paypipe } from './fix-commands.js';
+import { formatAge, freshnessLimitMs, type LagThresholds, lagThresholds, plural } from './thresholds.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'n/a';
 
@@ -30,7 +52,7 @@ export interface ProbeSummary {
 }
 
 export interface DoctorReport {
-  target: 'aws' | 'local';
+  target: Target;
   /** What was checked: `stack paypipe-dev in ap-southeast-2`, `local pipeline in /path`. */
   subject: string;
   checks: CheckResult[];
@@ -40,125 +62,148 @@ export interface DoctorReport {
   ok: boolean;
 }
 
-const result = (
-  id: string,
-  title: string,
-  status: CheckStatus,
-  evidence: string,
-  fix?: string,
-): CheckResult =>
-  fix === undefined || status === 'pass' || status === 'n/a'
-    ? { id, title, status, evidence }
-    : { id, title, status, evidence, fix };
+/** What one check concludes; `undefined` from a judge leaves the check out of the report. */
+export type Verdict =
+  | { status: 'pass' | 'n/a'; evidence: string }
+  | { status: 'warn' | 'fail'; evidence: string; fix: string };
 
-export const pass = (id: string, title: string, evidence: string): CheckResult =>
-  result(id, title, 'pass', evidence);
-export const warn = (id: string, title: string, evidence: string, fix: string): CheckResult =>
-  result(id, title, 'warn', evidence, fix);
-export const fail = (id: string, title: string, evidence: string, fix: string): CheckResult =>
-  result(id, title, 'fail', evidence, fix);
-/** A check that has no meaning for this target (e.g. IAM credentials locally): never a pass. */
-export const notApplicable = (id: string, title: string, why: string): CheckResult =>
-  result(id, title, 'n/a', why);
+const pass = (evidence: string): Verdict => ({ status: 'pass', evidence });
+const warn = (evidence: string, fix: string): Verdict => ({ status: 'warn', evidence, fix });
+const fail = (evidence: string, fix: string): Verdict => ({ status: 'fail', evidence, fix });
+const notApplicable = (why: string): Verdict => ({ status: 'n/a', evidence: why });
 
-export function buildReport(
-  target: 'aws' | 'local',
-  subject: string,
-  checks: CheckResult[],
-  probe?: ProbeSummary,
-): DoctorReport {
-  const counts: Record<CheckStatus, number> = { pass: 0, warn: 0, fail: 0, 'n/a': 0 };
-  for (const c of checks) counts[c.status]++;
+/** How fixes spell commands for this target. */
+export interface Say {
+  /** `` `paypipe <args> …` `` with this target's flags. */
+  paypipe(
+    args: string,
+    kind?: CommandKind,
+    override?: Partial<Extract<Invocation, { target: 'aws' }>>,
+  ): string;
+  /** `` `aws <args> --region R …` ``. */
+  aws(args: string): string;
+}
+
+function sayFor(f: DoctorFacts): Say {
+  // (An unusable region stops the report before any check could suggest an AWS CLI command.)
+  const r = known(f.region);
+  const region = r !== undefined && 'region' in r && isRegionName(r.region) ? r.region : f.config.region;
   return {
-    target,
-    subject,
-    checks,
-    ...(probe === undefined ? {} : { probe }),
-    counts,
-    ok: counts.fail === 0,
+    paypipe: (args, kind, override) =>
+      paypipe(
+        override === undefined || f.invocation.target !== 'aws'
+          ? f.invocation
+          : { ...f.invocation, ...override },
+        args,
+        kind,
+      ),
+    aws: (args) => awsCli(f.invocation, region, args),
   };
 }
 
-const plural = (n: number, one: string, many = `${one}s`): string =>
-  `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+/** The value of a fact, or undefined when it is missing (for facts a check only reads if known). */
+export const known = <T>(f: Fact<T>): T | undefined => (f.known ? f.value : undefined);
 
-/** 950 ms, 42 s, 3 min 5 s, 2 h 10 min. */
-export function formatAge(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 === 0 ? '' : ` ${s % 60} s`}`;
-  const m = Math.floor(s / 60);
-  return `${Math.floor(m / 60)} h${m % 60 === 0 ? '' : ` ${m % 60} min`}`;
+interface CheckDef<T> {
+  id: string;
+  /** One title, or one per target where the local check answers a different question. */
+  title: string | Record<Target, string>;
+  /** The fact this check judges. */
+  fact: (f: DoctorFacts) => Fact<T>;
+  judge: (value: T, f: DoctorFacts, say: Say) => Verdict | undefined;
+  /**
+   * When the fact is missing: `report` (default: see missingVerdict), `omit` (for checks that
+   * share a fact with an earlier one, which already reported it), or a verdict of its own.
+   */
+  onMissing?: 'report' | 'omit' | ((m: Missing, f: DoctorFacts) => Verdict | undefined);
+}
+
+export interface Check {
+  id: string;
+  run(f: DoctorFacts, say: Say): CheckResult | undefined;
+}
+
+function check<T>(d: CheckDef<T>): Check {
+  return {
+    id: d.id,
+    run(f, say) {
+      const fact = d.fact(f);
+      const on = d.onMissing ?? 'report';
+      const v = fact.known
+        ? d.judge(fact.value, f, say)
+        : on === 'omit'
+          ? undefined
+          : on === 'report'
+            ? missingVerdict(fact.missing, say)
+            : on(fact.missing, f);
+      if (v === undefined) return undefined;
+      const title = typeof d.title === 'string' ? d.title : d.title[f.target];
+      const evidence = oneLine(v.evidence);
+      return v.status === 'warn' || v.status === 'fail'
+        ? { id: d.id, title, status: v.status, evidence, fix: oneLine(v.fix) }
+        : { id: d.id, title, status: v.status, evidence };
+    },
+  };
+}
+
+/** Free text from AWS (stack reasons, failure details) may span lines; a report line may not. */
+const oneLine = (s: string): string => s.replace(/\s*[\r\n]+\s*/g, ' ');
+
+/**
+ * A fact doctor could not gather: a permission problem is a warning (the pipeline may be fine,
+ * doctor just cannot see), anything else fails; no meaning here is n/a, never a pass.
+ */
+export function missingVerdict(m: Missing, say: Say): Verdict | undefined {
+  switch (m.kind) {
+    case 'not-here':
+      return notApplicable(m.why);
+    case 'skipped':
+      return undefined;
+    case 'denied':
+      return warn(`could not check: ${m.error}`, `grant ${m.permission} to the identity running doctor`);
+    case 'failed':
+      return fail(
+        `could not check: ${m.error}`,
+        `run ${say.paypipe('doctor --debug')} for the full error, and check that the resource exists`,
+      );
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Account, region, stack
 
-export type IdentityFact = { ok: true; account: string; arn: string } | { ok: false; error: string };
+/** The shape of every AWS region name (ap-southeast-2, us-gov-west-1, eu-isoe-west-1, ...). */
+const isRegionName = (s: string): boolean => /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/.test(s);
 
-export function checkCredentials(f: IdentityFact): CheckResult {
-  const title = 'AWS credentials';
-  if (f.ok) return pass('credentials', title, `${f.arn} (account ${f.account})`);
+function judgeRegion(r: RegionFact, f: DoctorFacts, say: Say): Verdict {
+  const example = say.paypipe('doctor', 'target', { region: f.config.region });
+  if ('problem' in r) return fail(r.problem, `${r.hint ?? 'give a region name'}; or pass one: ${example}`);
+  if (isRegionName(r.region)) return pass(`${r.region} (${r.source})`);
+  // The resolver lets no such region through; judged anyway, so that no blank region is ever a pass.
   return fail(
-    'credentials',
-    title,
-    `STS GetCallerIdentity failed: ${f.error}`,
-    'configure credentials (aws configure, aws sso login, or --profile NAME) and run doctor again; no AWS account? try `paypipe doctor --local`',
+    r.region.trim() === ''
+      ? `${r.source} is blank${r.region === '' ? '' : ` (${JSON.stringify(r.region)})`}`
+      : `${JSON.stringify(r.region)} (${r.source}) is not an AWS region name`,
+    `set ${r.source} to a region name, or pass one: ${example}`,
   );
-}
-
-export function checkRegion(region: string, source: string): CheckResult {
-  return pass('region', 'Region', `${region} (${source})`);
 }
 
 const STACK_OK = new Set(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'IMPORT_COMPLETE']);
 
-export function checkStack(stackName: string, status: string | undefined, reason?: string): CheckResult {
-  const title = 'Stack deployed';
-  if (status === undefined) {
-    return fail(
-      'stack',
-      title,
-      `stack ${stackName} not found`,
-      'deploy it with `paypipe deploy` (or pass --stack/--env/--region for the right one)',
-    );
-  }
-  if (STACK_OK.has(status)) return pass('stack', title, `${stackName}: ${status}`);
-  const why = reason === undefined || reason === '' ? '' : ` — ${reason}`;
-  if (status.endsWith('_IN_PROGRESS') && !status.includes('ROLLBACK') && !status.startsWith('DELETE')) {
-    return warn('stack', title, `${stackName}: ${status}${why}`, 'wait for the deployment to finish');
-  }
-  return fail(
-    'stack',
-    title,
-    `${stackName}: ${status}${why}`,
-    status === 'UPDATE_ROLLBACK_COMPLETE'
-      ? 'the last deploy was rolled back: fix the cause shown in the stack events and run `paypipe deploy` again'
-      : 'look at the stack events in CloudFormation, fix the cause and run `paypipe deploy`',
-  );
-}
-
 // ---------------------------------------------------------------------------------------------
-// Streams and delivery streams
+// Streams and delivery
 
-export interface StreamFact {
-  name: string;
-  /** undefined when the stream does not exist. */
-  status?: string | undefined;
-  openShards?: number | undefined;
-  mode?: string | undefined;
-}
-
-export function checkStream(role: 'input' | 'output', f: StreamFact, expected: StreamSettings): CheckResult {
-  const id = `stream.${role}`;
-  const title = `Kinesis ${role} stream`;
+function judgeStream(f: StreamFact, expected: StreamSettings, d: DoctorFacts, say: Say): Verdict {
+  const redeploy =
+    d.target === 'aws'
+      ? `run ${say.paypipe('deploy', 'stack')} to restore it`
+      : `the local streams keep the shape they were created with: start ${say.paypipe('up', 'up')} with a new --data-dir to change it`;
   if (f.status === undefined) {
     return fail(
-      id,
-      title,
       `${f.name} does not exist`,
-      'deploy the stack (`paypipe deploy`) or start `paypipe up`',
+      d.target === 'aws'
+        ? `deploy the stack: ${say.paypipe('deploy', 'stack')}`
+        : `stop the running pipeline (Ctrl-C in its terminal) and start it again: ${say.paypipe('up', 'up')}`,
     );
   }
   const shape = [
@@ -168,430 +213,169 @@ export function checkStream(role: 'input' | 'output', f: StreamFact, expected: S
   ].filter((x) => x !== undefined);
   const evidence = `${f.name}: ${shape.join(', ')}`;
   if (f.status === 'UPDATING') {
-    return warn(id, title, evidence, 'a reshard or mode change is in progress; check again in a few minutes');
+    return warn(evidence, 'a reshard or mode change is in progress; check again in a few minutes');
   }
   if (f.status !== 'ACTIVE') {
-    return fail(
-      id,
-      title,
-      evidence,
-      'the stream cannot be read or written until it is ACTIVE; check the stack',
-    );
+    return fail(evidence, 'the stream cannot be read or written until it is ACTIVE; check the stack');
   }
   const mode = f.mode ?? expected.capacityMode;
   if (mode !== expected.capacityMode) {
     return warn(
-      id,
-      title,
       `${evidence} (configured ${expected.capacityMode})`,
-      'the stream drifted from the configuration: run `paypipe deploy` to restore it',
+      `the stream drifted from the configuration: ${redeploy}`,
     );
   }
   if (mode === 'PROVISIONED' && f.openShards !== undefined && f.openShards !== expected.shardCount) {
     return warn(
-      id,
-      title,
       `${evidence} (configured ${plural(expected.shardCount, 'shard')})`,
-      'the shard count drifted from the configuration: run `paypipe deploy` (or change shardCount)',
+      `the shard count drifted from the configuration (or change shardCount): ${redeploy}`,
     );
   }
-  return pass(id, title, evidence);
+  return pass(evidence);
 }
 
-export function checkDeliveryStream(
-  role: 'raw' | 'analytics',
-  f: { name: string; status?: string | undefined; failure?: string | undefined },
-): CheckResult {
-  const id = `firehose.${role}`;
-  const title = `Firehose ${role} delivery stream`;
-  if (f.status === undefined) {
-    return fail(id, title, `${f.name} does not exist`, 'deploy the stack with `paypipe deploy`');
+function judgeDelivery(d: DeliveryFact, _f: DoctorFacts, say: Say): Verdict {
+  if (d.kind === 'local') {
+    const ev = `${d.name}: ${plural(d.recordsDelivered, 'record')} in ${plural(d.objectsWritten, 'object')}, ${d.bufferedRecords} buffered`;
+    if (!d.running) return fail(`${ev}; not running`, `start the local pipeline: ${say.paypipe('up', 'up')}`);
+    if (d.errorObjects > 0) {
+      return fail(
+        `${ev}; ${plural(d.errorObjects, 'object')} written under errors/`,
+        `records could not be delivered: inspect the errors/ prefix in the bucket and ${say.paypipe('logs')}`,
+      );
+    }
+    if (d.deliveryErrors > 0) {
+      return warn(
+        `${ev}; ${d.deliveryErrors} delivery attempts failed and were retried`,
+        `see ${d.logFile} and the last error: ${d.lastError ?? 'none recorded'}`,
+      );
+    }
+    return pass(ev);
   }
-  const evidence = `${f.name}: ${f.status}${f.failure === undefined ? '' : ` — ${f.failure}`}`;
-  if (f.status === 'ACTIVE' && f.failure === undefined) return pass(id, title, evidence);
-  if (f.status === 'CREATING')
-    return warn(id, title, evidence, 'wait for the delivery stream to become ACTIVE');
+  const deploy = say.paypipe('deploy', 'stack');
+  if (d.status === undefined) return fail(`${d.name} does not exist`, `deploy the stack: ${deploy}`);
+  const evidence = `${d.name}: ${d.status}${d.failure === undefined ? '' : ` — ${d.failure}`}`;
+  if (d.status === 'ACTIVE' && d.failure === undefined) return pass(evidence);
+  if (d.status === 'CREATING') return warn(evidence, 'wait for the delivery stream to become ACTIVE');
   return fail(
-    id,
-    title,
     evidence,
-    'records are not being delivered to S3: check the delivery stream and its role in the console, then `paypipe deploy`',
+    `records are not being delivered to S3: check the delivery stream and its role in the console, then ${deploy}`,
   );
 }
 
 // ---------------------------------------------------------------------------------------------
-// The aggregator's event source mapping
+// The aggregator's event source mapping (AWS) or poller (local)
 
-/** The fields of Lambda's EventSourceMappingConfiguration the lint reads (same names as the SDK). */
-export interface EventSourceMappingFacts {
-  UUID?: string | undefined;
-  State?: string | undefined;
-  StateTransitionReason?: string | undefined;
-  LastProcessingResult?: string | undefined;
-  BatchSize?: number | undefined;
-  MaximumBatchingWindowInSeconds?: number | undefined;
-  BisectBatchOnFunctionError?: boolean | undefined;
-  MaximumRetryAttempts?: number | undefined;
-  MaximumRecordAgeInSeconds?: number | undefined;
-  DestinationConfig?: { OnFailure?: { Destination?: string | undefined } | undefined } | undefined;
-  FunctionResponseTypes?: string[] | undefined;
-  StartingPosition?: string | undefined;
-  ParallelizationFactor?: number | undefined;
-}
+const drift = (say: Say): string =>
+  `the mapping drifted from the configuration: run ${say.paypipe('deploy', 'stack')} to restore it`;
 
-const DRIFT_FIX = 'the mapping drifted from the configuration: run `paypipe deploy` to restore it';
-
-export function esmState(e: EventSourceMappingFacts): CheckResult {
-  const id = 'esm.state';
-  const title = 'Event source mapping state';
-  const state = e.State ?? 'unknown';
-  const reason = e.StateTransitionReason === undefined ? '' : ` (${e.StateTransitionReason})`;
-  if (state === 'Enabled') return pass(id, title, `Enabled, ${e.UUID ?? 'no uuid'}`);
-  if (state === 'Enabling' || state === 'Updating' || state === 'Creating') {
-    return warn(id, title, `${state}${reason}`, 'wait a minute and run doctor again');
-  }
-  return fail(
-    id,
-    title,
-    `${state}${reason}`,
-    `the aggregator is not reading the input stream: enable it (aws lambda update-event-source-mapping --uuid ${e.UUID ?? '<uuid>'} --enabled) or run \`paypipe deploy\``,
-  );
-}
-
-export function esmLastResult(e: EventSourceMappingFacts): CheckResult {
-  const id = 'esm.last-result';
-  const title = 'Last processing result';
-  const r = e.LastProcessingResult;
-  if (r === 'OK') return pass(id, title, 'OK');
-  if (r === undefined || r === 'No records processed') {
-    return warn(
-      id,
-      title,
-      r ?? 'none reported yet',
-      'no batch has been processed yet: check the producer schedule (`paypipe schedule`) or send events (`paypipe send`)',
-    );
-  }
-  return fail(
-    id,
-    title,
-    r,
-    'the mapping cannot invoke or read: check the aggregator role permissions and `paypipe logs aggregator`',
-  );
-}
-
-export function esmBisect(e: EventSourceMappingFacts, c: AggregatorSettings): CheckResult {
-  const id = 'esm.bisect';
-  const title = 'Bisect batch on error';
-  const on = e.BisectBatchOnFunctionError === true;
-  if (on === c.bisectBatchOnError) return pass(id, title, on ? 'on' : 'off (as configured)');
-  return fail(
-    id,
-    title,
-    `${on ? 'on' : 'off'}, configured ${c.bisectBatchOnError ? 'on' : 'off'}`,
-    `without bisecting, one poison record fails its whole batch until retries run out; ${DRIFT_FIX}`,
-  );
-}
-
-export function esmRetries(e: EventSourceMappingFacts, c: AggregatorSettings): CheckResult {
-  const id = 'esm.retries';
-  const title = 'Retry attempts bounded';
-  const n = e.MaximumRetryAttempts;
-  if (n === undefined || n < 0) {
-    return fail(
-      id,
-      title,
-      `MaximumRetryAttempts ${n ?? 'unset'} (infinite), configured ${c.retryAttempts}`,
-      `a failing batch blocks its shard until the records expire; ${DRIFT_FIX}`,
-    );
-  }
-  if (n !== c.retryAttempts) return warn(id, title, `${n}, configured ${c.retryAttempts}`, DRIFT_FIX);
-  return pass(id, title, `${n}`);
-}
-
-export function esmMaxRecordAge(e: EventSourceMappingFacts, c: AggregatorSettings): CheckResult {
-  const id = 'esm.max-record-age';
-  const title = 'Maximum record age bounded';
-  const n = e.MaximumRecordAgeInSeconds;
-  if (n === undefined || n < 0) {
-    return fail(
-      id,
-      title,
-      `MaximumRecordAgeInSeconds ${n ?? 'unset'} (infinite), configured ${c.maxRecordAgeSeconds} s`,
-      `old records are retried until the stream's retention drops them; ${DRIFT_FIX}`,
-    );
-  }
-  if (n !== c.maxRecordAgeSeconds) {
-    return warn(id, title, `${n} s, configured ${c.maxRecordAgeSeconds} s`, DRIFT_FIX);
-  }
-  return pass(id, title, `${n} s`);
-}
-
-export function esmOnFailure(e: EventSourceMappingFacts): CheckResult {
-  const id = 'esm.on-failure';
-  const title = 'On-failure destination';
-  const d = e.DestinationConfig?.OnFailure?.Destination;
-  if (d === undefined || d === '') {
-    return fail(
-      id,
-      title,
-      'none: batches that exhaust their retries are dropped without a trace',
-      `set the failure queue as on-failure destination; ${DRIFT_FIX}`,
-    );
-  }
-  return pass(id, title, d);
-}
-
-export function esmPartialBatch(e: EventSourceMappingFacts, c: AggregatorSettings): CheckResult {
-  const id = 'esm.partial-batch';
-  const title = 'Partial batch responses';
-  const on = (e.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures');
-  if (on === c.reportBatchItemFailures) {
-    return pass(id, title, on ? 'ReportBatchItemFailures' : 'off (as configured)');
-  }
-  return fail(
-    id,
-    title,
-    on ? 'ReportBatchItemFailures on, configured off' : 'FunctionResponseTypes lacks ReportBatchItemFailures',
-    `Lambda ignores the handler's batchItemFailures, so failed records count as processed; ${DRIFT_FIX}`,
-  );
-}
-
-export function esmBatchSize(e: EventSourceMappingFacts, c: AggregatorSettings): CheckResult {
-  const id = 'esm.batch-size';
-  const title = 'Batch size';
-  if (e.BatchSize === c.batchSize) return pass(id, title, `${c.batchSize}`);
-  return warn(id, title, `${e.BatchSize ?? 'unset'}, configured ${c.batchSize}`, DRIFT_FIX);
-}
-
-export function esmBatchingWindow(e: EventSourceMappingFacts, c: AggregatorSettings): CheckResult {
-  const id = 'esm.batching-window';
-  const title = 'Batching window';
-  const n = e.MaximumBatchingWindowInSeconds ?? 0;
-  if (n === c.maxBatchingWindowSeconds) return pass(id, title, `${n} s`);
-  return warn(id, title, `${n} s, configured ${c.maxBatchingWindowSeconds} s`, DRIFT_FIX);
-}
-
-export function esmStartingPosition(e: EventSourceMappingFacts, c: AggregatorSettings): CheckResult {
-  const id = 'esm.starting-position';
-  const title = 'Starting position';
-  if (e.StartingPosition === c.startingPosition) return pass(id, title, c.startingPosition);
-  return warn(id, title, `${e.StartingPosition ?? 'unset'}, configured ${c.startingPosition}`, DRIFT_FIX);
-}
-
-export function esmParallelization(e: EventSourceMappingFacts, c: AggregatorSettings): CheckResult {
-  const id = 'esm.parallelization';
-  const title = 'Parallelization factor';
-  const n = e.ParallelizationFactor ?? 1;
-  if (n === c.parallelizationFactor) return pass(id, title, `${n}`);
-  return warn(id, title, `${n}, configured ${c.parallelizationFactor}`, DRIFT_FIX);
-}
-
-/** Every lint rule, in report order; a missing mapping is one fail. */
-export function lintEventSourceMapping(
-  mappings: readonly EventSourceMappingFacts[],
-  c: AggregatorSettings,
-  functionName: string,
-): CheckResult[] {
-  const e = mappings[0];
-  if (e === undefined) {
-    return [
-      fail(
-        'esm.state',
-        'Event source mapping state',
-        `${functionName} has no event source mapping on the input stream`,
-        'the aggregator is not reading the input stream: run `paypipe deploy`',
-      ),
-    ];
-  }
-  const checks = [
-    esmState(e),
-    esmLastResult(e),
-    esmBisect(e, c),
-    esmRetries(e, c),
-    esmMaxRecordAge(e, c),
-    esmOnFailure(e),
-    esmPartialBatch(e, c),
-    esmBatchSize(e, c),
-    esmBatchingWindow(e, c),
-    esmStartingPosition(e, c),
-    esmParallelization(e, c),
-  ];
-  if (mappings.length > 1) {
-    checks.push(
-      warn(
-        'esm.count',
-        'One mapping',
-        `${mappings.length} mappings from the input stream to ${functionName}: every record is aggregated more than once`,
-        'delete the extra mapping (aws lambda delete-event-source-mapping --uuid ...) or run `paypipe deploy`',
-      ),
-    );
-  }
-  return checks;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Failures, dead letters, lag, errors
-
-export function checkFailureQueue(depth: number | undefined, where: string): CheckResult {
-  const id = 'failures';
-  const title = 'Failed-batch queue';
-  if (depth === undefined) {
-    return fail(
-      id,
-      title,
-      `${where} could not be read`,
-      'check that the stack is deployed and you may read it',
-    );
-  }
-  if (depth === 0) return pass(id, title, `${where}: empty`);
-  return warn(
-    id,
-    title,
-    `${where}: ${plural(depth, 'failed batch', 'failed batches')} waiting`,
-    'batches exhausted their retries and were not aggregated: read the shard and sequence ranges from the queue, fix the cause (`paypipe logs aggregator --level error`) and replay them',
-  );
-}
-
-export function checkDeadLetters(objects: number, records: number | undefined, where: string): CheckResult {
-  const id = 'dead-letters';
-  const title = 'Dead-lettered records (last hour)';
-  if (objects === 0) return pass(id, title, `none under ${where}`);
-  const what =
-    records === undefined
-      ? plural(objects, 'dead-letter object')
-      : `${plural(records, 'record')} in ${plural(objects, 'object')}`;
-  return warn(
-    id,
-    title,
-    `${what} under ${where}`,
-    'producers sent records that failed validation; inspect them in the analytics bucket and fix the sender',
-  );
-}
-
-export interface LagThresholds {
-  /** Above this, aggregates are later than one window: warn. */
-  warnMs: number;
-  /** Above this, the consumer is falling behind: fail. */
-  failMs: number;
-}
-
-/** Default thresholds: one window of lag is normal, five minutes (or 5 windows) is falling behind. */
-export function lagThresholds(config: PipelineConfig, failMs?: number): LagThresholds {
-  const windowMs = config.aggregator.windowSeconds * 1000;
-  const f = failMs ?? Math.max(300_000, 5 * windowMs);
-  return { warnMs: Math.min(windowMs, f), failMs: f };
-}
-
-export function checkLag(
+/** A lint rule over the first mapping; left out when there is no mapping (esm.state says so). */
+function esmRule(
   id: string,
   title: string,
-  ageMs: number | undefined,
-  t: LagThresholds,
-  /** What was measured, e.g. `IteratorAge (latest minute)`; the evidence reads `<label> <age>`. */
-  label: string,
-): CheckResult {
-  if (ageMs === undefined) {
-    return warn(
-      id,
-      title,
-      `no datapoints for ${label} in the last 15 minutes`,
-      'nothing was read from the stream: check the event source mapping and the producer schedule',
-    );
+  judge: (e: EventSourceMappingFacts, c: AggregatorSettings, say: Say) => Verdict,
+): Check {
+  return check<ConsumerFact>({
+    id,
+    title,
+    fact: (f) => f.consumer,
+    onMissing: 'omit',
+    judge: (c, f, say) =>
+      c.kind === 'mapping' && c.mappings[0] !== undefined
+        ? judge(c.mappings[0], f.config.aggregator, say)
+        : undefined,
+  });
+}
+
+function judgeConsumerState(c: ConsumerFact, _f: DoctorFacts, say: Say): Verdict {
+  if (c.kind === 'poller') {
+    const ev = `${plural(c.shards, 'shard poller')}; ${plural(c.recordsRead, 'record')} read, ${plural(c.invocations, 'invocation')}, ${plural(c.retries, 'retry', 'retries')}`;
+    if (!c.running) return fail(`${ev}; stopped`, `start the local pipeline: ${say.paypipe('up', 'up')}`);
+    if (c.statusAgeMs > STATUS_STALE_MS) {
+      return fail(
+        `status.json not updated for ${formatAge(c.statusAgeMs)}`,
+        `the pipeline process (pid ${c.pid}) looks stuck: stop it (Ctrl-C) and start it again: ${say.paypipe('up', 'up')}`,
+      );
+    }
+    return pass(ev);
   }
-  const ev = `${label} ${formatAge(ageMs)}`;
-  if (ageMs > t.failMs) {
+  const e = c.mappings[0];
+  if (e === undefined) {
     return fail(
-      id,
-      title,
-      `${ev} (limit ${formatAge(t.failMs)})`,
-      'the aggregator is falling behind: look for errors (`paypipe logs aggregator --level warn`), or add shards / raise the batch size',
+      `${c.functionName} has no event source mapping on the input stream`,
+      `the aggregator is not reading the input stream: run ${say.paypipe('deploy', 'stack')}`,
     );
   }
-  if (ageMs > t.warnMs) {
-    return warn(
-      id,
-      title,
-      `${ev} (over ${formatAge(t.warnMs)})`,
-      'records wait longer than one window: watch it, and check for retries in `paypipe logs aggregator`',
-    );
+  const state = e.State ?? 'unknown';
+  const reason = e.StateTransitionReason === undefined ? '' : ` (${e.StateTransitionReason})`;
+  if (state === 'Enabled') return pass(`Enabled, ${e.UUID ?? 'no uuid'}`);
+  if (state === 'Enabling' || state === 'Updating' || state === 'Creating') {
+    return warn(`${state}${reason}`, `wait a minute and run ${say.paypipe('doctor')} again`);
   }
-  return pass(id, title, ev);
-}
-
-export interface ErrorFacts {
-  invocations?: number | undefined;
-  errors: number;
-  throttles?: number | undefined;
-}
-
-export function checkFunctionErrors(
-  role: 'producer' | 'aggregator',
-  functionName: string,
-  f: ErrorFacts,
-  period: string,
-): CheckResult {
-  const id = `errors.${role}`;
-  const title = `${role[0]?.toUpperCase()}${role.slice(1)} errors and throttles`;
-  const parts = [
-    f.invocations === undefined ? undefined : plural(f.invocations, 'invocation'),
-    plural(f.errors, 'error'),
-    f.throttles === undefined ? undefined : plural(f.throttles, 'throttle'),
-  ].filter((x) => x !== undefined);
-  const evidence = `${functionName}: ${parts.join(', ')} in ${period}`;
-  const logs = `\`paypipe logs ${role} --level error --since ${period === 'the last 15 minutes' ? '15m' : '1h'}\``;
-  if (f.errors > 0 && f.invocations !== undefined && f.invocations > 0 && f.errors >= f.invocations) {
-    return fail(id, title, evidence, `every invocation failed: read ${logs}`);
-  }
-  if (f.errors > 0) return warn(id, title, evidence, `some invocations failed: read ${logs}`);
-  if ((f.throttles ?? 0) > 0) {
-    return warn(id, title, evidence, 'raise the reserved concurrency or the account concurrency limit');
-  }
-  return pass(id, title, evidence);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Freshness and schedule
-
-// Seconds too: the local scheduler runs rate(30 seconds); EventBridge's minimum is 1 minute.
-const RATE = /^rate\(\s*(\d+)\s+(second|seconds|minute|minutes|hour|hours|day|days)\s*\)$/;
-const UNIT_MS: Record<string, number> = { second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000 };
-
-/**
- * How often a schedule expression fires: exact for rate(...), the finest step of the minute and
- * hour fields for cron(...) (good enough to judge freshness). Undefined when unparseable.
- */
-export function scheduleIntervalMs(expression: string): number | undefined {
-  const e = expression.trim();
-  const r = RATE.exec(e);
-  if (r) return Number(r[1]) * (UNIT_MS[(r[2] as string).replace(/s$/, '')] as number);
-  const c = /^cron\((.+)\)$/.exec(e);
-  if (!c) return undefined;
-  const [min, hour] = (c[1] as string).trim().split(/\s+/);
-  if (min === undefined || hour === undefined) return undefined;
-  const step = (field: string, unit: number, span: number): number | undefined => {
-    if (field === '*') return unit;
-    const s = /^(?:\*|\d+)\/(\d+)$/.exec(field);
-    if (s) return Number(s[1]) * unit;
-    const list = field.split(',');
-    if (list.length > 1) return Math.floor(span / list.length);
-    return undefined;
-  };
-  return step(min, 60_000, 3_600_000) ?? step(hour, 3_600_000, 86_400_000) ?? 86_400_000;
-}
-
-/**
- * The age past which the newest object under a prefix is stale: one schedule interval (new events)
- * plus the Firehose buffer plus the aggregator's batching window, plus a minute of slack.
- */
-export function freshnessLimitMs(config: PipelineConfig, scheduleExpression?: string): number {
-  const every = scheduleIntervalMs(scheduleExpression ?? config.producer.schedule) ?? 3_600_000;
-  return (
-    every +
-    config.firehose.raw.bufferIntervalSeconds * 1000 +
-    config.aggregator.maxBatchingWindowSeconds * 1000 +
-    60_000
+  const enable =
+    e.UUID === undefined
+      ? `find it with ${listMappings(c.functionName, say)} and enable it`
+      : `enable it (${say.aws(`lambda update-event-source-mapping --uuid ${shellQuote(e.UUID)} --enabled`)})`;
+  return fail(
+    `${state}${reason}`,
+    `the aggregator is not reading the input stream: ${enable} or run ${say.paypipe('deploy', 'stack')}`,
   );
 }
+
+const listMappings = (functionName: string, say: Say): string =>
+  say.aws(`lambda list-event-source-mappings --function-name ${shellQuote(functionName)}`);
+
+/** status.json is rewritten every second; older than this means the pipeline process is stuck. */
+const STATUS_STALE_MS = 10_000;
+
+// ---------------------------------------------------------------------------------------------
+// Lag, errors, freshness
+
+function judgeLag(l: LagFact, t: LagThresholds, say: Say): Verdict {
+  if (l.ageMs === undefined) {
+    return warn(
+      `no datapoints for ${l.label} in the last 15 minutes`,
+      `nothing was read from the stream: check the event source mapping and the producer schedule (${say.paypipe('schedule')})`,
+    );
+  }
+  const ev = `${l.label} ${formatAge(l.ageMs)}`;
+  if (l.ageMs > t.failMs) {
+    return fail(
+      `${ev} (limit ${formatAge(t.failMs)})`,
+      `the aggregator is falling behind: look for errors (${say.paypipe('logs aggregator --level warn')}), or add shards / raise the batch size`,
+    );
+  }
+  if (l.ageMs > t.warnMs) {
+    return warn(
+      `${ev} (over ${formatAge(t.warnMs)})`,
+      `records wait longer than one window: watch it, and check for retries in ${say.paypipe('logs aggregator')}`,
+    );
+  }
+  return pass(ev);
+}
+
+function judgeErrors(role: 'producer' | 'aggregator', e: FunctionErrorsFact, say: Say): Verdict {
+  const minutes = Math.max(1, Math.round(e.periodMs / 60_000));
+  const parts = [
+    e.invocations === undefined ? undefined : plural(e.invocations, 'invocation'),
+    plural(e.errors, 'error'),
+    e.throttles === undefined ? undefined : plural(e.throttles, 'throttle'),
+  ].filter((x) => x !== undefined);
+  const evidence = `${e.functionName}: ${parts.join(', ')} in the last ${plural(minutes, 'minute')}`;
+  const logs = say.paypipe(`logs ${role} --level error --since ${minutes}m`);
+  if (e.errors > 0 && e.invocations !== undefined && e.invocations > 0 && e.errors >= e.invocations) {
+    return fail(evidence, `every invocation failed: read ${logs}`);
+  }
+  if (e.errors > 0) return warn(evidence, `some invocations failed: read ${logs}`);
+  if ((e.throttles ?? 0) > 0) {
+    return warn(evidence, 'raise the reserved concurrency or the account concurrency limit');
+  }
+  return pass(evidence);
+}
+
+/** The freshness limit: --stale-after, else from the schedule actually in force (if known). */
+const freshnessLimit = (f: DoctorFacts): number =>
+  f.limits.staleAfterMs ?? freshnessLimitMs(f.config, known(f.schedule)?.expression);
 
 /**
  * Freshness of the newest object under a prefix. Stale is only expected (a warning, not a failure)
@@ -599,131 +383,428 @@ export function freshnessLimitMs(config: PipelineConfig, scheduleExpression?: st
  * after the newest aggregate either — raw data newer than the aggregates means the aggregation
  * path is stuck, whatever the schedule says.
  */
-export function checkFreshness(
+function judgeFreshness(
   kind: 'raw' | 'aggregations',
-  where: string,
-  newestAgeMs: number | undefined,
-  limitMs: number,
-  scheduleEnabled: boolean | undefined,
-  /** For aggregations: age of the newest raw object. */
-  upstreamAgeMs?: number | undefined,
-  /** How long the pipeline has been running, when known (local): younger than the limit, no object is not yet a fault. */
-  pipelineAgeMs?: number | undefined,
-): CheckResult {
-  const id = `freshness.${kind}`;
-  const title = kind === 'raw' ? 'Raw data freshness' : 'Aggregates freshness';
+  n: NewestObjectFact,
+  f: DoctorFacts,
+  say: Say,
+): Verdict {
+  const limitMs = freshnessLimit(f);
+  const upstreamAgeMs = kind === 'aggregations' ? known(f.newest.raw)?.ageMs : undefined;
+  const pipelineAgeMs = known(f.pipelineAgeMs);
   const inputAfterOutput =
-    kind === 'aggregations' &&
-    upstreamAgeMs !== undefined &&
-    (newestAgeMs === undefined || newestAgeMs - upstreamAgeMs > limitMs);
-  const quiet = scheduleEnabled === false && !inputAfterOutput;
+    upstreamAgeMs !== undefined && (n.ageMs === undefined || n.ageMs - upstreamAgeMs > limitMs);
+  const quiet = known(f.schedule)?.enabled === false && !inputAfterOutput;
   const cause = quiet
-    ? 'nothing is produced while the producer schedule is disabled: `paypipe schedule --enable` or `paypipe send`'
+    ? `nothing is produced while the producer schedule is disabled: ${say.paypipe('schedule --enable')} or ${say.paypipe('send')}`
     : kind === 'raw'
-      ? 'events are not reaching S3: check the producer (`paypipe logs producer`) and the raw delivery stream'
-      : 'aggregates are not reaching S3: check the aggregator (`paypipe logs aggregator`), its mapping and the analytics delivery stream';
+      ? `events are not reaching S3: check the producer (${say.paypipe('logs producer')}) and the raw delivery stream`
+      : `aggregates are not reaching S3: check the aggregator (${say.paypipe('logs aggregator')}), its mapping and the analytics delivery stream`;
   const judge = quiet ? warn : fail;
   const behind =
     inputAfterOutput && upstreamAgeMs !== undefined
       ? `; raw data ${formatAge(upstreamAgeMs)} old is newer`
       : '';
-  if (newestAgeMs === undefined && pipelineAgeMs !== undefined && pipelineAgeMs <= limitMs) {
+  if (n.ageMs === undefined && pipelineAgeMs !== undefined && pipelineAgeMs <= limitMs) {
     return warn(
-      id,
-      title,
-      `no object under ${where} yet: the pipeline started ${formatAge(pipelineAgeMs)} ago (first delivery due within ${formatAge(limitMs)})`,
-      'wait for the first Firehose delivery (its buffer interval), or run `paypipe doctor --probe` to follow one event through',
+      `no object under ${n.where} yet: the pipeline started ${formatAge(pipelineAgeMs)} ago (first delivery due within ${formatAge(limitMs)})`,
+      `wait for the first Firehose delivery (its buffer interval), or run ${say.paypipe('doctor --probe')} to follow one event through`,
     );
   }
-  if (newestAgeMs === undefined) {
-    return judge(id, title, `no object under ${where} in the current or previous hour${behind}`, cause);
+  if (n.ageMs === undefined) {
+    return judge(`no object under ${n.where} in the current or previous hour${behind}`, cause);
   }
-  const ev = `newest object under ${where} is ${formatAge(newestAgeMs)} old`;
-  if (newestAgeMs <= limitMs) return pass(id, title, ev);
-  return judge(id, title, `${ev} (limit ${formatAge(limitMs)})${behind}`, cause);
+  const ev = `newest object under ${n.where} is ${formatAge(n.ageMs)} old`;
+  if (n.ageMs <= limitMs) return pass(ev);
+  return judge(`${ev} (limit ${formatAge(limitMs)})${behind}`, cause);
 }
 
-export interface ScheduleFact {
-  /** undefined when the rule does not exist. */
-  enabled?: boolean | undefined;
-  expression?: string | undefined;
-  count?: number | undefined;
-  name: string;
-}
-
-export function checkSchedule(f: ScheduleFact, config: PipelineConfig): CheckResult {
-  const id = 'schedule';
-  const title = 'Producer schedule';
-  if (f.enabled === undefined) {
-    return fail(id, title, `${f.name} not found`, 'run `paypipe deploy` to recreate the producer schedule');
-  }
-  const what = `${f.name}: ${f.enabled ? 'ENABLED' : 'DISABLED'}, ${f.expression ?? '?'}${f.count === undefined ? '' : `, ${plural(f.count, 'event')} per run`}`;
-  if (!f.enabled) {
-    return warn(
-      id,
-      title,
-      what,
-      config.producer.scheduleEnabled
-        ? 'no events are produced: `paypipe schedule --enable`'
-        : 'disabled in the configuration; `paypipe schedule --enable` to produce events',
-    );
-  }
-  return pass(id, title, what);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Probe
-
-export interface ProbeHop {
-  name: string;
-  /** Latency from sending the canary, when the hop was reached. */
-  latencyMs?: number | undefined;
-}
-
-export function checkProbe(marker: string, hops: ProbeHop[], timeoutMs: number): CheckResult {
-  const id = 'probe';
-  const title = 'Canary probe';
+function judgeProbe(marker: string, hops: ProbeHop[], timeoutMs: number, say: Say): Verdict {
   const reached = hops.filter((h) => h.latencyMs !== undefined);
   const shown = reached.map((h) => `${h.name} ${formatAge(h.latencyMs as number)}`).join(', ');
   const stuck = hops.find((h) => h.latencyMs === undefined);
-  if (stuck === undefined) return pass(id, title, `${marker}: ${shown}`);
+  if (stuck === undefined) return pass(`${marker}: ${shown}`);
   return fail(
-    id,
-    title,
     `${marker}: stuck before ${stuck.name} after ${formatAge(timeoutMs)}${shown === '' ? '' : ` (${shown})`}`,
     stuck.name.includes('raw')
       ? 'the raw delivery path is stalled: check the raw delivery stream and the input stream'
-      : 'the aggregation path is stalled: check the event source mapping, `paypipe logs aggregator` and the analytics delivery stream',
+      : `the aggregation path is stalled: check the event source mapping, ${say.paypipe('logs aggregator')} and the analytics delivery stream`,
   );
 }
 
+const lagLimits = (f: DoctorFacts): LagThresholds => lagThresholds(f.config, f.limits.maxLagMs);
+
+const localSettings = notApplicable(
+  'the local poller runs the configuration itself (nothing deployed to drift)',
+);
+
 // ---------------------------------------------------------------------------------------------
-// Rendering
+// THE list, in report order.
 
-const MARK: Record<CheckStatus, string> = { pass: 'pass', warn: 'warn', fail: 'FAIL', 'n/a': 'n/a ' };
-
-export function renderReport(r: DoctorReport, paint: Paint): string {
-  const lines: string[] = [paint.bold(`paypipe doctor: ${r.subject}`), ''];
-  const width = Math.max(...r.checks.map((c) => c.title.length), 10);
-  for (const c of r.checks) {
-    const mark =
-      c.status === 'pass'
-        ? paint.green(MARK.pass)
-        : c.status === 'warn'
-          ? paint.yellow(MARK.warn)
-          : c.status === 'fail'
-            ? paint.bold(paint.red(MARK.fail))
-            : paint.dim(MARK['n/a']);
-    lines.push(
-      `${mark}  ${c.title.padEnd(width)}  ${c.status === 'n/a' ? paint.dim(c.evidence) : c.evidence}`,
+export const CHECKS: readonly Check[] = [
+  check({
+    id: 'local.running',
+    title: 'Local pipeline running',
+    fact: (f) => f.localPipeline,
+    judge: (p, _f, say) =>
+      p.running
+        ? pass(`pid ${p.pid}, data dir ${p.dataDir}`)
+        : fail(
+            `${p.reason}${p.lastStatusAt === undefined ? '' : ` (last status ${p.lastStatusAt})`}`,
+            `start it in another terminal: ${say.paypipe('up', 'up')}`,
+          ),
+  }),
+  check({
+    id: 'credentials',
+    title: 'AWS credentials',
+    fact: (f) => f.identity,
+    judge: (i, _f, say) => {
+      if (i.ok) return pass(`${i.arn} (account ${i.account})`);
+      return fail(
+        `STS GetCallerIdentity failed: ${i.error}`,
+        i.network
+          ? `the AWS endpoint could not be reached: check the network, a proxy, and the region, then run ${say.paypipe('doctor')} again`
+          : `configure credentials (\`aws configure\`, \`aws sso login\`, or --profile <name>) and run ${say.paypipe('doctor')} again; no AWS account? try \`paypipe doctor --local\``,
+      );
+    },
+  }),
+  check({ id: 'region', title: 'Region', fact: (f) => f.region, judge: judgeRegion }),
+  check({
+    id: 'stack',
+    title: 'Stack deployed',
+    fact: (f) => f.stack,
+    judge: (s, _f, say) => {
+      const deploy = say.paypipe('deploy', 'stack');
+      if (s.error !== undefined) {
+        return fail(
+          s.error,
+          'grant cloudformation:DescribeStacks to the identity running doctor, or check --stack/--env/--region',
+        );
+      }
+      if (s.status === undefined) {
+        return fail(
+          `stack ${s.name} not found`,
+          `deploy it with ${deploy} (or pass --stack/--env/--region for the right one)`,
+        );
+      }
+      if (STACK_OK.has(s.status)) return pass(`${s.name}: ${s.status}`);
+      const ev = `${s.name}: ${s.status}${s.reason === undefined || s.reason === '' ? '' : ` — ${s.reason}`}`;
+      if (
+        s.status.endsWith('_IN_PROGRESS') &&
+        !s.status.includes('ROLLBACK') &&
+        !s.status.startsWith('DELETE')
+      ) {
+        return warn(ev, 'wait for the deployment to finish');
+      }
+      return fail(
+        ev,
+        s.status === 'UPDATE_ROLLBACK_COMPLETE'
+          ? `the last deploy was rolled back: fix the cause shown in the stack events and run ${deploy} again`
+          : `look at the stack events in CloudFormation, fix the cause and run ${deploy}`,
+      );
+    },
+  }),
+  check({
+    id: 'stack.outputs',
+    title: 'Stack outputs',
+    fact: (f) => f.stackOutputs,
+    judge: (o, _f, say) =>
+      o.missing.length === 0
+        ? undefined
+        : fail(
+            `stack ${o.stackName} (${o.status}) lacks the output${o.missing.length === 1 ? '' : 's'} ${o.missing.join(', ')}`,
+            o.status.endsWith('_IN_PROGRESS')
+              ? `wait for the running stack operation to finish, then run ${say.paypipe('doctor')} again`
+              : `update the stack: ${say.paypipe('deploy', 'stack')}`,
+          ),
+  }),
+  check({
+    id: 'local.servers',
+    title: 'Local Kinesis and S3 servers',
+    fact: (f) => f.localServers,
+    judge: (s, _f, say) =>
+      s.error === undefined
+        ? pass(`kinesalite ${s.kinesisEndpoint}, s3rver ${s.s3Endpoint}`)
+        : fail(
+            `${s.kinesisEndpoint} / ${s.s3Endpoint} not answering: ${s.error}`,
+            `see ${s.logFile}; stop the running pipeline (Ctrl-C in its terminal) and start it again: ${say.paypipe('up', 'up')}`,
+          ),
+  }),
+  check({
+    id: 'stream.input',
+    title: 'Kinesis input stream',
+    fact: (f) => f.streams.input,
+    judge: (s, f, say) => judgeStream(s, f.config.streams.input, f, say),
+  }),
+  check({
+    id: 'stream.output',
+    title: 'Kinesis output stream',
+    fact: (f) => f.streams.output,
+    judge: (s, f, say) => judgeStream(s, f.config.streams.output, f, say),
+  }),
+  check({
+    id: 'firehose.raw',
+    title: { aws: 'Firehose raw delivery stream', local: 'Firehose raw delivery (local)' },
+    fact: (f) => f.delivery.raw,
+    judge: judgeDelivery,
+  }),
+  check({
+    id: 'firehose.analytics',
+    title: { aws: 'Firehose analytics delivery stream', local: 'Firehose analytics delivery (local)' },
+    fact: (f) => f.delivery.analytics,
+    judge: judgeDelivery,
+  }),
+  check({
+    id: 'esm.state',
+    title: { aws: 'Event source mapping state', local: 'Aggregator poller (local)' },
+    fact: (f) => f.consumer,
+    judge: judgeConsumerState,
+  }),
+  esmRule('esm.last-result', 'Last processing result', (e, _c, say) => {
+    const r = e.LastProcessingResult;
+    if (r === 'OK') return pass('OK');
+    if (r === undefined || r === 'No records processed') {
+      return warn(
+        r ?? 'none reported yet',
+        `no batch has been processed yet: check the producer schedule (${say.paypipe('schedule')}) or send events (${say.paypipe('send')})`,
+      );
+    }
+    return fail(
+      r,
+      `the mapping cannot invoke or read: check the aggregator role permissions and ${say.paypipe('logs aggregator')}`,
     );
-    if (c.fix !== undefined) lines.push(`      ${' '.repeat(width)}  ${paint.cyan('→')} ${c.fix}`);
+  }),
+  esmRule('esm.bisect', 'Bisect batch on error', (e, c, say) => {
+    const on = e.BisectBatchOnFunctionError === true;
+    if (on === c.bisectBatchOnError) return pass(on ? 'on' : 'off (as configured)');
+    return fail(
+      `${on ? 'on' : 'off'}, configured ${c.bisectBatchOnError ? 'on' : 'off'}`,
+      `without bisecting, one poison record fails its whole batch until retries run out; ${drift(say)}`,
+    );
+  }),
+  esmRule('esm.retries', 'Retry attempts bounded', (e, c, say) => {
+    const n = e.MaximumRetryAttempts;
+    if (n === undefined || n < 0) {
+      return fail(
+        `MaximumRetryAttempts ${n ?? 'unset'} (infinite), configured ${c.retryAttempts}`,
+        `a failing batch blocks its shard until the records expire; ${drift(say)}`,
+      );
+    }
+    if (n !== c.retryAttempts) return warn(`${n}, configured ${c.retryAttempts}`, drift(say));
+    return pass(`${n}`);
+  }),
+  esmRule('esm.max-record-age', 'Maximum record age bounded', (e, c, say) => {
+    const n = e.MaximumRecordAgeInSeconds;
+    if (n === undefined || n < 0) {
+      return fail(
+        `MaximumRecordAgeInSeconds ${n ?? 'unset'} (infinite), configured ${c.maxRecordAgeSeconds} s`,
+        `old records are retried until the stream's retention drops them; ${drift(say)}`,
+      );
+    }
+    if (n !== c.maxRecordAgeSeconds) return warn(`${n} s, configured ${c.maxRecordAgeSeconds} s`, drift(say));
+    return pass(`${n} s`);
+  }),
+  esmRule('esm.on-failure', 'On-failure destination', (e, _c, say) => {
+    const d = e.DestinationConfig?.OnFailure?.Destination;
+    if (d === undefined || d === '') {
+      return fail(
+        'none: batches that exhaust their retries are dropped without a trace',
+        `set the failure queue as on-failure destination; ${drift(say)}`,
+      );
+    }
+    return pass(d);
+  }),
+  esmRule('esm.partial-batch', 'Partial batch responses', (e, c, say) => {
+    const on = (e.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures');
+    if (on === c.reportBatchItemFailures) return pass(on ? 'ReportBatchItemFailures' : 'off (as configured)');
+    return fail(
+      on
+        ? 'ReportBatchItemFailures on, configured off'
+        : 'FunctionResponseTypes lacks ReportBatchItemFailures',
+      `Lambda ignores the handler's batchItemFailures, so failed records count as processed; ${drift(say)}`,
+    );
+  }),
+  esmRule('esm.batch-size', 'Batch size', (e, c, say) =>
+    e.BatchSize === c.batchSize
+      ? pass(`${c.batchSize}`)
+      : warn(`${e.BatchSize ?? 'unset'}, configured ${c.batchSize}`, drift(say)),
+  ),
+  esmRule('esm.batching-window', 'Batching window', (e, c, say) => {
+    const n = e.MaximumBatchingWindowInSeconds ?? 0;
+    if (n === c.maxBatchingWindowSeconds) return pass(`${n} s`);
+    return warn(`${n} s, configured ${c.maxBatchingWindowSeconds} s`, drift(say));
+  }),
+  esmRule('esm.starting-position', 'Starting position', (e, c, say) =>
+    e.StartingPosition === c.startingPosition
+      ? pass(c.startingPosition)
+      : warn(`${e.StartingPosition ?? 'unset'}, configured ${c.startingPosition}`, drift(say)),
+  ),
+  esmRule('esm.parallelization', 'Parallelization factor', (e, c, say) => {
+    const n = e.ParallelizationFactor ?? 1;
+    if (n === c.parallelizationFactor) return pass(`${n}`);
+    return warn(`${n}, configured ${c.parallelizationFactor}`, drift(say));
+  }),
+  check({
+    id: 'esm.count',
+    title: 'One mapping',
+    fact: (f) => f.consumer,
+    onMissing: 'omit',
+    judge: (c, _f, say) => {
+      if (c.kind !== 'mapping' || c.mappings.length < 2) return undefined;
+      const extra = c.mappings[1]?.UUID;
+      const remove =
+        extra === undefined
+          ? `find the extra one with ${listMappings(c.functionName, say)} and delete it`
+          : `delete the extra one (${say.aws(`lambda delete-event-source-mapping --uuid ${shellQuote(extra)}`)})`;
+      return warn(
+        `${c.mappings.length} mappings from the input stream to ${c.functionName}: every record is aggregated more than once`,
+        `${remove} or run ${say.paypipe('deploy', 'stack')}`,
+      );
+    },
+  }),
+  check({
+    id: 'esm.settings',
+    title: 'Event source mapping settings',
+    fact: (f) => f.consumer,
+    // Locally the settings are n/a whatever the poller's state (esm.state reports that).
+    onMissing: (m, f) => (f.target === 'local' && m.kind !== 'skipped' ? localSettings : undefined),
+    judge: (c) => (c.kind === 'poller' ? localSettings : undefined),
+  }),
+  check({
+    id: 'failures',
+    title: 'Failed-batch queue',
+    fact: (f) => f.failedBatches,
+    judge: (q, f, say) => {
+      if (q.count === undefined) {
+        return fail(
+          `${q.where} could not be read`,
+          f.target === 'aws'
+            ? `check that the stack has a FailureQueueUrl output (${say.paypipe('outputs')}) and that you may read the queue`
+            : `check that ${q.where} in the data dir is readable`,
+        );
+      }
+      if (q.count === 0) return pass(`${q.where}: empty`);
+      return warn(
+        `${q.where}: ${plural(q.count, 'failed batch', 'failed batches')} waiting`,
+        `batches exhausted their retries and were not aggregated: see them with ${say.paypipe('dead-letters')}, fix the cause (${say.paypipe('logs aggregator --level error')}) and replay them`,
+      );
+    },
+  }),
+  check({
+    id: 'dead-letters',
+    title: 'Dead-lettered records (last hour)',
+    fact: (f) => f.deadLetters,
+    judge: (d, _f, say) => {
+      if (d.objects === 0) return pass(`none under ${d.where}`);
+      const what =
+        d.records === undefined
+          ? plural(d.objects, 'dead-letter object')
+          : `${plural(d.records, 'record')} in ${plural(d.objects, 'object')}`;
+      return warn(
+        `${what} under ${d.where}`,
+        `producers sent records that failed validation: inspect them with ${say.paypipe('dead-letters')} and fix the sender`,
+      );
+    },
+  }),
+  check({
+    id: 'lag.stream',
+    title: 'Input stream iterator age',
+    fact: (f) => f.lag.stream,
+    judge: (l, f, say) => judgeLag(l, lagLimits(f), say),
+  }),
+  check({
+    id: 'lag.aggregator',
+    title: { aws: 'Aggregator iterator age', local: 'Aggregator lag per shard' },
+    fact: (f) => f.lag.aggregator,
+    judge: (l, f, say) => judgeLag(l, lagLimits(f), say),
+  }),
+  check({
+    id: 'errors.aggregator',
+    title: 'Aggregator errors and throttles',
+    fact: (f) => f.errors.aggregator,
+    judge: (e, _f, say) => judgeErrors('aggregator', e, say),
+  }),
+  check({
+    id: 'errors.producer',
+    title: 'Producer errors and throttles',
+    fact: (f) => f.errors.producer,
+    judge: (e, _f, say) => judgeErrors('producer', e, say),
+  }),
+  check({
+    id: 'freshness.raw',
+    title: 'Raw data freshness',
+    fact: (f) => f.newest.raw,
+    judge: (n, f, say) => judgeFreshness('raw', n, f, say),
+  }),
+  check({
+    id: 'freshness.aggregations',
+    title: 'Aggregates freshness',
+    fact: (f) => f.newest.aggregations,
+    judge: (n, f, say) => judgeFreshness('aggregations', n, f, say),
+  }),
+  check({
+    id: 'schedule',
+    title: 'Producer schedule',
+    fact: (f) => f.schedule,
+    judge: (s, f, say) => {
+      if (s.enabled === undefined) {
+        return fail(
+          `${s.name} not found`,
+          f.target === 'aws'
+            ? `run ${say.paypipe('deploy', 'stack')} to recreate the producer schedule`
+            : `restart the local pipeline to recreate it: ${say.paypipe('up', 'up')}`,
+        );
+      }
+      const what = `${s.name}: ${s.enabled ? 'ENABLED' : 'DISABLED'}, ${s.expression ?? '?'}${s.count === undefined ? '' : `, ${plural(s.count, 'event')} per run`}`;
+      if (s.enabled) return pass(what);
+      return warn(
+        what,
+        f.config.producer.scheduleEnabled
+          ? `no events are produced: ${say.paypipe('schedule --enable')}`
+          : `disabled in the configuration; ${say.paypipe('schedule --enable')} to produce events`,
+      );
+    },
+  }),
+  check({
+    id: 'probe',
+    title: 'Canary probe',
+    fact: (f) => f.probe,
+    judge: (p, _f, say) => judgeProbe(p.marker, p.hops, p.timeoutMs, say),
+  }),
+];
+
+/** Every check over the facts, in list order; checks with nothing to say are left out. */
+export function judgeAll(f: DoctorFacts): CheckResult[] {
+  const say = sayFor(f);
+  const out: CheckResult[] = [];
+  for (const c of CHECKS) {
+    const r = c.run(f, say);
+    if (r !== undefined) out.push(r);
   }
-  const { pass: p, warn: w, fail: f } = r.counts;
-  const na = r.counts['n/a'];
-  lines.push('');
-  lines.push(
-    `${r.ok ? paint.green('healthy') : paint.bold(paint.red('unhealthy'))}: ${p} passed, ${w} warning${w === 1 ? '' : 's'}, ${f} failed${na > 0 ? `, ${na} not applicable` : ''}`,
-  );
-  return lines.join('\n');
+  return out;
+}
+
+/** The report: every verdict, the probe's hops when it ran, counts, and ok unless something failed. */
+export function buildReport(f: DoctorFacts): DoctorReport {
+  const checks = judgeAll(f);
+  const counts: Record<CheckStatus, number> = { pass: 0, warn: 0, fail: 0, 'n/a': 0 };
+  for (const c of checks) counts[c.status]++;
+  const probe = known(f.probe);
+  return {
+    target: f.target,
+    subject: f.subject,
+    checks,
+    ...(probe === undefined
+      ? {}
+      : {
+          probe: {
+            marker: probe.marker,
+            currency: probe.currency,
+            windowStart: probe.windowStart,
+            hops: probe.hops,
+          },
+        }),
+    counts,
+    ok: counts.fail === 0,
+  };
 }

@@ -3,14 +3,8 @@
  * SDK load when the command runs.
  */
 import type { Command } from 'commander';
-import { addTargetOptions, durationFlag, type TargetFlags } from '../options.js';
-
-export interface DoctorFlags extends TargetFlags {
-  probe?: boolean;
-  timeout?: number;
-  maxLag?: number;
-  staleAfter?: number;
-}
+import { addTargetOptions, durationFlag } from '../options.js';
+import type { DoctorFlags } from './flags.js';
 
 export function register(program: Command): void {
   const cmd = program

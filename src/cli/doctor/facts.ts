@@ -1,183 +1,243 @@
 /**
- * Facts doctor gathers through the Kinesis and S3 APIs — the same calls against AWS and against the
- * local pipeline's servers (kinesalite, s3rver): stream status, newest object per prefix, the last
- * hour's dead letters. Judgement lives in src/cli/doctor/checks.ts.
+ * What `paypipe doctor` knows about one pipeline, deployed or local: the one input of every check.
+ * The gatherers fill it (gather-aws.ts from the AWS APIs, gather-local.ts from the local pipeline's
+ * servers and files); checks.ts judges it. Types only.
+ *
+ * Every fact is either known or missing, and a missing fact says why, because each reason reads
+ * differently in the report (checks.ts turns them into results the same way for every check):
+ * - `not-here`: the question has no meaning for this target (IAM credentials locally) → n/a;
+ * - `skipped`: not gathered, because an earlier fact stopped the report (no credentials, no
+ *   stack, no local pipeline) or nobody asked (no `--probe`) → the check is left out;
+ * - `denied`: the API refused; the pipeline may be fine, doctor just cannot see → warn;
+ * - `failed`: anything else went wrong while gathering → fail.
  */
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { S3Client } from '@aws-sdk/client-s3';
-import { decodeObject } from '../../pipeline/codec.js';
-import { PREFIXES } from '../../pipeline/config.js';
-import { type CheckResult, checkFreshness, fail, type StreamFact, warn } from './checks.js';
-import { hourPrefixes } from '../../pipeline/partitions.js';
+import type { PipelineConfig } from '../../pipeline/config.js';
 
-const HOUR_MS = 3_600_000;
+export type Target = 'aws' | 'local';
 
-export const errName = (e: unknown): string => (e as { name?: string }).name ?? 'Error';
-export const errLine = (e: unknown): string =>
-  `${errName(e)}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`;
+export type Missing =
+  | { kind: 'not-here'; why: string }
+  | { kind: 'skipped'; why: string }
+  | { kind: 'denied'; error: string; permission: string }
+  | { kind: 'failed'; error: string };
 
-const DENIED = /AccessDenied|UnauthorizedOperation|AuthorizationError|NotAuthorized|Forbidden/;
+export type Fact<T> = { known: true; value: T } | { known: false; missing: Missing };
 
 /**
- * Runs one check's gathering; a failure to gather is itself the check's result: a permission
- * problem is a warning (the pipeline may be fine, doctor just cannot see), anything else fails.
+ * The flags the user gave to pick this target, kept in every command a fix suggests so that it
+ * works when pasted. Only flags whose value differs from the default are kept.
  */
-export async function guard(
-  id: string,
-  title: string,
-  run: () => Promise<CheckResult | CheckResult[]>,
-  permission?: string,
-): Promise<CheckResult[]> {
-  try {
-    const r = await run();
-    return Array.isArray(r) ? r : [r];
-  } catch (e) {
-    if (DENIED.test(errName(e))) {
-      return [
-        warn(
-          id,
-          title,
-          `could not check: ${errLine(e)}`,
-          `grant ${permission ?? 'read access'} to the identity running doctor`,
-        ),
-      ];
-    }
-    return [
-      fail(id, title, `could not check: ${errLine(e)}`, 'run again with --debug; check the resource exists'),
-    ];
-  }
-}
-
-export async function streamFact(kinesis: KinesisClient, name: string): Promise<StreamFact> {
-  const { DescribeStreamSummaryCommand } = await import('@aws-sdk/client-kinesis');
-  try {
-    const s = (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name })))
-      .StreamDescriptionSummary;
-    return {
-      name,
-      status: s?.StreamStatus,
-      openShards: s?.OpenShardCount,
-      mode: s?.StreamModeDetails?.StreamMode,
+export type Invocation =
+  | { target: 'local'; dataDir?: string | undefined }
+  | {
+      target: 'aws';
+      env?: string | undefined;
+      project?: string | undefined;
+      region?: string | undefined;
+      profile?: string | undefined;
+      stack?: string | undefined;
     };
-  } catch (e) {
-    if (errName(e) === 'ResourceNotFoundException') return { name };
-    throw e;
-  }
+
+export interface DoctorFacts {
+  target: Target;
+  /** What was checked: `stack paypipe-dev in ap-southeast-2`, `local pipeline in /path`. */
+  subject: string;
+  /** The configuration the deployed or local pipeline should match; thresholds derive from it. */
+  config: PipelineConfig;
+  invocation: Invocation;
+  /** `--max-lag`, `--stale-after` when given. */
+  limits: { maxLagMs?: number | undefined; staleAfterMs?: number | undefined };
+
+  /** Local: is the `paypipe up` process alive. */
+  localPipeline: Fact<LocalPipelineFact>;
+  /** Local: do kinesalite and s3rver answer. */
+  localServers: Fact<LocalServersFact>;
+  identity: Fact<IdentityFact>;
+  region: Fact<RegionFact>;
+  stack: Fact<StackFact>;
+  /** The stack's outputs doctor needs to find the resources. */
+  stackOutputs: Fact<StackOutputsFact>;
+  streams: { input: Fact<StreamFact>; output: Fact<StreamFact> };
+  delivery: { raw: Fact<DeliveryFact>; analytics: Fact<DeliveryFact> };
+  /** What reads the input stream for the aggregator: the deployed mapping, or the local poller. */
+  consumer: Fact<ConsumerFact>;
+  failedBatches: Fact<FailedBatchesFact>;
+  deadLetters: Fact<DeadLettersFact>;
+  lag: { stream: Fact<LagFact>; aggregator: Fact<LagFact> };
+  errors: { aggregator: Fact<FunctionErrorsFact>; producer: Fact<FunctionErrorsFact> };
+  /** The newest object under `data/` (raw) and `aggregations/`, current and previous hour partitions. */
+  newest: { raw: Fact<NewestObjectFact>; aggregations: Fact<NewestObjectFact> };
+  /** Local: how long ago `paypipe up` started (no object yet is no fault in a young pipeline). */
+  pipelineAgeMs: Fact<number>;
+  schedule: Fact<ScheduleFact>;
+  probe: Fact<ProbeFact>;
 }
 
-interface ListedObject {
-  key: string;
-  lastModified: number;
+export type LocalPipelineFact =
+  | { running: true; pid: number; dataDir: string }
+  | { running: false; reason: string; lastStatusAt?: string | undefined };
+
+export interface LocalServersFact {
+  kinesisEndpoint: string;
+  s3Endpoint: string;
+  /** Where the servers log (their child process's output). */
+  logFile: string;
+  /** Set when either server did not answer. */
+  error?: string | undefined;
 }
 
-/** Objects under the current and the previous hour's partitions of `base` (`data/`, `aggregations/`...). */
-export async function recentObjects(
-  s3: S3Client,
-  bucket: string,
-  base: string,
-  nowMs: number,
-): Promise<ListedObject[]> {
-  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
-  const out: ListedObject[] = [];
-  for (const prefix of hourPrefixes(base, nowMs - HOUR_MS, nowMs)) {
-    let token: string | undefined;
-    do {
-      const page = await s3.send(
-        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-      );
-      for (const o of page.Contents ?? []) {
-        if (o.Key !== undefined && o.LastModified !== undefined) {
-          out.push({ key: o.Key, lastModified: o.LastModified.getTime() });
-        }
-      }
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-    } while (token !== undefined);
-  }
-  return out;
+export type IdentityFact =
+  | { ok: true; account: string; arn: string }
+  | { ok: false; error: string /** The STS endpoint could not be reached at all. */; network: boolean };
+
+/** The region and where it came from, or why none could be used (the resolver's words). */
+export type RegionFact =
+  | {
+      region: string;
+      /** `--region`, `AWS_REGION`, `AWS_DEFAULT_REGION`, `profile dev`, `paypipe default`. */
+      source: string;
+    }
+  | { problem: string; hint?: string | undefined };
+
+export interface StackFact {
+  name: string;
+  /** undefined when the stack does not exist (or was deleted). */
+  status?: string | undefined;
+  reason?: string | undefined;
+  /** DescribeStacks failed for another reason than a missing stack (one line, naming the call). */
+  error?: string | undefined;
 }
 
-/** Age of the newest object under the last two hour partitions of `base`, or undefined when none. */
-export async function newestObjectAge(
-  s3: S3Client,
-  bucket: string,
-  base: string,
-  nowMs: number,
-): Promise<number | undefined> {
-  const objects = await recentObjects(s3, bucket, base, nowMs);
-  if (objects.length === 0) return undefined;
-  const newest = Math.max(...objects.map((o) => o.lastModified));
-  // A server clock slightly ahead of ours must not read as a negative age.
-  return Math.max(0, nowMs - newest);
+export interface StackOutputsFact {
+  stackName: string;
+  status: string;
+  /** Required outputs the stack lacks (a stack mid-deploy, or from an older paypipe). */
+  missing: string[];
 }
 
-/** Dead-letter objects count per object, records up to this many objects (then objects only). */
-const MAX_DEAD_LETTER_DOWNLOADS = 50;
+export interface StreamFact {
+  name: string;
+  /** undefined when the stream does not exist. */
+  status?: string | undefined;
+  openShards?: number | undefined;
+  mode?: string | undefined;
+}
 
-export interface DeadLetterFacts {
+export type DeliveryFact =
+  | {
+      kind: 'firehose';
+      name: string;
+      /** undefined when the delivery stream does not exist. */
+      status?: string | undefined;
+      failure?: string | undefined;
+    }
+  | {
+      kind: 'local';
+      name: string;
+      running: boolean;
+      recordsDelivered: number;
+      objectsWritten: number;
+      bufferedRecords: number;
+      /** Delivery attempts that failed and were retried. */
+      deliveryErrors: number;
+      /** Objects written under errors/ (records given up on). */
+      errorObjects: number;
+      logFile: string;
+      lastError?: string | undefined;
+    };
+
+/** The fields of Lambda's EventSourceMappingConfiguration the lint reads (the SDK's names). */
+export interface EventSourceMappingFacts {
+  UUID?: string | undefined;
+  State?: string | undefined;
+  StateTransitionReason?: string | undefined;
+  LastProcessingResult?: string | undefined;
+  BatchSize?: number | undefined;
+  MaximumBatchingWindowInSeconds?: number | undefined;
+  BisectBatchOnFunctionError?: boolean | undefined;
+  MaximumRetryAttempts?: number | undefined;
+  MaximumRecordAgeInSeconds?: number | undefined;
+  DestinationConfig?: { OnFailure?: { Destination?: string | undefined } | undefined } | undefined;
+  FunctionResponseTypes?: string[] | undefined;
+  StartingPosition?: string | undefined;
+  ParallelizationFactor?: number | undefined;
+}
+
+export type ConsumerFact =
+  | {
+      kind: 'mapping';
+      functionName: string;
+      /** The aggregator's mappings whose source is the input stream (normally exactly one). */
+      mappings: EventSourceMappingFacts[];
+    }
+  | {
+      kind: 'poller';
+      running: boolean;
+      pid: number;
+      /** Since status.json was last rewritten (every second while the pipeline runs). */
+      statusAgeMs: number;
+      shards: number;
+      recordsRead: number;
+      invocations: number;
+      retries: number;
+    };
+
+export interface FailedBatchesFact {
+  /** `SQS <queue>` or `failed-batches.ndjson`. */
+  where: string;
+  /** undefined when the count could not be read. */
+  count?: number | undefined;
+}
+
+export interface DeadLettersFact {
+  where: string;
+  /** Dead-letter objects written in the last hour. */
   objects: number;
-  /** Lines in those objects; undefined when there were too many to download. */
-  records: number | undefined;
+  /** Records in them; undefined when there were too many objects to download. */
+  records?: number | undefined;
 }
 
-/** Dead-letter objects written in the last hour (current and previous hour partitions). */
-export async function deadLetterFacts(
-  s3: S3Client,
-  bucket: string,
-  prefix: string,
-  nowMs: number,
-): Promise<DeadLetterFacts> {
-  const objects = (await recentObjects(s3, bucket, prefix, nowMs)).filter(
-    (o) => o.lastModified >= nowMs - HOUR_MS,
-  );
-  if (objects.length === 0 || objects.length > MAX_DEAD_LETTER_DOWNLOADS) {
-    return { objects: objects.length, records: objects.length === 0 ? 0 : undefined };
-  }
-  const { GetObjectCommand } = await import('@aws-sdk/client-s3');
-  let records = 0;
-  for (const o of objects) {
-    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.key }));
-    const bytes = res.Body === undefined ? new Uint8Array() : await res.Body.transformToByteArray();
-    records += decodeObject(bytes, o.key).records.length;
-  }
-  return { objects: objects.length, records };
+export interface LagFact {
+  /** What was measured; the evidence reads `<label> <age>`. */
+  label: string;
+  /** undefined: no datapoints. */
+  ageMs?: number | undefined;
 }
 
-/**
- * Both freshness checks: raw first, because whether stale aggregates are expected depends on
- * whether raw data kept arriving after them.
- */
-export async function freshnessChecks(
-  s3: S3Client,
-  buckets: { raw: string; analytics: string },
-  nowMs: number,
-  limitMs: number,
-  scheduleEnabled: boolean | undefined,
-  where: (bucket: string, prefix: string) => string,
-  pipelineAgeMs?: number,
-): Promise<CheckResult[]> {
-  let rawAge: number | undefined;
-  const raw = await guard('freshness.raw', 'Raw data freshness', async () => {
-    rawAge = await newestObjectAge(s3, buckets.raw, PREFIXES.raw, nowMs);
-    return checkFreshness(
-      'raw',
-      where(buckets.raw, PREFIXES.raw),
-      rawAge,
-      limitMs,
-      scheduleEnabled,
-      undefined,
-      pipelineAgeMs,
-    );
-  });
-  const aggs = await guard('freshness.aggregations', 'Aggregates freshness', async () =>
-    checkFreshness(
-      'aggregations',
-      where(buckets.analytics, PREFIXES.aggregations),
-      await newestObjectAge(s3, buckets.analytics, PREFIXES.aggregations, nowMs),
-      limitMs,
-      scheduleEnabled,
-      rawAge,
-      pipelineAgeMs,
-    ),
-  );
-  return [...raw, ...aggs];
+export interface FunctionErrorsFact {
+  functionName: string;
+  /** The period counted, ending now. */
+  periodMs: number;
+  invocations?: number | undefined;
+  errors: number;
+  throttles?: number | undefined;
+}
+
+export interface NewestObjectFact {
+  /** `s3://bucket/prefix` on AWS, `bucket/prefix` locally. */
+  where: string;
+  /** undefined: no object in the current or previous hour partition. */
+  ageMs?: number | undefined;
+}
+
+export interface ScheduleFact {
+  name: string;
+  /** undefined when the rule does not exist. */
+  enabled?: boolean | undefined;
+  expression?: string | undefined;
+  count?: number | undefined;
+}
+
+export interface ProbeHop {
+  name: string;
+  /** Latency from sending the canary, when the hop was reached. */
+  latencyMs?: number | undefined;
+}
+
+export interface ProbeFact {
+  marker: string;
+  currency: string;
+  windowStart: string;
+  hops: ProbeHop[];
+  timeoutMs: number;
 }

@@ -6,17 +6,17 @@
  * merchant `paypipe-doctor-canary`, in XPF (a currency the producer never generates), so its
  * (window, XPF) aggregate is almost surely its own.
  */
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { S3Client } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { decodeObject } from '../../pipeline/codec.js';
-import type { PipelineConfig } from '../../pipeline/config.js';
-import { PREFIXES } from '../../pipeline/config.js';
-import { type CheckResult, checkProbe, type ProbeHop } from './checks.js';
+import { getRecords, getShardIterator, listShards, sendRecords } from '../../aws/kinesis.js';
+import { getObjectBytes } from '../../aws/s3.js';
 import { windowOf } from '../../domain/window.js';
+import { decodeObject } from '../../pipeline/codec.js';
+import { PREFIXES, type PipelineConfig } from '../../pipeline/config.js';
 import type { ResourceNames } from '../target.js';
-import { recentObjects } from './facts.js';
+import type { ProbeFact, ProbeHop } from './facts.js';
+import { recentObjects } from './common-facts.js';
+import type { Kinesis, S3 } from './gather-common.js';
 
 export const CANARY_CURRENCY = 'XPF';
 export const CANARY_MERCHANT = 'paypipe-doctor-canary';
@@ -29,25 +29,17 @@ export const HOPS = {
 } as const;
 
 export interface ProbeOptions {
-  kinesis: KinesisClient;
-  s3: S3Client;
+  kinesis: Kinesis;
+  s3: S3;
   names: Pick<ResourceNames, 'inputStream' | 'outputStream' | 'rawBucket' | 'analyticsBucket'>;
   config: PipelineConfig;
   timeoutMs: number;
   pollMs: number;
-  now?: () => number;
-  signal?: AbortSignal;
+  now?: (() => number) | undefined;
+  signal?: AbortSignal | undefined;
   /** Called when a hop is reached, and on every poll with what is still awaited. */
-  progress?: (message: string) => void;
-  debug?: (message: string) => void;
-}
-
-export interface ProbeResult {
-  marker: string;
-  currency: string;
-  windowStart: string;
-  hops: ProbeHop[];
-  check: CheckResult;
+  progress?: ((message: string) => void) | undefined;
+  debug?: ((message: string) => void) | undefined;
 }
 
 interface Canary {
@@ -71,37 +63,21 @@ const isCanaryAggregate = (r: unknown, windowStart: string): boolean => {
   );
 };
 
-/** Iterators at LATEST on every open shard of the output stream, taken before the canary is sent. */
-async function outputIterators(kinesis: KinesisClient, stream: string): Promise<Map<string, string>> {
-  const { ListShardsCommand, GetShardIteratorCommand } = await import('@aws-sdk/client-kinesis');
-  const shards: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await kinesis.send(
-      new ListShardsCommand(token === undefined ? { StreamName: stream } : { NextToken: token }),
-    );
-    for (const s of page.Shards ?? []) {
-      if (s.ShardId !== undefined && s.SequenceNumberRange?.EndingSequenceNumber === undefined)
-        shards.push(s.ShardId);
-    }
-    token = page.NextToken;
-  } while (token !== undefined);
+/** Iterators at LATEST on every open shard: what arrives after this call, and nothing before. */
+async function latestIterators(kinesis: Kinesis, stream: string): Promise<Map<string, string>> {
   const its = new Map<string, string>();
-  for (const shardId of shards) {
-    const r = await kinesis.send(
-      new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: 'LATEST' }),
-    );
-    if (r.ShardIterator !== undefined) its.set(shardId, r.ShardIterator);
+  for (const s of await listShards(kinesis, stream)) {
+    if (s.closed) continue;
+    const it = await getShardIterator(kinesis, stream, s.shardId, { type: 'LATEST' });
+    if (it !== undefined) its.set(s.shardId, it);
   }
   return its;
 }
 
-export async function runProbe(o: ProbeOptions): Promise<ProbeResult> {
+export async function runProbe(o: ProbeOptions): Promise<ProbeFact> {
   const now = o.now ?? Date.now;
-  const { PutRecordCommand, GetRecordsCommand } = await import('@aws-sdk/client-kinesis');
-  const { GetObjectCommand } = await import('@aws-sdk/client-s3');
   const marker = `CANARY-${randomUUID()}`;
-  const iterators = await outputIterators(o.kinesis, o.names.outputStream);
+  const iterators = await latestIterators(o.kinesis, o.names.outputStream);
 
   const sentAt = now();
   const canary: Canary = {
@@ -127,13 +103,12 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeResult> {
   };
   const reached = (name: string): boolean => hops.find((x) => x.name === name)?.latencyMs !== undefined;
 
-  await o.kinesis.send(
-    new PutRecordCommand({
-      StreamName: o.names.inputStream,
-      PartitionKey: marker,
-      Data: Buffer.from(JSON.stringify(canary)),
-    }),
-  );
+  const sent = await sendRecords(o.kinesis, o.names.inputStream, [
+    { data: Buffer.from(JSON.stringify(canary)), partitionKey: marker },
+  ]);
+  if (sent.failed > 0) {
+    throw new Error(`the canary was not accepted: ${sent.failedRecords[0]?.errorCode ?? 'unknown error'}`);
+  }
   reach(HOPS.input);
 
   // Objects are read once each; S3 clocks may be a little off ours, so look slightly back.
@@ -144,13 +119,12 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeResult> {
     base: string,
     match: (records: unknown[]) => boolean,
   ): Promise<boolean> => {
+    const time = (x: { lastModified?: Date | undefined }): number => x.lastModified?.getTime() ?? 0;
     const objects = (await recentObjects(o.s3, bucket, base, now())).filter(
-      (x) => x.lastModified >= since && !seen.has(`${bucket}/${x.key}`),
+      (x) => time(x) >= since && !seen.has(`${bucket}/${x.key}`),
     );
-    for (const x of objects.sort((a, b) => a.lastModified - b.lastModified)) {
-      const res = await o.s3.send(new GetObjectCommand({ Bucket: bucket, Key: x.key }));
-      const bytes = res.Body === undefined ? new Uint8Array() : await res.Body.transformToByteArray();
-      const decoded = decodeObject(bytes, x.key);
+    for (const x of objects.sort((a, b) => time(a) - time(b))) {
+      const decoded = decodeObject(await getObjectBytes(o.s3, bucket, x.key), x.key);
       // An object still being written is never listed (S3 puts are atomic): safe to mark it read.
       seen.add(`${bucket}/${x.key}`);
       if (match(decoded.records)) return true;
@@ -170,11 +144,11 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeResult> {
       }
       if (!reached(HOPS.output)) {
         for (const [shardId, it] of iterators) {
-          const r = await o.kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 1000 }));
-          if (r.NextShardIterator !== undefined) iterators.set(shardId, r.NextShardIterator);
+          const r = await getRecords(o.kinesis, shardId, it, 1000);
+          if (r.nextIterator !== undefined) iterators.set(shardId, r.nextIterator);
           else iterators.delete(shardId);
-          for (const rec of r.Records ?? []) {
-            const d = decodeObject(rec.Data ?? new Uint8Array(), `${shardId}/${rec.SequenceNumber}`);
+          for (const rec of r.records) {
+            const d = decodeObject(rec.data, `${shardId}/${rec.sequenceNumber}`);
             if (d.records.some((x) => isCanaryAggregate(x, windowStart))) reach(HOPS.output);
           }
         }
@@ -197,11 +171,5 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeResult> {
       break;
     }
   }
-  return {
-    marker,
-    currency: CANARY_CURRENCY,
-    windowStart,
-    hops,
-    check: checkProbe(marker, hops, o.timeoutMs),
-  };
+  return { marker, currency: CANARY_CURRENCY, windowStart, hops, timeoutMs: o.timeoutMs };
 }

@@ -1,13 +1,15 @@
-/** The `doctor` action: pick AWS or local, run the checks, print the report, exit 1 on a failure. */
+/**
+ * The `doctor` action: gather the facts (AWS or local), judge them with the one list of checks,
+ * print the report (render.ts, or the report itself with --json), exit 1 when a check failed.
+ */
 import type { Command } from 'commander';
-import { resolveConfig } from '../../pipeline/config.js';
-import { type DoctorReport, renderReport } from './checks.js';
 import { PaypipeError } from '../../errors.js';
-import type { DoctorFlags } from './command.js';
 import { ioFor } from '../options.js';
-import { awsDoctor, type DoctorOptions, regionSource } from './facts-aws.js';
-import { localDoctor } from './facts-local.js';
+import { buildReport, type DoctorReport } from './checks.js';
 import { interruptSignal } from '../interrupt.js';
+import type { DoctorFlags } from './flags.js';
+import type { GatherOptions } from './gather-common.js';
+import { renderReport } from './render.js';
 
 export const DEFAULT_PROBE_TIMEOUT_MS = { aws: 300_000, local: 60_000 } as const;
 
@@ -22,37 +24,33 @@ export function failedChecksError(r: DoctorReport): PaypipeError | undefined {
   );
 }
 
+/** Gather → judge: the typed result of `paypipe doctor`. */
+export async function runDoctor(flags: DoctorFlags, o: GatherOptions): Promise<DoctorReport> {
+  if (flags.local === true) {
+    const { gatherLocal } = await import('./gather-local.js');
+    return buildReport(await gatherLocal(flags, o));
+  }
+  const { gatherAws } = await import('./gather-aws.js');
+  return buildReport(await gatherAws(flags, o));
+}
+
 export async function doctorCommand(flags: DoctorFlags, cmd: Command): Promise<void> {
   const io = ioFor(cmd);
   const local = flags.local === true;
   const spinner = await io.spinner(local ? 'checking the local pipeline' : 'checking the deployed pipeline');
+  // Ctrl-C ends a waiting probe early; the report still prints.
   const interrupt = interruptSignal();
-  const o: DoctorOptions = {
-    probe: flags.probe === true,
-    timeoutMs: flags.timeout ?? DEFAULT_PROBE_TIMEOUT_MS[local ? 'local' : 'aws'],
-    maxLagMs: flags.maxLag,
-    staleAfterMs: flags.staleAfter,
-    progress: (m) => spinner.update(m),
-    debug: (m) => io.debugLog(m),
-    signal: interrupt.signal,
-  };
   let report: DoctorReport;
   try {
-    if (local) {
-      report = await localDoctor(flags, o);
-    } else {
-      const { awsOnlyClients } = await import('../../aws/clients.js');
-      const config = resolveConfig({
-        ...(flags.project === undefined ? {} : { project: flags.project }),
-        ...(flags.env === undefined ? {} : { environment: flags.env }),
-      });
-      const { region } = regionSource(flags, process.env, config);
-      const clients = await awsOnlyClients(
-        { kind: 'aws', region, profile: flags.profile ?? process.env.AWS_PROFILE },
-        { maxAttempts: 3 },
-      );
-      report = await awsDoctor(flags, o, { clients });
-    }
+    report = await runDoctor(flags, {
+      probe: flags.probe === true,
+      timeoutMs: flags.timeout ?? DEFAULT_PROBE_TIMEOUT_MS[local ? 'local' : 'aws'],
+      maxLagMs: flags.maxLag,
+      staleAfterMs: flags.staleAfter,
+      progress: (m) => spinner.update(m),
+      debug: (m) => io.debugLog(m),
+      signal: interrupt.signal,
+    });
   } finally {
     spinner.stop();
     interrupt.dispose();

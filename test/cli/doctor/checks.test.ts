@@ -1,489 +1,837 @@
+/**
+ * The one list of checks, judged over DoctorFacts alone (no servers): a table of situations per
+ * check, the way a missing fact reads for every check, and properties over any facts at all.
+ */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { resolveConfig } from '../../../src/pipeline/config.js';
 import {
   buildReport,
+  CHECKS,
   type CheckResult,
   type CheckStatus,
-  checkCredentials,
-  checkDeadLetters,
-  checkDeliveryStream,
-  checkFailureQueue,
-  checkFreshness,
-  checkFunctionErrors,
-  checkLag,
-  checkProbe,
-  checkSchedule,
-  checkStack,
-  checkStream,
-  type EventSourceMappingFacts,
-  esmBatchingWindow,
-  esmBatchSize,
-  esmBisect,
-  esmLastResult,
-  esmMaxRecordAge,
-  esmOnFailure,
-  esmParallelization,
-  esmPartialBatch,
-  esmRetries,
-  esmStartingPosition,
-  esmState,
-  formatAge,
-  freshnessLimitMs,
-  lagThresholds,
-  lintEventSourceMapping,
-  notApplicable,
-  renderReport,
-  scheduleIntervalMs,
+  judgeAll,
 } from '../../../src/cli/doctor/checks.js';
-import type { Paint } from '../../../src/pipeline/log-format.js';
+import type { DoctorFacts, EventSourceMappingFacts } from '../../../src/cli/doctor/facts.js';
+import { stoppedFacts } from '../../../src/cli/doctor/gather-common.js';
+import { resolveConfig } from '../../../src/pipeline/config.js';
+import {
+  anyFacts,
+  awsFacts,
+  config,
+  goodMapping as good,
+  k,
+  localFacts,
+  miss,
+} from '../../factories/doctor-facts.js';
 
-const config = resolveConfig({});
 const agg = config.aggregator;
-const plain: Paint = {
-  bold: (s) => s,
-  dim: (s) => s,
-  red: (s) => s,
-  green: (s) => s,
-  yellow: (s) => s,
-  cyan: (s) => s,
-};
 
-/** A mapping exactly as the stack deploys it from the default configuration. */
-const good: EventSourceMappingFacts = {
-  UUID: 'u-1',
-  State: 'Enabled',
-  LastProcessingResult: 'OK',
-  BatchSize: agg.batchSize,
-  MaximumBatchingWindowInSeconds: agg.maxBatchingWindowSeconds,
-  BisectBatchOnFunctionError: true,
-  MaximumRetryAttempts: agg.retryAttempts,
-  MaximumRecordAgeInSeconds: agg.maxRecordAgeSeconds,
-  DestinationConfig: { OnFailure: { Destination: 'arn:aws:sqs:ap-southeast-2:123:q' } },
-  FunctionResponseTypes: ['ReportBatchItemFailures'],
-  StartingPosition: agg.startingPosition,
-  ParallelizationFactor: 1,
-};
-
-/** Every non-pass result names a fix; pass and n/a never carry one. */
-function wellFormed(r: CheckResult): void {
-  if (r.status === 'warn' || r.status === 'fail') expect(r.fix, r.id).toBeTruthy();
-  else expect(r.fix, r.id).toBeUndefined();
-  expect(r.evidence).not.toContain('\n');
+/** What is wrong with a result, if anything: every non-pass result names a fix, pass and n/a never carry one; evidence and fix are one line. */
+function malformed(r: CheckResult): string | undefined {
+  const needsFix = r.status === 'warn' || r.status === 'fail';
+  if (needsFix && (r.fix === undefined || r.fix.trim() === '')) return `${r.id}: ${r.status} without a fix`;
+  if (!needsFix && r.fix !== undefined) return `${r.id}: ${r.status} with a fix`;
+  if (/[\r\n]/.test(r.evidence + (r.fix ?? ''))) return `${r.id}: more than one line`;
+  return undefined;
 }
+const wellFormed = (r: CheckResult): void => expect(malformed(r)).toBeUndefined();
 
-type Row = [string, () => CheckResult, CheckStatus, string];
+const byId = (f: DoctorFacts): Record<string, CheckResult> =>
+  Object.fromEntries(judgeAll(f).map((c) => [c.id, c]));
+const statuses = (f: DoctorFacts): Record<string, CheckStatus> =>
+  Object.fromEntries(judgeAll(f).map((c) => [c.id, c.status]));
+
+const esm =
+  (e: Partial<EventSourceMappingFacts>, extra: EventSourceMappingFacts[] = []) =>
+  (f: DoctorFacts) => {
+    f.consumer = k({
+      kind: 'mapping',
+      functionName: 'paypipe-dev-aggregator',
+      mappings: [{ ...good, ...e }, ...extra],
+    });
+  };
+const errorsOf =
+  (role: 'aggregator' | 'producer', invocations: number | undefined, errors: number, throttles?: number) =>
+  (f: DoctorFacts) => {
+    f.errors[role] = k({ functionName: 'fn', periodMs: 900_000, invocations, errors, throttles });
+  };
+const fresh =
+  (raw: number | undefined, aggs: number | undefined, enabled = true, pipelineAgeMs?: number) =>
+  (f: DoctorFacts) => {
+    f.newest.raw = k({ where: 'data/', ageMs: raw });
+    f.newest.aggregations = k({ where: 'a/', ageMs: aggs });
+    f.schedule = k({ name: 'r', enabled, expression: 'rate(1 minute)' });
+    f.limits.staleAfterMs = 180_000;
+    f.pipelineAgeMs = pipelineAgeMs === undefined ? miss({ kind: 'not-here', why: 'x' }) : k(pipelineAgeMs);
+  };
+const lag = (ageMs: number | undefined) => (f: DoctorFacts) => {
+  f.lag.aggregator = k({ label: 'IteratorAge', ageMs });
+};
+
+type Row = [string, 'aws' | 'local', (f: DoctorFacts) => void, string, CheckStatus, string];
 
 const rows: Row[] = [
-  [
-    'credentials ok',
-    () => checkCredentials({ ok: true, account: '123', arn: 'arn:aws:iam::123:user/a' }),
-    'pass',
-    'account 123',
-  ],
+  ['credentials ok', 'aws', () => {}, 'credentials', 'pass', 'account 123'],
   [
     'credentials missing',
-    () => checkCredentials({ ok: false, error: 'Could not load credentials' }),
+    'aws',
+    (f) => {
+      f.identity = k({ ok: false, error: 'Could not load credentials', network: false });
+    },
+    'credentials',
     'fail',
     'Could not load',
   ],
-  ['stack complete', () => checkStack('s', 'UPDATE_COMPLETE'), 'pass', 'UPDATE_COMPLETE'],
-  ['stack updating', () => checkStack('s', 'UPDATE_IN_PROGRESS'), 'warn', 'UPDATE_IN_PROGRESS'],
-  ['stack rolled back', () => checkStack('s', 'UPDATE_ROLLBACK_COMPLETE', 'x failed'), 'fail', 'x failed'],
-  ['stack rolling back', () => checkStack('s', 'ROLLBACK_IN_PROGRESS'), 'fail', 'ROLLBACK_IN_PROGRESS'],
-  ['stack missing', () => checkStack('s', undefined), 'fail', 'not found'],
+  ['region ok', 'aws', () => {}, 'region', 'pass', 'ap-southeast-2 (AWS_REGION)'],
   [
-    'stream active',
-    () =>
-      checkStream(
-        'input',
-        { name: 'in', status: 'ACTIVE', openShards: 2, mode: 'PROVISIONED' },
-        config.streams.input,
-      ),
-    'pass',
-    '2 open shards',
-  ],
-  [
-    'stream resharded',
-    () =>
-      checkStream(
-        'input',
-        { name: 'in', status: 'ACTIVE', openShards: 4, mode: 'PROVISIONED' },
-        config.streams.input,
-      ),
-    'warn',
-    'configured 2 shards',
-  ],
-  [
-    'stream mode drift',
-    () =>
-      checkStream(
-        'input',
-        { name: 'in', status: 'ACTIVE', openShards: 4, mode: 'ON_DEMAND' },
-        config.streams.input,
-      ),
-    'warn',
-    'configured PROVISIONED',
-  ],
-  [
-    'stream updating',
-    () => checkStream('input', { name: 'in', status: 'UPDATING', openShards: 2 }, config.streams.input),
-    'warn',
-    'UPDATING',
-  ],
-  [
-    'stream deleting',
-    () => checkStream('output', { name: 'out', status: 'DELETING' }, config.streams.output),
+    'region blank',
+    'aws',
+    (f) => {
+      f.region = k({ region: '  ', source: 'AWS_REGION' });
+    },
+    'region',
     'fail',
-    'DELETING',
+    'AWS_REGION is blank',
   ],
   [
-    'stream missing',
-    () => checkStream('output', { name: 'out' }, config.streams.output),
+    'region the resolver rejects',
+    'aws',
+    (f) => {
+      f.region = k({
+        problem: 'AWS_REGION "  " is not an AWS region name',
+        hint: 'set AWS_REGION to a region like ap-southeast-2, or unset it',
+      });
+    },
+    'region',
     'fail',
-    'does not exist',
-  ],
-  ['firehose active', () => checkDeliveryStream('raw', { name: 'f', status: 'ACTIVE' }), 'pass', 'ACTIVE'],
-  [
-    'firehose creating',
-    () => checkDeliveryStream('raw', { name: 'f', status: 'CREATING' }),
-    'warn',
-    'CREATING',
+    'AWS_REGION "  " is not an AWS region name',
   ],
   [
-    'firehose failing',
-    () => checkDeliveryStream('raw', { name: 'f', status: 'ACTIVE', failure: 'S3 AccessDenied' }),
+    'region malformed',
+    'aws',
+    (f) => {
+      f.region = k({ region: 'Sydney', source: '--region' });
+    },
+    'region',
     'fail',
-    'AccessDenied',
+    'is not an AWS region name',
   ],
-  ['firehose missing', () => checkDeliveryStream('analytics', { name: 'f' }), 'fail', 'does not exist'],
-  ['esm enabled', () => esmState(good), 'pass', 'Enabled'],
-  ['esm enabling', () => esmState({ ...good, State: 'Enabling' }), 'warn', 'Enabling'],
+  ['stack complete', 'aws', () => {}, 'stack', 'pass', 'UPDATE_COMPLETE'],
+  ...(
+    [
+      ['stack updating', 'UPDATE_IN_PROGRESS', undefined, 'warn', 'UPDATE_IN_PROGRESS'],
+      ['stack rolled back', 'UPDATE_ROLLBACK_COMPLETE', 'x failed', 'fail', 'x failed'],
+      ['stack rolling back', 'ROLLBACK_IN_PROGRESS', undefined, 'fail', 'ROLLBACK_IN_PROGRESS'],
+      ['stack missing', undefined, undefined, 'fail', 'not found'],
+    ] as const
+  ).map(
+    ([name, status, reason, want, ev]): Row => [
+      name,
+      'aws',
+      (f) => {
+        f.stack = k({ name: 's', status, reason });
+      },
+      'stack',
+      want,
+      ev,
+    ],
+  ),
+  [
+    'stack unreadable',
+    'aws',
+    (f) => {
+      f.stack = k({
+        name: 's',
+        error: 'CloudFormation DescribeStacks for s in eu-west-1 failed: AccessDenied: no',
+      });
+    },
+    'stack',
+    'fail',
+    'DescribeStacks for s in eu-west-1 failed: AccessDenied',
+  ],
+  [
+    'stack outputs missing mid-deploy',
+    'aws',
+    (f) => {
+      f.stackOutputs = k({
+        stackName: 's',
+        status: 'CREATE_IN_PROGRESS',
+        missing: ['InputStreamName', 'RawBucketName'],
+      });
+    },
+    'stack.outputs',
+    'fail',
+    'lacks the outputs InputStreamName, RawBucketName',
+  ],
+  ...(
+    [
+      ['stream active', { status: 'ACTIVE', openShards: 2, mode: 'PROVISIONED' }, 'pass', '2 open shards'],
+      [
+        'stream resharded',
+        { status: 'ACTIVE', openShards: 4, mode: 'PROVISIONED' },
+        'warn',
+        'configured 2 shards',
+      ],
+      [
+        'stream mode drift',
+        { status: 'ACTIVE', openShards: 4, mode: 'ON_DEMAND' },
+        'warn',
+        'configured PROVISIONED',
+      ],
+      ['stream updating', { status: 'UPDATING', openShards: 2 }, 'warn', 'UPDATING'],
+      ['stream deleting', { status: 'DELETING' }, 'fail', 'DELETING'],
+      ['stream missing', {}, 'fail', 'does not exist'],
+    ] as const
+  ).map(
+    ([name, s, want, ev]): Row => [
+      name,
+      'aws',
+      (f) => {
+        f.streams.input = k({ name: 'in', ...s });
+      },
+      'stream.input',
+      want,
+      ev,
+    ],
+  ),
+  ...(
+    [
+      ['firehose active', { status: 'ACTIVE' }, 'pass', 'ACTIVE'],
+      ['firehose creating', { status: 'CREATING' }, 'warn', 'CREATING'],
+      ['firehose failing', { status: 'ACTIVE', failure: 'S3 AccessDenied' }, 'fail', 'AccessDenied'],
+      ['firehose missing', {}, 'fail', 'does not exist'],
+    ] as const
+  ).map(
+    ([name, d, want, ev]): Row => [
+      name,
+      'aws',
+      (f) => {
+        f.delivery.raw = k({ kind: 'firehose', name: 'f', ...d });
+      },
+      'firehose.raw',
+      want,
+      ev,
+    ],
+  ),
+  ['esm enabled', 'aws', esm({}), 'esm.state', 'pass', 'Enabled'],
+  ['esm enabling', 'aws', esm({ State: 'Enabling' }), 'esm.state', 'warn', 'Enabling'],
   [
     'esm disabled',
-    () => esmState({ ...good, State: 'Disabled', StateTransitionReason: 'USER_INITIATED' }),
+    'aws',
+    esm({ State: 'Disabled', StateTransitionReason: 'USER_INITIATED' }),
+    'esm.state',
     'fail',
     'USER_INITIATED',
   ],
-  ['last result ok', () => esmLastResult(good), 'pass', 'OK'],
+  ['last result ok', 'aws', esm({}), 'esm.last-result', 'pass', 'OK'],
   [
     'last result none',
-    () => esmLastResult({ ...good, LastProcessingResult: 'No records processed' }),
+    'aws',
+    esm({ LastProcessingResult: 'No records processed' }),
+    'esm.last-result',
     'warn',
     'No records',
   ],
   [
     'last result problem',
-    () => esmLastResult({ ...good, LastProcessingResult: 'PROBLEM: Function call failed' }),
+    'aws',
+    esm({ LastProcessingResult: 'PROBLEM: Function call failed' }),
+    'esm.last-result',
     'fail',
     'PROBLEM',
   ],
-  ['bisect on', () => esmBisect(good, agg), 'pass', 'on'],
-  [
-    'bisect off',
-    () => esmBisect({ ...good, BisectBatchOnFunctionError: false }, agg),
-    'fail',
-    'configured on',
-  ],
-  ['retries as configured', () => esmRetries(good, agg), 'pass', String(agg.retryAttempts)],
-  ['retries drift', () => esmRetries({ ...good, MaximumRetryAttempts: 7 }, agg), 'warn', 'configured 3'],
-  ['retries infinite', () => esmRetries({ ...good, MaximumRetryAttempts: -1 }, agg), 'fail', 'infinite'],
-  ['record age as configured', () => esmMaxRecordAge(good, agg), 'pass', '3600 s'],
+  ['bisect on', 'aws', esm({}), 'esm.bisect', 'pass', 'on'],
+  ['bisect off', 'aws', esm({ BisectBatchOnFunctionError: false }), 'esm.bisect', 'fail', 'configured on'],
+  ['retries as configured', 'aws', esm({}), 'esm.retries', 'pass', String(agg.retryAttempts)],
+  ['retries drift', 'aws', esm({ MaximumRetryAttempts: 7 }), 'esm.retries', 'warn', 'configured 3'],
+  ['retries infinite', 'aws', esm({ MaximumRetryAttempts: -1 }), 'esm.retries', 'fail', 'infinite'],
+  ['record age as configured', 'aws', esm({}), 'esm.max-record-age', 'pass', '3600 s'],
   [
     'record age drift',
-    () => esmMaxRecordAge({ ...good, MaximumRecordAgeInSeconds: 600 }, agg),
+    'aws',
+    esm({ MaximumRecordAgeInSeconds: 600 }),
+    'esm.max-record-age',
     'warn',
     'configured 3600',
   ],
   [
     'record age infinite',
-    () => esmMaxRecordAge({ ...good, MaximumRecordAgeInSeconds: -1 }, agg),
+    'aws',
+    esm({ MaximumRecordAgeInSeconds: -1 }),
+    'esm.max-record-age',
     'fail',
     'infinite',
   ],
-  ['on-failure set', () => esmOnFailure(good), 'pass', 'arn:aws:sqs'],
-  ['on-failure missing', () => esmOnFailure({ ...good, DestinationConfig: {} }), 'fail', 'dropped'],
-  ['partial batch on', () => esmPartialBatch(good, agg), 'pass', 'ReportBatchItemFailures'],
-  ['partial batch off', () => esmPartialBatch({ ...good, FunctionResponseTypes: [] }, agg), 'fail', 'lacks'],
-  ['batch size as configured', () => esmBatchSize(good, agg), 'pass', '500'],
-  ['batch size drift', () => esmBatchSize({ ...good, BatchSize: 100 }, agg), 'warn', 'configured 500'],
+  ['on-failure set', 'aws', esm({}), 'esm.on-failure', 'pass', 'arn:aws:sqs'],
+  ['on-failure missing', 'aws', esm({ DestinationConfig: {} }), 'esm.on-failure', 'fail', 'dropped'],
+  ['partial batch on', 'aws', esm({}), 'esm.partial-batch', 'pass', 'ReportBatchItemFailures'],
+  ['partial batch off', 'aws', esm({ FunctionResponseTypes: [] }), 'esm.partial-batch', 'fail', 'lacks'],
+  ['batch size as configured', 'aws', esm({}), 'esm.batch-size', 'pass', '500'],
+  ['batch size drift', 'aws', esm({ BatchSize: 100 }), 'esm.batch-size', 'warn', 'configured 500'],
   [
     'batching window as configured',
-    () => esmBatchingWindow(good, agg),
+    'aws',
+    esm({}),
+    'esm.batching-window',
     'pass',
     `${agg.maxBatchingWindowSeconds} s`,
   ],
   [
     'batching window drift',
-    () => esmBatchingWindow({ ...good, MaximumBatchingWindowInSeconds: 30 }, agg),
+    'aws',
+    esm({ MaximumBatchingWindowInSeconds: 30 }),
+    'esm.batching-window',
     'warn',
     `configured ${agg.maxBatchingWindowSeconds} s`,
   ],
-  ['starting position', () => esmStartingPosition(good, agg), 'pass', 'TRIM_HORIZON'],
+  ['starting position', 'aws', esm({}), 'esm.starting-position', 'pass', 'TRIM_HORIZON'],
   [
     'starting position drift',
-    () => esmStartingPosition({ ...good, StartingPosition: 'LATEST' }, agg),
+    'aws',
+    esm({ StartingPosition: 'LATEST' }),
+    'esm.starting-position',
     'warn',
     'LATEST',
   ],
-  ['parallelization', () => esmParallelization(good, agg), 'pass', '1'],
+  ['parallelization', 'aws', esm({}), 'esm.parallelization', 'pass', '1'],
   [
     'parallelization drift',
-    () => esmParallelization({ ...good, ParallelizationFactor: 4 }, agg),
+    'aws',
+    esm({ ParallelizationFactor: 4 }),
+    'esm.parallelization',
     'warn',
     'configured 1',
   ],
-  ['failure queue empty', () => checkFailureQueue(0, 'q'), 'pass', 'empty'],
-  ['failure queue has batches', () => checkFailureQueue(3, 'q'), 'warn', '3 failed batches'],
-  ['failure queue unreadable', () => checkFailureQueue(undefined, 'q'), 'fail', 'could not be read'],
-  ['no dead letters', () => checkDeadLetters(0, undefined, 'dead-letters/'), 'pass', 'none'],
-  ['dead letters', () => checkDeadLetters(2, 7, 'dead-letters/'), 'warn', '7 records in 2 objects'],
   [
-    'lag fine',
-    () => checkLag('lag', 'Lag', 1500, { warnMs: 60_000, failMs: 300_000 }, 'IteratorAge'),
-    'pass',
-    '2 s',
-  ],
-  [
-    'lag over a window',
-    () => checkLag('lag', 'Lag', 90_000, { warnMs: 60_000, failMs: 300_000 }, 'IteratorAge'),
+    'two mappings',
+    'aws',
+    esm({}, [{ ...good, UUID: 'u-2' }]),
+    'esm.count',
     'warn',
-    '1 min 30 s',
+    '2 mappings from the input stream',
   ],
   [
-    'lag falling behind',
-    () => checkLag('lag', 'Lag', 900_000, { warnMs: 60_000, failMs: 300_000 }, 'IteratorAge'),
+    'no mapping',
+    'aws',
+    (f) => {
+      f.consumer = k({ kind: 'mapping', functionName: 'paypipe-dev-aggregator', mappings: [] });
+    },
+    'esm.state',
     'fail',
-    '15 min',
+    'paypipe-dev-aggregator has no event source mapping',
+  ],
+  ['failure queue empty', 'aws', () => {}, 'failures', 'pass', 'empty'],
+  [
+    'failure queue has batches',
+    'aws',
+    (f) => {
+      f.failedBatches = k({ where: 'q', count: 3 });
+    },
+    'failures',
+    'warn',
+    '3 failed batches',
   ],
   [
-    'lag no data',
-    () => checkLag('lag', 'Lag', undefined, { warnMs: 60_000, failMs: 300_000 }, 'IteratorAge'),
-    'warn',
-    'no datapoints for IteratorAge',
+    'failure queue unreadable',
+    'aws',
+    (f) => {
+      f.failedBatches = k({ where: 'q' });
+    },
+    'failures',
+    'fail',
+    'could not be read',
   ],
+  ['no dead letters', 'aws', () => {}, 'dead-letters', 'pass', 'none'],
+  [
+    'dead letters',
+    'aws',
+    (f) => {
+      f.deadLetters = k({ where: 'dead-letters/', objects: 2, records: 7 });
+    },
+    'dead-letters',
+    'warn',
+    '7 records in 2 objects',
+  ],
+  [
+    'too many dead letters to count records',
+    'aws',
+    (f) => {
+      f.deadLetters = k({ where: 'dead-letters/', objects: 51 });
+    },
+    'dead-letters',
+    'warn',
+    '51 dead-letter objects',
+  ],
+  ['lag fine', 'aws', lag(1500), 'lag.aggregator', 'pass', '2 s'],
+  ['lag over a window', 'aws', lag(90_000), 'lag.aggregator', 'warn', '1 min 30 s'],
+  ['lag falling behind', 'aws', lag(900_000), 'lag.aggregator', 'fail', '15 min'],
+  ['lag no data', 'aws', lag(undefined), 'lag.aggregator', 'warn', 'no datapoints for IteratorAge'],
   [
     'no errors',
-    () =>
-      checkFunctionErrors(
-        'aggregator',
-        'fn',
-        { invocations: 10, errors: 0, throttles: 0 },
-        'the last 15 minutes',
-      ),
+    'aws',
+    errorsOf('aggregator', 10, 0, 0),
+    'errors.aggregator',
     'pass',
     '10 invocations, 0 errors, 0 throttles',
   ],
-  [
-    'some errors',
-    () =>
-      checkFunctionErrors(
-        'aggregator',
-        'fn',
-        { invocations: 10, errors: 2, throttles: 0 },
-        'the last 15 minutes',
-      ),
-    'warn',
-    '2 errors',
-  ],
-  [
-    'all errors',
-    () => checkFunctionErrors('producer', 'fn', { invocations: 3, errors: 3 }, 'the last 15 minutes'),
-    'fail',
-    '3 errors',
-  ],
-  [
-    'throttles',
-    () =>
-      checkFunctionErrors(
-        'producer',
-        'fn',
-        { invocations: 3, errors: 0, throttles: 5 },
-        'the last 15 minutes',
-      ),
-    'warn',
-    '5 throttles',
-  ],
-  ['fresh', () => checkFreshness('raw', 'data/', 30_000, 180_000, true), 'pass', '30 s old'],
-  [
-    'stale',
-    () => checkFreshness('aggregations', 'aggregations/', 600_000, 180_000, true),
-    'fail',
-    '10 min old',
-  ],
-  [
-    'stale while disabled',
-    () => checkFreshness('raw', 'data/', 600_000, 180_000, false),
-    'warn',
-    'limit 3 min',
-  ],
-  ['no objects', () => checkFreshness('raw', 'data/', undefined, 180_000, true), 'fail', 'no object'],
+  ['some errors', 'aws', errorsOf('aggregator', 10, 2, 0), 'errors.aggregator', 'warn', '2 errors'],
+  ['all errors', 'aws', errorsOf('producer', 3, 3), 'errors.producer', 'fail', '3 errors'],
+  ['throttles', 'aws', errorsOf('producer', 3, 0, 5), 'errors.producer', 'warn', '5 throttles'],
+  ['fresh', 'aws', fresh(30_000, 50_000), 'freshness.raw', 'pass', '30 s old'],
+  ['stale', 'aws', fresh(30_000, 600_000), 'freshness.aggregations', 'fail', '10 min old'],
+  ['stale while disabled', 'aws', fresh(600_000, 600_000, false), 'freshness.raw', 'warn', 'limit 3 min'],
+  ['no objects', 'aws', fresh(undefined, undefined), 'freshness.raw', 'fail', 'no object'],
   [
     'no objects while disabled',
-    () => checkFreshness('raw', 'data/', undefined, 180_000, false),
+    'aws',
+    fresh(undefined, undefined, false),
+    'freshness.raw',
     'warn',
     'no object',
   ],
   [
     'aggregates quiet with raw',
-    () => checkFreshness('aggregations', 'a/', 600_000, 180_000, false, 550_000),
+    'aws',
+    fresh(550_000, 600_000, false),
+    'freshness.aggregations',
     'warn',
     '10 min old',
   ],
   [
     'aggregates behind raw',
-    () => checkFreshness('aggregations', 'a/', 600_000, 180_000, false, 20_000),
+    'aws',
+    fresh(20_000, 600_000, false),
+    'freshness.aggregations',
     'fail',
     'raw data 20 s old is newer',
   ],
   [
     'no aggregates but raw',
-    () => checkFreshness('aggregations', 'a/', undefined, 180_000, false, 20_000),
+    'aws',
+    fresh(20_000, undefined, false),
+    'freshness.aggregations',
     'fail',
     'no object',
   ],
+  ['fresh aggregates', 'aws', fresh(20_000, 50_000), 'freshness.aggregations', 'pass', '50 s old'],
   [
-    'fresh aggregates',
-    () => checkFreshness('aggregations', 'a/', 50_000, 180_000, true, 20_000),
-    'pass',
-    '50 s old',
+    'no object yet in a young pipeline',
+    'local',
+    fresh(undefined, undefined, true, 20_000),
+    'freshness.raw',
+    'warn',
+    'started 20 s ago',
   ],
   [
-    'schedule enabled',
-    () => checkSchedule({ name: 'r', enabled: true, expression: 'rate(1 minute)', count: 100 }, config),
-    'pass',
-    '100 events per run',
+    'no object in an old pipeline',
+    'local',
+    fresh(undefined, undefined, true, 200_000),
+    'freshness.raw',
+    'fail',
+    'no object',
   ],
+  ['schedule enabled', 'aws', () => {}, 'schedule', 'pass', '100 events per run'],
   [
     'schedule disabled',
-    () => checkSchedule({ name: 'r', enabled: false, expression: 'rate(1 minute)' }, config),
+    'aws',
+    (f) => {
+      f.schedule = k({ name: 'r', enabled: false, expression: 'rate(1 minute)' });
+    },
+    'schedule',
     'warn',
     'DISABLED',
   ],
-  ['schedule missing', () => checkSchedule({ name: 'r' }, config), 'fail', 'not found'],
+  [
+    'schedule missing',
+    'aws',
+    (f) => {
+      f.schedule = k({ name: 'r' });
+    },
+    'schedule',
+    'fail',
+    'not found',
+  ],
   [
     'probe through',
-    () =>
-      checkProbe(
-        'CANARY-1',
-        [
+    'aws',
+    (f) => {
+      f.probe = k({
+        marker: 'CANARY-1',
+        currency: 'XPF',
+        windowStart: 'w',
+        hops: [
           { name: 'raw bucket', latencyMs: 1200 },
           { name: 'analytics bucket', latencyMs: 3400 },
         ],
-        60_000,
-      ),
+        timeoutMs: 60_000,
+      });
+    },
+    'probe',
     'pass',
     'raw bucket 1 s, analytics bucket 3 s',
   ],
   [
     'probe stuck',
-    () =>
-      checkProbe('CANARY-1', [{ name: 'raw bucket', latencyMs: 1200 }, { name: 'analytics bucket' }], 60_000),
+    'aws',
+    (f) => {
+      f.probe = k({
+        marker: 'CANARY-1',
+        currency: 'XPF',
+        windowStart: 'w',
+        hops: [{ name: 'raw bucket', latencyMs: 1200 }, { name: 'analytics bucket' }],
+        timeoutMs: 60_000,
+      });
+    },
+    'probe',
     'fail',
     'stuck before analytics bucket after 1 min',
   ],
-  ['n/a', () => notApplicable('credentials', 'AWS credentials', 'local pipeline: no IAM'), 'n/a', 'no IAM'],
+  // Local-only judgements.
+  ['local running', 'local', () => {}, 'local.running', 'pass', 'pid 42'],
+  [
+    'local servers down',
+    'local',
+    (f) => {
+      f.localServers = k({
+        kinesisEndpoint: 'k',
+        s3Endpoint: 's',
+        logFile: '/d/servers.log',
+        error: 'ECONNREFUSED',
+      });
+    },
+    'local.servers',
+    'fail',
+    'not answering: ECONNREFUSED',
+  ],
+  ['local poller', 'local', () => {}, 'esm.state', 'pass', '40 records read'],
+  [
+    'local poller stopped',
+    'local',
+    (f) => {
+      f.consumer = k({
+        kind: 'poller',
+        running: false,
+        pid: 1,
+        statusAgeMs: 0,
+        shards: 2,
+        recordsRead: 0,
+        invocations: 0,
+        retries: 0,
+      });
+    },
+    'esm.state',
+    'fail',
+    'stopped',
+  ],
+  [
+    'local poller stuck',
+    'local',
+    (f) => {
+      f.consumer = k({
+        kind: 'poller',
+        running: true,
+        pid: 1,
+        statusAgeMs: 30_000,
+        shards: 2,
+        recordsRead: 0,
+        invocations: 0,
+        retries: 0,
+      });
+    },
+    'esm.state',
+    'fail',
+    'status.json not updated for 30 s',
+  ],
+  [
+    'local delivery gave records up',
+    'local',
+    (f) => {
+      f.delivery.raw = k({
+        kind: 'local',
+        name: 'raw',
+        running: true,
+        recordsDelivered: 1,
+        objectsWritten: 1,
+        bufferedRecords: 0,
+        deliveryErrors: 3,
+        errorObjects: 1,
+        logFile: 'l',
+      });
+    },
+    'firehose.raw',
+    'fail',
+    'written under errors/',
+  ],
+  [
+    'local delivery retried',
+    'local',
+    (f) => {
+      f.delivery.raw = k({
+        kind: 'local',
+        name: 'raw',
+        running: true,
+        recordsDelivered: 1,
+        objectsWritten: 1,
+        bufferedRecords: 0,
+        deliveryErrors: 3,
+        errorObjects: 0,
+        logFile: 'l',
+      });
+    },
+    'firehose.raw',
+    'warn',
+    '3 delivery attempts failed and were retried',
+  ],
+  ['local: no IAM', 'local', () => {}, 'credentials', 'n/a', 'no AWS account'],
+  ['local: no mapping settings', 'local', () => {}, 'esm.settings', 'n/a', 'runs the configuration itself'],
 ];
 
-describe('checks', () => {
-  it.each(rows)('%s', (_name, run, status, evidence) => {
-    const r = run();
-    expect(r.status).toBe(status);
-    expect(r.evidence).toContain(evidence);
-    wellFormed(r);
+describe('each check, table-driven over DoctorFacts', () => {
+  it.each(rows)('%s', (_name, target, change, id, status, evidence) => {
+    const f = target === 'aws' ? awsFacts() : localFacts();
+    change(f);
+    const all = judgeAll(f);
+    const r = all.find((c) => c.id === id);
+    expect(r, `${id} in ${all.map((c) => c.id).join(', ')}`).toBeDefined();
+    expect(r?.status).toBe(status);
+    expect(r?.evidence).toContain(evidence);
+    for (const c of all) wellFormed(c);
   });
 });
 
-describe('lintEventSourceMapping', () => {
-  it('passes the mapping the stack deploys from the configuration', () => {
-    const checks = lintEventSourceMapping([good], agg, 'fn');
-    expect(checks.map((c) => c.status)).toEqual(Array(11).fill('pass'));
-    expect(new Set(checks.map((c) => c.id)).size).toBe(11);
-  });
-
-  it('follows the configuration: a mapping that matches a changed config passes, the old one drifts', () => {
-    const changed = resolveConfig({ batchSize: 100, retryAttempts: 5 }).aggregator;
-    const byId = (cs: CheckResult[]) => Object.fromEntries(cs.map((c) => [c.id, c.status]));
-    expect(byId(lintEventSourceMapping([good], changed, 'fn'))).toMatchObject({
-      'esm.batch-size': 'warn',
-      'esm.retries': 'warn',
-    });
-    const redeployed = { ...good, BatchSize: 100, MaximumRetryAttempts: 5 };
-    expect(lintEventSourceMapping([redeployed], changed, 'fn').every((c) => c.status === 'pass')).toBe(true);
-  });
-
-  it('fails when there is no mapping, and warns when there are two', () => {
-    const none = lintEventSourceMapping([], agg, 'paypipe-dev-aggregator');
-    expect(none).toHaveLength(1);
-    expect(none[0]).toMatchObject({ status: 'fail', id: 'esm.state' });
-    expect(none[0]?.evidence).toContain('paypipe-dev-aggregator');
-    const two = lintEventSourceMapping([good, { ...good, UUID: 'u-2' }], agg, 'fn');
-    expect(two.at(-1)).toMatchObject({ id: 'esm.count', status: 'warn' });
-  });
-});
-
-describe('thresholds', () => {
-  it('derives lag thresholds from the window', () => {
-    expect(lagThresholds(config)).toEqual({ warnMs: 60_000, failMs: 300_000 });
-    expect(lagThresholds(resolveConfig({ windowSeconds: 120 }))).toEqual({
-      warnMs: 120_000,
-      failMs: 600_000,
-    });
-    expect(lagThresholds(config, 30_000)).toEqual({ warnMs: 30_000, failMs: 30_000 });
-  });
-
-  it('reads schedule intervals', () => {
-    expect(scheduleIntervalMs('rate(1 minute)')).toBe(60_000);
-    expect(scheduleIntervalMs('rate(5 minutes)')).toBe(300_000);
-    expect(scheduleIntervalMs('rate(30 seconds)')).toBe(30_000);
-    expect(scheduleIntervalMs('rate(2 hours)')).toBe(7_200_000);
-    expect(scheduleIntervalMs('cron(0/15 * * * ? *)')).toBe(900_000);
-    expect(scheduleIntervalMs('cron(* * * * ? *)')).toBe(60_000);
-    expect(scheduleIntervalMs('cron(0 8 * * ? *)')).toBe(86_400_000);
-    expect(scheduleIntervalMs('cron(0 */2 * * ? *)')).toBe(7_200_000);
-    expect(scheduleIntervalMs('every minute')).toBeUndefined();
-  });
-
-  it('derives the freshness limit from schedule, buffer and batching window', () => {
-    // 60 s schedule + 60 s Firehose buffer + the configured batching window + 60 s slack.
-    const windowMs = config.aggregator.maxBatchingWindowSeconds * 1000;
-    expect(freshnessLimitMs(config)).toBe(180_000 + windowMs);
-    expect(freshnessLimitMs(config, 'rate(10 minutes)')).toBe(600_000 + 120_000 + windowMs);
-  });
-
-  it('formats ages', () => {
-    expect(formatAge(950)).toBe('950 ms');
-    expect(formatAge(42_000)).toBe('42 s');
-    expect(formatAge(185_000)).toBe('3 min 5 s');
-    expect(formatAge(7_800_000)).toBe('2 h 10 min');
-  });
-});
-
-describe('report', () => {
-  it('counts statuses and is not ok when anything fails', () => {
-    const r = buildReport('aws', 'stack s', [
-      checkStack('s', 'CREATE_COMPLETE'),
-      esmRetries({ ...good, MaximumRetryAttempts: -1 }, agg),
-      esmBatchSize({ ...good, BatchSize: 1 }, agg),
-      notApplicable('x', 'X', 'no meaning here'),
+describe('a healthy pipeline', () => {
+  it('AWS: every check passes, in this order', () => {
+    const s = statuses(awsFacts());
+    expect(Object.keys(s)).toEqual([
+      'credentials',
+      'region',
+      'stack',
+      'stream.input',
+      'stream.output',
+      'firehose.raw',
+      'firehose.analytics',
+      'esm.state',
+      'esm.last-result',
+      'esm.bisect',
+      'esm.retries',
+      'esm.max-record-age',
+      'esm.on-failure',
+      'esm.partial-batch',
+      'esm.batch-size',
+      'esm.batching-window',
+      'esm.starting-position',
+      'esm.parallelization',
+      'failures',
+      'dead-letters',
+      'lag.stream',
+      'lag.aggregator',
+      'errors.aggregator',
+      'errors.producer',
+      'freshness.raw',
+      'freshness.aggregations',
+      'schedule',
     ]);
-    expect(r.counts).toEqual({ pass: 1, warn: 1, fail: 1, 'n/a': 1 });
-    expect(r.ok).toBe(false);
-    expect(buildReport('local', 'here', [checkStack('s', 'CREATE_COMPLETE')]).ok).toBe(true);
-    const text = renderReport(r, plain);
-    expect(text.split('\n')[0]).toBe('paypipe doctor: stack s');
-    expect(text).toContain('FAIL  Retry attempts bounded');
-    expect(text).toContain('→ a failing batch blocks its shard');
-    expect(text).toContain('n/a   X');
-    expect(text.split('\n').at(-1)).toBe('unhealthy: 1 passed, 1 warning, 1 failed, 1 not applicable');
+    expect(Object.values(s).every((v) => v === 'pass')).toBe(true);
+  });
+
+  it('local: passes, and says n/a (never pass) where a check has no local meaning', () => {
+    const s = statuses(localFacts());
+    expect(Object.keys(s)).toEqual([
+      'local.running',
+      'credentials',
+      'region',
+      'stack',
+      'local.servers',
+      'stream.input',
+      'stream.output',
+      'firehose.raw',
+      'firehose.analytics',
+      'esm.state',
+      'esm.settings',
+      'failures',
+      'dead-letters',
+      'lag.stream',
+      'lag.aggregator',
+      'errors.aggregator',
+      'errors.producer',
+      'freshness.raw',
+      'freshness.aggregations',
+      'schedule',
+    ]);
+    const na = Object.keys(s).filter((id) => s[id] === 'n/a');
+    expect(na.sort()).toEqual(['credentials', 'esm.settings', 'lag.stream', 'region', 'stack']);
+    const r = buildReport(localFacts());
+    expect(r.counts).toEqual({ pass: 15, warn: 0, fail: 0, 'n/a': 5 });
+    expect(r.ok).toBe(true);
+  });
+
+  it('the mapping lint follows the configuration: a mapping matching a changed config passes, the old one drifts', () => {
+    const f = awsFacts();
+    f.config = resolveConfig({ batchSize: 100, retryAttempts: 5 });
+    expect(statuses(f)).toMatchObject({ 'esm.batch-size': 'warn', 'esm.retries': 'warn' });
+    esm({ BatchSize: 100, MaximumRetryAttempts: 5 })(f);
+    expect(
+      judgeAll(f)
+        .filter((c) => c.id.startsWith('esm.'))
+        .every((c) => c.status === 'pass'),
+    ).toBe(true);
   });
 });
 
-describe('freshness right after start', () => {
-  it('no object yet in a pipeline younger than the limit is a warning, not a failure', () => {
-    const r = checkFreshness('raw', 'b/data/', undefined, 180_000, true, undefined, 20_000);
-    expect(r.status).toBe('warn');
-    expect(r.evidence).toContain('started 20 s ago');
-    const old = checkFreshness('raw', 'b/data/', undefined, 180_000, true, undefined, 200_000);
-    expect(old.status).toBe('fail');
+describe('a missing fact reads the same for every check', () => {
+  const cases: Array<[string, (f: DoctorFacts) => void, string[]]> = [
+    [
+      'input stream',
+      (f) => {
+        f.streams.input = miss({
+          kind: 'denied',
+          error: 'AccessDeniedException: no',
+          permission: 'kinesis:DescribeStreamSummary',
+        });
+      },
+      ['stream.input'],
+    ],
+    [
+      'metrics',
+      (f) => {
+        const m = miss<never>({
+          kind: 'denied',
+          error: 'AccessDeniedException: not allowed',
+          permission: 'cloudwatch:GetMetricData',
+        });
+        f.lag = { stream: m, aggregator: m };
+        f.errors = { aggregator: m, producer: m };
+      },
+      ['lag.stream', 'lag.aggregator', 'errors.aggregator', 'errors.producer'],
+    ],
+  ];
+  it.each(cases)(
+    'denied (%s): a warning naming the permission, the pipeline may be fine',
+    (_n, change, ids) => {
+      const f = awsFacts();
+      change(f);
+      const r = buildReport(f);
+      for (const id of ids) {
+        const c = r.checks.find((x) => x.id === id);
+        expect(c?.status, id).toBe('warn');
+        expect(c?.evidence).toMatch(/^could not check: AccessDeniedException/);
+        expect(c?.fix).toMatch(
+          /^grant (kinesis:DescribeStreamSummary|cloudwatch:GetMetricData) to the identity running doctor$/,
+        );
+      }
+      expect(r.ok).toBe(true);
+    },
+  );
+
+  it('failed: a failure with a pasteable way to see the full error', () => {
+    const f = awsFacts({ target: 'aws', env: 'prod' });
+    f.newest.raw = miss({ kind: 'failed', error: 'bucket b does not exist' });
+    const c = byId(f)['freshness.raw'];
+    expect(c).toMatchObject({ status: 'fail', evidence: 'could not check: bucket b does not exist' });
+    expect(c?.fix).toContain('`paypipe doctor --debug --env prod`');
+  });
+
+  it('the mapping unreadable: one result on esm.state, not one per lint rule', () => {
+    const f = awsFacts();
+    f.consumer = miss({
+      kind: 'denied',
+      error: 'AccessDeniedException: x',
+      permission: 'lambda:ListEventSourceMappings',
+    });
+    const esmChecks = judgeAll(f).filter((c) => c.id.startsWith('esm.'));
+    expect(esmChecks.map((c) => [c.id, c.status])).toEqual([['esm.state', 'warn']]);
+  });
+
+  it('locally, no status.json: the poller fails, the mapping settings stay n/a', () => {
+    const f = localFacts();
+    f.consumer = miss({ kind: 'failed', error: 'no status.json in /d' });
+    expect(statuses(f)).toMatchObject({ 'esm.state': 'fail', 'esm.settings': 'n/a' });
+  });
+
+  it('skipped: the report stops where gathering stopped', () => {
+    const base = {
+      target: 'aws' as const,
+      subject: 's',
+      config,
+      invocation: { target: 'aws' as const },
+      limits: {},
+    };
+    const noCreds = {
+      ...stoppedFacts(base, 'no credentials'),
+      region: k({ region: 'eu-west-1', source: '--region' as const }),
+      identity: k({ ok: false as const, error: 'CredentialsProviderError: none', network: false }),
+    };
+    expect(judgeAll(noCreds).map((c) => [c.id, c.status])).toEqual([
+      ['credentials', 'fail'],
+      ['region', 'pass'],
+    ]);
+    const notRunning = {
+      ...stoppedFacts({ ...base, target: 'local', invocation: { target: 'local' } }, 'not running'),
+      localPipeline: k({ running: false as const, reason: 'no local pipeline is running in /d' }),
+      identity: miss<never>({ kind: 'not-here', why: 'local' }),
+      region: miss<never>({ kind: 'not-here', why: 'local' }),
+      stack: miss<never>({ kind: 'not-here', why: 'local' }),
+    };
+    expect(judgeAll(notRunning).map((c) => [c.id, c.status])).toEqual([
+      ['local.running', 'fail'],
+      ['credentials', 'n/a'],
+      ['region', 'n/a'],
+      ['stack', 'n/a'],
+    ]);
+  });
+});
+
+describe('properties over any facts', () => {
+  const order = CHECKS.map((c) => c.id);
+
+  it('every result is well formed, in list order, each id once; ok exactly when nothing failed', () => {
+    fc.assert(
+      fc.property(fc.oneof(anyFacts('aws'), anyFacts('local')), (f) => {
+        const r = buildReport(f);
+        const problems = r.checks.map(malformed).filter((x) => x !== undefined);
+        const ids = r.checks.map((c) => c.id);
+        const positions = ids.map((id) => order.indexOf(id));
+        const total = r.counts.pass + r.counts.warn + r.counts.fail + r.counts['n/a'];
+        // One expect per run: thousands of runs stay fast.
+        expect({
+          problems,
+          unique: new Set(ids).size === ids.length,
+          inOrder: positions.every((p, i) => p >= 0 && (i === 0 || p > (positions[i - 1] as number))),
+          counted: total === r.checks.length,
+          ok: r.ok === !r.checks.some((c) => c.status === 'fail'),
+        }).toEqual({ problems: [], unique: true, inOrder: true, counted: true, ok: true });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('free text from AWS (a multi-line stack reason, failure details) stays on one line', () => {
+    const f = awsFacts();
+    f.stack = k({
+      name: 's',
+      status: 'UPDATE_ROLLBACK_COMPLETE',
+      reason: 'Resource failed:\nRole x\r\nnot found',
+    });
+    f.delivery.raw = k({ kind: 'firehose', name: 'r', status: 'ACTIVE', failure: 'KMS:\n denied' });
+    const r = byId(f);
+    expect(r.stack?.evidence).toBe('s: UPDATE_ROLLBACK_COMPLETE — Resource failed: Role x not found');
+    expect(r['firehose.raw']?.evidence).toBe('r: ACTIVE — KMS: denied');
+  });
+
+  it('a blank or whitespace region is never a pass, whatever its source', () => {
+    const blank = fc.array(fc.constantFrom(' ', '\t', '\n', '\u00a0', '\u2003', '\u3000', '\ufeff'), {
+      maxLength: 4,
+    });
+    const source = fc.constantFrom('--region' as const, 'AWS_REGION' as const, 'AWS_DEFAULT_REGION' as const);
+    fc.assert(
+      fc.property(blank, source, (chars, src) => {
+        const f = awsFacts();
+        f.region = k({ region: chars.join(''), source: src });
+        const r = byId(f).region;
+        expect(r?.status).toBe('fail');
+        expect(r?.evidence).toContain(`${src} is blank`);
+        expect(r?.fix).toContain('`paypipe doctor --region ap-southeast-2`');
+      }),
+    );
   });
 });

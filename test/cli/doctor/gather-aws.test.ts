@@ -1,0 +1,455 @@
+/**
+ * The AWS gatherer with its control plane faked (STS, CloudFormation, Lambda, Firehose, SQS,
+ * CloudWatch, EventBridge: no local server implements them) and its data plane (Kinesis, S3) on a
+ * real local pipeline's servers.
+ */
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  CloudWatchClient,
+  GetMetricDataCommand,
+  type GetMetricDataCommandInput,
+} from '@aws-sdk/client-cloudwatch';
+import {
+  DescribeRuleCommand,
+  EventBridgeClient,
+  ListTargetsByRuleCommand,
+} from '@aws-sdk/client-eventbridge';
+import { DescribeDeliveryStreamCommand, FirehoseClient } from '@aws-sdk/client-firehose';
+import {
+  GetFunctionConfigurationCommand,
+  LambdaClient,
+  ListEventSourceMappingsCommand,
+} from '@aws-sdk/client-lambda';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildReport, type CheckStatus, type DoctorReport } from '../../../src/cli/doctor/checks.js';
+import { gatherAws } from '../../../src/cli/doctor/gather-aws.js';
+import type { GatherOptions } from '../../../src/cli/doctor/gather-common.js';
+import type { TargetFlags } from '../../../src/cli/options.js';
+import {
+  makeEvents,
+  sendEvents,
+  sendRaw,
+  startTestPipeline,
+  type TestPipeline,
+} from '../../helpers/local-pipeline.js';
+
+let p: TestPipeline;
+beforeAll(async () => {
+  p = await startTestPipeline();
+  await sendEvents(p, makeEvents(12, { startMs: Date.now() - 30_000, spanMs: 30_000, prefix: 'AWS' }));
+  await p.waitForIdle({ flush: true, timeoutMs: 30_000 });
+});
+afterAll(async () => {
+  for (const m of [sts, cfn, lambda, firehose, sqs, cw, eb]) m.restore();
+  await p?.cleanup();
+});
+
+const sts = mockClient(STSClient);
+const cfn = mockClient(CloudFormationClient);
+const lambda = mockClient(LambdaClient);
+const firehose = mockClient(FirehoseClient);
+const sqs = mockClient(SQSClient);
+const cw = mockClient(CloudWatchClient);
+const eb = mockClient(EventBridgeClient);
+
+const statuses = (r: DoctorReport): Record<string, CheckStatus> =>
+  Object.fromEntries(r.checks.map((c) => [c.id, c.status]));
+const check = (r: DoctorReport, id: string) => {
+  const c = r.checks.find((x) => x.id === id);
+  if (c === undefined) throw new Error(`no check ${id} in ${r.checks.map((x) => x.id).join(', ')}`);
+  return c;
+};
+
+const outputs = () => {
+  const c = p.config;
+  return {
+    InputStreamName: c.streams.input.name,
+    OutputStreamName: c.streams.output.name,
+    RawBucketName: c.buckets.raw,
+    AnalyticsBucketName: c.buckets.analytics,
+    ProducerFunctionName: c.producer.functionName,
+    AggregatorFunctionName: c.aggregator.functionName,
+    FailureQueueUrl: 'https://sqs.ap-southeast-2.amazonaws.com/123456789012/paypipe-dev-aggregator-failures',
+    RawDeliveryStreamName: c.firehose.raw.name,
+    AnalyticsDeliveryStreamName: c.firehose.analytics.name,
+    ProducerScheduleRuleName: 'paypipe-dev-ProducerSchedule',
+    Region: 'ap-southeast-2',
+  };
+};
+const agg = () => p.config.aggregator;
+const mapping = (o: Record<string, unknown> = {}) => ({
+  UUID: 'esm-1',
+  EventSourceArn: `arn:aws:kinesis:ap-southeast-2:123456789012:stream/${p.config.streams.input.name}`,
+  State: 'Enabled',
+  LastProcessingResult: 'OK',
+  BatchSize: agg().batchSize,
+  MaximumBatchingWindowInSeconds: agg().maxBatchingWindowSeconds,
+  BisectBatchOnFunctionError: true,
+  MaximumRetryAttempts: agg().retryAttempts,
+  MaximumRecordAgeInSeconds: agg().maxRecordAgeSeconds,
+  DestinationConfig: { OnFailure: { Destination: 'arn:aws:sqs:ap-southeast-2:123456789012:q' } },
+  FunctionResponseTypes: ['ReportBatchItemFailures' as const],
+  StartingPosition: 'TRIM_HORIZON' as const,
+  ParallelizationFactor: 1,
+  ...o,
+});
+const metrics = (v: Record<string, number[]>) => ({
+  MetricDataResults: Object.entries(v).map(([Id, Values]) => ({
+    Id,
+    Values,
+    Timestamps: Values.map((_, i) => new Date(Date.now() - i * 60_000)),
+  })),
+});
+const stack = (o: Record<string, unknown> = {}) => ({
+  Stacks: [
+    {
+      StackName: 'paypipe-dev',
+      StackStatus: 'UPDATE_COMPLETE' as const,
+      CreationTime: new Date(),
+      Outputs: Object.entries(outputs()).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
+      ...o,
+    },
+  ],
+});
+
+function healthy(): void {
+  for (const m of [sts, cfn, lambda, firehose, sqs, cw, eb]) m.reset();
+  sts
+    .on(GetCallerIdentityCommand)
+    .resolves({ Account: '123456789012', Arn: 'arn:aws:iam::123456789012:user/ops' });
+  cfn.on(DescribeStacksCommand).resolves(stack());
+  lambda.on(ListEventSourceMappingsCommand).resolves({ EventSourceMappings: [mapping()] });
+  lambda
+    .on(GetFunctionConfigurationCommand)
+    .resolves({ Environment: { Variables: { EVENTS_PER_INVOCATION: '100' } } });
+  firehose.on(DescribeDeliveryStreamCommand).callsFake((input: { DeliveryStreamName: string }) => ({
+    DeliveryStreamDescription: {
+      DeliveryStreamName: input.DeliveryStreamName,
+      DeliveryStreamStatus: 'ACTIVE',
+    },
+  }));
+  sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '0' } });
+  cw.on(GetMetricDataCommand).resolves(
+    metrics({
+      streamAge: [800, 30_000],
+      fnAge: [1200],
+      aggErrors: [0, 0],
+      aggThrottles: [0],
+      aggInvocations: [12, 15],
+      prodErrors: [0],
+      prodThrottles: [0],
+      prodInvocations: [1, 1],
+    }),
+  );
+  eb.on(DescribeRuleCommand).resolves({
+    Name: 'paypipe-dev-ProducerSchedule',
+    State: 'ENABLED',
+    ScheduleExpression: 'rate(1 minute)',
+  });
+  eb.on(ListTargetsByRuleCommand).resolves({
+    Targets: [
+      {
+        Id: 'Target0',
+        Arn: `arn:aws:lambda:ap-southeast-2:123456789012:function:${p.config.producer.functionName}`,
+      },
+    ],
+  });
+}
+
+const run = async (
+  f: TargetFlags = {},
+  env: NodeJS.ProcessEnv = { AWS_REGION: 'ap-southeast-2' },
+  o: Partial<GatherOptions> = {},
+) =>
+  buildReport(
+    await gatherAws(
+      f,
+      { probe: false, timeoutMs: 20_000, pollMs: 100, ...o },
+      { kinesis: p.kinesis, s3: p.s3, env },
+    ),
+  );
+
+describe('gatherAws', () => {
+  it('passes a deployed stack whose mapping matches the configuration, reading the stack once', async () => {
+    healthy();
+    const r = await run();
+    const s = statuses(r);
+    expect(Object.keys(s)).toEqual([
+      'credentials',
+      'region',
+      'stack',
+      'stream.input',
+      'stream.output',
+      'firehose.raw',
+      'firehose.analytics',
+      'esm.state',
+      'esm.last-result',
+      'esm.bisect',
+      'esm.retries',
+      'esm.max-record-age',
+      'esm.on-failure',
+      'esm.partial-batch',
+      'esm.batch-size',
+      'esm.batching-window',
+      'esm.starting-position',
+      'esm.parallelization',
+      'failures',
+      'dead-letters',
+      'lag.stream',
+      'lag.aggregator',
+      'errors.aggregator',
+      'errors.producer',
+      'freshness.raw',
+      'freshness.aggregations',
+      'schedule',
+    ]);
+    expect(Object.entries(s).filter(([, v]) => v !== 'pass')).toEqual([]);
+    expect(check(r, 'credentials').evidence).toBe(
+      'arn:aws:iam::123456789012:user/ops (account 123456789012)',
+    );
+    expect(check(r, 'region').evidence).toBe('ap-southeast-2 (AWS_REGION)');
+    // The newest datapoint, not the largest: 800 ms now, 30 s a minute ago.
+    expect(check(r, 'lag.stream').evidence).toBe('GetRecords.IteratorAgeMilliseconds (latest minute) 800 ms');
+    expect(check(r, 'errors.aggregator').evidence).toContain('27 invocations, 0 errors, 0 throttles');
+    expect(check(r, 'schedule').evidence).toContain('ENABLED, rate(1 minute), 100 events per run');
+    expect(r.subject).toBe('stack paypipe-dev in ap-southeast-2');
+    const q = cw.commandCalls(GetMetricDataCommand)[0]?.args[0].input as GetMetricDataCommandInput;
+    const stream = q.MetricDataQueries?.find((x) => x.Id === 'streamAge')?.MetricStat;
+    expect(stream?.Metric).toEqual({
+      Namespace: 'AWS/Kinesis',
+      MetricName: 'GetRecords.IteratorAgeMilliseconds',
+      Dimensions: [{ Name: 'StreamName', Value: p.config.streams.input.name }],
+    });
+    expect((q.EndTime as Date).getTime() - (q.StartTime as Date).getTime()).toBe(15 * 60_000);
+    expect(lambda.commandCalls(ListEventSourceMappingsCommand)[0]?.args[0].input).toMatchObject({
+      FunctionName: p.config.aggregator.functionName,
+    });
+    // Status and outputs come from one DescribeStacks.
+    expect(cfn.commandCalls(DescribeStacksCommand)).toHaveLength(1);
+  });
+
+  it('counts dead letters of the last hour, read from the analytics bucket', async () => {
+    healthy();
+    await sendRaw(p, [{ data: 'not json', partitionKey: 'bad-1' }]);
+    await p.waitForIdle({ flush: true, timeoutMs: 30_000 });
+    const r = await run();
+    expect(check(r, 'dead-letters')).toMatchObject({ status: 'warn' });
+    expect(check(r, 'dead-letters').evidence).toMatch(
+      /^1 record in 1 object under s3:\/\/.*\/dead-letters\/$/,
+    );
+  });
+
+  it('fails and warns on drift, an unreadable metric, lag, errors and a queue with failed batches', async () => {
+    healthy();
+    lambda.on(ListEventSourceMappingsCommand).resolves({
+      EventSourceMappings: [
+        mapping({
+          MaximumRetryAttempts: -1,
+          BisectBatchOnFunctionError: false,
+          BatchSize: 100,
+          FunctionResponseTypes: [],
+        }),
+        // A mapping from another stream is not the aggregator's input mapping.
+        mapping({
+          EventSourceArn: 'arn:aws:kinesis:ap-southeast-2:123456789012:stream/other',
+          State: 'Disabled',
+        }),
+      ],
+    });
+    firehose
+      .on(DescribeDeliveryStreamCommand, { DeliveryStreamName: p.config.firehose.analytics.name })
+      .resolves({
+        DeliveryStreamDescription: {
+          DeliveryStreamName: 'x',
+          DeliveryStreamARN: 'arn',
+          DeliveryStreamStatus: 'ACTIVE',
+          FailureDescription: { Type: 'KMS_ACCESS_DENIED', Details: 'role cannot use the key' },
+          DeliveryStreamType: 'KinesisStreamAsSource',
+          VersionId: '1',
+          Destinations: [],
+          HasMoreDestinations: false,
+        },
+      });
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '4' } });
+    cw.on(GetMetricDataCommand).resolves(
+      metrics({
+        streamAge: [900_000],
+        fnAge: [120_000],
+        aggErrors: [3, 2],
+        aggInvocations: [5],
+        prodErrors: [0],
+        prodThrottles: [2],
+        prodInvocations: [1],
+      }),
+    );
+    eb.on(DescribeRuleCommand).resolves({
+      Name: 'r',
+      State: 'DISABLED',
+      ScheduleExpression: 'rate(5 minutes)',
+    });
+    const r = await run({ env: 'prod' });
+    expect(statuses(r)).toMatchObject({
+      'esm.state': 'pass',
+      'esm.retries': 'fail',
+      'esm.bisect': 'fail',
+      'esm.partial-batch': 'fail',
+      'esm.batch-size': 'warn',
+      'firehose.raw': 'pass',
+      'firehose.analytics': 'fail',
+      failures: 'warn',
+      'lag.stream': 'fail',
+      'lag.aggregator': 'warn',
+      'errors.aggregator': 'fail',
+      'errors.producer': 'warn',
+      schedule: 'warn',
+    });
+    expect(check(r, 'failures').evidence).toBe(
+      'SQS paypipe-dev-aggregator-failures: 4 failed batches waiting',
+    );
+    expect(check(r, 'firehose.analytics').evidence).toContain('KMS_ACCESS_DENIED: role cannot use the key');
+    expect(r.checks.some((c) => c.id === 'esm.count')).toBe(false);
+    // The fixes are for this environment.
+    expect(check(r, 'schedule').fix).toContain('`paypipe schedule --enable --env prod`');
+    expect(check(r, 'esm.retries').fix).toContain('`paypipe deploy --env prod`');
+    expect(r.ok).toBe(false);
+
+    healthy();
+    cw.on(GetMetricDataCommand).rejects(
+      Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' }),
+    );
+    const denied = await run();
+    for (const id of ['lag.stream', 'lag.aggregator', 'errors.aggregator', 'errors.producer']) {
+      expect(check(denied, id)).toMatchObject({
+        status: 'warn',
+        evidence: 'could not check: AccessDeniedException: not allowed',
+        fix: 'grant cloudwatch:GetMetricData to the identity running doctor',
+      });
+    }
+    expect(denied.ok).toBe(true);
+  });
+
+  it("the schedule's count comes from the producer target's input, matched by function name", async () => {
+    healthy();
+    const fn = `arn:aws:lambda:ap-southeast-2:123456789012:function:${p.config.producer.functionName}`;
+    eb.on(ListTargetsByRuleCommand).resolves({
+      Targets: [
+        // Another function whose name starts like the producer's is not the producer.
+        { Id: 'a', Arn: `${fn}-old`, Input: '{"count":7}' },
+        { Id: 'b', Arn: `${fn}:live`, Input: '{"count":500}' },
+      ],
+    });
+    expect(check(await run(), 'schedule').evidence).toContain('ENABLED, rate(1 minute), 500 events per run');
+    // No count in the input: the producer's own default.
+    eb.on(ListTargetsByRuleCommand).resolves({ Targets: [{ Id: 'b', Arn: fn, Input: '{"other":1}' }] });
+    expect(check(await run(), 'schedule').evidence).toContain('100 events per run');
+  });
+
+  it('reads every page of metrics and mappings (the SDK paginators)', async () => {
+    healthy();
+    cw.on(GetMetricDataCommand)
+      .resolvesOnce({ ...metrics({ aggInvocations: [12], aggErrors: [1] }), NextToken: 'p2' })
+      .resolves(metrics({ aggInvocations: [15], aggErrors: [0] }));
+    lambda
+      .on(ListEventSourceMappingsCommand)
+      .resolvesOnce({ EventSourceMappings: [], NextMarker: 'm2' })
+      .resolves({ EventSourceMappings: [mapping()] });
+    const r = await run();
+    expect(check(r, 'errors.aggregator').evidence).toContain('27 invocations, 1 error');
+    expect(check(r, 'esm.state').status).toBe('pass');
+    expect(cw.commandCalls(GetMetricDataCommand)).toHaveLength(2);
+    expect(lambda.commandCalls(ListEventSourceMappingsCommand)).toHaveLength(2);
+  });
+
+  it('stops after the preflight when there are no credentials or no stack', async () => {
+    healthy();
+    sts.on(GetCallerIdentityCommand).rejects(
+      Object.assign(new Error('Could not load credentials from any providers'), {
+        name: 'CredentialsProviderError',
+      }),
+    );
+    const noCreds = await run();
+    expect(noCreds.checks.map((c) => [c.id, c.status])).toEqual([
+      ['credentials', 'fail'],
+      ['region', 'pass'],
+    ]);
+    expect(check(noCreds, 'credentials').evidence).toContain('Could not load credentials');
+    expect(check(noCreds, 'credentials').fix).toContain('configure credentials');
+
+    healthy();
+    sts
+      .on(GetCallerIdentityCommand)
+      .rejects(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }));
+    const offline = await run();
+    expect(check(offline, 'credentials').fix).toMatch(/^the AWS endpoint could not be reached/);
+
+    healthy();
+    cfn
+      .on(DescribeStacksCommand)
+      .rejects(
+        Object.assign(new Error('Stack with id paypipe-prod does not exist'), { name: 'ValidationError' }),
+      );
+    const noStack = await run({ env: 'prod', region: 'eu-west-1' });
+    expect(noStack.checks.map((c) => [c.id, c.status])).toEqual([
+      ['credentials', 'pass'],
+      ['region', 'pass'],
+      ['stack', 'fail'],
+    ]);
+    expect(check(noStack, 'region').evidence).toBe('eu-west-1 (--region)');
+    expect(check(noStack, 'stack').evidence).toBe('stack paypipe-prod not found');
+    expect(check(noStack, 'stack').fix).toContain('`paypipe deploy --env prod --region eu-west-1`');
+
+    healthy();
+    cfn.on(DescribeStacksCommand).rejects(Object.assign(new Error('no'), { name: 'AccessDenied' }));
+    const unreadable = await run();
+    expect(unreadable.checks.map((c) => [c.id, c.status])).toEqual([
+      ['credentials', 'pass'],
+      ['region', 'pass'],
+      ['stack', 'fail'],
+    ]);
+    expect(check(unreadable, 'stack').evidence).toBe(
+      'CloudFormation DescribeStacks for paypipe-dev in ap-southeast-2 failed: AccessDenied: no',
+    );
+
+    healthy();
+    cfn.on(DescribeStacksCommand).resolves(stack({ StackStatus: 'CREATE_IN_PROGRESS', Outputs: [] }));
+    const midDeploy = await run();
+    expect(midDeploy.checks.map((c) => [c.id, c.status])).toEqual([
+      ['credentials', 'pass'],
+      ['region', 'pass'],
+      ['stack', 'warn'],
+      ['stack.outputs', 'fail'],
+    ]);
+    expect(check(midDeploy, 'stack.outputs').evidence).toContain('lacks the outputs InputStreamName');
+  });
+});
+
+describe('the region', () => {
+  it('an empty AWS_REGION is unset, as for the SDK and the AWS CLI: AWS_DEFAULT_REGION is used, and called', async () => {
+    healthy();
+    const r = await run({}, { AWS_REGION: '', AWS_DEFAULT_REGION: 'us-east-1' });
+    expect(check(r, 'region')).toMatchObject({ status: 'pass', evidence: 'us-east-1 (AWS_DEFAULT_REGION)' });
+    const client = sts.commandCalls(GetCallerIdentityCommand)[0]?.thisValue as STSClient;
+    expect(await client.config.region()).toBe('us-east-1');
+  });
+
+  it.each([
+    // The one resolver's words, shown as the failed region check.
+    [{ region: '   ' }, {}, '--region "   " is not an AWS region name'],
+    [{}, { AWS_REGION: ' \t' }, 'AWS_REGION " \\u0009" is not an AWS region name'],
+    [{}, { AWS_DEFAULT_REGION: '\u00a0' }, 'AWS_DEFAULT_REGION "\u00a0" is not an AWS region name'],
+    [{ region: 'Sydney' }, {}, '--region "Sydney" is not an AWS region name'],
+  ] as Array<[TargetFlags, NodeJS.ProcessEnv, string]>)(
+    'a blank or malformed region fails, and nothing is called with it (%j %j)',
+    async (flags, env, evidence) => {
+      healthy();
+      const r = await run(flags, env);
+      expect(r.checks.map((c) => [c.id, c.status])).toEqual([['region', 'fail']]);
+      expect(check(r, 'region').evidence).toContain(evidence);
+      expect(r.ok).toBe(false);
+      expect(sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(0);
+    },
+  );
+});
