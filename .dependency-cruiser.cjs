@@ -12,7 +12,8 @@ module.exports = {
       severity: 'error',
       comment: 'Only src/aws calls the AWS SDK: one place for clients, retries, pagination and errors.',
       from: { path: '^src/', pathNot: '^src/aws/' },
-      to: { path: '^(@aws-sdk/client-|@smithy/)', dependencyTypesNot: ['type-only'] },
+      // Matched on the resolved path; type-only imports count too (src/aws re-exports the types).
+      to: { path: 'node_modules/(@aws-sdk/|@smithy/)' },
     },
     {
       name: 'domain-is-pure',
