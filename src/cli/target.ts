@@ -5,7 +5,6 @@
  */
 import { resolve } from 'node:path';
 import type { ClientTarget } from '../aws/clients.js';
-import { resolveAwsSettings } from '../aws/settings.js';
 import { type ConfigOverrides, type PipelineConfig, resolveConfig } from '../pipeline/config.js';
 import { PaypipeError } from '../errors.js';
 import type { TargetFlags } from './options.js';
@@ -86,12 +85,19 @@ export async function resolveTarget(flags: TargetFlags, opts: ResolveOptions = {
     };
   }
 
-  const config = resolveConfig({
-    ...(flags.project === undefined ? {} : { project: flags.project }),
-    ...(flags.env === undefined ? {} : { environment: flags.env }),
+  // The environment's configuration (paypipe.config.json and the flags): the same object the stack
+  // was synthesized from; then the one resolver (src/aws/settings.ts) for region, profile and
+  // endpoints: --region, the file, AWS_REGION, AWS_DEFAULT_REGION, the profile's region, default.
+  const { awsSettingsFor, loadConfig } = await import('./config/load.js');
+  const loaded = loadConfig({
+    env: flags.env,
+    project: flags.project,
+    region: flags.region,
+    profile: flags.profile,
+    envVars: env,
   });
-  // The one resolver (src/aws/settings.ts): region, profile and endpoints as every command sees them.
-  const clientTarget = resolveAwsSettings(flags, env, config.region);
+  const config = loaded.config;
+  const clientTarget = awsSettingsFor(loaded, flags, env);
   const region = clientTarget.region;
   const stackName = flags.stack ?? config.stackName;
   const { assertCredentials } = await import('../aws/credentials.js');

@@ -294,9 +294,14 @@ export function esmBisect(e: EventSourceMappingFacts, c: AggregatorSettings): Ch
 
 export function esmRetries(e: EventSourceMappingFacts, c: AggregatorSettings): CheckResult {
   const id = 'esm.retries';
-  const title = 'Retry attempts bounded';
+  const title = 'Retry attempts';
   const n = e.MaximumRetryAttempts;
-  if (n === undefined || n < 0) {
+  const infinite = n === undefined || n < 0;
+  if (infinite && c.retryAttempts === -1) {
+    // The configured default: nothing is dropped while the stream holds the records.
+    return pass(id, title, '-1 (retried until the records leave the stream), as configured');
+  }
+  if (infinite) {
     return fail(
       id,
       title,
@@ -310,9 +315,13 @@ export function esmRetries(e: EventSourceMappingFacts, c: AggregatorSettings): C
 
 export function esmMaxRecordAge(e: EventSourceMappingFacts, c: AggregatorSettings): CheckResult {
   const id = 'esm.max-record-age';
-  const title = 'Maximum record age bounded';
+  const title = 'Maximum record age';
   const n = e.MaximumRecordAgeInSeconds;
-  if (n === undefined || n < 0) {
+  const infinite = n === undefined || n < 0;
+  if (infinite && c.maxRecordAgeSeconds === -1) {
+    return pass(id, title, '-1 (no limit: the stream retention applies), as configured');
+  }
+  if (infinite) {
     return fail(
       id,
       title,
@@ -321,7 +330,8 @@ export function esmMaxRecordAge(e: EventSourceMappingFacts, c: AggregatorSetting
     );
   }
   if (n !== c.maxRecordAgeSeconds) {
-    return warn(id, title, `${n} s, configured ${c.maxRecordAgeSeconds} s`, DRIFT_FIX);
+    const configured = c.maxRecordAgeSeconds === -1 ? '-1 (no limit)' : `${c.maxRecordAgeSeconds} s`;
+    return warn(id, title, `${n} s, configured ${configured}`, DRIFT_FIX);
   }
   return pass(id, title, `${n} s`);
 }

@@ -1,11 +1,10 @@
 /** The `doctor` action: pick AWS or local, run the checks, print the report, exit 1 on a failure. */
 import type { Command } from 'commander';
-import { resolveConfig } from '../../pipeline/config.js';
 import { type DoctorReport, renderReport } from './checks.js';
 import { PaypipeError } from '../../errors.js';
 import type { DoctorFlags } from './command.js';
 import { ioFor } from '../options.js';
-import { awsDoctor, type DoctorOptions, regionSource } from './facts-aws.js';
+import { awsDoctor, type DoctorOptions, doctorConfig, regionSource } from './facts-aws.js';
 import { localDoctor } from './facts-local.js';
 import { interruptSignal } from '../interrupt.js';
 
@@ -42,11 +41,8 @@ export async function doctorCommand(flags: DoctorFlags, cmd: Command): Promise<v
       report = await localDoctor(flags, o);
     } else {
       const { awsOnlyClients } = await import('../../aws/clients.js');
-      const config = resolveConfig({
-        ...(flags.project === undefined ? {} : { project: flags.project }),
-        ...(flags.env === undefined ? {} : { environment: flags.env }),
-      });
-      const { region } = regionSource(flags, process.env, config);
+      const { config, fromFile } = doctorConfig(flags, process.env);
+      const { region } = regionSource(flags, process.env, config, fromFile);
       const clients = await awsOnlyClients(
         { kind: 'aws', region, profile: flags.profile ?? process.env.AWS_PROFILE },
         { maxAttempts: 3 },
