@@ -318,7 +318,7 @@ describe('the prod stack', () => {
     const [, key] = keys[0] as [string, Resource];
     expect(key.Properties?.EnableKeyRotation).toBe(true);
     expect(key.DeletionPolicy).toBe('Retain');
-    const statements = (key.Properties?.KeyPolicy as { Statement: Statement[] }).Statement;
+    const statements = ((key.Properties ?? {}).KeyPolicy as { Statement: Statement[] }).Statement;
     // Administration (no encrypt/decrypt), and use only via Kinesis and S3 in the stack's region.
     expect(statements.map((s) => s.Sid)).toEqual(['KeyAdministration', 'UseThroughKinesisAndS3']);
     const [admin, use] = statements as [Statement, Statement];
@@ -391,7 +391,7 @@ describe('the prod stack', () => {
         JSON.stringify(p.Properties?.Roles).includes(`"${roleId}"`),
       );
       expect(policies).toHaveLength(1);
-      const statements = (policies[0]?.[1].Properties?.PolicyDocument as { Statement: Statement[] })
+      const statements = ((policies[0]?.[1].Properties ?? {}).PolicyDocument as { Statement: Statement[] })
         .Statement;
       const [streamId] = byPrefix(t, streamPrefix);
       const [bucketId] = byPrefix(t, bucketPrefix);
@@ -431,8 +431,11 @@ describe('the prod stack', () => {
   it('writers of the encrypted streams get kms:GenerateDataKey only, readers kms:Decrypt', () => {
     const t = templates.prod;
     const policyOf = (role: string): Statement[] =>
-      (byPrefix(t, `${role}RoleDefaultPolicy`)[1].Properties?.PolicyDocument as { Statement: Statement[] })
-        .Statement;
+      (
+        (byPrefix(t, `${role}RoleDefaultPolicy`)[1].Properties ?? {}).PolicyDocument as {
+          Statement: Statement[];
+        }
+      ).Statement;
     const kmsActions = (ss: Statement[]) =>
       ss.filter((s) => actions(s).some((a) => a.startsWith('kms:'))).map(actions);
     expect(kmsActions(policyOf('Producer'))).toEqual([['kms:GenerateDataKey']]);
@@ -447,7 +450,7 @@ describe('the prod stack', () => {
     expect(l.transitionMinObjectSizeBytes).toBe(128 * 1024);
     for (const prefix of ['RawBucket', 'AnalyticsBucket']) {
       const rules = (
-        byPrefix(templates.prod, prefix)[1].Properties?.LifecycleConfiguration as {
+        (byPrefix(templates.prod, prefix)[1].Properties ?? {}).LifecycleConfiguration as {
           Rules: Array<Record<string, unknown>>;
         }
       ).Rules;
