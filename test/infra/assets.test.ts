@@ -100,7 +100,7 @@ beforeAll(async () => {
 const lambdaAssets = (c: Checkout): string[] =>
   Object.values(c.templateJson.Resources)
     .filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties?.FunctionName !== undefined)
-    .map((r) => ((r.Properties ?? {}).Code as { S3Key: string }).S3Key)
+    .map((r) => (r.Properties === undefined ? '' : (r.Properties.Code as { S3Key: string }).S3Key))
     .sort();
 
 function filesUnder(dir: string): string[] {

@@ -294,6 +294,11 @@ describe('synth --env dev and --env prod', () => {
 
 // ------------------------------------------------------------------ production properties
 
+/** A resource's property (undefined when the resource or its properties are missing). */
+function prop<T>(r: Resource | undefined, k: string): T {
+  const p = r === undefined ? undefined : r.Properties;
+  return (p === undefined ? undefined : p[k]) as T;
+}
 const ofType = (t: Template, type: string): Array<[string, Resource]> =>
   Object.entries(t.Resources).filter(([, r]) => r.Type === type);
 const byPrefix = (t: Template, prefix: string): [string, Resource] => {
@@ -318,7 +323,7 @@ describe('the prod stack', () => {
     const [, key] = keys[0] as [string, Resource];
     expect(key.Properties?.EnableKeyRotation).toBe(true);
     expect(key.DeletionPolicy).toBe('Retain');
-    const statements = ((key.Properties ?? {}).KeyPolicy as { Statement: Statement[] }).Statement;
+    const statements = (prop(key, 'KeyPolicy') as { Statement: Statement[] }).Statement;
     // Administration (no encrypt/decrypt), and use only via Kinesis and S3 in the stack's region.
     expect(statements.map((s) => s.Sid)).toEqual(['KeyAdministration', 'UseThroughKinesisAndS3']);
     const [admin, use] = statements as [Statement, Statement];
@@ -391,8 +396,7 @@ describe('the prod stack', () => {
         JSON.stringify(p.Properties?.Roles).includes(`"${roleId}"`),
       );
       expect(policies).toHaveLength(1);
-      const statements = ((policies[0]?.[1].Properties ?? {}).PolicyDocument as { Statement: Statement[] })
-        .Statement;
+      const statements = (prop(policies[0]?.[1], 'PolicyDocument') as { Statement: Statement[] }).Statement;
       const [streamId] = byPrefix(t, streamPrefix);
       const [bucketId] = byPrefix(t, bucketPrefix);
       const bucketArn = { 'Fn::GetAtt': [bucketId, 'Arn'] };
@@ -450,7 +454,7 @@ describe('the prod stack', () => {
     expect(l.transitionMinObjectSizeBytes).toBe(128 * 1024);
     for (const prefix of ['RawBucket', 'AnalyticsBucket']) {
       const rules = (
-        (byPrefix(templates.prod, prefix)[1].Properties ?? {}).LifecycleConfiguration as {
+        prop(byPrefix(templates.prod, prefix)[1], 'LifecycleConfiguration') as {
           Rules: Array<Record<string, unknown>>;
         }
       ).Rules;
