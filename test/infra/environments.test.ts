@@ -435,11 +435,8 @@ describe('the prod stack', () => {
   it('writers of the encrypted streams get kms:GenerateDataKey only, readers kms:Decrypt', () => {
     const t = templates.prod;
     const policyOf = (role: string): Statement[] =>
-      (
-        (byPrefix(t, `${role}RoleDefaultPolicy`)[1].Properties ?? {}).PolicyDocument as {
-          Statement: Statement[];
-        }
-      ).Statement;
+      prop<{ Statement: Statement[] }>(byPrefix(t, `${role}RoleDefaultPolicy`)[1], 'PolicyDocument')
+        .Statement;
     const kmsActions = (ss: Statement[]) =>
       ss.filter((s) => actions(s).some((a) => a.startsWith('kms:'))).map(actions);
     expect(kmsActions(policyOf('Producer'))).toEqual([['kms:GenerateDataKey']]);
