@@ -122,6 +122,126 @@ function lineColumn(text: string, position: number): string {
   return `line ${line}, column ${column}`;
 }
 
+/**
+ * Where and why text is not JSON (RFC 8259), for a message a person can act on. Only called after
+ * JSON.parse refused the text, so it always finds something.
+ */
+export function jsonSyntaxError(text: string): { offset: number; what: string } {
+  let i = 0;
+  const fail = (what: string): never => {
+    throw { offset: i, what };
+  };
+  const show = (): string => {
+    const c = text[i];
+    if (c === undefined) return 'end of file';
+    if (c === "'") return `"'"`;
+    return c < ' ' ? JSON.stringify(c) : `'${c}'`;
+  };
+  const ws = (): void => {
+    while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i++;
+  };
+  const literal = (word: string): void => {
+    if (text.startsWith(word, i)) i += word.length;
+    else fail(`unexpected ${show()}`);
+  };
+  const string = (): void => {
+    i++;
+    for (;;) {
+      if (i >= text.length) fail('a string is not closed');
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        i++;
+        return;
+      }
+      if (c < 0x20) fail('a control character (a raw line break?) inside a string');
+      if (c === 0x5c) {
+        i++;
+        const e = text[i];
+        if (e === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail('a bad \\u escape in a string');
+          i += 5;
+        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i++;
+        else fail(`a bad escape \\${e ?? ''} in a string`);
+      } else i++;
+    }
+  };
+  const number = (): void => {
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+    if (m === null || m[0] === '' || m[0] === '-') fail(`unexpected ${show()}`);
+    i += (m as RegExpExecArray)[0].length;
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        if (text[i] !== '"')
+          fail(text[i] === '}' ? 'a trailing comma before }' : `expected a "quoted" key, found ${show()}`);
+        string();
+        ws();
+        if (text[i] !== ':') fail(`expected ':' after a key, found ${show()}`);
+        i++;
+        value();
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === '}') {
+          i++;
+          return;
+        }
+        fail(`expected ',' or '}', found ${show()}`);
+      }
+    }
+    if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        if (text[i] === ']') fail('a trailing comma before ]');
+        value();
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === ']') {
+          i++;
+          return;
+        }
+        fail(`expected ',' or ']', found ${show()}`);
+      }
+    }
+    if (c === '"') return string();
+    if (c === 't') return literal('true');
+    if (c === 'f') return literal('false');
+    if (c === 'n') return literal('null');
+    if (c === '/') fail('comments are not JSON');
+    return number();
+  };
+  try {
+    value();
+    ws();
+    if (i < text.length) fail(`unexpected ${show()} after the end of the JSON value`);
+  } catch (e) {
+    if (typeof e === 'object' && e !== null && 'offset' in e) return e as { offset: number; what: string };
+    throw e;
+  }
+  return { offset: 0, what: 'not valid JSON' };
+}
+
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let v: unknown = root;
   for (const p of path) {
@@ -134,7 +254,7 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 const dotted = (path: readonly PropertyKey[]): string =>
   path.map((p) => (typeof p === 'string' && /^[\w$-]+$/.test(p) ? p : JSON.stringify(String(p)))).join('.');
 
-/** The closest known name, for "did you mean …" (edit distance ≤ 3). */
+/** The closest known name, for "did you mean …" (a shared start, else edit distance ≤ 3). */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
   const d = (a: string, b: string): number => {
     const m = a.length;
@@ -153,6 +273,15 @@ export function closest(word: string, candidates: readonly string[]): string | u
     }
     return prev[n] as number;
   };
+  // "shards" → "shardCount": the one known name sharing the longest start (5+ letters) with it.
+  const lcp = (a: string, b: string): number => {
+    let n = 0;
+    while (n < a.length && n < b.length && a[n]?.toLowerCase() === b[n]?.toLowerCase()) n++;
+    return n;
+  };
+  const longest = Math.max(0, ...candidates.map((c) => lcp(word, c)));
+  const sharing = candidates.filter((c) => lcp(word, c) === longest);
+  if (longest >= 5 && sharing.length === 1) return sharing[0];
   let best: string | undefined;
   let bestD = 4;
   for (const c of candidates) {
@@ -181,11 +310,8 @@ function explain(issue: z.core.$ZodIssue, root: unknown, label: string): ConfigF
         : 'the file has "defaults" and "environments" (and "$schema")',
     );
   }
-  if (
-    issue.code === 'invalid_key' ||
-    (path[0] === 'environments' && path.length === 2 && issue.code === 'invalid_format')
-  ) {
-    const name = String(path[1] ?? (issue as { key?: unknown }).key ?? '');
+  if (issue.code === 'invalid_key' && path[0] === 'environments' && path.length === 2) {
+    const name = String(path[1]);
     return new ConfigFileError(
       `${label} environments has a section "${name}" that is not an environment name: it must start with a letter and use only a-z, 0-9 and "-" (at most 20 characters)`,
     );
@@ -224,12 +350,11 @@ export function parseConfigFile(text: string, label: string): ConfigFile {
   let root: unknown;
   try {
     root = JSON.parse(body);
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    const pos = /position (\d+)/.exec(msg);
-    const where = pos === null ? '' : ` at ${lineColumn(body, Number(pos[1]))}`;
+  } catch {
+    // JSON.parse's message quotes the text and often has no position: find the spot ourselves.
+    const at = jsonSyntaxError(body);
     throw new ConfigFileError(
-      `${label} is not valid JSON${where}: ${msg.split('\n')[0]?.replace(/ in JSON at position \d+.*$/, '')}`,
+      `${label} is not valid JSON at ${lineColumn(body, at.offset)}: ${at.what}`,
       'JSON has no comments or trailing commas; use "$comment" for notes',
     );
   }
