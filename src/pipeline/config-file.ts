@@ -224,12 +224,12 @@ export function jsonSyntaxError(text: string): { offset: number; what: string } 
         fail(`expected ',' or ']', found ${show()}`);
       }
     }
-    if (c === '"') return string();
-    if (c === 't') return literal('true');
-    if (c === 'f') return literal('false');
-    if (c === 'n') return literal('null');
-    if (c === '/') fail('comments are not JSON');
-    return number();
+    if (c === '"') string();
+    else if (c === 't') literal('true');
+    else if (c === 'f') literal('false');
+    else if (c === 'n') literal('null');
+    else if (c === '/') fail('comments are not JSON');
+    else number();
   };
   try {
     value();
