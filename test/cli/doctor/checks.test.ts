@@ -39,6 +39,8 @@ import type { Paint } from '../../../src/pipeline/log-format.js';
 
 const config = resolveConfig({});
 const agg = config.aggregator;
+/** The settings before no-loss defaults: 3 retries, 1 h maximum record age. */
+const bounded = resolveConfig({ retryAttempts: 3, maxRecordAgeSeconds: 3600 }).aggregator;
 const plain: Paint = {
   bold: (s) => s,
   dim: (s) => s,
@@ -184,19 +186,43 @@ const rows: Row[] = [
     'fail',
     'configured on',
   ],
-  ['retries as configured', () => esmRetries(good, agg), 'pass', String(agg.retryAttempts)],
-  ['retries drift', () => esmRetries({ ...good, MaximumRetryAttempts: 7 }, agg), 'warn', 'configured 3'],
-  ['retries infinite', () => esmRetries({ ...good, MaximumRetryAttempts: -1 }, agg), 'fail', 'infinite'],
-  ['record age as configured', () => esmMaxRecordAge(good, agg), 'pass', '3600 s'],
+  // The default: retried until the records leave the stream, with no age limit.
+  ['retries as configured (-1)', () => esmRetries(good, agg), 'pass', 'until the records leave the stream'],
+  [
+    'retries bounded as configured',
+    () => esmRetries({ ...good, MaximumRetryAttempts: 3 }, bounded),
+    'pass',
+    '3',
+  ],
+  ['retries drift', () => esmRetries({ ...good, MaximumRetryAttempts: 7 }, bounded), 'warn', 'configured 3'],
+  [
+    'retries drift from -1',
+    () => esmRetries({ ...good, MaximumRetryAttempts: 7 }, agg),
+    'warn',
+    'configured -1',
+  ],
+  [
+    'retries infinite, configured bounded',
+    () => esmRetries({ ...good, MaximumRetryAttempts: -1 }, bounded),
+    'fail',
+    'infinite',
+  ],
+  ['record age as configured (-1)', () => esmMaxRecordAge(good, agg), 'pass', 'no limit'],
+  [
+    'record age bounded as configured',
+    () => esmMaxRecordAge({ ...good, MaximumRecordAgeInSeconds: 3600 }, bounded),
+    'pass',
+    '3600 s',
+  ],
   [
     'record age drift',
-    () => esmMaxRecordAge({ ...good, MaximumRecordAgeInSeconds: 600 }, agg),
+    () => esmMaxRecordAge({ ...good, MaximumRecordAgeInSeconds: 600 }, bounded),
     'warn',
     'configured 3600',
   ],
   [
-    'record age infinite',
-    () => esmMaxRecordAge({ ...good, MaximumRecordAgeInSeconds: -1 }, agg),
+    'record age infinite, configured bounded',
+    () => esmMaxRecordAge({ ...good, MaximumRecordAgeInSeconds: -1 }, bounded),
     'fail',
     'infinite',
   ],
@@ -405,7 +431,8 @@ describe('lintEventSourceMapping', () => {
     const byId = (cs: CheckResult[]) => Object.fromEntries(cs.map((c) => [c.id, c.status]));
     expect(byId(lintEventSourceMapping([good], changed, 'fn'))).toMatchObject({
       'esm.batch-size': 'warn',
-      'esm.retries': 'warn',
+      // Deployed: retried until the records expire; configured: 5 retries.
+      'esm.retries': 'fail',
     });
     const redeployed = { ...good, BatchSize: 100, MaximumRetryAttempts: 5 };
     expect(lintEventSourceMapping([redeployed], changed, 'fn').every((c) => c.status === 'pass')).toBe(true);
@@ -462,7 +489,7 @@ describe('report', () => {
   it('counts statuses and is not ok when anything fails', () => {
     const r = buildReport('aws', 'stack s', [
       checkStack('s', 'CREATE_COMPLETE'),
-      esmRetries({ ...good, MaximumRetryAttempts: -1 }, agg),
+      esmRetries({ ...good, MaximumRetryAttempts: -1 }, bounded),
       esmBatchSize({ ...good, BatchSize: 1 }, agg),
       notApplicable('x', 'X', 'no meaning here'),
     ]);
@@ -471,7 +498,7 @@ describe('report', () => {
     expect(buildReport('local', 'here', [checkStack('s', 'CREATE_COMPLETE')]).ok).toBe(true);
     const text = renderReport(r, plain);
     expect(text.split('\n')[0]).toBe('paypipe doctor: stack s');
-    expect(text).toContain('FAIL  Retry attempts bounded');
+    expect(text).toContain('FAIL  Retry attempts');
     expect(text).toContain('→ a failing batch blocks its shard');
     expect(text).toContain('n/a   X');
     expect(text.split('\n').at(-1)).toBe('unhealthy: 1 passed, 1 warning, 1 failed, 1 not applicable');
