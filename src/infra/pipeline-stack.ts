@@ -201,7 +201,7 @@ export class PaypipeStack extends Stack {
         this.acknowledge(
           st,
           'AwsSolutions-KDS3',
-          "The stream is encrypted with the environment's customer-managed key on purpose (`kms` setting): its key policy allows use only through Kinesis and S3, it rotates yearly, every use is in CloudTrail, and it is retained with the data buckets; the AWS-managed alias/aws/kinesis offers none of that control.",
+          "The stream is encrypted with the environment's customer-managed key on purpose (`kms` setting): its key policy allows use only through Kinesis and S3 in this account, it rotates yearly and every use is in CloudTrail; the AWS-managed alias/aws/kinesis offers none of that control.",
         );
       }
     }
