@@ -88,16 +88,9 @@ export async function resolveTarget(flags: TargetFlags, opts: ResolveOptions = {
   // The environment's configuration (paypipe.config.json and the flags): the same object the stack
   // was synthesized from; then the one resolver (src/aws/settings.ts) for region, profile and
   // endpoints: --region, the file, AWS_REGION, AWS_DEFAULT_REGION, the profile's region, default.
-  const { awsSettingsFor, loadConfig } = await import('./config/load.js');
-  const loaded = loadConfig({
-    env: flags.env,
-    project: flags.project,
-    region: flags.region,
-    profile: flags.profile,
-    envVars: env,
-  });
+  const { loadEnvironment } = await import('./configuration.js');
+  const { loaded, aws: clientTarget } = loadEnvironment(flags, env);
   const config = loaded.config;
-  const clientTarget = awsSettingsFor(loaded, flags, env);
   const region = clientTarget.region;
   const stackName = flags.stack ?? config.stackName;
   const { assertCredentials } = await import('../aws/credentials.js');

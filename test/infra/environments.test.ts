@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/cli/config/load.js';
+import { loadConfig } from '../../src/cli/configuration.js';
 import { SETTING_KEYS, type SettingKey } from '../../src/pipeline/config.js';
 import { KEY_ADMIN_ACTIONS } from '../../src/infra/pipeline-stack.js';
 import { ensureBuilt, repoRoot } from '../helpers/build.js';

@@ -84,16 +84,22 @@ describe('the merge rule', () => {
         section,
         section,
         section,
-        fc.option(fc.constantFrom('eu-west-1', 'us-east-2', ''), { nil: undefined }),
-        fc.option(fc.constantFrom('eu-central-1', ''), { nil: undefined }),
-        (environment, flags, envSection, defaults, awsRegion, awsDefaultRegion) => {
+        // What the AWS settings resolver found outside the file (AWS_REGION, a profile's region).
+        fc.option(
+          fc.record({
+            value: fc.constantFrom('eu-west-1', 'us-east-2'),
+            source: fc.constantFrom('AWS_REGION', 'AWS_DEFAULT_REGION', 'profile ops'),
+          }),
+          { nil: undefined },
+        ),
+        (environment, flags, envSection, defaults, outside) => {
           const { overrides, sources } = mergeSettings({
             environment,
             flags: Object.fromEntries(
               Object.entries(flags).map(([k, value]) => [k, { value, flag: `--${k}` }]),
             ),
             file: { label: LABEL, content: { defaults, environments: { [environment]: envSection } } },
-            env: { AWS_REGION: awsRegion, AWS_DEFAULT_REGION: awsDefaultRegion },
+            ambient: outside === undefined ? {} : { region: outside },
           });
           for (const key of SETTING_KEYS) {
             const layers: Array<[unknown, SettingSource]> = [
@@ -101,10 +107,8 @@ describe('the merge rule', () => {
               [envSection[key], { layer: 'file-environment', file: LABEL, environment }],
               [defaults[key], { layer: 'file-defaults', file: LABEL }],
             ];
-            if (key === 'region') {
-              if (awsRegion) layers.push([awsRegion, { layer: 'env', variable: 'AWS_REGION' }]);
-              if (awsDefaultRegion)
-                layers.push([awsDefaultRegion, { layer: 'env', variable: 'AWS_DEFAULT_REGION' }]);
+            if (key === 'region' && outside !== undefined) {
+              layers.push([outside.value, { layer: 'env', variable: outside.source }]);
             }
             const first = layers.find(([v]) => v !== undefined);
             if (first === undefined) {
@@ -162,6 +166,7 @@ describe('the merge rule', () => {
     );
     expect(describeSource({ layer: 'file-defaults', file: LABEL })).toBe('paypipe.config.json defaults');
     expect(describeSource({ layer: 'env', variable: 'AWS_REGION' })).toBe('environment variable AWS_REGION');
+    expect(describeSource({ layer: 'env', variable: 'profile ops' })).toBe('profile ops');
     expect(describeSource({ layer: 'builtin-environment', environment: 'dev' })).toBe('default for dev');
     expect(describeSource({ layer: 'builtin' })).toBe('default');
   });

@@ -11,8 +11,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { awsOnlyClients } from '../../aws/clients.js';
 import { LAMBDA_ENV, type PipelineConfig } from '../../pipeline/config.js';
-import { describeSource } from '../../pipeline/config-file.js';
-import { loadConfig } from '../config/load.js';
+import { loadEnvironment } from '../configuration.js';
 import {
   buildReport,
   type CheckResult,
@@ -72,36 +71,16 @@ export interface AwsDoctorDeps {
 const PERIOD = 'the last 15 minutes';
 const WINDOW_MS = 15 * 60_000;
 
-/** The environment's configuration (paypipe.config.json + flags), and the file layer the region came from. */
+/**
+ * The environment's configuration (paypipe.config.json + flags) and its region with where it came
+ * from, as every command resolves them (src/cli/configuration.ts, src/aws/settings.ts).
+ */
 export function doctorConfig(
   flags: TargetFlags,
   env: NodeJS.ProcessEnv,
-): { config: PipelineConfig; fromFile: string | undefined } {
-  const { config, sources } = loadConfig({
-    env: flags.env,
-    project: flags.project,
-    region: flags.region,
-    envVars: env,
-  });
-  const src = sources.region;
-  const fromFile =
-    src.layer === 'file-environment' || src.layer === 'file-defaults' ? describeSource(src) : undefined;
-  return { config, fromFile };
-}
-
-/** Where the region came from, the same precedence as resolveTarget uses (src/cli/config/load.ts). */
-export function regionSource(
-  flags: TargetFlags,
-  env: NodeJS.ProcessEnv,
-  config: PipelineConfig,
-  fromFile?: string,
-) {
-  if (flags.region !== undefined) return { region: flags.region, source: '--region' };
-  if (fromFile !== undefined) return { region: config.region, source: fromFile };
-  if (env.AWS_REGION !== undefined) return { region: env.AWS_REGION, source: 'AWS_REGION' };
-  if (env.AWS_DEFAULT_REGION !== undefined)
-    return { region: env.AWS_DEFAULT_REGION, source: 'AWS_DEFAULT_REGION' };
-  return { region: config.region, source: 'paypipe default' };
+): { config: PipelineConfig; region: string; source: string } {
+  const { loaded, aws } = loadEnvironment(flags, env);
+  return { config: loaded.config, region: aws.region, source: aws.regionSource };
 }
 
 /** Credentials, region and the stack: the checks everything else depends on. */
@@ -110,8 +89,7 @@ export async function awsPreflight(
   deps: AwsDoctorDeps,
 ): Promise<{ checks: CheckResult[]; proceed: boolean; subject: string }> {
   const env = deps.env ?? process.env;
-  const { config, fromFile } = doctorConfig(flags, env);
-  const { region, source } = regionSource(flags, env, config, fromFile);
+  const { config, region, source } = doctorConfig(flags, env);
   const stackName = flags.stack ?? config.stackName;
   const subject = `stack ${stackName} in ${region}`;
   const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');

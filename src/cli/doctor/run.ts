@@ -4,7 +4,7 @@ import { type DoctorReport, renderReport } from './checks.js';
 import { PaypipeError } from '../../errors.js';
 import type { DoctorFlags } from './command.js';
 import { ioFor } from '../options.js';
-import { awsDoctor, type DoctorOptions, doctorConfig, regionSource } from './facts-aws.js';
+import { awsDoctor, type DoctorOptions, doctorConfig } from './facts-aws.js';
 import { localDoctor } from './facts-local.js';
 import { interruptSignal } from '../interrupt.js';
 
@@ -41,8 +41,7 @@ export async function doctorCommand(flags: DoctorFlags, cmd: Command): Promise<v
       report = await localDoctor(flags, o);
     } else {
       const { awsOnlyClients } = await import('../../aws/clients.js');
-      const { config, fromFile } = doctorConfig(flags, process.env);
-      const { region } = regionSource(flags, process.env, config, fromFile);
+      const { region } = doctorConfig(flags, process.env);
       const clients = await awsOnlyClients(
         { kind: 'aws', region, profile: flags.profile ?? process.env.AWS_PROFILE },
         { maxAttempts: 3 },

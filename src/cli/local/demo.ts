@@ -13,7 +13,7 @@ import { PREFIXES } from '../../pipeline/config.js';
 import { serializeEvent, type PaymentEvent, type RejectReason } from '../../domain/event.js';
 import { generateEvents, type GeneratedRecord } from '../../domain/generator.js';
 import { PaypipeError } from '../../errors.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfig } from '../configuration.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.js';
 import { listKeys, readRecords } from '../../aws/s3-objects.js';
 import { shellQuote } from '../hints.js';

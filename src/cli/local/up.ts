@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError } from '../../pipeline/config.js';
 import { PaypipeError, usageError } from '../../errors.js';
 import { assertNotRunning } from '../../local/endpoints.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfig } from '../configuration.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.js';
 import type { LocalStatus } from '../../local/status.js';
 import { shellQuote } from '../hints.js';

@@ -2,12 +2,9 @@
  * `paypipe redrive`: flags and help only; the SQS/Kinesis code and the aggregator's handler load
  * inside the action (src/cli/redrive/redrive.ts).
  */
+import type { RedriveFlags } from './redrive.js';
 import type { Command } from 'commander';
-import { addTargetOptions, ioFor, type TargetFlags } from '../options.js';
-
-export interface RedriveFlags extends TargetFlags {
-  dryRun?: boolean;
-}
+import { addTargetOptions, ioFor } from '../options.js';
 
 export function register(program: Command): void {
   const cmd = program

@@ -10,17 +10,21 @@
  * replayed. A batch the stream no longer holds is reported with the raw archive prefixes its
  * records are under.
  */
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { SQSClient } from '@aws-sdk/client-sqs';
-import { type BatchRecord, type QueuedMessage, readBatch } from '../../aws/failed-batches.js';
+import { readBatch } from '../../aws/failed-batches.js';
+import type { KinesisClient, StreamRecord } from '../../aws/kinesis.js';
+import type { S3Client } from '../../aws/s3.js';
+import type { QueuedMessage, SQSClient } from '../../aws/sqs.js';
 import { PaypipeError } from '../../errors.js';
 import type { FailedBatchRecord } from '../../local/failed-batches.js';
 import { hourPrefixes } from '../../pipeline/partitions.js';
 import { PREFIXES } from '../../pipeline/config.js';
 import type { Io, Style } from '../io.js';
+import type { TargetFlags } from '../options.js';
 import { type ResolvedTarget, resolveTarget } from '../target.js';
-import type { RedriveFlags } from './command.js';
+
+export interface RedriveFlags extends TargetFlags {
+  dryRun?: boolean;
+}
 
 export type BatchStatus =
   /** Read back whole and processed by the aggregator. */
@@ -135,7 +139,7 @@ async function localStore(dataDir: string): Promise<FailureStore> {
 }
 
 async function sqsStore(sqs: SQSClient, queueUrl: string, dryRun: boolean): Promise<FailureStore> {
-  const { deleteMessage, receiveAllMessages, releaseMessages } = await import('../../aws/failed-batches.js');
+  const { deleteMessage, receiveAllMessages, releaseMessages } = await import('../../aws/sqs.js');
   return {
     source: queueUrl,
     list: async () =>
@@ -206,14 +210,16 @@ export async function runRedrive(
     store = await sqsStore(sqs, queueUrl, dryRun);
   }
 
-  const { streamRetentionHours } = await import('../../aws/failed-batches.js');
+  const { describeStreamSummary, missingStream } = await import('../../aws/kinesis.js');
   const { createAggregatorHandler } = await import('../../lambdas/aggregator-handler.js');
   const { createLogger } = await import('../../lambdas/lib/logger.js');
   const { kinesisEvent } = await import('../../lambdas/lib/kinesis-event.js');
 
   try {
     const stream = names.inputStream;
-    const retentionHours = await streamRetentionHours(kinesis, stream);
+    const summary = await describeStreamSummary(kinesis, stream);
+    if (summary === undefined) throw missingStream(stream, 'DescribeStreamSummary');
+    const retentionHours = summary.retentionHours ?? 24;
     io.info(`Reading failed batches from ${store.source}…`);
     const items = await store.list();
     const reports: BatchReport[] = [];
@@ -328,7 +334,7 @@ export async function runRedrive(
 
   /** One batch through a fresh aggregator handler (as a fresh Lambda execution environment). */
   async function replay(
-    records: BatchRecord[],
+    records: StreamRecord[],
     r: FailedBatchRecord,
     id: string,
   ): Promise<{ ok: true; aggregatesOut: number; deadLettered: number } | { ok: false; detail: string }> {

@@ -4,7 +4,7 @@
  * is loaded, so a bad flag or missing credentials answer at once.
  */
 import type { PipelineConfig } from '../../pipeline/config.js';
-import { awsSettingsFor, loadConfig } from '../config/load.js';
+import { loadEnvironment } from '../configuration.js';
 import type { Style } from '../io.js';
 
 /** Flags shared by synth, diff, deploy, destroy and outputs. */
@@ -30,14 +30,7 @@ export interface InfraTarget {
  * before anything loads.
  */
 export function infraTarget(flags: InfraFlags, env: NodeJS.ProcessEnv = process.env): InfraTarget {
-  const loaded = loadConfig({
-    env: flags.env,
-    project: flags.project,
-    region: flags.region,
-    profile: flags.profile,
-    envVars: env,
-  });
-  const aws = awsSettingsFor(loaded, flags, env);
+  const { loaded, aws } = loadEnvironment(flags, env);
   return {
     config: loaded.config,
     stackName: loaded.config.stackName,

@@ -12,8 +12,8 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadConfig } from '../../../src/cli/config/load.js';
-import { doctorConfig, regionSource } from '../../../src/cli/doctor/facts-aws.js';
+import { loadConfig } from '../../../src/cli/configuration.js';
+import { doctorConfig } from '../../../src/cli/doctor/facts-aws.js';
 import { Io } from '../../../src/cli/io.js';
 import { runUp } from '../../../src/cli/local/up.js';
 import { infraTarget } from '../../../src/cli/stack/target.js';
@@ -195,7 +195,7 @@ describe('a bad configuration: one line, exit 2, naming the file, the key, the v
   it('a bad AWS_REGION is named as such', async () => {
     const r = await paypipe(['config'], { cwd: tmpdir(), env: { AWS_REGION: 'moon-1' } });
     expect(lines(r.stderr)).toEqual([
-      'paypipe: AWS_REGION "moon-1" is not an AWS region name like ap-southeast-2',
+      'paypipe: AWS_REGION "moon-1" is not an AWS region name (set AWS_REGION to a region like ap-southeast-2, or unset it)',
     ]);
     expect(r.code).toBe(2);
   });
@@ -219,15 +219,15 @@ describe('every command resolves the same configuration from the file', () => {
   }, 60_000);
 
   it('doctor: region from the file, and said so', () => {
-    const { config, fromFile } = doctorConfig(
-      { env: 'prod' },
-      { PAYPIPE_CONFIG: file, AWS_REGION: 'us-east-1' },
-    );
-    expect(regionSource({ env: 'prod' }, { AWS_REGION: 'us-east-1' }, config, fromFile)).toEqual({
-      region: 'eu-west-1',
-      source: `${file} environments.prod`,
-    });
-    expect(config.stackName).toBe('acme-prod');
+    const d = doctorConfig({ env: 'prod' }, { PAYPIPE_CONFIG: file, AWS_REGION: 'us-east-1' });
+    expect([d.region, d.source, d.config.stackName]).toEqual([
+      'eu-west-1',
+      `${file} environments.prod`,
+      'acme-prod',
+    ]);
+    // Without a region in the file's section, the shell's AWS_REGION applies, and is named.
+    const dev = doctorConfig({ env: 'dev' }, { PAYPIPE_CONFIG: file, AWS_REGION: 'us-east-1' });
+    expect([dev.region, dev.source]).toEqual(['us-east-1', 'AWS_REGION']);
   });
 
   describe('data commands on AWS', () => {
@@ -256,7 +256,15 @@ describe('every command resolves the same configuration from the file', () => {
       });
       const t = await resolveTarget(
         { env: 'prod' },
-        { env: { PAYPIPE_CONFIG: file, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE' } },
+        {
+          env: {
+            PAYPIPE_CONFIG: file,
+            AWS_REGION: 'us-east-1',
+            AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+            AWS_SECRET_ACCESS_KEY: 'example',
+            AWS_EC2_METADATA_DISABLED: 'true',
+          },
+        },
       );
       expect(t.kind).toBe('aws');
       expect([t.region, t.config.stackName, t.config.aggregator.batchSize]).toEqual([

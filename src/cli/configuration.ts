@@ -8,8 +8,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { type AwsSettings, resolveAwsSettings, resolveRegion } from '../../aws/settings.js';
-import { PaypipeError } from '../../errors.js';
+import { type AwsSettings, resolveAwsSettings, resolveRegion } from '../aws/settings.js';
+import { PaypipeError } from '../errors.js';
 import {
   CONFIG_FILE_NAME,
   type ConfigFile,
@@ -19,7 +19,7 @@ import {
   describeSource,
   mergeSettings,
   parseConfigFile,
-} from '../../pipeline/config-file.js';
+} from '../pipeline/config-file.js';
 import {
   BUILTIN_ENVIRONMENTS,
   ConfigError,
@@ -28,7 +28,7 @@ import {
   type SettingKey,
   type Settings,
   resolveConfig,
-} from '../../pipeline/config.js';
+} from '../pipeline/config.js';
 
 /** Set by `--config <file>` (main.ts) for the whole invocation; also settable by hand. */
 export const CONFIG_ENV_VARIABLE = 'PAYPIPE_CONFIG';
@@ -176,6 +176,23 @@ export function awsSettingsFor(
     loaded.config.region,
     configured,
   );
+}
+
+/** The flags every AWS-facing command has for its environment. */
+export interface EnvironmentFlags {
+  env?: string | undefined;
+  project?: string | undefined;
+  region?: string | undefined;
+  profile?: string | undefined;
+}
+
+/** The environment's configuration and the AWS settings (region, profile, endpoints) that go with it. */
+export function loadEnvironment(
+  flags: EnvironmentFlags,
+  envVars: NodeJS.ProcessEnv = process.env,
+): { loaded: LoadedConfig; aws: AwsSettings } {
+  const loaded = loadConfig({ ...flags, envVars });
+  return { loaded, aws: awsSettingsFor(loaded, flags, envVars) };
 }
 
 /** A resolveConfig complaint, said about where the offending value came from. */
