@@ -1,7 +1,7 @@
 /** `paypipe config`: flags and help; the loader and zod load lazily in the action. */
-import type { ConfigFlags } from './config.js';
 import { type Command, Option } from 'commander';
 import { ioFor } from '../options.js';
+import type { ConfigFlags } from './flags.js';
 
 export function register(program: Command): void {
   program

@@ -5,14 +5,8 @@
 import { type SettingSource, describeSource } from '../../pipeline/config-file.js';
 import { SETTING_KEYS, SETTINGS, type SettingKey, type Settings } from '../../pipeline/config.js';
 import type { Style } from '../io.js';
+import type { ConfigFlags } from './flags.js';
 import { displayPath, loadConfig } from '../configuration.js';
-
-export interface ConfigFlags {
-  env: string;
-  project?: string;
-  region?: string;
-  schema?: boolean;
-}
 
 export interface SettingRow {
   value: Settings[SettingKey];

@@ -2,9 +2,9 @@
  * `paypipe redrive`: flags and help only; the SQS/Kinesis code and the aggregator's handler load
  * inside the action (src/cli/redrive/redrive.ts).
  */
-import type { RedriveFlags } from './redrive.js';
 import type { Command } from 'commander';
 import { addTargetOptions, ioFor } from '../options.js';
+import type { RedriveFlags } from './flags.js';
 
 export function register(program: Command): void {
   const cmd = program

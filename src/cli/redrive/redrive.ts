@@ -19,12 +19,8 @@ import type { FailedBatchRecord } from '../../local/failed-batches.js';
 import { hourPrefixes } from '../../pipeline/partitions.js';
 import { PREFIXES } from '../../pipeline/config.js';
 import type { Io, Style } from '../io.js';
-import type { TargetFlags } from '../options.js';
 import { type ResolvedTarget, resolveTarget } from '../target.js';
-
-export interface RedriveFlags extends TargetFlags {
-  dryRun?: boolean;
-}
+import type { RedriveFlags } from './flags.js';
 
 export type BatchStatus =
   /** Read back whole and processed by the aggregator. */
