@@ -64,6 +64,8 @@ export interface StreamSummary {
   status?: string | undefined;
   openShards?: number | undefined;
   mode?: 'PROVISIONED' | 'ON_DEMAND' | undefined;
+  /** How long the stream keeps records (hours). */
+  retentionHours?: number | undefined;
 }
 
 /**
@@ -85,6 +87,7 @@ export async function describeStreamSummary(
       status: d?.StreamStatus,
       openShards: d?.OpenShardCount,
       mode: mode === 'ON_DEMAND' || mode === 'PROVISIONED' ? mode : undefined,
+      retentionHours: d?.RetentionPeriodHours,
     };
   } catch (e) {
     if (errorName(e) === 'ResourceNotFoundException') return undefined;

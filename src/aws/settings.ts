@@ -4,10 +4,11 @@
  * environment. Synchronous and light on purpose: commands resolve this before loading anything
  * heavy, so a bad region is a usage error at once.
  *
- * - Region: `--region` > `AWS_REGION` > `AWS_DEFAULT_REGION` > the profile's `region` in the shared
- *   config file (then the credentials file, as the SDK reads it) > the paypipe default. An empty
- *   value means unset, as in the SDK and the aws CLI; a malformed one is a usage error naming
- *   where it came from.
+ * - Region: `--region` > the environment's region in paypipe.config.json (`configured`: a stack's
+ *   place is part of its definition, so a shell's AWS_REGION must not move it) > `AWS_REGION` >
+ *   `AWS_DEFAULT_REGION` > the profile's `region` in the shared config file (then the credentials
+ *   file, as the SDK reads it) > the paypipe default. An empty value means unset, as in the SDK and
+ *   the aws CLI; a malformed one is a usage error naming where it came from.
  * - Profile: `--profile` > `AWS_PROFILE` (empty = unset); none means the SDK's default chain.
  * - Endpoints, with the SDK's names and order: `AWS_ENDPOINT_URL_<SERVICE>` > `AWS_ENDPOINT_URL` >
  *   the profile's `services` section (`kinesis =\n  endpoint_url = …`) > the profile's
@@ -87,7 +88,9 @@ export function resolveRegion(
   flags: AwsFlags,
   env: NodeJS.ProcessEnv = process.env,
   fallback: string = DEFAULT_REGION,
+  configured?: RegionAnswer,
 ): RegionAnswer {
+  if (given(flags.region) === undefined && configured !== undefined) return configured;
   const fromFlagOrEnv: Array<[string, string | undefined]> = [
     ['--region', given(flags.region)],
     ['AWS_REGION', given(env.AWS_REGION)],
@@ -182,8 +185,9 @@ export function resolveAwsSettings(
   flags: AwsFlags,
   env: NodeJS.ProcessEnv = process.env,
   fallbackRegion: string = DEFAULT_REGION,
+  configuredRegion?: RegionAnswer,
 ): AwsSettings {
-  const { region, source } = resolveRegion(flags, env, fallbackRegion);
+  const { region, source } = resolveRegion(flags, env, fallbackRegion, configuredRegion);
   const profile = resolveProfile(flags, env);
   return { kind: 'aws', region, regionSource: source, profile, endpoints: resolveEndpoints(env, profile) };
 }

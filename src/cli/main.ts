@@ -18,6 +18,8 @@ import { register as deadLetters } from './dead-letters/command.js';
 import { register as logs } from './logs/command.js';
 import { register as doctor } from './doctor/command.js';
 import { register as schedule } from './schedule/command.js';
+import { register as redrive } from './redrive/command.js';
+import { register as config } from './config/command.js';
 import { register as synth } from './stack/synth-command.js';
 import { register as diff } from './stack/diff-command.js';
 import { register as deploy } from './stack/deploy-command.js';
@@ -35,9 +37,11 @@ const commandModules: Register[] = [
   results,
   peek,
   deadLetters,
+  redrive,
   logs,
   doctor,
   schedule,
+  config,
   synth,
   diff,
   deploy,
@@ -64,6 +68,7 @@ export async function buildProgram(): Promise<Command> {
     .version(version(), '-V, --version', 'print the paypipe version')
     .option('--json', 'machine-readable output on stdout (progress stays on stderr)')
     .option('--debug', 'show stack traces and SDK details on errors')
+    .option('--config <file>', 'configuration file (default: paypipe.config.json in this directory)')
     .showSuggestionAfterError(true)
     // Defaults as users type them: `(default: .paypipe)`, not commander's JSON `(default: ".paypipe")`.
     .configureHelp({
@@ -94,6 +99,16 @@ Examples:
   $ paypipe deploy --env dev --bootstrap  # the bundled CDK stack on AWS (--bootstrap: first deploy)`,
     );
   for (const register of commandModules) register(program);
+  program.hook('preAction', (_program, action) => {
+    // --config is for the whole invocation: every command reads its configuration through
+    // src/cli/config/load.ts, which honours PAYPIPE_CONFIG (so child processes see it too).
+    const file = (action.optsWithGlobals() as { config?: string }).config;
+    if (file !== undefined) process.env.PAYPIPE_CONFIG = file;
+    // A flag's default is not a flag the user gave: leave the setting to the configuration file.
+    if (action.getOptionValueSource('project') === 'default') {
+      action.setOptionValueWithSource('project', undefined, 'default');
+    }
+  });
   // Subcommands inherit exitOverride and the silent error output.
   for (const cmd of program.commands) {
     cmd.exitOverride();

@@ -6,7 +6,6 @@
 import { resolve } from 'node:path';
 import type { ClientTarget } from '../aws/clients.js';
 import type { StackOutputs } from '../aws/cloudformation.js';
-import { resolveAwsSettings } from '../aws/settings.js';
 import { type ConfigOverrides, type PipelineConfig, resolveConfig } from '../pipeline/config.js';
 import { PaypipeError } from '../errors.js';
 import type { TargetFlags } from './options.js';
@@ -103,12 +102,12 @@ export async function resolveTarget(flags: TargetFlags, opts: ResolveOptions = {
     };
   }
 
-  const config = resolveConfig({
-    ...(flags.project === undefined ? {} : { project: flags.project }),
-    ...(flags.env === undefined ? {} : { environment: flags.env }),
-  });
-  // The one resolver (src/aws/settings.ts): region, profile and endpoints as every command sees them.
-  const clientTarget = resolveAwsSettings(flags, env, config.region);
+  // The environment's configuration (paypipe.config.json and the flags): the same object the stack
+  // was synthesized from; then the one resolver (src/aws/settings.ts) for region, profile and
+  // endpoints: --region, the file, AWS_REGION, AWS_DEFAULT_REGION, the profile's region, default.
+  const { loadEnvironment } = await import('./configuration.js');
+  const { loaded, aws: clientTarget } = loadEnvironment(flags, env);
+  const config = loaded.config;
   const region = clientTarget.region;
   const stackName = flags.stack ?? config.stackName;
   const { assertCredentials } = await import('../aws/credentials.js');

@@ -4,12 +4,15 @@
  * also feeds a raw Firehose → S3. Every name, size, prefix and tuning knob comes from the one
  * PipelineConfig (src/pipeline/config.ts); nothing is hard-coded here.
  *
- * Stable L2 constructs only. IAM is granted through the constructs' grant methods; the findings
- * cdk-nag raises about what CDK generates are acknowledged one by one with a reason (see
- * `acknowledge` and docs/infra.md), everything else is fixed.
+ * Stable L2 constructs only. IAM is granted through the constructs' grant methods where they grant
+ * what the code calls, and written out action by action where they grant more (the Firehose roles,
+ * the writers of KMS-encrypted streams). The findings cdk-nag raises are fixed, or acknowledged one
+ * by one with a reason that holds (see `acknowledge` and docs/infra.md).
  */
 import { existsSync } from 'node:fs';
 import {
+  ArnFormat,
+  Aws,
   CfnOutput,
   Duration,
   RemovalPolicy,
@@ -24,6 +27,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -34,6 +38,7 @@ import type { Construct, IConstruct } from 'constructs';
 import {
   type DeliverySettings,
   LAMBDA_ENV,
+  type LifecycleSettings,
   type PipelineConfig,
   type StreamSettings,
 } from '../pipeline/config.js';
@@ -71,6 +76,8 @@ export class PaypipeStack extends Stack {
   readonly acknowledgements: Acknowledgement[] = [];
   private readonly applyAcknowledgements: boolean;
 
+  /** The environment's customer-managed key (config.encryption.customerManagedKey), if any. */
+  readonly dataKey: kms.Key | undefined;
   readonly rawBucket: s3.Bucket;
   readonly analyticsBucket: s3.Bucket;
   readonly accessLogsBucket: s3.Bucket;
@@ -78,6 +85,8 @@ export class PaypipeStack extends Stack {
   readonly outputStream: kinesis.Stream;
   readonly rawDelivery: firehose.DeliveryStream;
   readonly analyticsDelivery: firehose.DeliveryStream;
+  /** Each delivery stream's own role and the one policy that says everything it may do. */
+  readonly deliveryRoles: { readonly raw: DeliveryRole; readonly analytics: DeliveryRole };
   readonly producer: NodejsFunction;
   readonly aggregator: NodejsFunction;
   readonly failureQueue: sqs.Queue;
@@ -85,7 +94,7 @@ export class PaypipeStack extends Stack {
   readonly aggregatorSource: KinesisEventSource;
 
   constructor(scope: Construct, id: string, props: PaypipeStackProps) {
-    super(scope, id, props);
+    super(scope, id, { terminationProtection: props.config.terminationProtection, ...props });
     const config = props.config;
     this.config = config;
     this.applyAcknowledgements = props.applyAcknowledgements ?? true;
@@ -99,6 +108,20 @@ export class PaypipeStack extends Stack {
     }
     const destroy = config.removalPolicy === 'destroy';
     const removalPolicy = destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+
+    // ---------------------------------------------------------------- key
+    // Retained with the buckets: data they keep must stay readable after the stack is gone.
+    this.dataKey = config.encryption.customerManagedKey
+      ? new kms.Key(this, 'DataKey', {
+          description: `paypipe ${config.stackName}: data buckets and Kinesis streams`,
+          alias: `alias/${config.stackName}-data`,
+          enableKeyRotation: true,
+          removalPolicy,
+          pendingWindow: Duration.days(30),
+          policy: dataKeyPolicy(this.region),
+        })
+      : undefined;
+    const key = this.dataKey;
 
     // ---------------------------------------------------------------- storage
     this.accessLogsBucket = new s3.Bucket(this, 'AccessLogsBucket', {
@@ -123,7 +146,10 @@ export class PaypipeStack extends Stack {
 
     const dataBucket = (id: string, logPrefix: string): s3.Bucket =>
       new s3.Bucket(this, id, {
-        encryption: s3.BucketEncryption.S3_MANAGED,
+        ...(key === undefined
+          ? { encryption: s3.BucketEncryption.S3_MANAGED }
+          : // Bucket keys: one KMS call per bucket key instead of per object (cost, KMS quotas).
+            { encryption: s3.BucketEncryption.KMS, encryptionKey: key, bucketKeyEnabled: true }),
         enforceSSL: true,
         minimumTLSVersion: 1.2,
         blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -131,25 +157,27 @@ export class PaypipeStack extends Stack {
         versioned: true,
         serverAccessLogsBucket: this.accessLogsBucket,
         serverAccessLogsPrefix: logPrefix,
-        lifecycleRules: [
-          {
-            id: 'tiering',
-            transitions: [
-              { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(30) },
-              { storageClass: s3.StorageClass.GLACIER, transitionAfter: Duration.days(90) },
-            ],
-            noncurrentVersionTransitions: [
-              { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(30) },
-              { storageClass: s3.StorageClass.GLACIER, transitionAfter: Duration.days(90) },
-            ],
-            abortIncompleteMultipartUploadAfter: Duration.days(7),
-          },
-        ],
+        lifecycleRules: lifecycleRules(config.lifecycle),
         removalPolicy,
         autoDeleteObjects: destroy,
       });
     this.rawBucket = dataBucket('RawBucket', 'raw/');
     this.analyticsBucket = dataBucket('AnalyticsBucket', 'analytics/');
+    const floor = config.lifecycle.transitionMinObjectSizeBytes;
+    if (floor > 0 && lifecycleRules(config.lifecycle)[0]?.id === 'tiering') {
+      for (const b of [this.rawBucket, this.analyticsBucket]) {
+        // CloudFormation types ObjectSizeGreaterThan as a string (a long); the construct writes a number.
+        (b.node.defaultChild as s3.CfnBucket).addPropertyOverride(
+          'LifecycleConfiguration.Rules.0.ObjectSizeGreaterThan',
+          String(floor),
+        );
+      }
+    }
+    // A retained bucket keeps its TLS-only policy: without it, the bucket that outlives the stack
+    // would accept plain HTTP.
+    for (const b of [this.accessLogsBucket, this.rawBucket, this.analyticsBucket]) {
+      b.policy?.applyRemovalPolicy(removalPolicy);
+    }
 
     // ---------------------------------------------------------------- streams
     const stream = (id: string, s: StreamSettings): kinesis.Stream =>
@@ -159,13 +187,24 @@ export class PaypipeStack extends Stack {
           s.capacityMode === 'ON_DEMAND' ? kinesis.StreamMode.ON_DEMAND : kinesis.StreamMode.PROVISIONED,
         ...(s.capacityMode === 'PROVISIONED' ? { shardCount: s.shardCount } : {}),
         retentionPeriod: Duration.hours(s.retentionHours),
-        // The AWS-managed key (alias/aws/kinesis): encryption at rest without per-key costs.
-        encryption: kinesis.StreamEncryption.MANAGED,
+        ...(key === undefined
+          ? // The AWS-managed key (alias/aws/kinesis): encryption at rest without per-key costs.
+            { encryption: kinesis.StreamEncryption.MANAGED }
+          : { encryption: kinesis.StreamEncryption.KMS, encryptionKey: key }),
         // Streams hold at most `retentionHours` of transient data; the durable copy is in S3.
         removalPolicy: RemovalPolicy.DESTROY,
       });
     this.inputStream = stream('InputStream', config.streams.input);
     this.outputStream = stream('OutputStream', config.streams.output);
+    if (key !== undefined) {
+      for (const st of [this.inputStream, this.outputStream]) {
+        this.acknowledge(
+          st,
+          'AwsSolutions-KDS3',
+          "The stream is encrypted with the environment's customer-managed key on purpose (`kms` setting): its key policy allows use only through Kinesis and S3 in this account, it rotates yearly and every use is in CloudTrail; the AWS-managed alias/aws/kinesis offers none of that control.",
+        );
+      }
+    }
 
     // ---------------------------------------------------------------- firehose
     const delivery = (
@@ -173,15 +212,28 @@ export class PaypipeStack extends Stack {
       s: DeliverySettings,
       source: kinesis.Stream,
       bucket: s3.Bucket,
-    ): firehose.DeliveryStream => {
+    ): { stream: firehose.DeliveryStream; role: DeliveryRole } => {
       const logGroup = new logs.LogGroup(this, `${id}Logs`, {
         retention: LOG_RETENTION,
         removalPolicy: RemovalPolicy.DESTROY,
       });
+      // Its own role with exactly what Firehose calls (Firehose's S3 destination and Kinesis source
+      // policies): the constructs' grants would add s3:DeleteObject* and other actions it never
+      // uses, so they are given an immutable view of the role and the policy is written below.
+      const role = new iam.Role(this, `${id}Role`, {
+        assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com').withConditions({
+          // Only Firehose acting for this account may assume it (confused deputy).
+          StringEquals: { 'sts:ExternalId': Aws.ACCOUNT_ID },
+        }),
+        description: `Firehose ${s.name}: read ${source.node.id}, write ${bucket.node.id}`,
+      });
+      const fixed = role.withoutPolicyUpdates();
       const d = new firehose.DeliveryStream(this, id, {
         deliveryStreamName: s.name,
+        role: fixed,
         source: new firehose.KinesisStreamSource(source),
         destination: new firehose.S3Bucket(bucket, {
+          role: fixed,
           dataOutputPrefix: s.prefix,
           errorOutputPrefix: s.errorPrefix,
           bufferingInterval: Duration.seconds(s.bufferIntervalSeconds),
@@ -191,15 +243,70 @@ export class PaypipeStack extends Stack {
           loggingConfig: new firehose.EnableLogging(logGroup),
         }),
       });
-      return d;
+      const logStream = logGroup.node.findChild('S3Destination') as logs.LogStream;
+      const objects = [staticPrefix(s.prefix), staticPrefix(s.errorPrefix)].map((p) =>
+        bucket.arnForObjects(`${p}*`),
+      );
+      const statements = [
+        new iam.PolicyStatement({
+          sid: 'ReadSourceStream',
+          actions: [
+            'kinesis:DescribeStream',
+            'kinesis:GetShardIterator',
+            'kinesis:GetRecords',
+            'kinesis:ListShards',
+          ],
+          resources: [source.streamArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'Bucket',
+          actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'],
+          resources: [bucket.bucketArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'ObjectsUnderItsPrefixes',
+          actions: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
+          resources: objects,
+        }),
+        new iam.PolicyStatement({
+          sid: 'DeliveryErrorLog',
+          actions: ['logs:PutLogEvents'],
+          resources: [
+            this.formatArn({
+              service: 'logs',
+              resource: 'log-group',
+              resourceName: `${logGroup.logGroupName}:log-stream:${logStream.logStreamName}`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          ],
+        }),
+        ...(key === undefined
+          ? []
+          : [
+              new iam.PolicyStatement({
+                sid: 'DataKey',
+                // Decrypt: reading the source stream and completing multipart uploads;
+                // GenerateDataKey: writing objects. The key policy allows them via Kinesis and S3 only.
+                actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+                resources: [key.keyArn],
+              }),
+            ]),
+      ];
+      const policy = new iam.Policy(this, `${id}Policy`, { roles: [role], statements });
+      // Firehose checks its role when the delivery stream is created.
+      d.node.addDependency(policy);
+      return { stream: d, role: { role, policy } };
     };
-    this.rawDelivery = delivery('RawDelivery', config.firehose.raw, this.inputStream, this.rawBucket);
-    this.analyticsDelivery = delivery(
+    const raw = delivery('RawDelivery', config.firehose.raw, this.inputStream, this.rawBucket);
+    const analytics = delivery(
       'AnalyticsDelivery',
       config.firehose.analytics,
       this.outputStream,
       this.analyticsBucket,
     );
+    this.rawDelivery = raw.stream;
+    this.analyticsDelivery = analytics.stream;
+    this.deliveryRoles = { raw: raw.role, analytics: analytics.role };
 
     // ---------------------------------------------------------------- lambdas
     const root = packageRoot();
@@ -246,7 +353,10 @@ export class PaypipeStack extends Stack {
           // Bundle the SDK too: the deployed code is exactly the code that was tested.
           externalModules: [],
           minify: true,
-          sourceMap: true,
+          // No source maps: nothing reads them at run time (NODE_OPTIONS has no
+          // --enable-source-maps), and they embed paths of the checkout, which would make the code
+          // asset — and so `paypipe diff` — differ between two machines with identical sources.
+          sourceMap: false,
           logLevel: LogLevel.WARNING,
           // CommonJS dependencies bundled into ESM may still call require() for built-ins.
           banner:
@@ -255,6 +365,17 @@ export class PaypipeStack extends Stack {
           forceDockerBundling: false,
         },
       });
+    };
+
+    /** Put records on a stream: the write actions, and with a customer key only GenerateDataKey on it. */
+    const grantPut = (grantee: iam.IGrantable, target: kinesis.Stream): void => {
+      // stream.grantWrite would also grant kms:Encrypt, kms:ReEncrypt* and kms:GenerateDataKey*.
+      target.grant(grantee, 'kinesis:ListShards', 'kinesis:PutRecord', 'kinesis:PutRecords');
+      grantGenerateDataKey(grantee);
+    };
+    const grantGenerateDataKey = (grantee: iam.IGrantable): void => {
+      if (key === undefined) return;
+      iam.Grant.addToPrincipal({ grantee, actions: ['kms:GenerateDataKey'], resourceArns: [key.keyArn] });
     };
 
     this.producer = fn(
@@ -267,10 +388,12 @@ export class PaypipeStack extends Stack {
       },
       'paypipe producer: puts synthetic payment events on the input stream',
     );
-    this.inputStream.grantWrite(this.producer);
+    grantPut(this.producer, this.inputStream);
 
     this.failureQueue = new sqs.Queue(this, 'AggregatorFailures', {
       queueName: config.failureQueueName,
+      // SQS-managed keys: the messages hold batch metadata (shard, sequence range, times), no
+      // payment data, and the Lambda service can write them without a key grant.
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       // The longest SQS allows: failed-batch records are for people to investigate.
@@ -279,7 +402,7 @@ export class PaypipeStack extends Stack {
     this.acknowledge(
       this.failureQueue,
       'AwsSolutions-SQS3',
-      "This queue is itself the aggregator's on-failure destination (a dead-letter queue); it holds batch metadata for people to inspect and has no consumer whose failures would need another DLQ.",
+      "This queue is itself the aggregator's on-failure destination (a dead-letter queue); `paypipe redrive` consumes it, and a message it cannot replay is left in place rather than moved to another queue.",
     );
 
     const agg = config.aggregator;
@@ -305,16 +428,26 @@ export class PaypipeStack extends Stack {
       maxBatchingWindow: Duration.seconds(agg.maxBatchingWindowSeconds),
       bisectBatchOnError: agg.bisectBatchOnError,
       reportBatchItemFailures: agg.reportBatchItemFailures,
-      retryAttempts: agg.retryAttempts,
-      maxRecordAge: Duration.seconds(agg.maxRecordAgeSeconds),
+      // -1 (no limit) cannot be said through the construct; it is written into the template below.
+      ...(agg.retryAttempts >= 0 ? { retryAttempts: agg.retryAttempts } : {}),
+      ...(agg.maxRecordAgeSeconds >= 0 ? { maxRecordAge: Duration.seconds(agg.maxRecordAgeSeconds) } : {}),
       parallelizationFactor: agg.parallelizationFactor,
       onFailure: new SqsDlq(this.failureQueue),
     });
-    // Binding grants the function read on the input stream and SendMessage on the queue.
+    // Binding grants the function read on the input stream (and kms:Decrypt on its key) and
+    // SendMessage on the queue.
     this.aggregator.addEventSource(this.aggregatorSource);
-    this.outputStream.grantWrite(this.aggregator);
+    const mapping = this.aggregator.node.children.find(
+      (c): c is lambda.EventSourceMapping => c instanceof lambda.EventSourceMapping,
+    );
+    const cfnMapping = mapping?.node.defaultChild as lambda.CfnEventSourceMapping | undefined;
+    // Explicit rather than left to the service default, so the template says what it does.
+    if (agg.retryAttempts < 0) cfnMapping?.addPropertyOverride('MaximumRetryAttempts', -1);
+    if (agg.maxRecordAgeSeconds < 0) cfnMapping?.addPropertyOverride('MaximumRecordAgeInSeconds', -1);
+    grantPut(this.aggregator, this.outputStream);
     // Dead letters only: single PutObject calls under its prefix, nothing else in the bucket
-    // (bucket.grantPut would add s3:Abort* and the object-lock/tagging puts it never makes).
+    // (bucket.grantPut would add s3:Abort* and the object-lock/tagging puts it never makes). With a
+    // customer key the bucket's default encryption needs GenerateDataKey, granted by grantPut above.
     iam.Grant.addToPrincipal({
       grantee: this.aggregator,
       actions: ['s3:PutObject'],
@@ -387,46 +520,37 @@ export class PaypipeStack extends Stack {
   }
 
   /**
-   * Findings on what CDK's stable constructs generate and offer no way to change, or on choices
-   * made on purpose. Each is acknowledged where it arises (never stack-wide), one finding at a time.
+   * Findings on choices made on purpose, and on what cannot be narrowed further. Each is
+   * acknowledged where it arises (never stack-wide), one finding at a time.
    */
   private acknowledgeGenerated(): void {
-    const firehoseS3Actions: Record<string, string> = {
-      's3:Abort*':
-        'AbortMultipartUpload: Firehose uploads large objects in parts and must abort failed uploads (Firehose S3 destination policy); granted on this one bucket by the stable S3Bucket destination.',
-      's3:GetBucket*':
-        'GetBucketLocation, which Firehose needs for S3 delivery; part of the grant the stable S3Bucket destination applies to this one bucket, with no option to narrow it.',
-      's3:List*':
-        'ListBucket and ListBucketMultipartUploads, which Firehose needs for S3 delivery; part of the grant the stable S3Bucket destination applies to this one bucket, with no option to narrow it.',
-      's3:GetObject*':
-        'GetObject, listed in the Firehose S3 destination policy; part of the grant the stable S3Bucket destination applies to this one bucket, with no option to narrow it.',
-      's3:DeleteObject*':
-        'Part of the read/write grant the stable S3Bucket destination applies (bucket.grantReadWrite) and offers no option to narrow; limited to this one bucket, and Firehose never deletes objects.',
-    };
-    for (const [d, bucket, what] of [
-      [this.rawDelivery, this.rawBucket, 'raw'],
-      [this.analyticsDelivery, this.analyticsBucket, 'analytics'],
+    const arnOf = (bucket: s3.Bucket): string =>
+      `<${this.getLogicalId(bucket.node.defaultChild as s3.CfnBucket)}.Arn>`;
+    for (const [d, role, bucket, s] of [
+      [this.rawDelivery, this.deliveryRoles.raw, this.rawBucket, this.config.firehose.raw],
+      [
+        this.analyticsDelivery,
+        this.deliveryRoles.analytics,
+        this.analyticsBucket,
+        this.config.firehose.analytics,
+      ],
     ] as const) {
-      const role = d.node.findChild('S3 Destination Role');
-      for (const [action, reason] of Object.entries(firehoseS3Actions)) {
-        this.acknowledge(role, `AwsSolutions-IAM5[Action::${action}]`, reason);
+      for (const prefix of [staticPrefix(s.prefix), staticPrefix(s.errorPrefix)]) {
+        this.acknowledge(
+          role.policy,
+          `AwsSolutions-IAM5[Resource::${arnOf(bucket)}/${prefix}*]`,
+          `Firehose writes objects under keys it makes at delivery time (arrival hour, a random suffix) below this one prefix of its bucket (${prefix}), so the grant names the prefix, not keys.`,
+        );
       }
-      const arn = `<${this.getLogicalId(bucket.node.defaultChild as s3.CfnBucket)}.Arn>`;
-      this.acknowledge(
-        role,
-        `AwsSolutions-IAM5[Resource::${arn}/*]`,
-        `Firehose writes objects under arrival-time keys it generates (the ${what} prefix and its error prefix), so the grant covers the objects of this one bucket; keys cannot be listed in advance.`,
-      );
       this.acknowledge(
         d,
         'AwsSolutions-KDF1',
-        'Firehose server-side encryption is only available for Direct PUT sources, not with a Kinesis data stream as source; records stay encrypted at rest in the source stream (KMS, alias/aws/kinesis) and the destination bucket (SSE-S3), and in transit (TLS).',
+        "Firehose server-side encryption applies to Direct PUT sources only; with a Kinesis data stream as the source, records are encrypted at rest in the stream and in the bucket (the environment's customer-managed KMS key when `kms` is on, AWS-managed keys otherwise) and in transit (TLS).",
       );
     }
-    const deadLetters = `<${this.getLogicalId(this.analyticsBucket.node.defaultChild as s3.CfnBucket)}.Arn>/${this.config.aggregator.deadLetterPrefix}*`;
     this.acknowledge(
       this.aggregator.role ?? this.aggregator,
-      `AwsSolutions-IAM5[Resource::${deadLetters}]`,
+      `AwsSolutions-IAM5[Resource::${arnOf(this.analyticsBucket)}/${this.config.aggregator.deadLetterPrefix}*]`,
       'The aggregator writes one dead-letter object per rejected batch under the dead-letter prefix with keys made at run time; the grant is s3:PutObject on that prefix only.',
     );
     for (const f of [this.producer, this.aggregator]) {
@@ -437,4 +561,116 @@ export class PaypipeStack extends Stack {
       );
     }
   }
+}
+
+export interface DeliveryRole {
+  readonly role: iam.Role;
+  readonly policy: iam.Policy;
+}
+
+/** The literal part of a Firehose prefix, up to its last "/" before the first `!{…}`: `data/`. */
+export function staticPrefix(prefix: string): string {
+  const i = prefix.indexOf('!{');
+  const literal = i < 0 ? prefix : prefix.slice(0, i);
+  return literal.slice(0, literal.lastIndexOf('/') + 1);
+}
+
+/**
+ * The data buckets' lifecycle, from the environment's settings: transitions for objects above the
+ * stated size floor only, expiration of current versions when set, and always: noncurrent versions
+ * expire, incomplete multipart uploads are aborted, and the delete markers left behind are removed.
+ */
+export function lifecycleRules(l: LifecycleSettings): s3.LifecycleRule[] {
+  const transitions: s3.Transition[] = [];
+  if (l.infrequentAccessAfterDays !== null) {
+    transitions.push({
+      storageClass: s3.StorageClass.INFREQUENT_ACCESS,
+      transitionAfter: Duration.days(l.infrequentAccessAfterDays),
+    });
+  }
+  if (l.glacierAfterDays !== null) {
+    transitions.push({
+      storageClass: s3.StorageClass.GLACIER,
+      transitionAfter: Duration.days(l.glacierAfterDays),
+    });
+  }
+  return [
+    ...(transitions.length === 0
+      ? []
+      : [
+          {
+            id: 'tiering',
+            transitions,
+            // Stated, so the rule says what it does (S3 would otherwise apply its own 128 KiB floor).
+            ...(l.transitionMinObjectSizeBytes > 0
+              ? { objectSizeGreaterThan: l.transitionMinObjectSizeBytes }
+              : {}),
+          },
+        ]),
+    ...(l.expirationDays === null ? [] : [{ id: 'expiration', expiration: Duration.days(l.expirationDays) }]),
+    {
+      id: 'housekeeping',
+      noncurrentVersionExpiration: Duration.days(l.noncurrentVersionExpirationDays),
+      abortIncompleteMultipartUploadAfter: Duration.days(l.abortIncompleteMultipartUploadDays),
+      expiredObjectDeleteMarker: true,
+    },
+  ];
+}
+
+/** Key administration for the account (no use), and use only through Kinesis and S3 in the region. */
+export const KEY_ADMIN_ACTIONS = [
+  'kms:CancelKeyDeletion',
+  'kms:CreateAlias',
+  'kms:DeleteAlias',
+  'kms:DescribeKey',
+  'kms:DisableKey',
+  'kms:DisableKeyRotation',
+  'kms:EnableKey',
+  'kms:EnableKeyRotation',
+  'kms:GetKeyPolicy',
+  'kms:GetKeyRotationStatus',
+  'kms:ListGrants',
+  'kms:ListKeyPolicies',
+  'kms:ListResourceTags',
+  'kms:PutKeyPolicy',
+  'kms:RevokeGrant',
+  'kms:RotateKeyOnDemand',
+  'kms:ScheduleKeyDeletion',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:UpdateAlias',
+  'kms:UpdateKeyDescription',
+] as const;
+
+/**
+ * The data key's policy. Least privilege: the account may administer the key (CloudFormation and
+ * the people who run it, as their IAM policies allow) but not use it directly; data keys and
+ * decryption are allowed only when Kinesis or S3 in this region ask on behalf of a principal of
+ * this account whose own IAM policy grants them — the pipeline's roles (stack), an operator
+ * reading results. Nobody can decrypt arbitrary ciphertext with it.
+ */
+function dataKeyPolicy(region: string): iam.PolicyDocument {
+  const account = new iam.AccountRootPrincipal();
+  return new iam.PolicyDocument({
+    statements: [
+      new iam.PolicyStatement({
+        sid: 'KeyAdministration',
+        principals: [account],
+        actions: [...KEY_ADMIN_ACTIONS],
+        resources: ['*'],
+      }),
+      new iam.PolicyStatement({
+        sid: 'UseThroughKinesisAndS3',
+        principals: [account],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: {
+            'kms:CallerAccount': Aws.ACCOUNT_ID,
+            'kms:ViaService': [`kinesis.${region}.amazonaws.com`, `s3.${region}.amazonaws.com`],
+          },
+        },
+      }),
+    ],
+  });
 }

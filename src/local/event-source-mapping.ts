@@ -11,9 +11,10 @@
  * it may have emitted before the crash are removed by id downstream. At least once, never a gap.
  */
 import type { KinesisClient } from '../aws/kinesis.js';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { kinesisEvent } from '../lambdas/lib/kinesis-event.js';
 import type { AggregatorSettings } from '../pipeline/config.js';
 import { type FailedBatchRecord, type FailureCondition, appendFailedBatch } from './failed-batches.js';
 import { readJsonSync, writeJsonAtomicSync } from './files.js';
@@ -188,7 +189,7 @@ export class EventSourceMapping {
     try {
       await this.shardLoop(shardId);
     } catch (e) {
-      if (!(e instanceof CrashedError)) this.o.onError?.(e, shardId);
+      if (!(e instanceof CrashedError) && !(e instanceof StoppedError)) this.o.onError?.(e, shardId);
     }
   }
 
@@ -299,8 +300,8 @@ export class EventSourceMapping {
     let attempts = 0;
     for (;;) {
       if (this.crashed) throw new CrashedError();
-      // Records past the maximum age are not offered to the function again.
-      const maxAgeMs = s.maxRecordAgeSeconds * 1000;
+      // Records past the maximum age are not offered to the function again (-1: no age limit).
+      const maxAgeMs = s.maxRecordAgeSeconds < 0 ? Number.POSITIVE_INFINITY : s.maxRecordAgeSeconds * 1000;
       const now = this.now();
       let expired = 0;
       while (expired < range.length && now - (range[expired] as StreamRecord).arrivalMs > maxAgeMs) expired++;
@@ -344,16 +345,21 @@ export class EventSourceMapping {
           return;
         }
       }
-      if (retriesLeft <= 0) {
+      // -1: retried until the records leave the stream (or exceed the maximum age).
+      if (retriesLeft <= 0 && s.retryAttempts >= 0) {
         const functionError = outcome.kind === 'error' ? 'Unhandled' : undefined;
         this.fail(shardId, range, 'RetryAttemptsExhausted', attempts, functionError);
         this.saveState(shardId, { sequenceNumber: last.sequenceNumber });
         return;
       }
+      // Stopping: leave the batch in flight (its range is saved); the next start retries it first.
+      // Without this a stop would wait for as long as the function keeps failing.
+      if (this.draining.signal.aborted) throw new StoppedError();
       retriesLeft--;
       this.stats.retries++;
       const delay = this.o.retryDelayMs?.(attempts) ?? Math.min(2000, 100 * 2 ** (attempts - 1));
-      await sleep(delay);
+      await sleep(delay, this.draining.signal);
+      if (this.draining.signal.aborted) throw new StoppedError();
     }
   }
 
@@ -378,26 +384,10 @@ export class EventSourceMapping {
 
   /** The exact event Lambda hands a Kinesis-triggered function. */
   event(shardId: string, records: readonly StreamRecord[]): KinesisStreamEvent {
-    return {
-      Records: records.map(
-        (r): KinesisStreamRecord => ({
-          kinesis: {
-            kinesisSchemaVersion: '1.0',
-            partitionKey: r.partitionKey,
-            sequenceNumber: r.sequenceNumber,
-            data: Buffer.from(r.data).toString('base64'),
-            approximateArrivalTimestamp: r.arrivalMs / 1000,
-          },
-          eventSource: 'aws:kinesis',
-          eventVersion: '1.0',
-          eventID: `${shardId}:${r.sequenceNumber}`,
-          eventName: 'aws:kinesis:record',
-          invokeIdentityArn: this.o.roleArn,
-          awsRegion: this.o.region,
-          eventSourceARN: this.o.streamArn,
-        }),
-      ),
-    };
+    return kinesisEvent(
+      records.map((r) => ({ ...r, shardId })),
+      { region: this.o.region, streamArn: this.o.streamArn, invokeIdentityArn: this.o.roleArn },
+    );
   }
 
   private fail(
@@ -442,5 +432,12 @@ export class EventSourceMapping {
 class CrashedError extends Error {
   constructor() {
     super('event source mapping crashed (simulated)');
+  }
+}
+
+/** A stop interrupted a retrying batch; it stays in flight for the next start. */
+class StoppedError extends Error {
+  constructor() {
+    super('event source mapping stopped while retrying a batch');
   }
 }

@@ -103,12 +103,17 @@ export async function readRange(
     sequenceNumber: first,
   });
   const out: StreamRecord[] = [];
+  let emptyPages = 0;
   for (;;) {
-    const { records, closed } = await reader.read(10_000);
+    const { records, closed, millisBehindLatest } = await reader.read(10_000);
     for (const r of records) {
       if (compareSeq(r.sequenceNumber, last) > 0) return out;
       out.push(r);
     }
-    if (out.at(-1)?.sequenceNumber === last || closed || records.length === 0) return out;
+    if (out.at(-1)?.sequenceNumber === last || closed) return out;
+    if (records.length > 0) emptyPages = 0;
+    // Kinesis may answer an empty page while still behind the tip (a quiet stretch of the shard):
+    // only an empty page at the tip (or many in a row) ends the range early.
+    else if (millisBehindLatest === 0 || ++emptyPages >= 20) return out;
   }
 }

@@ -272,6 +272,18 @@ const TABLE: Row[] = [
   noCreds('schedule', '--rate', '5 minutes'),
   nr(['schedule'], ['--disable']),
   nr(['schedule'], ['--rate', '10 seconds']),
+  // config (offline)
+  usage(/environment "Bad!" must start with a letter/, 'config', '--env', 'Bad!'),
+  usage(/--region "mars" is not an AWS region name like ap-southeast-2/, 'config', '--region', 'mars'),
+  usage(/--project "UP" is not a lower-case name/, 'config', '--project', 'UP'),
+  usage(/config file \/nonexistent\/p.json does not exist/, 'config', '--config', '/nonexistent/p.json'),
+  { ...usage(/AWS_REGION "moon-1" is not an AWS region name/, 'config'), env: { AWS_REGION: 'moon-1' } },
+  // redrive
+  noCreds('redrive'),
+  noCreds('redrive', '--dry-run'),
+  usage(/--region "x" is not an AWS region name/, 'redrive', '--region', 'x'),
+  nr(['redrive']),
+  nr(['redrive'], ['--dry-run']),
 ];
 
 /**

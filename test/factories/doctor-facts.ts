@@ -15,7 +15,9 @@ import type {
 } from '../../src/cli/doctor/facts.js';
 import { resolveConfig } from '../../src/pipeline/config.js';
 
-export const config = resolveConfig({});
+// Bounded retries and record age (the pre-issue-14 defaults) so drift in either direction can be shown;
+// the no-loss defaults (-1: retried until the stream drops the records) have their own rows.
+export const config = resolveConfig({ retryAttempts: 3, maxRecordAgeSeconds: 3600 });
 const agg = config.aggregator;
 
 export const k = <T>(value: T): Fact<T> => ({ known: true, value });

@@ -41,8 +41,15 @@ const ofType = (type: string): Array<[string, Resources[string]]> =>
   Object.entries(resources).filter(([, r]) => r.Type === type);
 
 describe('buckets', () => {
-  it('raw and analytics buckets are versioned, encrypted, private, logged and tiered to IA then Glacier', () => {
+  it('raw and analytics buckets are versioned, encrypted, private, logged, with the lifecycle of the config', () => {
     const logs = logicalId(stack.accessLogsBucket);
+    // dev: AWS-managed encryption, data deleted after 30 days, no storage-class transitions.
+    expect(config.encryption.customerManagedKey).toBe(false);
+    expect(config.lifecycle).toMatchObject({
+      expirationDays: 30,
+      infrequentAccessAfterDays: null,
+      glacierAfterDays: null,
+    });
     for (const b of [stack.rawBucket, stack.analyticsBucket]) {
       const props = resources[logicalId(b)]?.Properties as Record<string, unknown>;
       expect(props.VersioningConfiguration).toEqual({ Status: 'Enabled' });
@@ -57,14 +64,17 @@ describe('buckets', () => {
       });
       expect(props.LoggingConfiguration).toMatchObject({ DestinationBucketName: { Ref: logs } });
       const rules = (props.LifecycleConfiguration as { Rules: Array<Record<string, unknown>> }).Rules;
-      const tiering = rules.find((r) => r.Status === 'Enabled' && r.Transitions !== undefined);
-      expect(tiering?.Transitions).toEqual([
-        { StorageClass: 'STANDARD_IA', TransitionInDays: 30 },
-        { StorageClass: 'GLACIER', TransitionInDays: 90 },
-      ]);
-      expect(tiering?.NoncurrentVersionTransitions).toEqual([
-        { StorageClass: 'STANDARD_IA', TransitionInDays: 30 },
-        { StorageClass: 'GLACIER', TransitionInDays: 90 },
+      expect(rules).toEqual([
+        { Id: 'expiration', Status: 'Enabled', ExpirationInDays: config.lifecycle.expirationDays },
+        {
+          Id: 'housekeeping',
+          Status: 'Enabled',
+          NoncurrentVersionExpiration: { NoncurrentDays: config.lifecycle.noncurrentVersionExpirationDays },
+          AbortIncompleteMultipartUpload: {
+            DaysAfterInitiation: config.lifecycle.abortIncompleteMultipartUploadDays,
+          },
+          ExpiredObjectDeleteMarker: true,
+        },
       ]);
     }
   });
@@ -235,7 +245,8 @@ describe('lambdas', () => {
       },
       Tags: expect.any(Array),
     });
-    expect(agg.retryAttempts).toBeGreaterThanOrEqual(0);
+    // No silent loss: retried until the records leave the stream, whatever their age.
+    expect([agg.retryAttempts, agg.maxRecordAgeSeconds]).toEqual([-1, -1]);
   });
 
   it('the failure queue is encrypted and refuses non-TLS requests', () => {

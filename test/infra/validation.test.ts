@@ -1,7 +1,9 @@
 /**
  * The checks that gate synthesis: cdk-nag (AwsSolutions) plus CDK's built-in CloudFormation
  * template validation on the real app, every acknowledgement matched to a real finding (none
- * stale, none missing from docs/infra.md), and cfn-lint where it is installed.
+ * stale, none missing from docs/infra.md), and cfn-lint where it is installed — for the built-in
+ * dev environment (no KMS key, buckets deleted on destroy) and a production one (customer-managed
+ * key, retained data, termination protection), whose findings differ.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -20,12 +22,15 @@ interface Report {
   }>;
 }
 
-const config = resolveConfig();
+const CONFIGS = [
+  ['dev', resolveConfig()],
+  ['prod', resolveConfig({ environment: 'prod' })],
+] as const;
 const root = join(import.meta.dirname, '..', '..');
 const stub = join(import.meta.dirname, 'fixtures', 'stub-handler.ts');
 const hasCfnLint = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' }).status === 0;
 
-describe('the real app with validation on', () => {
+describe.each(CONFIGS)('%s: the real app with validation on', (_env, config) => {
   let outdir: string;
   let templatePath: string;
   let acknowledgements: Acknowledgement[];
@@ -67,7 +72,7 @@ describe('the real app with validation on', () => {
   if (!hasCfnLint) console.warn('cfn-lint not on PATH: skipped the cfn-lint check of the template');
 });
 
-describe('acknowledgements', () => {
+describe.each(CONFIGS)('%s: acknowledgements', (_env, config) => {
   let findings: Array<{ rule: string; path: string }>;
   let acknowledgements: Acknowledgement[];
   let error: unknown;

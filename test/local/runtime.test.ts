@@ -147,8 +147,12 @@ describe('running pipeline: schedule, logs, status, record age', () => {
   });
 
   it('records older than maxRecordAge skip the function and go to the failure destination', async () => {
-    // The pipeline's clock runs two hours ahead: every record arrives "expired" (max age 1 h).
-    p = await startTestPipeline({ now: () => Date.now() + 2 * 3_600_000 });
+    // The pipeline's clock runs two hours ahead: every record arrives "expired" (max age 1 h; the
+    // default has no age limit).
+    p = await startTestPipeline({
+      now: () => Date.now() + 2 * 3_600_000,
+      configOverrides: { maxRecordAgeSeconds: 3600 },
+    });
     await sendEvents(p, makeEvents(40, { startMs: Date.now() - 60_000, spanMs: 60_000 }));
     await p.waitForIdle({ timeoutMs: 20_000 });
     const failed = await listFailedBatches(p.dataDir);

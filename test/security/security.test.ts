@@ -89,8 +89,8 @@ const SOAK_ONLY: string[][] = [
   ['doctor'],
   ['schedule', '--disable'],
 ];
-/** Commands that never touch AWS (the local pipeline only). */
-const LOCAL_ONLY = ['up', 'demo'];
+/** Commands that never touch AWS (the local pipeline, or offline like `config`). */
+const LOCAL_ONLY = ['up', 'demo', 'config'];
 const AWS_COMMANDS: string[][] = [
   ['outputs'],
   ...(SOAK ? SOAK_ONLY : []),
@@ -104,6 +104,7 @@ const AWS_COMMANDS: string[][] = [
   ['results', '--bucket', 'explicit-bucket'],
   ['peek', '--limit', '1'],
   ['dead-letters', '--last', '2h'],
+  ['redrive', '--dry-run'],
   ['logs', '--since', '5m'],
   ['doctor', '--probe', '--timeout', '5s'],
   ['schedule'],

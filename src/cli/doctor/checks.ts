@@ -582,9 +582,13 @@ export const CHECKS: readonly Check[] = [
       `without bisecting, one poison record fails its whole batch until retries run out; ${drift(say)}`,
     );
   }),
-  esmRule('esm.retries', 'Retry attempts bounded', (e, c, say) => {
+  esmRule('esm.retries', 'Retry attempts', (e, c, say) => {
     const n = e.MaximumRetryAttempts;
-    if (n === undefined || n < 0) {
+    const infinite = n === undefined || n < 0;
+    // The configured default: nothing is dropped while the stream holds the records.
+    if (infinite && c.retryAttempts === -1)
+      return pass('-1 (retried until the records leave the stream), as configured');
+    if (infinite) {
       return fail(
         `MaximumRetryAttempts ${n ?? 'unset'} (infinite), configured ${c.retryAttempts}`,
         `a failing batch blocks its shard until the records expire; ${drift(say)}`,
@@ -593,15 +597,21 @@ export const CHECKS: readonly Check[] = [
     if (n !== c.retryAttempts) return warn(`${n}, configured ${c.retryAttempts}`, drift(say));
     return pass(`${n}`);
   }),
-  esmRule('esm.max-record-age', 'Maximum record age bounded', (e, c, say) => {
+  esmRule('esm.max-record-age', 'Maximum record age', (e, c, say) => {
     const n = e.MaximumRecordAgeInSeconds;
-    if (n === undefined || n < 0) {
+    const infinite = n === undefined || n < 0;
+    if (infinite && c.maxRecordAgeSeconds === -1)
+      return pass('-1 (no limit: the stream retention applies), as configured');
+    if (infinite) {
       return fail(
         `MaximumRecordAgeInSeconds ${n ?? 'unset'} (infinite), configured ${c.maxRecordAgeSeconds} s`,
         `old records are retried until the stream's retention drops them; ${drift(say)}`,
       );
     }
-    if (n !== c.maxRecordAgeSeconds) return warn(`${n} s, configured ${c.maxRecordAgeSeconds} s`, drift(say));
+    if (n !== c.maxRecordAgeSeconds) {
+      const configured = c.maxRecordAgeSeconds === -1 ? '-1 (no limit)' : `${c.maxRecordAgeSeconds} s`;
+      return warn(`${n} s, configured ${configured}`, drift(say));
+    }
     return pass(`${n} s`);
   }),
   esmRule('esm.on-failure', 'On-failure destination', (e, _c, say) => {

@@ -19,6 +19,7 @@ import { queueDepth } from '../../aws/sqs.js';
 import { callerIdentity } from '../../aws/sts.js';
 import { isPaypipeError } from '../../errors.js';
 import { PREFIXES, type PipelineConfig, resolveConfig } from '../../pipeline/config.js';
+import { loadEnvironment } from '../configuration.js';
 import type { TargetFlags } from '../options.js';
 import { namesFromOutputs, type ResourceNames } from '../target.js';
 import type { DoctorFacts, Fact, IdentityFact, RegionFact, ScheduleFact, StackFact } from './facts.js';
@@ -64,17 +65,41 @@ export function regionOf(flags: TargetFlags, env: NodeJS.ProcessEnv, config: Pip
   }
 }
 
+/**
+ * The environment's configuration (paypipe.config.json and the flags) and the AWS settings, as every
+ * command resolves them (src/cli/configuration.ts). A region the resolver rejects is a fact, not an
+ * exit: the region check fails with the resolver's words; any other configuration problem is a
+ * usage error like everywhere else.
+ */
+export function environmentOf(
+  flags: TargetFlags,
+  env: NodeJS.ProcessEnv,
+): { config: PipelineConfig; region: RegionFact; target?: AwsClientTarget } {
+  try {
+    const { loaded, aws } = loadEnvironment(flags, env);
+    return { config: loaded.config, region: { region: aws.region, source: aws.regionSource }, target: aws };
+  } catch (e) {
+    if (!isPaypipeError(e) || e.code !== 'USAGE' || !/region/i.test(e.message)) throw e;
+    const config = resolveConfig({
+      ...(flags.project === undefined ? {} : { project: flags.project }),
+      ...(flags.env === undefined ? {} : { environment: flags.env }),
+    });
+    // The resolver's own words where it rejects the region too (they name the source).
+    const fromResolver = regionOf(flags, env, config);
+    return {
+      config,
+      region: 'problem' in fromResolver ? fromResolver : { problem: e.message, hint: e.hint },
+    };
+  }
+}
+
 export async function gatherAws(
   flags: TargetFlags,
   o: GatherOptions,
   deps: AwsGatherDeps = {},
 ): Promise<DoctorFacts> {
   const env = deps.env ?? process.env;
-  const config = resolveConfig({
-    ...(flags.project === undefined ? {} : { project: flags.project }),
-    ...(flags.env === undefined ? {} : { environment: flags.env }),
-  });
-  const region = regionOf(flags, env, config);
+  const { config, region, target: resolved } = environmentOf(flags, env);
   const stackName = flags.stack ?? config.stackName;
   const base = {
     target: 'aws' as const,
@@ -91,7 +116,7 @@ export async function gatherAws(
   if ('problem' in region) return stop('no usable region', { region: regionFact });
 
   // Profile and endpoints from the same resolver (an empty AWS_PROFILE is no profile).
-  const target: AwsClientTarget = resolveAwsSettings(flags, env, config.region);
+  const target: AwsClientTarget = resolved ?? resolveAwsSettings(flags, env, config.region);
   const clients = await (deps.clients ?? ((t) => defaultClients(t)))(target);
   const open: Array<{ destroy(): void }> = [];
   const client = async <C extends { destroy(): void }>(make: () => Promise<C>): Promise<C> => {

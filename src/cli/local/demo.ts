@@ -13,6 +13,7 @@ import { PREFIXES } from '../../pipeline/config.js';
 import { serializeEvent, type PaymentEvent, type RejectReason } from '../../domain/event.js';
 import { generateEvents, type GeneratedRecord } from '../../domain/generator.js';
 import { PaypipeError } from '../../errors.js';
+import { loadConfig } from '../configuration.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.js';
 import { listKeys, readRecords } from '../../aws/s3-objects.js';
 import { shellQuote } from '../hints.js';
@@ -90,6 +91,8 @@ export async function runDemo(o: DemoOptions, io: Io): Promise<DemoResult> {
       dataDir,
       // Seconds, not Firehose's default minute: the demo should finish in seconds.
       bufferIntervalSeconds: 1,
+      // The environment's settings from paypipe.config.json (dev), like `paypipe up`.
+      configOverrides: loadConfig().overrides,
       schedule: false,
       idlePollMs: 100,
       maxIdlePollMs: 200,

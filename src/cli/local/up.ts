@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError } from '../../pipeline/config.js';
 import { PaypipeError, usageError } from '../../errors.js';
 import { assertNotRunning } from '../../local/endpoints.js';
+import { loadConfig } from '../configuration.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.js';
 import type { LocalStatus } from '../../local/status.js';
 import { shellQuote } from '../hints.js';
@@ -95,7 +96,10 @@ export async function runUp(o: UpOptions, io: Io): Promise<UpResult> {
       dataDir,
       schedule: o.schedule ? {} : false,
       ...(o.bufferIntervalSeconds === undefined ? {} : { bufferIntervalSeconds: o.bufferIntervalSeconds }),
-      configOverrides: o.shards === undefined ? {} : { shardCount: o.shards },
+      // paypipe.config.json (environment dev) and --shards: the same resolution as every command.
+      configOverrides: loadConfig({
+        flags: o.shards === undefined ? {} : { shardCount: { value: o.shards, flag: '--shards' } },
+      }).overrides,
       log: (line) => {
         // Clear the live status line first; the next tick redraws it below the note.
         if (io.interactive) io.stderr.write('\r\u001b[2K');

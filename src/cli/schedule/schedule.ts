@@ -280,7 +280,7 @@ function view(
   const note =
     changed.length > 0 || differs
       ? target === 'aws'
-        ? `the next \`paypipe deploy\` restores the configured schedule (${restore}) unless the configuration is changed`
+        ? `the next \`paypipe deploy\` restores the configured schedule (${restore}): it reverts changes made outside CloudFormation; to keep this one, set schedule, scheduleEnabled and eventsPerInvocation in paypipe.config.json`
         : `the next \`paypipe up\` starts with the configured schedule (${restore})`
       : undefined;
   return {

@@ -21,12 +21,19 @@ export function register(program: Command): void {
     )
     .option('--bootstrap', 'bootstrap CDK in the account/region first (needed once per account and region)')
     .option('--data-dir <dir>', 'where the outputs are remembered', dirFlag('--data-dir'), DEFAULT_DATA_DIR)
+    .option(
+      '--no-revert-drift',
+      'keep changes made outside CloudFormation (default: a drift-aware change set reverts them)',
+    )
     .addHelpText(
       'after',
       `
 Synthesizes in-process (cdk-nag must pass), deploys through a CloudFormation change set and
-prints the stack outputs, also saved to <data-dir>/outputs-<stack>.json. IAM-broadening changes
-are confirmed on a terminal; without one, pass --require-approval never.
+prints the stack outputs, also saved to <data-dir>/outputs-<stack>.json. An existing stack is
+updated with a drift-aware change set: what was changed outside CloudFormation (e.g. by
+\`paypipe schedule\`) is put back to the configuration. IAM-broadening changes are confirmed on a
+terminal; without one, pass --require-approval never. Settings come from paypipe.config.json
+(\`paypipe config --env <name>\` shows them).
 
 Examples:
   $ paypipe deploy --bootstrap                 # first deploy into an account/region

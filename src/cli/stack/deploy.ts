@@ -5,17 +5,47 @@
  */
 import { resolve } from 'node:path';
 import { assertCredentials } from '../../aws/credentials.js';
-import { outputsFilePath, rememberStackOutputs } from '../../aws/stack-outputs.js';
+import { describeStack, outputsFilePath, rememberStackOutputs } from '../../aws/stack-outputs.js';
+import { isPaypipeError } from '../../errors.js';
 import type { Io, Style } from '../io.js';
 import { DEFAULT_DATA_DIR } from '../options.js';
 import { canPrompt, confirm } from './prompt.js';
-import { type InfraFlags, infraTarget, renderOutputs } from './target.js';
+import { type InfraFlags, type InfraTarget, infraTarget, renderOutputs } from './target.js';
 import type { RequireApproval } from './toolkit.js';
 
 export interface DeployFlags extends InfraFlags {
   requireApproval?: RequireApproval;
   bootstrap?: boolean;
   dataDir?: string;
+  /** false (--no-revert-drift): a plain change set that leaves changes made outside CloudFormation. */
+  revertDrift?: boolean;
+}
+
+/**
+ * How the stack is deployed: a change set, drift-aware for an existing stack so that whatever was
+ * changed outside CloudFormation (`paypipe schedule --disable`, a console edit) is put back to the
+ * template — a plain change set compares templates only and would leave it. CloudFormation offers
+ * drift-aware change sets for updates, so a first deploy uses a plain one.
+ */
+export function deploymentMethod(
+  stackExists: boolean,
+  revertDrift = true,
+): { method: 'change-set'; revertDrift?: boolean } {
+  return stackExists && revertDrift ? { method: 'change-set', revertDrift: true } : { method: 'change-set' };
+}
+
+/** Whether the stack exists and can be updated (not just a change set under review). */
+async function stackExists(target: InfraTarget): Promise<boolean> {
+  try {
+    await describeStack({ stackName: target.stackName, region: target.region, profile: target.profile });
+    return true;
+  } catch (err) {
+    if (isPaypipeError(err) && err.code === 'STACK_NOT_FOUND') {
+      const status = (err.details as { status?: string } | undefined)?.status;
+      return status !== undefined && status !== 'REVIEW_IN_PROGRESS';
+    }
+    throw err;
+  }
 }
 
 export interface DeployResult {
@@ -43,7 +73,7 @@ export async function runDeploy(io: Io, flags: DeployFlags): Promise<DeployResul
   let bootstrapped = false;
   let deployed: { stackArn: string; outputs: Record<string, string> };
   try {
-    const source = await assemblySource(toolkit, target.config);
+    const source = await assemblySource(toolkit, target.config, { purpose: 'deploy' });
     // Synthesize once; bootstrap and deploy reuse the same assembly.
     const cx = await toolkit.synth(source, { stacks: stackSelector(target.stackName), validateStacks: true });
     try {
@@ -52,9 +82,13 @@ export async function runDeploy(io: Io, flags: DeployFlags): Promise<DeployResul
         await toolkit.bootstrap(BootstrapEnvironments.fromCloudAssemblySource(cx), {});
         bootstrapped = true;
       }
+      const method = deploymentMethod(await stackExists(target), flags.revertDrift !== false);
+      if (method.revertDrift === true) {
+        host.progress('drift-aware change set: changes made outside CloudFormation are reverted');
+      }
       const result = await toolkit.deploy(cx, {
         stacks: stackSelector(target.stackName),
-        deploymentMethod: { method: 'change-set' },
+        deploymentMethod: method,
       });
       const stack = result.stacks.find((s) => s.stackName === target.stackName) ?? result.stacks[0];
       if (stack === undefined) throw new Error(`the toolkit deployed no stack named ${target.stackName}`);

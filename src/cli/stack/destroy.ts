@@ -34,9 +34,10 @@ export interface DestroyResult {
 /** The sentence that tells the user what happens to the data; shown before asking. */
 export function dataFate(target: InfraTarget, buckets: readonly string[]): string {
   const list = buckets.length > 0 ? buckets.join(', ') : 'the raw, analytics and access-log buckets';
+  const kms = target.config.encryption.customerManagedKey;
   return target.config.removalPolicy === 'destroy'
-    ? `This deletes ${list} with ALL their objects (every version), the Kinesis streams with their unread records, the Lambdas, the failure queue and the log groups.`
-    : `The buckets ${list} are RETAINED with their data (removal policy retain) and must be emptied and deleted by hand; the Kinesis streams with their unread records, the Lambdas, the failure queue and the log groups are deleted.`;
+    ? `This deletes ${list} with ALL their objects (every version), the Kinesis streams with their unread records, the Lambdas, the failure queue and the log groups${kms ? '; the KMS key is scheduled for deletion in 30 days' : ''}.`
+    : `The buckets ${list} are RETAINED with their data (removal policy retain)${kms ? ', and so is the KMS key that encrypts them,' : ''} and must be emptied and deleted by hand; the Kinesis streams with their unread records, the Lambdas, the failure queue and the log groups are deleted.`;
 }
 
 export async function runDestroy(io: Io, flags: DestroyFlags): Promise<DestroyResult> {
@@ -88,7 +89,7 @@ export async function runDestroy(io: Io, flags: DestroyFlags): Promise<DestroyRe
   host.spinner = spinner;
   try {
     // Destroy needs the stack's identity only: skip bundling the Lambda code.
-    const source = await assemblySource(toolkit, target.config, { skipBundling: true });
+    const source = await assemblySource(toolkit, target.config, { purpose: 'destroy', skipBundling: true });
     await toolkit.destroy(source, { stacks: stackSelector(target.stackName) });
   } catch (err) {
     spinner.fail(`Destroying ${target.stackName} failed`);

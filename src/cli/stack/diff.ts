@@ -52,7 +52,7 @@ export async function runDiff(io: Io, flags: DiffFlags): Promise<DiffResult> {
   host.spinner = spinner;
   let diffs: Record<string, TemplateDiffLike>;
   try {
-    const source = await assemblySource(toolkit, target.config);
+    const source = await assemblySource(toolkit, target.config, { purpose: 'diff' });
     diffs = (await toolkit.diff(source, {
       stacks: stackSelector(target.stackName),
       method: DiffMethod.TemplateOnly({ compareAgainstProcessedTemplate: true }),

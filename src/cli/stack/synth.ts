@@ -28,7 +28,7 @@ export async function runSynth(io: Io, flags: SynthFlags): Promise<SynthResult> 
   host.spinner = spinner;
   let templatePath: string;
   try {
-    const source = await assemblySource(toolkit, target.config, { outdir });
+    const source = await assemblySource(toolkit, target.config, { purpose: 'synth', outdir });
     const cx = await toolkit.synth(source, { stacks: stackSelector(target.stackName), validateStacks: true });
     try {
       templatePath = cx.cloudAssembly.getStackByName(target.stackName).templateFullPath;

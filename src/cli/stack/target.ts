@@ -3,8 +3,8 @@
  * commands resolve this and check credentials before anything heavy (aws-cdk-lib, the toolkit)
  * is loaded, so a bad flag or missing credentials answer at once.
  */
-import { resolveAwsSettings } from '../../aws/settings.js';
-import { type PipelineConfig, resolveConfig } from '../../pipeline/config.js';
+import type { PipelineConfig } from '../../pipeline/config.js';
+import { loadEnvironment } from '../configuration.js';
 import type { Style } from '../io.js';
 
 /** Flags shared by synth, diff, deploy, destroy and outputs. */
@@ -23,23 +23,18 @@ export interface InfraTarget {
 }
 
 /**
- * Config, region and profile from the one resolver every command uses (src/aws/settings.ts):
- * flag > AWS_REGION > AWS_DEFAULT_REGION > the profile's region > default. Endpoints are checked
- * here too (a malformed AWS_ENDPOINT_URL is a usage error before anything loads); the clients
- * resolve them again the same way.
+ * The environment's configuration (paypipe.config.json merged with the flags, src/cli/config/load.ts)
+ * and the region, profile and endpoints from the one resolver every command uses
+ * (src/aws/settings.ts): region from the flag, then the file, then AWS_REGION / AWS_DEFAULT_REGION,
+ * then the profile's region, then the default. A malformed AWS_ENDPOINT_URL is a usage error here,
+ * before anything loads.
  */
 export function infraTarget(flags: InfraFlags, env: NodeJS.ProcessEnv = process.env): InfraTarget {
-  const aws = resolveAwsSettings(flags, env);
-  const region = aws.region;
-  const config = resolveConfig({
-    ...(flags.project === undefined ? {} : { project: flags.project }),
-    ...(flags.env === undefined ? {} : { environment: flags.env }),
-    region,
-  });
+  const { loaded, aws } = loadEnvironment(flags, env);
   return {
-    config,
-    stackName: config.stackName,
-    region: config.region,
+    config: loaded.config,
+    stackName: loaded.config.stackName,
+    region: aws.region,
     profile: aws.profile,
   };
 }

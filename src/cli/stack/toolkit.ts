@@ -23,6 +23,8 @@ import {
 import type { PipelineConfig } from '../../pipeline/config.js';
 import { PaypipeError, isPaypipeError } from '../../errors.js';
 import { buildApp } from '../../infra/app.js';
+import type { LambdaEntries } from '../../infra/paths.js';
+import type { PaypipeStack } from '../../infra/pipeline-stack.js';
 import type { Io, Spinner } from '../io.js';
 import type { InfraTarget } from './target.js';
 
@@ -227,25 +229,45 @@ export function makeToolkit(io: Io, target: InfraTarget, opts: HostOptions = {})
   return { toolkit, host };
 }
 
+/** What the assembly is for: cdk-nag gates only what creates or changes resources. */
+export type AssemblyPurpose = 'synth' | 'deploy' | 'diff' | 'destroy';
+
 export interface SourceOptions {
   /** Cloud assembly directory; default a temporary one that is removed after use. */
   outdir?: string;
   /** Skip Lambda bundling (destroy needs the stack's identity only, not its code). */
   skipBundling?: boolean;
+  /**
+   * synth and deploy run cdk-nag (and CDK's template validation); diff and destroy never do: a new
+   * rule in a cdk-nag release must not stop anyone from seeing what would change or tearing down.
+   */
+  purpose: AssemblyPurpose;
+  /** Tests: other Lambda entries, or a change to the stack before synthesis. */
+  entries?: LambdaEntries;
+  customize?: (stack: PaypipeStack) => void;
 }
+
+/** Whether an assembly for this purpose is validated (cdk-nag, CloudFormation template checks). */
+export const validates = (purpose: AssemblyPurpose): boolean => purpose === 'synth' || purpose === 'deploy';
 
 /** The paypipe app as a toolkit assembly source: in-process, offline (no lookups, no STS). */
 export async function assemblySource(
   toolkit: Toolkit,
   config: PipelineConfig,
-  opts: SourceOptions = {},
+  opts: SourceOptions,
 ): Promise<ICloudAssemblySource> {
   const outdir = opts.outdir ?? mkdtempSync(join(tmpdir(), 'paypipe-cdk-'));
   return toolkit.fromAssemblyBuilder(
     async (props) => {
       const context: Record<string, unknown> = { ...props.context };
       if (opts.skipBundling === true) context['aws:cdk:bundling-stacks'] = [];
-      const { app } = buildApp(config, { outdir: props.outdir ?? outdir, context });
+      const { app, stack } = buildApp(config, {
+        outdir: props.outdir ?? outdir,
+        context,
+        validation: validates(opts.purpose),
+        ...(opts.entries === undefined ? {} : { entries: opts.entries }),
+      });
+      opts.customize?.(stack);
       return app.synth();
     },
     {
@@ -301,6 +323,16 @@ export function translateError(
       hint: `run \`paypipe deploy --bootstrap --region ${target.region}\` once per account and region`,
       cause: err,
     });
+  }
+  if (/TerminationProtection|termination protection/i.test(message)) {
+    return new PaypipeError(
+      'CHECK_FAILED',
+      `${target.stackName} in ${target.region} has termination protection, so it cannot be ${action === 'destroy' ? 'destroyed' : 'changed that way'}`,
+      {
+        hint: `set "terminationProtection": false in the "${target.config.environment}" section of paypipe.config.json, run \`paypipe deploy --env ${target.config.environment}\`, then destroy`,
+        cause: err,
+      },
+    );
   }
   if (ToolkitError.isAbortError(err)) {
     return new PaypipeError('USAGE', `${action} cancelled: ${message}`, { cause: err });

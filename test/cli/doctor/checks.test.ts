@@ -262,6 +262,39 @@ const rows: Row[] = [
     'fail',
     'infinite',
   ],
+  [
+    'retries -1 as configured (the no-loss default)',
+    'aws',
+    (f: DoctorFacts) => {
+      f.config = resolveConfig({});
+      esm({ MaximumRetryAttempts: -1 })(f);
+    },
+    'esm.retries',
+    'pass',
+    'as configured',
+  ],
+  [
+    'record age -1 as configured (the no-loss default)',
+    'aws',
+    (f: DoctorFacts) => {
+      f.config = resolveConfig({});
+      esm({ MaximumRecordAgeInSeconds: -1 })(f);
+    },
+    'esm.max-record-age',
+    'pass',
+    'no limit',
+  ],
+  [
+    'record age bounded where -1 is configured: drift',
+    'aws',
+    (f: DoctorFacts) => {
+      f.config = resolveConfig({});
+      esm({ MaximumRecordAgeInSeconds: 3600 })(f);
+    },
+    'esm.max-record-age',
+    'warn',
+    'configured -1 (no limit)',
+  ],
   ['on-failure set', 'aws', esm({}), 'esm.on-failure', 'pass', 'arn:aws:sqs'],
   ['on-failure missing', 'aws', esm({ DestinationConfig: {} }), 'esm.on-failure', 'fail', 'dropped'],
   ['partial batch on', 'aws', esm({}), 'esm.partial-batch', 'pass', 'ReportBatchItemFailures'],
@@ -667,7 +700,7 @@ describe('a healthy pipeline', () => {
 
   it('the mapping lint follows the configuration: a mapping matching a changed config passes, the old one drifts', () => {
     const f = awsFacts();
-    f.config = resolveConfig({ batchSize: 100, retryAttempts: 5 });
+    f.config = resolveConfig({ batchSize: 100, retryAttempts: 5, maxRecordAgeSeconds: 3600 });
     expect(statuses(f)).toMatchObject({ 'esm.batch-size': 'warn', 'esm.retries': 'warn' });
     esm({ BatchSize: 100, MaximumRetryAttempts: 5 })(f);
     expect(

@@ -69,7 +69,8 @@ async function checkHints(f: DoctorFacts): Promise<number> {
       } else if (p.opts.local !== true) {
         // (`paypipe doctor --local` is offered on purpose to someone without an AWS account.)
         expect(p.opts.env, where).toBe(inv.env ?? 'dev');
-        expect(p.opts.project, where).toBe(inv.project ?? 'paypipe');
+        // --project has no default: the configuration file's project applies unless typed.
+        expect(p.opts.project, where).toBe(inv.project);
         if (c.id !== 'region') expect(p.opts.region, where).toBe(inv.region);
         expect(p.opts.profile, where).toBe(inv.profile);
         if (p.command !== 'deploy') expect(p.opts.stack, where).toBe(inv.stack);

@@ -26,7 +26,7 @@ describe('renderReport', () => {
     expect(r.ok).toBe(false);
     const lines = renderReport(r, plain).split('\n');
     expect(lines[0]).toBe('paypipe doctor: stack paypipe-dev in ap-southeast-2');
-    const retries = lines.findIndex((l) => l.startsWith('FAIL  Retry attempts bounded'));
+    const retries = lines.findIndex((l) => l.startsWith('FAIL  Retry attempts'));
     expect(retries).toBeGreaterThan(0);
     expect(lines[retries + 1]).toMatch(/^ +→ a failing batch blocks its shard/);
     expect(lines.at(-1)).toBe('unhealthy: 25 passed, 1 warning, 1 failed');

@@ -130,7 +130,7 @@ describe('awsSchedule', () => {
       changed: ['expression rate(1 minute) → rate(5 minutes)'],
     });
     expect(v.note).toBe(
-      'the next `paypipe deploy` restores the configured schedule (rate(1 minute), enabled, 100 events per run) unless the configuration is changed',
+      'the next `paypipe deploy` restores the configured schedule (rate(1 minute), enabled, 100 events per run): it reverts changes made outside CloudFormation; to keep this one, set schedule, scheduleEnabled and eventsPerInvocation in paypipe.config.json',
     );
   });
 

@@ -10,10 +10,12 @@ import { Writable } from 'node:stream';
 import { DiffMethod, type IoMessage, type IoRequest } from '@aws-cdk/toolkit-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
+import { deploymentMethod } from '../../../src/cli/stack/deploy.js';
 import { dataFate } from '../../../src/cli/stack/destroy.js';
 import { renderDiff, summarizeDiff, type TemplateDiffLike } from '../../../src/cli/stack/diff.js';
 import { infraTarget } from '../../../src/cli/stack/target.js';
 import {
+  type AssemblyPurpose,
   assemblySource,
   makeToolkit,
   PaypipeIoHost,
@@ -246,7 +248,7 @@ describe('diff through the toolkit', () => {
     process.env.CDK_VALIDATION = 'false';
     let diffs: Record<string, TemplateDiffLike>;
     try {
-      const source = await assemblySource(toolkit, target.config);
+      const source = await assemblySource(toolkit, target.config, { purpose: 'diff' });
       diffs = (await toolkit.diff(source, {
         stacks: stackSelector(target.stackName),
         method: DiffMethod.LocalFile(deployed),
@@ -269,4 +271,74 @@ describe('diff through the toolkit', () => {
     );
     expect(c.out()).toBe('');
   }, 180_000);
+});
+
+describe('where cdk-nag runs', () => {
+  const stub = join(import.meta.dirname, '..', '..', 'infra', 'fixtures', 'stub-handler.ts');
+
+  /** Synthesizes for a purpose with a construct cdk-nag objects to (a new rule in a release, say). */
+  async function synthWithFinding(purpose: AssemblyPurpose): Promise<unknown> {
+    const target = infraTarget({}, {});
+    const { toolkit, host } = makeToolkit(capture().io, target);
+    const source = await assemblySource(toolkit, target.config, {
+      purpose,
+      entries: { producer: stub, aggregator: stub },
+      skipBundling: true,
+      customize: (stack) => {
+        new s3.Bucket(stack, 'Careless');
+      },
+    });
+    const before = process.env.CDK_VALIDATION;
+    process.env.CDK_VALIDATION = 'false';
+    try {
+      const cx = await toolkit.synth(source, {
+        stacks: stackSelector(target.stackName),
+        validateStacks: true,
+      });
+      await cx.dispose();
+      return undefined;
+    } catch (e) {
+      return translateError(e, host, target, purpose);
+    } finally {
+      if (before === undefined) delete process.env.CDK_VALIDATION;
+      else process.env.CDK_VALIDATION = before;
+    }
+  }
+
+  it('synth and deploy stop on a finding', async () => {
+    for (const purpose of ['synth', 'deploy'] as const) {
+      const e = await synthWithFinding(purpose);
+      expect(e, purpose).toMatchObject({ code: 'CHECK_FAILED' });
+      expect(String((e as Error).message)).toContain('paypipe-dev/Careless');
+    }
+  }, 180_000);
+
+  it('diff and destroy are never blocked by one', async () => {
+    for (const purpose of ['diff', 'destroy'] as const)
+      expect(await synthWithFinding(purpose), purpose).toBeUndefined();
+  }, 180_000);
+});
+
+describe('deploy', () => {
+  it('updates an existing stack with a drift-aware change set, and creates a new one with a plain one', () => {
+    expect(deploymentMethod(true)).toEqual({ method: 'change-set', revertDrift: true });
+    expect(deploymentMethod(false)).toEqual({ method: 'change-set' });
+    // --no-revert-drift
+    expect(deploymentMethod(true, false)).toEqual({ method: 'change-set' });
+  });
+
+  it('destroy of a protected stack says how to lift the protection', () => {
+    const target = infraTarget({ env: 'prod' }, {});
+    const host = new PaypipeIoHost(capture().io);
+    const e = translateError(
+      new Error('Stack [paypipe-prod] cannot be deleted while TerminationProtection is enabled'),
+      host,
+      target,
+      'destroy',
+    );
+    expect(e.message).toBe(
+      'paypipe-prod in ap-southeast-2 has termination protection, so it cannot be destroyed',
+    );
+    expect(e.hint).toContain('"terminationProtection": false in the "prod" section of paypipe.config.json');
+  });
 });
