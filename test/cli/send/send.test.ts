@@ -219,12 +219,18 @@ describe('runSend against kinesalite', () => {
 
 describe('readStream', () => {
   it('reads a resharded stream across closed parents and their children, every record once', async () => {
-    const { CreateStreamCommand, SplitShardCommand, DescribeStreamSummaryCommand } = await import(
-      '@aws-sdk/client-kinesis'
-    );
+    const { CreateStreamCommand, SplitShardCommand, DescribeStreamSummaryCommand, waitUntilStreamExists } =
+      await import('@aws-sdk/client-kinesis');
     const { sendRecords } = await import('../../../src/aws/kinesis-sender.js');
     const name = `reshard-${++streamNo}`;
     await env.kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+    // CreateStream is asynchronous: wait for ACTIVE (a loaded machine lost this race).
+    await waitUntilStreamExists(
+      { client: env.kinesis, maxWaitTime: 30, minDelay: 1 },
+      {
+        StreamName: name,
+      },
+    );
     const put = (from: number) =>
       sendRecords(
         env.kinesis,
