@@ -18,6 +18,8 @@ export type ErrorCode =
   /** --verify: short only where aggregates may still be in the Firehose buffer; run again. */
   | 'VERIFY_PENDING'
   | 'UNSENT'
+  /** A stop left records undelivered (saved in the data dir or left on a stream): nothing lost, not done. */
+  | 'UNDELIVERED'
   | 'CHECK_FAILED'
   | 'INTERNAL';
 

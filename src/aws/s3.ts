@@ -236,6 +236,8 @@ export interface PutObjectRequest {
   body: Uint8Array | string;
   contentType?: string | undefined;
   contentEncoding?: string | undefined;
+  /** Aborts the request (e.g. a delivery abandoned by a stop's deadline). */
+  signal?: AbortSignal | undefined;
 }
 
 /** One PutObject (S3 errors are the SDK's own: callers retry or record them as they need). */
@@ -249,6 +251,7 @@ export async function putObject(client: S3Client, r: PutObjectRequest): Promise<
       ...(r.contentType === undefined ? {} : { ContentType: r.contentType }),
       ...(r.contentEncoding === undefined ? {} : { ContentEncoding: r.contentEncoding }),
     }),
+    r.signal === undefined ? {} : { abortSignal: r.signal },
   );
 }
 

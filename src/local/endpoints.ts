@@ -3,8 +3,7 @@
  * atomically by the process that runs it and removed on a clean stop. A file whose pid is dead is
  * stale (the runner was killed) and counts as "not running"; a new `up` takes it over.
  */
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ClientTarget } from '../aws/clients.js';
 import type { ConfigOverrides } from '../pipeline/config.js';
@@ -118,9 +117,52 @@ export function assertNotRunning(dataDir: string): void {
   if (holder !== process.pid && isPidAlive(holder)) throw alreadyRunning(dir, holder);
 }
 
+const LOCK_ATTEMPTS = 50;
+/** A lock file with no pid in it is being written by nobody (ours are created whole): stale after this. */
+const UNREADABLE_LOCK_STALE_MS = 2000;
+/** A takeover token older than this belongs to a process that died mid-takeover. */
+const TOKEN_STALE_MS = 10_000;
+
+const pause = (ms: number): void => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};
+
+let lockSeq = 0;
+
+/** A file holding `<pid>\n`, linked into place: the name appears with its content or not at all. */
+function linkNew(target: string, pid: number): boolean {
+  const tmp = `${target}.${pid}.${++lockSeq}.tmp`;
+  writeFileSync(tmp, `${pid}\n`);
+  try {
+    linkSync(tmp, target);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+function readLock(file: string): { pid: number | undefined; ino: number; ageMs: number } | undefined {
+  try {
+    const st = statSync(file);
+    const text = readFileSync(file, 'utf8').trim();
+    const pid = /^\d+$/.test(text) ? Number(text) : undefined;
+    return { pid, ino: st.ino, ageMs: Date.now() - st.mtimeMs };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
 /**
- * Claims the data dir for this process: an O_EXCL lock file holding our pid. A lock (or an
- * endpoints file) left by a dead process is taken over; a live one is LOCAL_ALREADY_RUNNING.
+ * Claims the data dir for this process: `up.lock` holding our pid, created atomically (a racing
+ * process never sees it empty). A live holder is LOCAL_ALREADY_RUNNING. A lock left by a dead
+ * process is taken over — by exactly one of several racing processes: the taker first claims a
+ * token named after that lock file's inode, checks the lock is still that file, then renames its
+ * own lock over it; a racer that finds the token taken, or the lock replaced, starts over and
+ * meets the live winner.
  */
 export function acquireDataDirLock(dataDir: string): () => void {
   const dir = resolve(dataDir);
@@ -128,31 +170,42 @@ export function acquireDataDirLock(dataDir: string): () => void {
   mkdirSync(dir, { recursive: true });
   const ep = readEndpointsFile(dir);
   if (ep !== undefined && ep.pid !== process.pid && isPidAlive(ep.pid)) throw alreadyRunning(dir, ep.pid);
-  for (let attempt = 0; attempt < 3; attempt++) {
+  const ours = (): (() => void) => {
+    const mine = statSync(paths.lock).ino;
+    return () => {
+      const now = readLock(paths.lock);
+      // Only the file we created: a successor may have taken a lock we lost (e.g. the dir was replaced).
+      if (now?.pid === process.pid && now.ino === mine) rmSync(paths.lock, { force: true });
+    };
+  };
+  for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
+    if (linkNew(paths.lock, process.pid)) return ours();
+    const held = readLock(paths.lock);
+    if (held === undefined) continue; // released meanwhile: try again
+    if (held.pid !== undefined && isPidAlive(held.pid)) throw alreadyRunning(dir, held.pid);
+    if (held.pid === undefined && held.ageMs < UNREADABLE_LOCK_STALE_MS) {
+      pause(50);
+      continue;
+    }
+    // Stale. One taker per stale lock file: the token is named after its inode.
+    const token = `${paths.lock}.${held.ino}.takeover`;
+    if (!linkNew(token, process.pid)) {
+      const t = readLock(token);
+      if (t !== undefined && t.ageMs > TOKEN_STALE_MS) rmSync(token, { force: true });
+      pause(50);
+      continue;
+    }
     try {
-      const fd = openSync(paths.lock, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => {
-        try {
-          if (readFileSync(paths.lock, 'utf8').trim() === String(process.pid))
-            rmSync(paths.lock, { force: true });
-        } catch {
-          // Already gone: nothing to release.
-        }
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let holder = Number.NaN;
-      try {
-        holder = Number(readFileSync(paths.lock, 'utf8').trim());
-      } catch {
-        // Removed between open and read: try again.
-      }
-      if (isPidAlive(holder)) throw alreadyRunning(dir, holder);
-      // Stale: its owner died without releasing. Remove and retry the exclusive create.
-      rmSync(paths.lock, { force: true });
+      if (readLock(paths.lock)?.ino !== held.ino) continue; // someone replaced it first
+      const tmp = `${paths.lock}.${process.pid}.${++lockSeq}.tmp`;
+      writeFileSync(tmp, `${process.pid}\n`);
+      renameSync(tmp, paths.lock);
+      return ours();
+    } finally {
+      rmSync(token, { force: true });
     }
   }
-  throw new PaypipeError('IO', `could not lock ${paths.lock}`, { hint: 'remove the file and try again' });
+  throw new PaypipeError('IO', `could not lock ${paths.lock}`, {
+    hint: 'another `paypipe up` may be starting there; if none is, remove the file and try again',
+  });
 }

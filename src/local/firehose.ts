@@ -9,12 +9,22 @@
  * and <id> is derived from those ranges, so a restart re-reads the same records and rewrites the
  * same key instead of adding a second copy. Records are ordered by (arrival, shard, sequence) so
  * the rewritten object is byte-identical.
+ *
+ * Bounded under faults: a delivery S3 keeps refusing (the bucket was deleted, the error prefix
+ * fails too) is *parked* — it keeps retrying every second with the reason in the status, and the
+ * delivery stream reads nothing more meanwhile (the records wait on the stream, so memory stays
+ * flat) — and resumes on its own once S3 takes it. A stop that cannot wait for that abandons the
+ * delivery: the object in flight and the buffer are written to `pending/<name>/` in the data dir
+ * and the checkpoints move past them; the next start delivers those objects first, under the
+ * same keys.
  */
 import type { KinesisClient } from '../aws/kinesis.js';
 import { putObject, type S3Client } from '../aws/s3.js';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { DeliverySettings } from '../pipeline/config.js';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { readJsonSync, writeJsonAtomicSync } from './files.js';
 import { sleep } from './sleep.js';
 import { ShardReader, type StreamRecord, compareSeq, listShardIds, readRange } from './shard-reader.js';
@@ -26,9 +36,111 @@ export interface ShardRange {
 }
 
 export interface DeliveryState {
-  /** Last sequence number delivered, per shard. */
+  /** Last sequence number delivered (or persisted as pending), per shard. */
   shards: Record<string, string>;
   inFlight?: { key: string; ranges: ShardRange[] };
+}
+
+const SEQ = /^\d+$/;
+const isRange = (r: unknown): r is ShardRange =>
+  typeof r === 'object' &&
+  r !== null &&
+  typeof (r as ShardRange).shardId === 'string' &&
+  SEQ.test(String((r as ShardRange).first)) &&
+  SEQ.test(String((r as ShardRange).last));
+
+/** The checkpoint file's shape, checked: a damaged one is refused by name, never half-used. */
+export function checkDeliveryState(v: unknown): DeliveryState | string {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not an object';
+  const { shards, inFlight } = v as Partial<DeliveryState>;
+  if (typeof shards !== 'object' || shards === null || Array.isArray(shards))
+    return '"shards" is not an object';
+  for (const [shard, seq] of Object.entries(shards)) {
+    if (typeof seq !== 'string' || !SEQ.test(seq)) return `"shards.${shard}" is not a sequence number`;
+  }
+  if (inFlight !== undefined) {
+    if (
+      typeof inFlight !== 'object' ||
+      inFlight === null ||
+      typeof inFlight.key !== 'string' ||
+      !Array.isArray(inFlight.ranges) ||
+      !inFlight.ranges.every(isRange)
+    ) {
+      return '"inFlight" is not { key, ranges: [{ shardId, first, last }] }';
+    }
+  }
+  return v as DeliveryState;
+}
+
+/** A pending object as persisted: the records themselves (the body is rebuilt identically from them). */
+interface PendingFile {
+  version: 1;
+  deliveryStream: string;
+  bucket: string;
+  key: string;
+  savedAt: string;
+  reason?: string;
+  records: Array<{
+    shardId: string;
+    sequenceNumber: string;
+    partitionKey: string;
+    arrivalMs: number;
+    data: string;
+  }>;
+}
+
+function checkPendingFile(v: unknown): PendingFile | string {
+  const f = v as Partial<PendingFile>;
+  if (typeof v !== 'object' || v === null || f.version !== 1) return 'not a version 1 pending object';
+  if (typeof f.key !== 'string' || f.key === '') return '"key" is missing';
+  if (!Array.isArray(f.records) || f.records.length === 0) return '"records" is missing or empty';
+  for (const r of f.records) {
+    if (
+      typeof r !== 'object' ||
+      r === null ||
+      typeof r.shardId !== 'string' ||
+      !SEQ.test(String(r.sequenceNumber)) ||
+      typeof r.data !== 'string' ||
+      typeof r.arrivalMs !== 'number'
+    ) {
+      return 'a record is not { shardId, sequenceNumber, partitionKey, arrivalMs, data }';
+    }
+  }
+  return f as PendingFile;
+}
+
+/** An object on its way to S3: its records, the key they go to, and the pending file it came from. */
+interface OutObject {
+  key: string;
+  records: StreamRecord[];
+  ranges: ShardRange[];
+  file?: string;
+}
+
+/** Why deliveries stopped moving, while they are parked. */
+export interface ParkedDelivery {
+  /** `bucket-missing`: S3 says the bucket does not exist; `refused`: any other error, after the error prefix failed too. */
+  kind: 'bucket-missing' | 'refused';
+  bucket: string;
+  reason: string;
+  /** ISO time the delivery parked. */
+  since: string;
+  /** Records waiting in the parked object (more wait on the stream). */
+  records: number;
+}
+
+/** What an abandoned delivery stream left behind (see abandon()). */
+export interface AbandonReport {
+  name: string;
+  /** Records written to pending files by this abandon (plus those already pending from an earlier stop). */
+  records: number;
+  objects: number;
+  /** The directory holding the pending objects. */
+  dir: string;
+  /** Records that could not be saved (e.g. disk full): their checkpoint did not move, they stay on the stream. */
+  unsaved?: { records: number; reason: string };
+  /** Why the delivery was not finished (the parked reason, if it was parked). */
+  reason?: string;
 }
 
 export interface DeliveryStats {
@@ -48,11 +160,22 @@ export interface FirehoseOptions {
   bucket: string;
   settings: DeliverySettings;
   stateFile: string;
+  /** Where abandoned objects are persisted and picked up at the next start. */
+  pendingDir: string;
   now?: () => number;
   /** Wait after an empty poll (default 200 ms), doubling while idle up to maxIdlePollMs (default 1000). */
   idlePollMs?: number;
   maxIdlePollMs?: number;
   onError?: (e: unknown) => void;
+  /**
+   * An error the delivery stream cannot go on after (a storage fault writing its checkpoint, an
+   * unexpected error): its loop has ended; the pipeline should stop.
+   */
+  onFatal?: (e: unknown) => void;
+  /** Wait between retries of a parked delivery (default 1000 ms). */
+  parkedRetryMs?: number;
+  /** Called when deliveries park (with why) and when they resume (undefined). */
+  onPark?: (parked: ParkedDelivery | undefined) => void;
   /** Called after each object is written (tests watch the cadence). */
   onObject?: (key: string, records: number) => void;
 }
@@ -121,6 +244,24 @@ const DELIVERY_ROUNDS = 3;
 /** Records per GetRecords call. */
 const READ_LIMIT = 2000;
 
+const isBucketMissing = (e: unknown): boolean => {
+  const x = e as { name?: string; Code?: string };
+  return x.name === 'NoSuchBucket' || x.Code === 'NoSuchBucket';
+};
+
+const errLine = (e: unknown): string =>
+  e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e);
+
+const fromPending = (r: PendingFile['records'][number]): StreamRecord => ({
+  shardId: r.shardId,
+  sequenceNumber: r.sequenceNumber,
+  partitionKey: r.partitionKey,
+  arrivalMs: r.arrivalMs,
+  data: Buffer.from(r.data, 'base64'),
+});
+
+let pendingSeq = 0;
+
 export class FirehoseDelivery {
   readonly stats: DeliveryStats = {
     recordsIn: 0,
@@ -133,13 +274,22 @@ export class FirehoseDelivery {
   };
   private state: DeliveryState = { shards: {} };
   private readonly now: () => number;
+  /** Stop reading, deliver what was read. */
   private readonly draining = new AbortController();
+  /** Cut every wait and the request in flight: the delivery was crashed or abandoned. */
+  private readonly halt = new AbortController();
   private readonly flushNow = { requested: false };
   private crashed = false;
+  private abandoned: AbandonReport | undefined;
   private loop: Promise<void> | undefined;
   private idle = false;
   private polls = 0;
   private buffer: StreamRecord[] = [];
+  /** Objects an earlier stop persisted, delivered before anything else. */
+  private queue: OutObject[] = [];
+  /** The object being written (retried while parked). */
+  private current: OutObject | undefined;
+  private parkedInfo: ParkedDelivery | undefined;
 
   constructor(private readonly o: FirehoseOptions) {
     this.now = o.now ?? Date.now;
@@ -150,23 +300,46 @@ export class FirehoseDelivery {
   }
 
   async start(): Promise<void> {
-    this.state = readJsonSync<DeliveryState>(this.o.stateFile) ?? { shards: {} };
+    this.state = readJsonSync(this.o.stateFile, { validate: checkDeliveryState }) ?? { shards: {} };
+    this.queue = this.loadPending();
+    // The pending files hold those records now: never read them from the stream again, even if
+    // the stop that wrote them could not save the checkpoint.
+    for (const obj of this.queue) this.advance(obj.ranges);
+    const inFlight = this.state.inFlight;
+    if (inFlight !== undefined && this.queue.some((q) => q.key === inFlight.key)) delete this.state.inFlight;
     const shards = await listShardIds(this.o.kinesis, this.o.sourceStream);
     this.loop = this.run(shards).catch((e) => {
-      if (!(e instanceof CrashedError)) this.o.onError?.(e);
+      if (e instanceof StoppedError) return;
+      // A loop that ended must not look alive: the pipeline stops and says why.
+      (this.o.onFatal ?? this.o.onError)?.(e);
     });
   }
 
   isIdle(): boolean {
-    return this.idle && this.buffer.length === 0;
+    return this.idle && this.buffer.length === 0 && this.current === undefined && this.queue.length === 0;
   }
 
   pollCount(): number {
     return this.polls;
   }
 
+  /** Records taken from the stream (or a pending file) and not yet in S3. */
   bufferedRecords(): number {
-    return this.buffer.length;
+    return (
+      this.buffer.length +
+      (this.current?.records.length ?? 0) +
+      this.queue.reduce((n, q) => n + q.records.length, 0)
+    );
+  }
+
+  /** Objects persisted by an earlier stop and not delivered yet. */
+  pendingObjects(): number {
+    return this.queue.length + (this.current?.file === undefined ? 0 : 1);
+  }
+
+  /** Set while a delivery keeps failing and is retried on its own; undefined otherwise. */
+  parked(): ParkedDelivery | undefined {
+    return this.parkedInfo === undefined ? undefined : { ...this.parkedInfo };
   }
 
   /** Deliver the buffer at the next poll instead of waiting for the interval. */
@@ -174,30 +347,160 @@ export class FirehoseDelivery {
     this.flushNow.requested = true;
   }
 
+  /** Clean stop: read what is left, deliver it, save the checkpoints. Waits as long as that takes. */
   async stop(): Promise<void> {
     this.draining.abort();
     await this.loop;
   }
 
+  /** Crash stop: abandon everything where it is; nothing more is written. */
   crash(): void {
     this.crashed = true;
     this.draining.abort();
+    this.halt.abort();
+  }
+
+  /**
+   * Gives up delivering now (a stop's deadline passed): the object in flight and the buffer are
+   * written to the pending directory, the checkpoints move past them, and nothing more is written
+   * or sent. Synchronous, so no loop step can interleave. Idempotent. The next start delivers the
+   * pending objects first.
+   */
+  abandon(): AbandonReport {
+    if (this.abandoned !== undefined) return this.abandoned;
+    const report: AbandonReport = { name: this.name, records: 0, objects: 0, dir: this.o.pendingDir };
+    // Set first: from here on the loop's own saves refuse (see save()).
+    this.abandoned = report;
+    this.draining.abort();
+    if (this.crashed) return report;
+    const reason = this.parkedInfo?.reason;
+    if (reason !== undefined) report.reason = reason;
+    // Pending from an earlier stop and still not delivered: they stay in their files.
+    for (const q of [...this.queue, ...(this.current?.file === undefined ? [] : [this.current])]) {
+      report.records += q.records.length;
+      report.objects++;
+    }
+    const toSave: OutObject[] = [];
+    if (this.current !== undefined && this.current.file === undefined) toSave.push(this.current);
+    if (this.buffer.length > 0) toSave.push(this.makeObject(orderRecords([...this.buffer])));
+    const saved: OutObject[] = [];
+    try {
+      for (const obj of toSave) {
+        this.writePending(obj, reason);
+        saved.push(obj);
+        report.records += obj.records.length;
+        report.objects++;
+      }
+    } catch (e) {
+      const left = toSave.filter((x) => !saved.includes(x)).reduce((n, x) => n + x.records.length, 0);
+      report.unsaved = { records: left, reason: errLine(e) };
+    }
+    if (saved.length > 0) {
+      for (const obj of saved) this.advance(obj.ranges);
+      if (this.current !== undefined && saved.includes(this.current)) delete this.state.inFlight;
+      try {
+        writeJsonAtomicSync(this.o.stateFile, this.state);
+      } catch {
+        // The pending files are what counts: the next start moves the checkpoints past them.
+      }
+    }
+    this.halt.abort();
+    return report;
+  }
+
+  private checkHalt(): void {
+    if (this.crashed || this.abandoned !== undefined) throw new StoppedError();
   }
 
   private save(): void {
-    if (this.crashed) throw new CrashedError();
+    this.checkHalt();
     writeJsonAtomicSync(this.o.stateFile, this.state);
   }
 
+  private advance(ranges: readonly ShardRange[]): void {
+    for (const r of ranges) {
+      const prev = this.state.shards[r.shardId];
+      if (prev === undefined || compareSeq(r.last, prev) > 0) this.state.shards[r.shardId] = r.last;
+    }
+  }
+
+  private makeObject(records: StreamRecord[]): OutObject {
+    const first = records[0] as StreamRecord;
+    const ranges = rangesOf(records);
+    const s = this.o.settings;
+    const ext = s.compression === 'GZIP' ? '.gz' : '';
+    const key = `${expandPrefix(s.prefix, first.arrivalMs)}${objectName(s.name, first.arrivalMs, ranges)}${ext}`;
+    return { key, records, ranges };
+  }
+
+  private body(records: readonly StreamRecord[]): Buffer {
+    const raw = Buffer.concat(records.map((r) => r.data));
+    return this.o.settings.compression === 'GZIP' ? gzipSync(raw) : raw;
+  }
+
+  private writePending(obj: OutObject, reason: string | undefined): void {
+    const base = obj.key.slice(obj.key.lastIndexOf('/') + 1).replace(/[^\w.-]/g, '_');
+    const file = join(
+      this.o.pendingDir,
+      `${String(this.now()).padStart(15, '0')}-${String(++pendingSeq).padStart(6, '0')}-${base}.json`,
+    );
+    const doc: PendingFile = {
+      version: 1,
+      deliveryStream: this.name,
+      bucket: this.o.bucket,
+      key: obj.key,
+      savedAt: new Date(this.now()).toISOString(),
+      ...(reason === undefined ? {} : { reason }),
+      records: obj.records.map((r) => ({
+        shardId: r.shardId,
+        sequenceNumber: r.sequenceNumber,
+        partitionKey: r.partitionKey,
+        arrivalMs: r.arrivalMs,
+        data: Buffer.from(r.data).toString('base64'),
+      })),
+    };
+    writeJsonAtomicSync(file, doc);
+  }
+
+  private loadPending(): OutObject[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.o.pendingDir).filter((n) => n.endsWith('.json'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    return names.sort().map((n) => {
+      const file = join(this.o.pendingDir, n);
+      const doc = readJsonSync(file, {
+        validate: checkPendingFile,
+        hint: `it holds records a stop could not deliver to ${this.o.bucket}: restore it, or move it away to give those records up`,
+      }) as PendingFile;
+      const records = orderRecords(doc.records.map(fromPending));
+      return { key: doc.key, records, ranges: rangesOf(records), file };
+    });
+  }
+
   private async run(shardIds: string[]): Promise<void> {
+    // Objects an earlier stop could not deliver go first, under their own keys.
+    while (this.queue.length > 0) {
+      const obj = this.queue.shift() as OutObject;
+      await this.deliverObject(obj);
+      rmSync(obj.file as string, { force: true });
+    }
     const inFlight = this.state.inFlight;
     if (inFlight !== undefined) {
       // Crashed between "about to write" and "written": the same records to the same key.
-      const records: StreamRecord[] = [];
-      for (const r of inFlight.ranges) {
-        records.push(...(await readRange(this.o.kinesis, this.o.sourceStream, r.shardId, r.first, r.last)));
-      }
-      await this.deliver(orderRecords(records), inFlight.key);
+      const records = await this.readRanges(inFlight.ranges);
+      if (records.length === 0) {
+        delete this.state.inFlight;
+        this.save();
+      } else
+        await this.deliverObject({
+          key: inFlight.key,
+          records: orderRecords(records),
+          ranges: inFlight.ranges,
+        });
     }
     const readers = shardIds.map((id) => {
       const after = this.state.shards[id];
@@ -219,14 +522,14 @@ export class FirehoseDelivery {
     let bufferBytes = 0;
     let errors = 0;
     for (;;) {
-      if (this.crashed) return;
+      this.checkHalt();
       const stopping = this.draining.signal.aborted;
       let got = 0;
       try {
         for (const reader of readers) {
           // Moderate reads: one huge GetRecords would hold kinesalite (single-threaded) up for the aggregator's poller.
           const { records } = await reader.read(READ_LIMIT);
-          if (this.crashed) return;
+          this.checkHalt();
           got += records.length;
           for (const r of records) {
             this.buffer.push(r);
@@ -235,7 +538,7 @@ export class FirehoseDelivery {
         }
         errors = 0;
       } catch (e) {
-        if (this.crashed) return;
+        this.checkHalt();
         this.o.onError?.(e);
         errors++;
         // While stopping, a broken source must not keep us here: deliver what we have.
@@ -253,12 +556,12 @@ export class FirehoseDelivery {
           this.flushNow.requested ||
           (stopping && got === 0));
       if (due) {
-        const records = orderRecords(this.buffer);
+        const obj = this.makeObject(orderRecords(this.buffer));
         this.buffer = [];
         bufferBytes = 0;
         bufferStart = undefined;
         this.flushNow.requested = false;
-        await this.deliver(records, undefined);
+        await this.deliverObject(obj);
       } else if (this.buffer.length === 0) this.flushNow.requested = false;
       this.idle = got === 0 && this.buffer.length === 0;
       this.polls++;
@@ -274,57 +577,99 @@ export class FirehoseDelivery {
     }
   }
 
-  /** Writes one object (retrying, then the error prefix) and moves the checkpoints past it. */
-  private async deliver(records: StreamRecord[], knownKey: string | undefined): Promise<void> {
-    const first = records[0];
-    if (first === undefined) {
-      if (this.state.inFlight !== undefined) {
-        delete this.state.inFlight;
-        this.save();
+  /** Re-reads an in-flight object's records, retrying a failing source until halted. */
+  private async readRanges(ranges: readonly ShardRange[]): Promise<StreamRecord[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const records: StreamRecord[] = [];
+        for (const r of ranges) {
+          records.push(...(await readRange(this.o.kinesis, this.o.sourceStream, r.shardId, r.first, r.last)));
+        }
+        return records;
+      } catch (e) {
+        this.checkHalt();
+        this.o.onError?.(e);
+        await sleep(Math.min(5000, 200 * 2 ** attempt), this.halt.signal);
+        this.checkHalt();
       }
-      return;
     }
-    const ranges = rangesOf(records);
+  }
+
+  private park(kind: ParkedDelivery['kind'], reason: string, obj: OutObject): void {
+    if (this.parkedInfo !== undefined) return;
+    this.parkedInfo = {
+      kind,
+      bucket: this.o.bucket,
+      reason,
+      since: new Date(this.now()).toISOString(),
+      records: obj.records.length,
+    };
+    this.o.onPark?.(this.parked());
+  }
+
+  /**
+   * Writes one object (retrying; then the error prefix; then parked, retried until S3 takes it
+   * or the delivery is halted) and moves the checkpoints past it.
+   */
+  private async deliverObject(obj: OutObject): Promise<void> {
+    this.current = obj;
+    if (obj.file === undefined) {
+      // The key and ranges are on disk before the write: a crash after it rewrites the same key.
+      this.state.inFlight = { key: obj.key, ranges: obj.ranges };
+      this.save();
+    }
+    const body = this.body(obj.records);
     const settings = this.o.settings;
-    const ext = settings.compression === 'GZIP' ? '.gz' : '';
-    const key =
-      knownKey ??
-      `${expandPrefix(settings.prefix, first.arrivalMs)}${objectName(settings.name, first.arrivalMs, ranges)}${ext}`;
-    this.state.inFlight = { key, ranges };
-    this.save();
-    const raw = Buffer.concat(records.map((r) => r.data));
-    const body = settings.compression === 'GZIP' ? gzipSync(raw) : raw;
-    let delivered = false;
-    for (let round = 1; !delivered; round++) {
-      if (this.crashed) throw new CrashedError();
+    for (let round = 1; ; round++) {
+      this.checkHalt();
       try {
         await putObject(this.o.s3, {
           bucket: this.o.bucket,
-          key,
+          key: obj.key,
           body,
           contentEncoding: settings.compression === 'GZIP' ? 'gzip' : undefined,
           contentType: 'application/octet-stream',
+          signal: this.halt.signal,
         });
-        delivered = true;
+        this.checkHalt();
         this.stats.objectsWritten++;
         this.stats.bytesWritten += body.byteLength;
-        this.stats.recordsDelivered += records.length;
-        this.stats.lastObjectKey = key;
-        this.o.onObject?.(key, records.length);
+        this.stats.recordsDelivered += obj.records.length;
+        this.stats.lastObjectKey = obj.key;
+        this.o.onObject?.(obj.key, obj.records.length);
+        break;
       } catch (e) {
-        if (this.crashed) throw new CrashedError();
+        this.checkHalt();
         this.stats.deliveryErrors++;
-        this.o.onError?.(e);
-        if (round >= DELIVERY_ROUNDS && (await this.deliverToErrorPrefix(records, e))) delivered = true;
-        else await sleep(Math.min(10_000, 500 * 2 ** Math.min(round, 5)));
+        if (isBucketMissing(e)) {
+          // The error prefix is in the same bucket: nothing to try but waiting for the bucket.
+          this.park('bucket-missing', `bucket ${this.o.bucket} does not exist`, obj);
+        } else {
+          if (this.parkedInfo === undefined) this.o.onError?.(e);
+          if (round >= DELIVERY_ROUNDS) {
+            if (await this.deliverToErrorPrefix(obj.records, e)) {
+              this.checkHalt();
+              break;
+            }
+            this.checkHalt();
+            this.park('refused', errLine(e), obj);
+          }
+        }
+        const wait =
+          this.parkedInfo !== undefined
+            ? (this.o.parkedRetryMs ?? 1000)
+            : Math.min(10_000, 500 * 2 ** Math.min(round, 5));
+        await sleep(wait, this.halt.signal);
       }
     }
-    for (const r of ranges) {
-      const prev = this.state.shards[r.shardId];
-      if (prev === undefined || compareSeq(r.last, prev) > 0) this.state.shards[r.shardId] = r.last;
+    if (this.parkedInfo !== undefined) {
+      this.parkedInfo = undefined;
+      this.o.onPark?.(undefined);
     }
-    delete this.state.inFlight;
+    this.advance(obj.ranges);
+    if (obj.file === undefined) delete this.state.inFlight;
     this.save();
+    this.current = undefined;
   }
 
   /** Firehose's error-output record shape, one JSON line per record, under the error prefix. */
@@ -344,7 +689,12 @@ export class FirehoseDelivery {
     );
     const key = `${expandPrefix(this.o.settings.errorPrefix, first.arrivalMs, 'delivery-failed')}${objectName(this.o.settings.name, first.arrivalMs, rangesOf(records))}`;
     try {
-      await putObject(this.o.s3, { bucket: this.o.bucket, key, body: `${lines.join('\n')}\n` });
+      await putObject(this.o.s3, {
+        bucket: this.o.bucket,
+        key,
+        body: `${lines.join('\n')}\n`,
+        signal: this.halt.signal,
+      });
       this.stats.errorObjects++;
       return true;
     } catch {
@@ -353,8 +703,9 @@ export class FirehoseDelivery {
   }
 }
 
-class CrashedError extends Error {
+/** The loop was crashed or abandoned: it ends without writing anything more. */
+class StoppedError extends Error {
   constructor() {
-    super('delivery stream crashed (simulated)');
+    super('delivery stream stopped');
   }
 }

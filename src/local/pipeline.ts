@@ -6,15 +6,20 @@
  *
  * The handlers are the real ones (src/lambdas), built by their factories with clients from
  * src/aws/clients.ts pointed at the local servers; they cannot tell they are not on AWS.
+ *
+ * Under faults it stays bounded and names what happened: a stop delivers for at most its deadline,
+ * then persists what it could not deliver (see StopReport); the faults it cannot run through (its
+ * servers' process gone, its data dir removed, a full or read-only disk, a damaged state file) settle
+ * `fault` with one line saying what and what to do, instead of a retry loop or a silent stall.
  */
 import { describeStreamSummary, type KinesisClient } from '../aws/kinesis.js';
 import type { S3Client } from '../aws/s3.js';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, type Stats, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type ClientTarget, kinesisClient, s3Client } from '../aws/clients.js';
 import { type ConfigOverrides, type PipelineConfig, resolveConfig } from '../pipeline/config.js';
-import { PaypipeError } from '../errors.js';
+import { isPaypipeError, PaypipeError } from '../errors.js';
 import { type AggregatorHandler, createAggregatorHandler } from '../lambdas/aggregator-handler.js';
 import { createLogger } from '../lambdas/lib/logger.js';
 import {
@@ -29,12 +34,12 @@ import {
   writeLocalEndpoints,
 } from './endpoints.js';
 import { EventSourceMapping } from './event-source-mapping.js';
-import { localPaths, writeJsonAtomicSync } from './files.js';
-import { FirehoseDelivery } from './firehose.js';
+import { guardDataDir, localPaths, storageFault, writeJsonAtomicSync } from './files.js';
+import { type AbandonReport, FirehoseDelivery, type ParkedDelivery } from './firehose.js';
 import { LocalFunction } from './function-runtime.js';
 import { defaultSchedule, type LocalSchedule, parseScheduleExpression, Scheduler } from './schedule.js';
 import { LOCAL_ACCOUNT_ID, type LocalServers, provisionResources, startLocalServers } from './servers.js';
-import type { DeliveryStatus, LocalStatus } from './status.js';
+import type { DeliveryStatus, LocalFault, LocalStatus, ParkedStatus, StopSummary } from './status.js';
 
 export interface LocalPipelineOptions {
   dataDir: string;
@@ -65,6 +70,35 @@ export interface WaitForIdleOptions {
   flush?: boolean;
 }
 
+/** What a stop left behind. */
+export interface StopReport {
+  /** Everything read was delivered and checkpointed: nothing is waiting anywhere but on the streams. */
+  complete: boolean;
+  /** The deadline (or hurry()) cut delivery short. */
+  cutShort: boolean;
+  /**
+   * Per delivery stream that had records in hand: what went to `<dataDir>/pending/<name>/` (the
+   * next start delivers it first), and what could not even be saved (it stays on the stream).
+   */
+  pending: AbandonReport[];
+  /**
+   * Records the aggregator's poller had read but not finished: they stay on the input stream after
+   * its checkpoint (an interrupted batch is recorded as in flight) and are handled first next time.
+   */
+  unprocessed: number;
+  elapsedMs: number;
+}
+
+export interface StopOptions {
+  /** false: crash (abandon everything, write nothing more, SIGKILL the servers). */
+  flush: boolean;
+  /**
+   * How long delivery may take (default: no limit). Past it, what is still buffered or being
+   * delivered is persisted to the data dir instead, and the stop completes.
+   */
+  deadlineMs?: number;
+}
+
 export interface LocalPipeline {
   readonly dataDir: string;
   readonly config: PipelineConfig;
@@ -85,15 +119,19 @@ export interface LocalPipeline {
   waitForIdle(opts?: WaitForIdleOptions): Promise<void>;
   /**
    * flush: true — clean stop (stop polling, invoke and deliver what was read, save checkpoints,
-   * close the servers). flush: false — crash: abandon everything in flight, write nothing more,
-   * SIGKILL the servers (the next start recovers from the persisted state).
+   * close the servers), bounded by deadlineMs. flush: false — crash: abandon everything in flight,
+   * write nothing more, SIGKILL the servers (the next start recovers from the persisted state).
+   * Idempotent: a second call returns the first one's promise.
    */
-  stop(opts: { flush: boolean }): Promise<void>;
+  stop(opts: StopOptions): Promise<StopReport>;
+  /** Cuts a running (or the next) stop short now: what is undelivered is persisted at once. */
+  hurry(): void;
   /**
-   * Settles only if the API servers' process exits while the pipeline is running (killed, out of
-   * memory): resolves with a one-line reason. A foreground runner should then stop and fail.
+   * Settles only when the pipeline cannot go on: its API servers' process exited, its data dir was
+   * removed, the disk is full or read-only, a state file is damaged, a delivery loop died. A
+   * foreground runner should then stop (flush: false when the data dir is gone) and fail.
    */
-  readonly serversLost: Promise<string>;
+  readonly fault: Promise<LocalFault>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -149,7 +187,15 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
   parseScheduleExpression(schedule.expression);
 
   const release = acquireDataDirLock(dataDir);
+  const unguard = guardDataDir(dataDir);
+  const dirId = statSync(dataDir);
+  const dataDirGone = (): LocalFault => ({
+    kind: 'data-dir-lost',
+    message: `the data directory ${dataDir} was removed while the local pipeline was running`,
+    hint: 'its streams, objects and checkpoints went with it; `paypipe up` starts afresh',
+  });
   let servers: LocalServers | undefined;
+  let stopped = false;
   const clients: Array<{ destroy(): void }> = [];
   try {
     mkdirSync(paths.logs, { recursive: true });
@@ -184,10 +230,45 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
       configOverrides: overrides,
     };
 
+    // The first fault wins; the runner decides how to stop.
+    let faultInfo: LocalFault | undefined;
+    let settleFault: (f: LocalFault) => void = () => {};
+    const fault = new Promise<LocalFault>((res) => {
+      settleFault = res;
+    });
+    const raise = (f: LocalFault): void => {
+      if (faultInfo !== undefined || stopped) return;
+      faultInfo = f;
+      log(`error: ${f.message}`);
+      settleFault(f);
+    };
+    const faultOf = (e: unknown, what: string): LocalFault => {
+      const sf = storageFault(e);
+      if (sf?.code === 'EDATADIRGONE') return dataDirGone();
+      if (sf !== undefined) {
+        return {
+          kind: 'storage',
+          message: `${what}: ${sf.what} (${sf.code}) writing ${sf.path ?? `in ${dataDir}`}`,
+          hint: `free space (or make ${dataDir} writable) and run \`paypipe up\` again: nothing acknowledged is lost, unhandled records stay on the streams`,
+        };
+      }
+      if (isPaypipeError(e))
+        return { kind: 'state', message: e.message, hint: e.hint ?? `see ${paths.logs}` };
+      return {
+        kind: 'internal',
+        message: `${what} stopped: ${e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e)}`,
+        hint: 'state is checkpointed: `paypipe up` again resumes; report it if it happens again',
+      };
+    };
+    const isFatal = (e: unknown): boolean =>
+      storageFault(e) !== undefined || (isPaypipeError(e) && e.code === 'DATA');
+
     // Errors the pollers retry past: noted once per distinct message per 30 s, not per poll.
     let lastError: string | undefined;
     const noted = new Map<string, number>();
     const onError = (what: string) => (e: unknown) => {
+      // A full disk or a damaged state file does not get better by retrying: stop and say so.
+      if (isFatal(e)) raise(faultOf(e, what));
       const msg = `${what}: ${e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e)}`;
       lastError = msg;
       const t = noted.get(msg);
@@ -196,6 +277,16 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
         log(`warning: ${msg} (retrying)`);
       }
     };
+    const parkedFix = (p: ParkedDelivery): string =>
+      p.kind === 'bucket-missing'
+        ? `recreate it (AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${servers?.s3Endpoint} s3 mb s3://${p.bucket}), or stop and start \`paypipe up\` (it creates missing buckets); delivery resumes on its own`
+        : `see ${paths.serverLog} and \`paypipe logs --local\`; delivery resumes on its own once S3 accepts it`;
+    const onPark =
+      (name: string) =>
+      (p: ParkedDelivery | undefined): void => {
+        if (p === undefined) log(`note: ${name}: deliveries resumed`);
+        else log(`warning: ${name}: deliveries parked: ${p.reason}; retrying every second — ${parkedFix(p)}`);
+      };
 
     // The aggregator: its own clients (as a Lambda has), a dead-letter counter on its S3 client.
     const aggKinesis = await kinesisClient(target);
@@ -300,10 +391,13 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
       bucket: config.buckets.raw,
       settings: config.firehose.raw,
       stateFile: join(paths.checkpoints, `firehose-${config.firehose.raw.name}.json`),
+      pendingDir: join(paths.pending, config.firehose.raw.name),
       now,
       idlePollMs,
       maxIdlePollMs,
       onError: onError(config.firehose.raw.name),
+      onFatal: (e) => raise(faultOf(e, config.firehose.raw.name)),
+      onPark: onPark(config.firehose.raw.name),
     });
     const analytics = new FirehoseDelivery({
       kinesis,
@@ -312,10 +406,13 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
       bucket: config.buckets.analytics,
       settings: config.firehose.analytics,
       stateFile: join(paths.checkpoints, `firehose-${config.firehose.analytics.name}.json`),
+      pendingDir: join(paths.pending, config.firehose.analytics.name),
       now,
       idlePollMs,
       maxIdlePollMs,
       onError: onError(config.firehose.analytics.name),
+      onFatal: (e) => raise(faultOf(e, config.firehose.analytics.name)),
+      onPark: onPark(config.firehose.analytics.name),
     });
     const failedAtStart = countLines(paths.failedBatches);
     await esm.start();
@@ -333,16 +430,23 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
     );
     scheduler.start();
 
-    const delivery = (f: FirehoseDelivery): DeliveryStatus => ({
-      name: f.name,
-      recordsDelivered: f.stats.recordsDelivered,
-      objectsWritten: f.stats.objectsWritten,
-      bufferedRecords: f.bufferedRecords(),
-      deliveryErrors: f.stats.deliveryErrors,
-      errorObjects: f.stats.errorObjects,
-      lastObjectKey: f.stats.lastObjectKey,
-    });
+    const delivery = (f: FirehoseDelivery): DeliveryStatus => {
+      const p = f.parked();
+      const parked: ParkedStatus | undefined = p === undefined ? undefined : { ...p, fix: parkedFix(p) };
+      return {
+        name: f.name,
+        recordsDelivered: f.stats.recordsDelivered,
+        objectsWritten: f.stats.objectsWritten,
+        bufferedRecords: f.bufferedRecords(),
+        deliveryErrors: f.stats.deliveryErrors,
+        errorObjects: f.stats.errorObjects,
+        lastObjectKey: f.stats.lastObjectKey,
+        pendingObjects: f.pendingObjects(),
+        ...(parked === undefined ? {} : { parked }),
+      };
+    };
     let running = true;
+    let stoppedSummary: StopSummary | undefined;
     const status = (): LocalStatus => ({
       pid: process.pid,
       dataDir,
@@ -369,6 +473,8 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
       firehose: { raw: delivery(raw), analytics: delivery(analytics) },
       schedule: { ...scheduler.status },
       lastError,
+      ...(faultInfo === undefined ? {} : { fault: faultInfo }),
+      ...(stoppedSummary === undefined ? {} : { stopped: stoppedSummary }),
     });
     const writeStatus = (): void => {
       try {
@@ -381,25 +487,46 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
     const statusTimer = setInterval(writeStatus, opts.statusIntervalMs ?? 1000);
     statusTimer.unref();
 
+    // The data dir removed (or replaced) under us: every write would fail or recreate half of it.
+    const dirWatch = setInterval(() => {
+      let now: Stats | undefined;
+      try {
+        now = statSync(dataDir);
+      } catch {
+        now = undefined;
+      }
+      if (now === undefined || now.ino !== dirId.ino || now.dev !== dirId.dev) raise(dataDirGone());
+    }, 250);
+    dirWatch.unref();
+
     const consumers = [esm, raw, analytics];
-    let stopped = false;
-    let stopping: Promise<void> | undefined;
-    const doStop = async (flush: boolean): Promise<void> => {
+    let stopping: Promise<StopReport> | undefined;
+    let hurried = false;
+    let hurryNow = (): void => {
+      hurried = true;
+    };
+    const closeAll = async (graceMs: number): Promise<void> => {
+      // A log stream on a full disk may never finish closing: do not wait on it for ever.
+      await Promise.race([
+        Promise.allSettled([aggregator.close(), producer.close()]),
+        new Promise((r) => setTimeout(r, graceMs).unref()),
+      ]);
+      for (const c of clients) c.destroy();
+      await servers?.stop(graceMs);
+      try {
+        removeLocalEndpoints(dataDir);
+      } catch {
+        // Gone with the data dir, or unreadable: nothing of ours to remove.
+      }
+      unguard();
+      release();
+    };
+    const doStop = async ({ flush, deadlineMs }: StopOptions): Promise<StopReport> => {
+      const started = performance.now();
       stopped = true;
       clearInterval(statusTimer);
-      if (flush) {
-        await scheduler.stop();
-        // Order matters: the aggregator feeds the output stream the analytics Firehose reads.
-        await esm.stop();
-        await raw.stop();
-        await analytics.stop();
-        running = false;
-        writeStatus();
-        await Promise.allSettled([aggregator.close(), producer.close()]);
-        for (const c of clients) c.destroy();
-        await servers?.stop();
-        removeLocalEndpoints(dataDir);
-      } else {
+      clearInterval(dirWatch);
+      if (!flush) {
         void scheduler.stop();
         esm.crash();
         raw.crash();
@@ -408,20 +535,89 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
         for (const c of clients) c.destroy();
         // What a dead process leaves is a stale endpoints file; in-process we remove it instead
         // (its pid, ours, is alive).
-        removeLocalEndpoints(dataDir);
+        try {
+          removeLocalEndpoints(dataDir);
+        } catch {
+          // The data dir is gone.
+        }
+        unguard();
+        release();
+        const unprocessed = esm.lag().reduce((n, l) => n + l.pendingRecords, 0);
+        return { complete: false, cutShort: true, pending: [], unprocessed, elapsedMs: 0 };
       }
-      release();
+      // Every phase races the deadline; past it, nothing more is delivered, what is left is saved.
+      const deadline = new Promise<void>((res) => {
+        hurryNow = res;
+        if (hurried) res();
+        else if (deadlineMs !== undefined) setTimeout(res, Math.max(0, deadlineMs));
+      });
+      let cut = false;
+      const within = async (p: Promise<unknown>): Promise<void> => {
+        if (cut) return;
+        const done = await Promise.race([
+          p.then(
+            () => true,
+            () => true,
+          ),
+          deadline.then(() => false),
+        ]);
+        if (!done) cut = true;
+      };
+      await within(scheduler.stop());
+      // The raw stream reads the input stream: it drains alongside the aggregator. The analytics
+      // stream reads what the aggregator writes: it drains after it.
+      const rawDrained = raw.stop();
+      await within(esm.stop());
+      await within(Promise.all([rawDrained, analytics.stop()]));
+      // Before crash(): the poller's own count of records read and not finished.
+      const unprocessed = cut ? esm.lag().reduce((n, l) => n + l.pendingRecords, 0) : 0;
+      let pending: AbandonReport[] = [];
+      if (cut) {
+        // The aggregator's state is on disk after every step; an interrupted batch is in flight
+        // there and is invoked again, the same batch, next time.
+        esm.crash();
+        pending = [raw.abandon(), analytics.abandon()].filter(
+          (r) => r.records > 0 || r.unsaved !== undefined,
+        );
+      }
+      running = false;
+      const report: StopReport = {
+        complete: !cut || (unprocessed === 0 && pending.length === 0),
+        cutShort: cut,
+        pending,
+        unprocessed,
+        elapsedMs: Math.round(performance.now() - started),
+      };
+      stoppedSummary = {
+        at: new Date(now()).toISOString(),
+        complete: report.complete,
+        cutShort: report.cutShort,
+        unprocessed,
+        pending: pending.map((p) => ({
+          deliveryStream: p.name,
+          records: p.records,
+          objects: p.objects,
+          dir: p.dir,
+          ...(p.unsaved === undefined ? {} : { unsaved: p.unsaved }),
+          ...(p.reason === undefined ? {} : { reason: p.reason }),
+        })),
+      };
+      if (faultInfo?.kind !== 'data-dir-lost') writeStatus();
+      await closeAll(cut ? 1000 : 5000);
+      return report;
     };
 
     const lostServers = servers;
-    const serversLost = new Promise<string>((res) => {
-      void lostServers.exited.then((how) => {
-        if (!stopped) res(`the local API servers (process ${lostServers.pid}) exited unexpectedly (${how})`);
+    void lostServers.exited.then((how) => {
+      raise({
+        kind: 'servers-lost',
+        message: `the local API servers (process ${lostServers.pid}) exited unexpectedly (${how})`,
+        hint: `see ${paths.serverLog}; state is checkpointed, \`paypipe up\` again resumes`,
       });
     });
 
     const handle: LocalPipeline = {
-      serversLost,
+      fault,
       dataDir,
       config,
       endpoints,
@@ -466,16 +662,19 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
           await sleep(25);
         }
       },
-      stop: ({ flush }) => {
+      stop: (o) => {
         // Idempotent: a second call (e.g. a test's cleanup) waits for the first.
-        stopping ??= doStop(flush);
+        stopping ??= doStop(o);
         return stopping;
       },
+      hurry: () => hurryNow(),
     };
     return handle;
   } catch (e) {
+    stopped = true;
     for (const c of clients) c.destroy();
     await servers?.stop().catch(() => {});
+    unguard();
     release();
     throw e;
   }

@@ -9,8 +9,10 @@
  * it runs from TypeScript sources (tests).
  *
  * It dies with its parent, even when the parent is SIGKILLed: the IPC channel and stdin both close
- * then. It ignores SIGINT (Ctrl-C reaches the whole process group) so the parent can flush through
- * the servers first and then ask it to stop.
+ * then. It ignores SIGINT, SIGTERM and SIGHUP: those reach a whole process group or cgroup at once
+ * (Ctrl-C, a closed terminal, `kill -- -PGID`, systemd's default KillMode, `docker stop` of a
+ * shell-less container), and the parent must be able to deliver through the servers first and then
+ * ask them to stop. To stop the servers alone, SIGKILL them (the parent then reports them lost).
  */
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -73,8 +75,8 @@ async function start(o: ChildOptions): Promise<void> {
   send({ type: 'ready', kinesisPort, s3Port: s3Address.port, pid: process.pid });
 }
 
-process.on('SIGINT', () => {});
-process.on('SIGTERM', () => void stop(0));
+// Group-wide signals: the parent decides when the servers go (the 'stop' message, or its exit).
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => {});
 process.on('disconnect', () => void stop(0));
 process.stdin.on('end', () => void stop(0));
 process.stdin.on('error', () => void stop(0));

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureStream, type KinesisClient } from '../aws/kinesis.js';
 import { ensureBucket, type S3Client } from '../aws/s3.js';
+import { childEnv } from '../child-env.js';
 import type { PipelineConfig } from '../pipeline/config.js';
 import { PaypipeError } from '../errors.js';
 import { localPaths } from './files.js';
@@ -22,8 +23,11 @@ export interface LocalServers {
   readonly kinesisEndpoint: string;
   readonly s3Endpoint: string;
   readonly pid: number;
-  /** Asks the child to close both servers (leveldb closed cleanly) and waits for it to exit. */
-  stop(): Promise<void>;
+  /**
+   * Asks the child to close both servers (leveldb closed cleanly) and waits for it to exit;
+   * SIGKILLs it if it has not gone after graceMs (default 5000).
+   */
+  stop(graceMs?: number): Promise<void>;
   /** SIGKILLs the child (crash simulation; also the fallback of stop). */
   kill(): Promise<void>;
   /** Resolves when the child exits, however it exits (e.g. `signal SIGKILL`, `code 1`). */
@@ -64,17 +68,13 @@ export async function startLocalServers(opts: { dataDir: string; region: string 
   try {
     child = spawn(process.execPath, ['--openssl-legacy-provider', script], {
       stdio: ['pipe', logFd, logFd, 'ipc'],
-      env: {
-        ...process.env,
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      env: childEnv({
         // kinesalite builds its stream ARNs from these.
         AWS_REGION: opts.region,
         AWS_ACCOUNT_ID: LOCAL_ACCOUNT_ID,
         PAYPIPE_RESOLVE_FROM: fileURLToPath(import.meta.url),
         PAYPIPE_SERVER_OPTIONS: JSON.stringify({ kinesisPath: paths.kinesis, s3Directory: paths.s3 }),
-        // The child must not inherit options meant for the parent (e.g. a debugger or a loader).
-        NODE_OPTIONS: '',
-      },
+      }),
     });
   } finally {
     closeSync(logFd);
@@ -144,10 +144,10 @@ export async function startLocalServers(opts: { dataDir: string; region: string 
     s3Endpoint: `http://127.0.0.1:${ready.s3Port}`,
     pid: child.pid ?? -1,
     exited,
-    stop: async () => {
+    stop: async (graceMs = 5000) => {
       if (!alive()) return;
       if (child.connected) child.send({ type: 'stop' });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await waitExit();
       clearTimeout(timer);
     },

@@ -4,7 +4,13 @@
  */
 import type { ShardLag } from './event-source-mapping.js';
 import { localPaths, readJson } from './files.js';
+import type { ParkedDelivery } from './firehose.js';
 import type { SchedulerStatus } from './schedule.js';
+
+/** A delivery that keeps failing, retried on its own every second; `fix` says what to do. */
+export interface ParkedStatus extends ParkedDelivery {
+  fix: string;
+}
 
 export interface DeliveryStatus {
   name: string;
@@ -14,6 +20,36 @@ export interface DeliveryStatus {
   deliveryErrors: number;
   errorObjects: number;
   lastObjectKey: string | undefined;
+  /** Objects an earlier stop saved to `pending/` and that are not delivered yet (delivered first). */
+  pendingObjects: number;
+  /** Present while deliveries are parked (e.g. the bucket was deleted). */
+  parked?: ParkedStatus;
+}
+
+/** Why the pipeline cannot go on (the runner stops it). */
+export interface LocalFault {
+  kind: 'servers-lost' | 'data-dir-lost' | 'storage' | 'state' | 'internal';
+  message: string;
+  hint: string;
+}
+
+/** How the last stop ended (in the status file a stopped pipeline leaves). */
+export interface StopSummary {
+  at: string;
+  /** Everything read was delivered: nothing waits but on the streams. */
+  complete: boolean;
+  /** The stop's deadline (or a second signal) cut delivery short. */
+  cutShort: boolean;
+  /** Records the aggregator had read but not finished (they stay on the input stream). */
+  unprocessed: number;
+  pending: Array<{
+    deliveryStream: string;
+    records: number;
+    objects: number;
+    dir: string;
+    unsaved?: { records: number; reason: string };
+    reason?: string;
+  }>;
 }
 
 export interface LocalStatus {
@@ -50,9 +86,38 @@ export interface LocalStatus {
   schedule: SchedulerStatus | { enabled: false; expression: string; count: number };
   /** Last error a poller or delivery hit (they retry on their own). */
   lastError: string | undefined;
+  /** Set when the pipeline hit a fault it cannot run through. */
+  fault?: LocalFault;
+  /** Set by the stop, in the file a stopped pipeline leaves. */
+  stopped?: StopSummary;
 }
 
-/** status.json as last written, or undefined when the pipeline never ran in this data dir. */
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Enough of the shape for readers not to trip over a damaged or foreign file. */
+function checkStatus(v: unknown): LocalStatus | string {
+  if (!isObject(v)) return 'not an object';
+  for (const k of ['pid', 'eventsIn', 'aggregatesOut', 'failedBatches'] as const) {
+    if (typeof v[k] !== 'number') return `"${k}" is not a number`;
+  }
+  if (typeof v.running !== 'boolean') return '"running" is not true/false';
+  if (typeof v.updatedAt !== 'string' || Number.isNaN(Date.parse(v.updatedAt)))
+    return '"updatedAt" is not a time';
+  if (!Array.isArray(v.lag)) return '"lag" is not a list';
+  const f = v.firehose;
+  if (!isObject(f) || !isObject(f.raw) || !isObject(f.analytics)) return '"firehose" is missing';
+  if (!isObject(v.aggregator) || !isObject(v.producer)) return '"aggregator" or "producer" is missing';
+  return v as unknown as LocalStatus;
+}
+
+/**
+ * status.json as last written, or undefined when the pipeline never ran in this data dir. A
+ * damaged file is a DATA error naming it (a running `paypipe up` rewrites it within a second).
+ */
 export async function readLocalStatus(dataDir: string): Promise<LocalStatus | undefined> {
-  return readJson<LocalStatus>(localPaths(dataDir).status);
+  return readJson<LocalStatus>(localPaths(dataDir).status, {
+    validate: checkStatus,
+    hint: 'a running `paypipe up` rewrites it every second; otherwise delete it (it only reports, nothing depends on it)',
+  });
 }

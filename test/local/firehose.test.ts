@@ -109,6 +109,7 @@ describe('Firehose crash idempotency', () => {
           bucket: config.buckets.raw,
           settings: config.firehose.raw,
           stateFile,
+          pendingDir: join(dataDir, 'pending'),
           idlePollMs: 20,
           ...(onObject === undefined ? {} : { onObject }),
         });

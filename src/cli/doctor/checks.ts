@@ -238,6 +238,15 @@ function judgeDelivery(d: DeliveryFact, _f: DoctorFacts, say: Say): Verdict {
   if (d.kind === 'local') {
     const ev = `${d.name}: ${plural(d.recordsDelivered, 'record')} in ${plural(d.objectsWritten, 'object')}, ${d.bufferedRecords} buffered`;
     if (!d.running) return fail(`${ev}; not running`, `start the local pipeline: ${say.paypipe('up', 'up')}`);
+    if (d.parked !== undefined) {
+      const p = d.parked;
+      return fail(
+        `${ev}; deliveries parked since ${p.since}: ${p.reason}`,
+        p.kind === 'bucket-missing'
+          ? `recreate the bucket (\`AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${d.s3Endpoint ?? '<s3 endpoint>'} s3 mb s3://${p.bucket}\`), or stop and restart ${say.paypipe('up', 'up')}, which creates missing buckets; deliveries resume on their own`
+          : `see ${d.logFile} and ${say.paypipe('logs')}; deliveries resume on their own once S3 accepts them`,
+      );
+    }
     if (d.errorObjects > 0) {
       return fail(
         `${ev}; ${plural(d.errorObjects, 'object')} written under errors/`,

@@ -144,6 +144,12 @@ export type DeliveryFact =
       errorObjects: number;
       logFile: string;
       lastError?: string | undefined;
+      /** Set while deliveries are parked: S3 keeps refusing them, they are retried every second. */
+      parked?:
+        | { kind: 'bucket-missing' | 'refused'; bucket: string; reason: string; since: string }
+        | undefined;
+      /** The local S3 endpoint (for the command that recreates a bucket). */
+      s3Endpoint?: string | undefined;
     };
 
 /** The fields of Lambda's EventSourceMappingConfiguration the lint reads (the SDK's names). */

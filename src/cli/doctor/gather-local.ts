@@ -178,6 +178,7 @@ async function gatherRunning(
     fromStatus((s) => ({
       kind: 'local' as const,
       ...s.firehose[role],
+      s3Endpoint: s.endpoints.s3,
       running: s.running,
       logFile,
       lastError: s.lastError,

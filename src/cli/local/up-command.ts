@@ -2,14 +2,16 @@
  * `paypipe up`: flags and help only; the implementation (src/cli/local/up.ts, with the SDK and the
  * local servers) is loaded when the command runs.
  */
-import type { Command } from 'commander';
-import { DEFAULT_DATA_DIR, dirFlag, intFlag, ioFor } from '../options.js';
+import { type Command, Option } from 'commander';
+import { DEFAULT_DATA_DIR, dirFlag, durationFlag, intFlag, ioFor } from '../options.js';
 
 interface UpFlags {
   dataDir: string;
   schedule: boolean;
   shards?: number;
   bufferInterval?: number;
+  stopTimeout: number;
+  exitWithParent: boolean;
 }
 
 export function register(program: Command): void {
@@ -32,12 +34,31 @@ export function register(program: Command): void {
       'Firehose buffer interval in seconds: new aggregates take up to this long to appear (default: 60, like AWS; 1 for quick feedback)',
       intFlag('--buffer-interval', 0, 900),
     )
+    .addOption(
+      new Option(
+        '--stop-timeout <duration>',
+        'longest a stop takes: buffers are delivered until then, the rest is saved and delivered by the next up',
+      )
+        .argParser(durationFlag('--stop-timeout', 0, 600_000))
+        .default(5000, '5s'),
+    )
+    .option(
+      '--no-exit-with-parent',
+      'keep running when the process that started up exits (by default up then stops, as on SIGTERM)',
+    )
     .addHelpText(
       'after',
       `
 State survives restarts: run \`paypipe up\` again on the same --data-dir and every poller resumes from
 its checkpoint (nothing lost, nothing counted twice). Other commands find the running pipeline with
 --local (and the same --data-dir): send, results, peek, logs, doctor, schedule.
+
+Stopping: the first Ctrl-C (SIGINT, SIGTERM, SIGHUP) delivers what is buffered for up to
+--stop-timeout; whatever cannot be delivered by then (a deleted bucket, say) is saved in the data
+dir and delivered first by the next \`paypipe up\`. A second Ctrl-C saves it at once. Exit status 0
+means everything was delivered; 1 comes with one line saying what was left and where.
+Under a supervisor, run the bin itself (node_modules/.bin/paypipe up), not \`npx\` or \`npm run\`:
+their shell may not pass SIGTERM on (up then notices its parent exit and stops within a second).
 
 Examples:
   $ paypipe up                              # .paypipe/ in this directory, producer every minute
@@ -53,6 +74,8 @@ Examples:
           schedule: flags.schedule,
           ...(flags.shards === undefined ? {} : { shards: flags.shards }),
           ...(flags.bufferInterval === undefined ? {} : { bufferIntervalSeconds: flags.bufferInterval }),
+          stopTimeoutMs: flags.stopTimeout,
+          exitWithParent: flags.exitWithParent,
         },
         ioFor(cmd),
       );
