@@ -80,6 +80,10 @@ const FATAL = new Set([
   'KMSNotFoundException',
   'KMSOptInRequired',
   'CredentialsProviderError',
+  // Nothing listens at the endpoint any more (e.g. the local pipeline stopped mid-run): the SDK
+  // has already retried, and a refused connection never delivered the request, so stopping now
+  // loses nothing and says why, instead of failing every remaining batch for minutes.
+  'ECONNREFUSED',
 ]);
 
 const THROTTLES = new Set([
@@ -252,7 +256,9 @@ export async function sendRecords<R extends SendRecord>(
         hint:
           fatal.name === 'ResourceNotFoundException'
             ? 'check the stream exists (is the pipeline deployed / `paypipe up` running?)'
-            : 'check the credentials, region and permissions for this stream',
+            : fatal.name === 'ECONNREFUSED'
+              ? 'nothing answers at the stream endpoint any more: with --local, is `paypipe up` still running?'
+              : 'check the credentials, region and permissions for this stream',
         details: { sent: s.sent, failed: s.failed, requests: s.requests, error: fatal.name },
       },
       s,

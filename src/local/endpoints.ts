@@ -129,10 +129,10 @@ const pause = (ms: number): void => {
 
 let lockSeq = 0;
 
-/** A file holding `<pid>\n`, linked into place: the name appears with its content or not at all. */
+/** A file holding `<pid>`, linked into place: the name appears with its content or not at all. */
 function linkNew(target: string, pid: number): boolean {
   const tmp = `${target}.${pid}.${++lockSeq}.tmp`;
-  writeFileSync(tmp, `${pid}\n`);
+  writeFileSync(tmp, String(pid));
   try {
     linkSync(tmp, target);
     return true;
@@ -198,7 +198,7 @@ export function acquireDataDirLock(dataDir: string): () => void {
     try {
       if (readLock(paths.lock)?.ino !== held.ino) continue; // someone replaced it first
       const tmp = `${paths.lock}.${process.pid}.${++lockSeq}.tmp`;
-      writeFileSync(tmp, `${process.pid}\n`);
+      writeFileSync(tmp, String(process.pid));
       renameSync(tmp, paths.lock);
       return ours();
     } finally {

@@ -290,6 +290,11 @@ export class FirehoseDelivery {
   /** The object being written (retried while parked). */
   private current: OutObject | undefined;
   private parkedInfo: ParkedDelivery | undefined;
+  /**
+   * When the stop began (epoch ms): a stop delivers what had arrived by then, not what producers
+   * keep adding meanwhile — that stays on the stream for the next start, or a stop would never end.
+   */
+  private horizon: number | undefined;
 
   constructor(private readonly o: FirehoseOptions) {
     this.now = o.now ?? Date.now;
@@ -347,8 +352,12 @@ export class FirehoseDelivery {
     this.flushNow.requested = true;
   }
 
-  /** Clean stop: read what is left, deliver it, save the checkpoints. Waits as long as that takes. */
+  /**
+   * Clean stop: read what had arrived on the stream by now, deliver it, save the checkpoints.
+   * Waits as long as that takes (bound it with abandon()).
+   */
   async stop(): Promise<void> {
+    this.horizon ??= Date.now();
     this.draining.abort();
     await this.loop;
   }
@@ -521,17 +530,25 @@ export class FirehoseDelivery {
     let bufferStart: number | undefined;
     let bufferBytes = 0;
     let errors = 0;
+    /** Shards read up to the stop's horizon: nothing more is taken from them. */
+    const past = new Set<ShardReader>();
     for (;;) {
       this.checkHalt();
       const stopping = this.draining.signal.aborted;
       let got = 0;
       try {
         for (const reader of readers) {
+          if (past.has(reader)) continue;
           // Moderate reads: one huge GetRecords would hold kinesalite (single-threaded) up for the aggregator's poller.
           const { records } = await reader.read(READ_LIMIT);
           this.checkHalt();
-          got += records.length;
           for (const r of records) {
+            // Arrived after the stop began: left on the stream (the checkpoint stays before it).
+            if (this.horizon !== undefined && r.arrivalMs > this.horizon) {
+              past.add(reader);
+              break;
+            }
+            got++;
             this.buffer.push(r);
             bufferBytes += r.data.byteLength;
           }

@@ -197,6 +197,8 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
   let servers: LocalServers | undefined;
   let stopped = false;
   const clients: Array<{ destroy(): void }> = [];
+  // Started pollers, crashed if the start fails half-way (e.g. a damaged checkpoint further on).
+  const started: Array<{ crash(): void }> = [];
   try {
     mkdirSync(paths.logs, { recursive: true });
     servers = await startLocalServers({ dataDir, region: config.region });
@@ -236,10 +238,10 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
     const fault = new Promise<LocalFault>((res) => {
       settleFault = res;
     });
+    // Not logged here: the runner stops and reports the fault (one line, not a warning and an error).
     const raise = (f: LocalFault): void => {
       if (faultInfo !== undefined || stopped) return;
       faultInfo = f;
-      log(`error: ${f.message}`);
       settleFault(f);
     };
     const faultOf = (e: unknown, what: string): LocalFault => {
@@ -267,10 +269,10 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
     let lastError: string | undefined;
     const noted = new Map<string, number>();
     const onError = (what: string) => (e: unknown) => {
-      // A full disk or a damaged state file does not get better by retrying: stop and say so.
-      if (isFatal(e)) raise(faultOf(e, what));
       const msg = `${what}: ${e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e)}`;
       lastError = msg;
+      // A full disk or a damaged state file does not get better by retrying: stop and say so.
+      if (isFatal(e)) return raise(faultOf(e, what));
       const t = noted.get(msg);
       if (t === undefined || now() - t > 30_000) {
         noted.set(msg, now());
@@ -415,9 +417,10 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
       onPark: onPark(config.firehose.analytics.name),
     });
     const failedAtStart = countLines(paths.failedBatches);
-    await esm.start();
-    await raw.start();
-    await analytics.start();
+    for (const c of [esm, raw, analytics]) {
+      started.push(c);
+      await c.start();
+    }
     writeLocalEndpoints(dataDir, endpoints);
 
     const scheduler = new Scheduler(
@@ -546,10 +549,11 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
         return { complete: false, cutShort: true, pending: [], unprocessed, elapsedMs: 0 };
       }
       // Every phase races the deadline; past it, nothing more is delivered, what is left is saved.
+      let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((res) => {
         hurryNow = res;
         if (hurried) res();
-        else if (deadlineMs !== undefined) setTimeout(res, Math.max(0, deadlineMs));
+        else if (deadlineMs !== undefined) timer = setTimeout(res, Math.max(0, deadlineMs));
       });
       let cut = false;
       const within = async (p: Promise<unknown>): Promise<void> => {
@@ -571,6 +575,8 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
       await within(Promise.all([rawDrained, analytics.stop()]));
       // Before crash(): the poller's own count of records read and not finished.
       const unprocessed = cut ? esm.lag().reduce((n, l) => n + l.pendingRecords, 0) : 0;
+      // Cut short or not, the deadline must not keep the process alive.
+      clearTimeout(timer);
       let pending: AbandonReport[] = [];
       if (cut) {
         // The aggregator's state is on disk after every step; an interrupted batch is in flight
@@ -672,6 +678,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
     return handle;
   } catch (e) {
     stopped = true;
+    for (const c of started) c.crash();
     for (const c of clients) c.destroy();
     await servers?.stop().catch(() => {});
     unguard();
