@@ -132,5 +132,17 @@ describe('aggregate rendering', () => {
     expect(renderStatusLine(s, plain, { compact: true })).toBe(
       'in 1,200 · out 35 · lag 1.5 s (7 pending) · dead-lettered 3 · failed 0',
     );
+    // A parked delivery (the bucket was deleted) must not read as healthy.
+    const parked = {
+      ...s,
+      firehose: {
+        raw: {},
+        analytics: { parked: { kind: 'bucket-missing', bucket: 'paypipe-dev-analytics-results' } },
+      },
+    } as unknown as LocalStatus;
+    expect(renderStatusLine(parked, plain)).toMatch(
+      / · failed batches 0 · analytics delivery parked \(bucket paypipe-dev-analytics-results missing\)$/,
+    );
+    expect(renderStatusLine(parked, plain, { compact: true })).toMatch(/ · failed 0 · analytics parked$/);
   });
 });

@@ -190,7 +190,7 @@ describe('several `up` racing for one data dir', () => {
     writeFileSync(join(d, 'up.lock'), String(2 ** 22 + 12345));
     await race(d, 2, {
       preload: [preload('slow-lock.mjs')],
-      env: { PAYPIPE_TEST_LOCK_DIR: d, PAYPIPE_TEST_LOCK_PARTIES: '2', PAYPIPE_TEST_LOCK_DELAY_MS: '300' },
+      env: { PAYPIPE_TEST_LOCK_DIR: d, PAYPIPE_TEST_LOCK_PARTIES: '2', PAYPIPE_TEST_LOCK_DELAY_MS: '400' },
     });
   }, 120_000);
 });

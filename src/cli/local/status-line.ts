@@ -6,6 +6,18 @@ const n = (x: number): string => x.toLocaleString('en-US');
 
 const ms = (x: number): string => (x < 1000 ? `${Math.round(x)} ms` : `${(x / 1000).toFixed(1)} s`);
 
+/** Deliveries that keep failing and wait (e.g. a deleted bucket): the line must not look healthy. */
+function parkedNotes(s: LocalStatus, compact: boolean): string[] {
+  return (['raw', 'analytics'] as const).flatMap((role) => {
+    const p = s.firehose?.[role]?.parked;
+    if (p === undefined) return [];
+    if (compact) return [`${role} parked`];
+    return [
+      `${role} delivery parked (${p.kind === 'bucket-missing' ? `bucket ${p.bucket} missing` : 'S3 refuses it'})`,
+    ];
+  });
+}
+
 /** `events in 1,200 · aggregates out 35 · lag shard-0 0 ms, shard-1 0 ms · dead-lettered 3 · failed batches 0`. */
 export function renderStatusLine(s: LocalStatus, style: Style, opts: { compact?: boolean } = {}): string {
   if (opts.compact === true) {
@@ -18,6 +30,7 @@ export function renderStatusLine(s: LocalStatus, style: Style, opts: { compact?:
       `lag ${ms(worst)}${pending > 0 ? ` (${n(pending)} pending)` : ''}`,
       `dead-lettered ${n(s.deadLettered)}`,
       `failed ${n(s.failedBatches)}`,
+      ...parkedNotes(s, true).map((x) => style.red(x)),
     ].join(' · ');
   }
   const lag = s.lag
@@ -34,6 +47,7 @@ export function renderStatusLine(s: LocalStatus, style: Style, opts: { compact?:
     `lag ${lag === '' ? '—' : lag}`,
     s.deadLettered > 0 ? style.yellow(`dead-lettered ${n(s.deadLettered)}`) : 'dead-lettered 0',
     s.failedBatches > 0 ? style.red(`failed batches ${n(s.failedBatches)}`) : 'failed batches 0',
+    ...parkedNotes(s, false).map((x) => style.red(x)),
   ];
   return parts.join(' · ');
 }

@@ -39,8 +39,8 @@ for (const name of [
   'writeFileSync',
   'linkSync',
   'renameSync',
+  // Not unlinkSync: rmSync calls it internally, and one call should be one delay.
   'rmSync',
-  'unlinkSync',
   'statSync',
 ]) {
   fs[name] = function (p, ...rest) {
