@@ -9,7 +9,7 @@
  * no retry can fix (disk full, read-only, I/O error).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { PaypipeError } from '../errors.js';
 
@@ -120,7 +120,7 @@ export function writeJsonAtomicSync(file: string, value: unknown): void {
   writeFileAtomicSync(file, serialize(value));
 }
 
-export function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
+function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
   const tmp = tmpName(file);
   try {
     try {
@@ -134,24 +134,6 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array): vo
     renameSync(tmp, file);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
-export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const tmp = tmpName(file);
-  try {
-    try {
-      await writeFile(tmp, serialize(value));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      assertDataDirPresent(file);
-      await mkdir(dirname(file), { recursive: true });
-      await writeFile(tmp, serialize(value));
-    }
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
     throw e;
   }
 }
