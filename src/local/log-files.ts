@@ -81,8 +81,6 @@ function parseLine(line: string, fn: string): LogEvent | undefined {
   }
 }
 
-export const LOCAL_FUNCTIONS = ['producer', 'aggregator'] as const;
-
 export function localLogTails(logsDir: string, fns: readonly string[]): LogFileTail[] {
   return fns.map((fn) => new LogFileTail(join(logsDir, `${fn}.ndjson`), fn));
 }
