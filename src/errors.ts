@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'USAGE'
   | 'NO_CREDENTIALS'
   | 'STACK_NOT_FOUND'
+  /** The stack exists but lacks outputs a command needs (failed, older or partial deploy). */
+  | 'STACK_INCOMPLETE'
   | 'LOCAL_NOT_RUNNING'
   | 'LOCAL_ALREADY_RUNNING'
   | 'CONFIG'

@@ -5,10 +5,14 @@
 import type { Stack } from '@aws-sdk/client-cloudformation';
 import { PaypipeError } from '../errors.js';
 import { STACK_OUTPUT_KEYS, type StackOutputKey } from '../pipeline/output-keys.js';
+import { paypipeVersion } from '../version.js';
 import type { ServiceEndpoints } from './settings.js';
 
-/** Outputs that may be absent (older stacks, or CloudFormation not exposing the mapping id). */
-const OPTIONAL_OUTPUTS = ['AggregatorEventSourceMappingUuid'] as const;
+/**
+ * Outputs that may be absent without the stack being incomplete: the mapping id (older stacks, or
+ * CloudFormation not exposing it) and the version (stacks from before it was recorded).
+ */
+const OPTIONAL_OUTPUTS = ['AggregatorEventSourceMappingUuid', 'PaypipeVersion'] as const;
 type RequiredOutput = Exclude<StackOutputKey, (typeof OPTIONAL_OUTPUTS)[number]>;
 
 /** Outputs every paypipe stack has (the shared key list minus the optional ones); a stack missing one is not (fully) deployed. */
@@ -16,12 +20,12 @@ export const REQUIRED_OUTPUTS: readonly RequiredOutput[] = STACK_OUTPUT_KEYS.fil
   (k): k is RequiredOutput => !(OPTIONAL_OUTPUTS as readonly string[]).includes(k),
 );
 
-type RequiredKey = (typeof REQUIRED_OUTPUTS)[number];
-
-export type StackOutputs = { readonly [K in RequiredKey]: string } & {
-  /** UUID of the aggregator's event source mapping (absent on stacks from before it was added). */
-  readonly AggregatorEventSourceMappingUuid?: string | undefined;
-};
+/**
+ * The known outputs the stack has. Any may be absent: a command asks only for the ones it uses
+ * (readStackOutputs' `need`), so a stack from another paypipe version, or one whose deploy left
+ * an output out, still serves every command that does not need that output.
+ */
+export type StackOutputs = { readonly [K in StackOutputKey]?: string | undefined };
 
 export interface StackOutputsRequest {
   stackName: string;
@@ -40,10 +44,14 @@ export interface StackDescription {
   outputs: StackOutputs;
   /** Everything the stack exports, including keys paypipe does not know. */
   raw: Record<string, string>;
+  /** Required outputs the stack lacks (empty for a complete paypipe stack). */
+  missing: RequiredOutput[];
+  /** The paypipe version that deployed the stack (its PaypipeVersion output), when recorded. */
+  version?: string | undefined;
   lastUpdated?: string | undefined;
 }
 
-const deployHint = (req: StackOutputsRequest): string => {
+const deployHint = (req: Pick<StackOutputsRequest, 'stackName' | 'region'>): string => {
   const env = /^[a-z][a-z0-9-]*-([a-z][a-z0-9-]*)$/.exec(req.stackName);
   return (
     `run \`paypipe deploy${env === null ? '' : ` --env ${env[1]}`} --region ${req.region}\` first` +
@@ -51,11 +59,22 @@ const deployHint = (req: StackOutputsRequest): string => {
   );
 };
 
-/** DescribeStacks → typed outputs. Missing stack or outputs → PaypipeError 'STACK_NOT_FOUND'. */
-export async function readStackOutputs(req: StackOutputsRequest): Promise<StackOutputs> {
-  return (await describeStack(req)).outputs;
+/**
+ * DescribeStacks → the outputs, of which every key in `need` must be present (default: all the
+ * required ones). A missing stack → 'STACK_NOT_FOUND'; a stack without a needed output →
+ * 'STACK_INCOMPLETE' naming the outputs and, when another paypipe deployed it, both versions.
+ */
+export async function readStackOutputs(
+  req: StackOutputsRequest,
+  need: readonly StackOutputKey[] = REQUIRED_OUTPUTS,
+): Promise<StackOutputs> {
+  const d = await describeStack(req);
+  const missing = need.filter((k) => d.outputs[k] === undefined);
+  if (missing.length > 0) throw missingOutputsError(d, missing);
+  return d.outputs;
 }
 
+/** The stack as it is, outputs and all; throws only when there is no stack or the call fails. */
 export async function describeStack(req: StackOutputsRequest): Promise<StackDescription> {
   const { awsOnlyClients } = await import('./clients.js');
   const { DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
@@ -79,39 +98,63 @@ export async function describeStack(req: StackOutputsRequest): Promise<StackDesc
   for (const o of stack.Outputs ?? []) {
     if (o.OutputKey !== undefined && o.OutputValue !== undefined) raw[o.OutputKey] = o.OutputValue;
   }
-  const status = stack.StackStatus ?? 'UNKNOWN';
-  const missing = REQUIRED_OUTPUTS.filter((k) => raw[k] === undefined || raw[k] === '');
-  if (missing.length > 0) {
-    throw new PaypipeError(
-      'STACK_NOT_FOUND',
-      `stack ${req.stackName} in ${req.region} (${status}) lacks the output${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`,
-      {
-        hint: status.endsWith('_IN_PROGRESS')
-          ? 'wait for the running stack operation to finish, then try again'
-          : deployHint(req),
-        details: { stackName: req.stackName, region: req.region, status, missing },
-      },
-    );
-  }
+  const outputs = pickOutputs(raw);
   return {
     stackName: stack.StackName ?? req.stackName,
     region: req.region,
-    status,
+    status: stack.StackStatus ?? 'UNKNOWN',
     statusReason: stack.StackStatusReason,
-    outputs: pickOutputs(raw),
+    outputs,
     raw,
+    missing: REQUIRED_OUTPUTS.filter((k) => outputs[k] === undefined),
+    version: outputs.PaypipeVersion,
     lastUpdated: (stack.LastUpdatedTime ?? stack.CreationTime)?.toISOString(),
   };
 }
 
-/** The known outputs from a key → value map (unknown keys dropped; required ones must be present). */
+/**
+ * The error for a stack that exists but lacks outputs: says which, and the likely why — an
+ * operation still running, another paypipe version, or a deployment that left them out.
+ */
+export function missingOutputsError(
+  d: Pick<StackDescription, 'stackName' | 'region' | 'status' | 'version'>,
+  missing: readonly string[],
+): PaypipeError {
+  const cli = paypipeVersion();
+  const by = d.version === undefined ? '' : `, deployed by paypipe ${d.version}`;
+  let hint: string;
+  if (d.status.endsWith('_IN_PROGRESS')) {
+    hint = 'wait for the running stack operation to finish, then try again';
+  } else if (d.version !== cli) {
+    hint = `${d.version === undefined ? 'an older paypipe (no PaypipeVersion output)' : `paypipe ${d.version}`} deployed it and this is paypipe ${cli}: ${deployHint(d).replace(' first', '')} to bring the stack to this version`;
+  } else {
+    hint = `this version's deploy left them out: \`paypipe doctor\` shows what the stack has; ${deployHint(d).replace(' first', ' again')}`;
+  }
+  return new PaypipeError(
+    'STACK_INCOMPLETE',
+    `stack ${d.stackName} in ${d.region} (${d.status}${by}) lacks the output${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`,
+    {
+      hint,
+      details: {
+        stackName: d.stackName,
+        region: d.region,
+        status: d.status,
+        missing,
+        stackVersion: d.version,
+        cliVersion: cli,
+      },
+    },
+  );
+}
+
+/** The known, non-empty outputs from a key → value map (unknown keys dropped). */
 function pickOutputs(raw: Readonly<Record<string, string>>): StackOutputs {
-  const out: Record<string, string> = {};
+  const out: { [K in StackOutputKey]?: string } = {};
   for (const k of STACK_OUTPUT_KEYS) {
     const v = raw[k];
-    if (v !== undefined) out[k] = v;
+    if (v !== undefined && v !== '') out[k] = v;
   }
-  return out as unknown as StackOutputs;
+  return out;
 }
 
 function notFound(req: StackOutputsRequest): PaypipeError {

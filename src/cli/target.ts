@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { ClientTarget } from '../aws/clients.js';
 import type { StackOutputs } from '../aws/cloudformation.js';
 import { type ConfigOverrides, type PipelineConfig, resolveConfig } from '../pipeline/config.js';
-import { PaypipeError } from '../errors.js';
+import type { StackOutputKey } from '../pipeline/output-keys.js';
 import type { TargetFlags } from './options.js';
 
 export interface ResourceNames {
@@ -47,9 +47,27 @@ export type ResolvedTarget =
 export interface ResolveOptions {
   /** Names given by flags; on AWS, when every name in `need` is given, the stack is not read. */
   overrides?: Partial<ResourceNames>;
+  /**
+   * The names this command uses: on AWS each must come from a stack output (or a flag), else the
+   * command stops with STACK_INCOMPLETE naming the missing outputs. Other names are best effort.
+   */
   need?: ReadonlyArray<keyof ResourceNames>;
   env?: NodeJS.ProcessEnv;
 }
+
+/** The stack output each resource name comes from. */
+const OUTPUT_OF: Readonly<Record<keyof ResourceNames, StackOutputKey>> = {
+  inputStream: 'InputStreamName',
+  outputStream: 'OutputStreamName',
+  rawBucket: 'RawBucketName',
+  analyticsBucket: 'AnalyticsBucketName',
+  producerFunction: 'ProducerFunctionName',
+  aggregatorFunction: 'AggregatorFunctionName',
+  rawDeliveryStream: 'RawDeliveryStreamName',
+  analyticsDeliveryStream: 'AnalyticsDeliveryStreamName',
+  failureQueueUrl: 'FailureQueueUrl',
+  scheduleRule: 'ProducerScheduleRuleName',
+};
 
 export function namesFromConfig(config: PipelineConfig): ResourceNames {
   return {
@@ -64,17 +82,23 @@ export function namesFromConfig(config: PipelineConfig): ResourceNames {
   };
 }
 
-/** The deployed resources' names, from the stack's outputs. */
-export function namesFromOutputs(out: StackOutputs): ResourceNames {
+/**
+ * The deployed resources' names, from the stack's outputs. Names the stack lacks fall back to the
+ * config's (the stack names streams, functions and delivery streams from it; buckets are named by
+ * CloudFormation, so a bucket name from here is only as good as the output): callers that use a
+ * name list it in `need`, which makes a missing output an error instead.
+ */
+export function namesFromOutputs(out: StackOutputs, config: PipelineConfig): ResourceNames {
+  const fromConfig = namesFromConfig(config);
   return {
-    inputStream: out.InputStreamName,
-    outputStream: out.OutputStreamName,
-    rawBucket: out.RawBucketName,
-    analyticsBucket: out.AnalyticsBucketName,
-    producerFunction: out.ProducerFunctionName,
-    aggregatorFunction: out.AggregatorFunctionName,
-    rawDeliveryStream: out.RawDeliveryStreamName,
-    analyticsDeliveryStream: out.AnalyticsDeliveryStreamName,
+    inputStream: out.InputStreamName ?? fromConfig.inputStream,
+    outputStream: out.OutputStreamName ?? fromConfig.outputStream,
+    rawBucket: out.RawBucketName ?? fromConfig.rawBucket,
+    analyticsBucket: out.AnalyticsBucketName ?? fromConfig.analyticsBucket,
+    producerFunction: out.ProducerFunctionName ?? fromConfig.producerFunction,
+    aggregatorFunction: out.AggregatorFunctionName ?? fromConfig.aggregatorFunction,
+    rawDeliveryStream: out.RawDeliveryStreamName ?? fromConfig.rawDeliveryStream,
+    analyticsDeliveryStream: out.AnalyticsDeliveryStreamName ?? fromConfig.analyticsDeliveryStream,
     failureQueueUrl: out.FailureQueueUrl,
     scheduleRule: out.ProducerScheduleRuleName,
   };
@@ -119,22 +143,13 @@ export async function resolveTarget(flags: TargetFlags, opts: ResolveOptions = {
     names = { ...namesFromConfig(config), ...overrides };
   } else {
     const { readStackOutputs } = await import('../aws/stack-outputs.js');
-    const out = await readStackOutputs({
-      stackName,
-      region,
-      profile: clientTarget.profile,
-      endpoints: clientTarget.endpoints,
-    });
-    names = { ...namesFromOutputs(out), ...overrides };
-  }
-  if (names.inputStream === undefined) {
-    throw new PaypipeError(
-      'STACK_NOT_FOUND',
-      `stack ${stackName} in ${region} has no InputStreamName output`,
-      {
-        hint: 'run `paypipe deploy` to update the stack',
-      },
+    // Only the outputs this command uses must be there: a stack from another paypipe version, or
+    // one whose deploy left an output out, still serves every command that does not use it.
+    const out = await readStackOutputs(
+      { stackName, region, profile: clientTarget.profile, endpoints: clientTarget.endpoints },
+      need.filter((n) => overrides[n] === undefined).map((n) => OUTPUT_OF[n]),
     );
+    names = { ...namesFromOutputs(out, config), ...overrides };
   }
   return { kind: 'aws', region, profile: clientTarget.profile, stackName, config, clientTarget, names };
 }

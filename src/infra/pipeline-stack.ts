@@ -43,6 +43,7 @@ import {
   type StreamSettings,
 } from '../pipeline/config.js';
 import { PaypipeError } from '../errors.js';
+import { paypipeVersion } from '../version.js';
 import type { StackOutputKey } from './output-keys.js';
 import { type LambdaEntries, lambdaEntries, lockFile, packageRoot } from './paths.js';
 
@@ -507,6 +508,7 @@ export class PaypipeStack extends Stack {
       'UUID of the event source mapping from the input stream to the aggregator',
     );
     out('Region', this.region, 'Region the pipeline runs in');
+    out('PaypipeVersion', paypipeVersion(), 'The paypipe version that deployed this stack');
 
     for (const [key, value] of Object.entries(config.tags)) Tags.of(this).add(key, value);
 

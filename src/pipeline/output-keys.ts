@@ -17,6 +17,8 @@ export const STACK_OUTPUT_KEYS = [
   'ProducerScheduleRuleName',
   'AggregatorEventSourceMappingUuid',
   'Region',
+  /** The paypipe version that synthesized the stack (doctor compares it with the CLI's). */
+  'PaypipeVersion',
 ] as const;
 
 export type StackOutputKey = (typeof STACK_OUTPUT_KEYS)[number];

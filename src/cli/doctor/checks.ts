@@ -524,7 +524,23 @@ export const CHECKS: readonly Check[] = [
             `stack ${o.stackName} (${o.status}) lacks the output${o.missing.length === 1 ? '' : 's'} ${o.missing.join(', ')}`,
             o.status.endsWith('_IN_PROGRESS')
               ? `wait for the running stack operation to finish, then run ${say.paypipe('doctor')} again`
-              : `update the stack: ${say.paypipe('deploy', 'stack')}`,
+              : o.version === o.cliVersion
+                ? `the commands that use them stop until they exist: look at the stack events and run ${say.paypipe('deploy', 'stack')} again`
+                : `update the stack: ${say.paypipe('deploy', 'stack')}`,
+          ),
+  }),
+  check({
+    id: 'stack.version',
+    title: 'Stack version',
+    fact: (f) => f.stackOutputs,
+    judge: (o, _f, say) =>
+      o.version === o.cliVersion
+        ? pass(`deployed by paypipe ${o.version}, the version of this CLI`)
+        : warn(
+            o.version === undefined
+              ? `deployed by a paypipe from before the PaypipeVersion output; this CLI is ${o.cliVersion}`
+              : `deployed by paypipe ${o.version}; this CLI is ${o.cliVersion}`,
+            `bring the stack to this version with ${say.paypipe('deploy', 'stack')}, or use the paypipe that deployed it`,
           ),
   }),
   check({

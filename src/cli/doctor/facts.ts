@@ -111,8 +111,12 @@ export interface StackFact {
 export interface StackOutputsFact {
   stackName: string;
   status: string;
-  /** Required outputs the stack lacks (a stack mid-deploy, or from an older paypipe). */
+  /** Required outputs the stack lacks (a stack mid-deploy, from another paypipe, or a partial deploy). */
   missing: string[];
+  /** The paypipe version that deployed the stack (its PaypipeVersion output), when recorded. */
+  version?: string | undefined;
+  /** This CLI's version, to compare with. */
+  cliVersion: string;
 }
 
 export interface StreamFact {

@@ -8,7 +8,7 @@
  * Each step is gathered on its own (gather-common.ts): one missing permission costs one fact.
  */
 import type { AwsClients } from '../../aws/clients.js';
-import { describeStack, type StackDescription } from '../../aws/cloudformation.js';
+import { REQUIRED_OUTPUTS, describeStack, type StackDescription } from '../../aws/cloudformation.js';
 import { latestValue, metricSeries, type MetricQuery, sumValues } from '../../aws/cloudwatch.js';
 import { errorName } from '../../aws/errors.js';
 import { readProducerSchedule } from '../../aws/events.js';
@@ -21,6 +21,7 @@ import { isPaypipeError } from '../../errors.js';
 import { PREFIXES, type PipelineConfig, resolveConfig } from '../../pipeline/config.js';
 import { loadEnvironment } from '../configuration.js';
 import type { TargetFlags } from '../options.js';
+import { paypipeVersion } from '../../version.js';
 import { namesFromOutputs, type ResourceNames } from '../target.js';
 import type { DoctorFacts, Fact, IdentityFact, RegionFact, ScheduleFact, StackFact } from './facts.js';
 import type { GatherOptions, Kinesis, S3 } from './gather-common.js';
@@ -132,7 +133,7 @@ export async function gatherAws(
     const known = { region: regionFact, identity: knownFact(identity) };
     const stack = await stackFacts(stackName, target, o);
     if (stack.outputs === undefined) return stop('no usable stack', { ...known, ...stack.facts });
-    const names = namesFromOutputs(stack.outputs);
+    const names = namesFromOutputs(stack.outputs, config);
     const { kinesisClient, s3Client } = await import('../../aws/clients.js');
     const kinesis = deps.kinesis ?? (await client(() => kinesisClient(target)));
     const s3 = deps.s3 ?? (await client(() => s3Client(target)));
@@ -165,15 +166,16 @@ export async function gatherAws(
 }
 
 /**
- * The stack's status and outputs from one DescribeStacks. A missing stack, or one lacking outputs
- * (mid-deploy, or from an older paypipe), leaves no names: the report stops after saying so.
+ * The stack's status, outputs and version from one DescribeStacks. A missing stack, or one with no
+ * outputs at all (mid-create), leaves no names: the report stops after saying so. A stack lacking
+ * some (another paypipe version, a partial deploy) is checked for the rest; the stack.outputs
+ * check names the missing ones.
  */
 async function stackFacts(
   stackName: string,
   t: AwsClientTarget,
   o: GatherOptions,
 ): Promise<{ facts: Pick<DoctorFacts, 'stack' | 'stackOutputs'>; outputs?: StackDescription['outputs'] }> {
-  const outputsOk = (status: string) => knownFact({ stackName, status, missing: [] as string[] });
   try {
     const d = await describeStack({
       stackName,
@@ -184,24 +186,18 @@ async function stackFacts(
     return {
       facts: {
         stack: knownFact<StackFact>({ name: stackName, status: d.status, reason: d.statusReason }),
-        stackOutputs: outputsOk(d.status),
+        stackOutputs: knownFact({
+          stackName,
+          status: d.status,
+          missing: [...d.missing],
+          version: d.version,
+          cliVersion: paypipeVersion(),
+        }),
       },
-      outputs: d.outputs,
+      outputs: d.missing.length < REQUIRED_OUTPUTS.length ? d.outputs : undefined,
     };
   } catch (e) {
     o.debug?.(`stack: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    const details = (isPaypipeError(e) ? e.details : undefined) as
-      | { status?: string; missing?: string[] }
-      | undefined;
-    if (isPaypipeError(e) && e.code === 'STACK_NOT_FOUND' && details?.missing !== undefined) {
-      const status = details.status ?? 'UNKNOWN';
-      return {
-        facts: {
-          stack: knownFact<StackFact>({ name: stackName, status }),
-          stackOutputs: knownFact({ stackName, status, missing: details.missing }),
-        },
-      };
-    }
     if (isPaypipeError(e) && e.code === 'STACK_NOT_FOUND') {
       return {
         facts: { stack: knownFact<StackFact>({ name: stackName }), stackOutputs: skipped('no stack') },

@@ -34,7 +34,7 @@ export async function scheduleCommand(flags: ScheduleFlags, cmd: Command): Promi
   if (flags.local === true) {
     v = await localSchedule(flags, change);
   } else {
-    const t = await resolveTarget(flags);
+    const t = await resolveTarget(flags, { need: ['scheduleRule', 'producerFunction'] });
     if (t.kind !== 'aws') throw new Error('unreachable: AWS target expected');
     const { awsOnlyClients } = await import('../../aws/clients.js');
     v = await awsSchedule(t, change, await awsOnlyClients(t.clientTarget, { maxAttempts: 3 }));

@@ -147,7 +147,7 @@ export async function awsSchedule(
 ): Promise<ScheduleView> {
   const rule = t.names.scheduleRule;
   if (rule === undefined) {
-    throw new PaypipeError('STACK_NOT_FOUND', `stack ${t.stackName} has no ProducerScheduleRuleName output`, {
+    throw new PaypipeError('STACK_INCOMPLETE', `stack ${t.stackName} has no ProducerScheduleRuleName output`, {
       hint: 'run `paypipe deploy` to update the stack',
     });
   }

@@ -4,6 +4,7 @@ import { type Command, Option } from 'commander';
 import { DEFAULT_DATA_DIR, dirFlag, choiceFlag, ioFor } from '../options.js';
 
 const APPROVALS = ['never', 'broadening'] as const;
+const METHODS = ['change-set', 'direct'] as const;
 
 export function register(program: Command): void {
   program
@@ -19,6 +20,12 @@ export function register(program: Command): void {
       choiceFlag('--require-approval', APPROVALS),
       'broadening',
     )
+    .option(
+      '--method <how>',
+      `how CloudFormation applies the template: ${METHODS.join(' | ')} (CreateStack/UpdateStack)`,
+      choiceFlag('--method', METHODS),
+      'change-set',
+    )
     .option('--bootstrap', 'bootstrap CDK in the account/region first (needed once per account and region)')
     .option('--data-dir <dir>', 'where the outputs are remembered', dirFlag('--data-dir'), DEFAULT_DATA_DIR)
     .option(
@@ -28,12 +35,14 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-Synthesizes in-process (cdk-nag must pass), deploys through a CloudFormation change set and
-prints the stack outputs, also saved to <data-dir>/outputs-<stack>.json. An existing stack is
-updated with a drift-aware change set: what was changed outside CloudFormation (e.g. by
-\`paypipe schedule\`) is put back to the configuration. IAM-broadening changes are confirmed on a
-terminal; without one, pass --require-approval never. Settings come from paypipe.config.json
-(\`paypipe config --env <name>\` shows them).
+Synthesizes in-process (cdk-nag must pass), deploys through a CloudFormation change set (or
+directly with --method direct: CreateStack/UpdateStack, as cdk deploy --method) and prints the
+stack outputs, also saved to <data-dir>/outputs-<stack>.json. A stack left without an output
+paypipe reads fails the deploy (exit 1, naming the outputs). An existing stack is updated with a
+drift-aware change set: what was changed outside CloudFormation (e.g. by \`paypipe schedule\`) is
+put back to the configuration (change sets only; --method direct does not revert drift).
+IAM-broadening changes are confirmed on a terminal; without one, pass --require-approval never.
+Settings come from paypipe.config.json (\`paypipe config --env <name>\` shows them).
 
 Examples:
   $ paypipe deploy --bootstrap                 # first deploy into an account/region

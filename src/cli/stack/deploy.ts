@@ -1,20 +1,27 @@
 /**
  * `paypipe deploy`: synthesizes the bundled stack in-process and deploys it with the CDK toolkit
- * library (change set), showing CloudFormation progress, then prints the stack outputs and
- * remembers them in `<data-dir>/outputs-<stack>.json`.
+ * library (a change set by default, or direct CreateStack/UpdateStack with `--method direct`, as
+ * cdk's own --method), showing CloudFormation progress, then prints the stack outputs and
+ * remembers them in `<data-dir>/outputs-<stack>.json`. A deployment that does not leave every
+ * output the CLI reads is a failed deployment: it exits non-zero naming the missing outputs.
  */
 import { resolve } from 'node:path';
 import { assertCredentials } from '../../aws/credentials.js';
+import { REQUIRED_OUTPUTS, missingOutputsError } from '../../aws/cloudformation.js';
 import { describeStack, outputsFilePath, rememberStackOutputs } from '../../aws/stack-outputs.js';
-import { isPaypipeError } from '../../errors.js';
+import { PaypipeError, isPaypipeError } from '../../errors.js';
 import type { Io, Style } from '../io.js';
 import { DEFAULT_DATA_DIR } from '../options.js';
 import { canPrompt, confirm } from './prompt.js';
 import { type InfraFlags, type InfraTarget, infraTarget, renderOutputs } from './target.js';
 import type { RequireApproval } from './toolkit.js';
 
+/** How CloudFormation applies the template (toolkit-lib's deploymentMethod). */
+export type DeployMethod = 'change-set' | 'direct';
+
 export interface DeployFlags extends InfraFlags {
   requireApproval?: RequireApproval;
+  method?: DeployMethod;
   bootstrap?: boolean;
   dataDir?: string;
   /** false (--no-revert-drift): a plain change set that leaves changes made outside CloudFormation. */
@@ -30,20 +37,24 @@ export interface DeployFlags extends InfraFlags {
 export function deploymentMethod(
   stackExists: boolean,
   revertDrift = true,
-): { method: 'change-set'; revertDrift?: boolean } {
+  how: DeployMethod = 'change-set',
+): { method: 'change-set'; revertDrift?: boolean } | { method: 'direct' } {
+  // CreateStack/UpdateStack compare templates only: drift is not reverted (as with cdk --method direct).
+  if (how === 'direct') return { method: 'direct' };
   return stackExists && revertDrift ? { method: 'change-set', revertDrift: true } : { method: 'change-set' };
 }
 
 /** Whether the stack exists and can be updated (not just a change set under review). */
 async function stackExists(target: InfraTarget): Promise<boolean> {
   try {
-    await describeStack({ stackName: target.stackName, region: target.region, profile: target.profile });
-    return true;
+    const d = await describeStack({
+      stackName: target.stackName,
+      region: target.region,
+      profile: target.profile,
+    });
+    return d.status !== 'REVIEW_IN_PROGRESS';
   } catch (err) {
-    if (isPaypipeError(err) && err.code === 'STACK_NOT_FOUND') {
-      const status = (err.details as { status?: string } | undefined)?.status;
-      return status !== undefined && status !== 'REVIEW_IN_PROGRESS';
-    }
+    if (isPaypipeError(err) && err.code === 'STACK_NOT_FOUND') return false;
     throw err;
   }
 }
@@ -56,6 +67,9 @@ export interface DeployResult {
   /** Where the outputs were remembered for later commands. */
   outputsFile: string;
   bootstrapped: boolean;
+  method: DeployMethod;
+  /** False when the template and parameters were unchanged and CloudFormation was not asked to update. */
+  changed: boolean;
 }
 
 export async function runDeploy(io: Io, flags: DeployFlags): Promise<DeployResult> {
@@ -70,6 +84,7 @@ export async function runDeploy(io: Io, flags: DeployFlags): Promise<DeployResul
     confirm: canPrompt() ? (q) => confirm(q) : undefined,
   });
   host.spinner = await io.spinner(`Deploying ${target.stackName} to ${target.region}…`);
+  const how = flags.method ?? 'change-set';
   let bootstrapped = false;
   let deployed: { stackArn: string; outputs: Record<string, string> };
   try {
@@ -82,8 +97,8 @@ export async function runDeploy(io: Io, flags: DeployFlags): Promise<DeployResul
         await toolkit.bootstrap(BootstrapEnvironments.fromCloudAssemblySource(cx), {});
         bootstrapped = true;
       }
-      const method = deploymentMethod(await stackExists(target), flags.revertDrift !== false);
-      if (method.revertDrift === true) {
+      const method = deploymentMethod(await stackExists(target), flags.revertDrift !== false, how);
+      if ('revertDrift' in method && method.revertDrift === true) {
         host.progress('drift-aware change set: changes made outside CloudFormation are reverted');
       }
       const result = await toolkit.deploy(cx, {
@@ -100,8 +115,11 @@ export async function runDeploy(io: Io, flags: DeployFlags): Promise<DeployResul
     host.spinner?.fail(`Deployment of ${target.stackName} failed`);
     throw translateError(err, host, target, 'deploy');
   }
+  const missing = REQUIRED_OUTPUTS.filter((k) => (deployed.outputs[k] ?? '') === '');
+  const changed = host.deployNoOp.get(target.stackName) !== true;
   // The host's spinner: an approval question replaces the one started here.
-  host.spinner?.succeed(`Deployed ${target.stackName} (${target.region})`);
+  if (missing.length > 0) host.spinner?.fail(`Deployed ${target.stackName} without all its outputs`);
+  else host.spinner?.succeed(`Deployed ${target.stackName} (${target.region})${changed ? '' : ': no changes'}`);
   const file = outputsFilePath(resolve(flags.dataDir ?? DEFAULT_DATA_DIR), target.stackName);
   try {
     await rememberStackOutputs(resolve(flags.dataDir ?? DEFAULT_DATA_DIR), {
@@ -114,6 +132,23 @@ export async function runDeploy(io: Io, flags: DeployFlags): Promise<DeployResul
     // The deployment itself succeeded; `paypipe outputs` can write the file later.
     io.warn(`could not save the outputs to ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }
+  if (missing.length > 0) {
+    // What the stack did export is remembered above: the commands that do not need the missing
+    // outputs still work, and this error says which ones the rest need.
+    const e = missingOutputsError(
+      {
+        stackName: target.stackName,
+        region: target.region,
+        status: 'deployed',
+        version: deployed.outputs.PaypipeVersion,
+      },
+      missing,
+    );
+    throw new PaypipeError('STACK_INCOMPLETE', `deploy of ${target.stackName}: ${e.message}`, {
+      hint: 'the commands that need them will stop; look at the stack events (`--debug`) for the resources behind them and deploy again',
+      details: { ...e.details, stackArn: deployed.stackArn, outputs: deployed.outputs, method: how },
+    });
+  }
   return {
     stackName: target.stackName,
     region: target.region,
@@ -121,12 +156,14 @@ export async function runDeploy(io: Io, flags: DeployFlags): Promise<DeployResul
     outputs: deployed.outputs,
     outputsFile: file,
     bootstrapped,
+    method: how,
+    changed,
   };
 }
 
 export function renderDeploy(r: DeployResult, style: Style): string {
   return [
-    `${style.green('Deployed')} ${style.bold(r.stackName)} (${r.region})${r.bootstrapped ? ' after bootstrapping CDK' : ''}`,
+    `${style.green('Deployed')} ${style.bold(r.stackName)} (${r.region})${r.bootstrapped ? ' after bootstrapping CDK' : ''}${r.changed ? '' : ': no changes'}`,
     renderOutputs(r.outputs, style),
     style.dim(`Outputs saved to ${r.outputsFile}`),
   ].join('\n');

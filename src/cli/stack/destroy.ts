@@ -64,13 +64,15 @@ export async function runDestroy(io: Io, flags: DestroyFlags): Promise<DestroyRe
       region: target.region,
       profile: target.profile,
     });
-    buckets = [d.outputs.RawBucketName, d.outputs.AnalyticsBucketName];
+    // A half-created stack may lack them and can still be destroyed.
+    buckets = [d.outputs.RawBucketName, d.outputs.AnalyticsBucketName].filter(
+      (b): b is string => b !== undefined,
+    );
   } catch (err) {
-    if (isPaypipeError(err) && err.code === 'STACK_NOT_FOUND' && !/lacks the output/.test(err.message)) {
+    if (isPaypipeError(err) && err.code === 'STACK_NOT_FOUND') {
       return { ...base, destroyed: false, reason: 'not-found', deletedBuckets: [], retainedBuckets: [] };
     }
-    // A half-created stack has no outputs but can still be destroyed.
-    if (!(isPaypipeError(err) && err.code === 'STACK_NOT_FOUND')) throw err;
+    throw err;
   }
   const fate = dataFate(target, buckets);
   if (flags.force !== true) {

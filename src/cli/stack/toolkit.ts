@@ -71,6 +71,8 @@ export class PaypipeIoHost implements IIoHost {
   readonly diffTexts = new Map<string, string>();
   /** Resource failures seen during a deployment, for the final error line. */
   readonly failures: string[] = [];
+  /** Per stack: true when the toolkit skipped the deployment because nothing changed. */
+  readonly deployNoOp = new Map<string, boolean>();
   /** An approval that could not be asked for (no TTY). */
   approvalRefused: string | undefined;
   private lastLine = '';
@@ -108,6 +110,14 @@ export class PaypipeIoHost implements IIoHost {
       case 'CDK_TOOLKIT_I5502':
       case 'CDK_TOOLKIT_I6100': {
         this.activity(msg.data as Activity);
+        return;
+      }
+      case 'CDK_TOOLKIT_I5900': {
+        // The per-stack deploy result; `noOp` is not carried into toolkit.deploy()'s return value.
+        const data = msg.data as { noOp?: boolean; stackArn?: string } | undefined;
+        const name = /:stack\/([^/]+)\//.exec(data?.stackArn ?? '')?.[1];
+        if (name !== undefined) this.deployNoOp.set(name, data?.noOp === true);
+        this.io.debugLog(text);
         return;
       }
       case 'CDK_TOOLKIT_I5100':

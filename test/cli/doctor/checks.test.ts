@@ -157,11 +157,46 @@ const rows: Row[] = [
         stackName: 's',
         status: 'CREATE_IN_PROGRESS',
         missing: ['InputStreamName', 'RawBucketName'],
+        cliVersion: '0.1.0',
       });
     },
     'stack.outputs',
     'fail',
     'lacks the outputs InputStreamName, RawBucketName',
+  ],
+  [
+    'stack deployed by this paypipe version',
+    'aws',
+    () => {},
+    'stack.version',
+    'pass',
+    'deployed by paypipe 0.1.0, the version of this CLI',
+  ],
+  [
+    'stack deployed by another paypipe version',
+    'aws',
+    (f) => {
+      f.stackOutputs = k({
+        stackName: 's',
+        status: 'UPDATE_COMPLETE',
+        missing: ['RawDeliveryStreamName'],
+        version: '0.0.9',
+        cliVersion: '0.1.0',
+      });
+    },
+    'stack.version',
+    'warn',
+    'deployed by paypipe 0.0.9; this CLI is 0.1.0',
+  ],
+  [
+    'stack from before versions were recorded',
+    'aws',
+    (f) => {
+      f.stackOutputs = k({ stackName: 's', status: 'UPDATE_COMPLETE', missing: [], cliVersion: '0.1.0' });
+    },
+    'stack.version',
+    'warn',
+    'from before the PaypipeVersion output; this CLI is 0.1.0',
   ],
   ...(
     [

@@ -178,7 +178,7 @@ describe('awsSchedule', () => {
     ).rejects.toMatchObject({ code: 'STACK_NOT_FOUND', message: 'EventBridge rule gone does not exist' });
     await expect(
       awsSchedule({ ...target, names: { ...target.names, scheduleRule: undefined } }, {}, await clients()),
-    ).rejects.toMatchObject({ code: 'STACK_NOT_FOUND' });
+    ).rejects.toMatchObject({ code: 'STACK_INCOMPLETE' });
     eb.on(PutRuleCommand).rejects(
       Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }),
     );
