@@ -116,7 +116,7 @@ export async function describeStack(req: StackOutputsRequest): Promise<StackDesc
  * The error for a stack that exists but lacks outputs: says which, and the likely why — an
  * operation still running, another paypipe version, or a deployment that left them out.
  */
-export function missingOutputsError(
+function missingOutputsError(
   d: Pick<StackDescription, 'stackName' | 'region' | 'status' | 'version'>,
   missing: readonly string[],
 ): PaypipeError {

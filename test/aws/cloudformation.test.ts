@@ -7,12 +7,14 @@ import {
   CloudFormationClient,
   CloudFormationServiceException,
   DescribeStacksCommand,
+  type StackStatus,
 } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REQUIRED_OUTPUTS, readStackOutputs } from '../../src/aws/cloudformation.js';
+import { REQUIRED_OUTPUTS, describeStack, readStackOutputs } from '../../src/aws/cloudformation.js';
 import { isPaypipeError, type PaypipeError } from '../../src/errors.js';
 import { STACK_OUTPUT_KEYS } from '../../src/pipeline/output-keys.js';
+import { paypipeVersion } from '../../src/version.js';
 
 const cfn = mockClient(CloudFormationClient);
 afterEach(() => cfn.reset());
@@ -85,36 +87,81 @@ describe('readStackOutputs', () => {
     expect(e.hint).toContain('paypipe deploy --env prod --region eu-west-1');
   });
 
-  it('a stack without the outputs (failed create, in progress) says which are missing', async () => {
+  const stackWith = (status: StackStatus, keys: readonly string[], version?: string) =>
     cfn.on(DescribeStacksCommand).resolves({
       Stacks: [
         {
           StackName: 'paypipe-dev',
-          StackStatus: 'ROLLBACK_COMPLETE',
+          StackStatus: status,
           CreationTime: new Date(0),
-          Outputs: [],
+          Outputs: [
+            ...outputsOf(keys),
+            ...(version === undefined ? [] : [{ OutputKey: 'PaypipeVersion', OutputValue: version }]),
+          ],
         },
       ],
     });
+
+  it('a stack without the outputs (failed create, in progress) is STACK_INCOMPLETE naming them, never STACK_NOT_FOUND', async () => {
+    stackWith('ROLLBACK_COMPLETE', []);
     const e = await failure(readStackOutputs(req));
-    expect(e.code).toBe('STACK_NOT_FOUND');
+    expect(e.code).toBe('STACK_INCOMPLETE');
     expect(e.message).toContain('ROLLBACK_COMPLETE');
     expect(e.message).toContain('InputStreamName');
     expect(e.hint).toContain('paypipe deploy');
 
-    cfn.on(DescribeStacksCommand).resolves({
-      Stacks: [
-        {
-          StackName: 'paypipe-dev',
-          StackStatus: 'CREATE_IN_PROGRESS',
-          CreationTime: new Date(0),
-          Outputs: outputsOf(REQUIRED_OUTPUTS.filter((k) => k !== 'FailureQueueUrl')),
-        },
-      ],
-    });
+    stackWith(
+      'CREATE_IN_PROGRESS',
+      REQUIRED_OUTPUTS.filter((k) => k !== 'FailureQueueUrl'),
+      paypipeVersion(),
+    );
     const inProgress = await failure(readStackOutputs(req));
+    expect(inProgress.code).toBe('STACK_INCOMPLETE');
     expect(inProgress.message).toMatch(/lacks the output FailureQueueUrl$/);
     expect(inProgress.hint).toContain('wait');
+  });
+
+  it('a command needs only the outputs it names: the rest may be missing', async () => {
+    // A stack deployed where Firehose could not be created (or by a paypipe without those outputs).
+    const firehose = ['RawDeliveryStreamName', 'AnalyticsDeliveryStreamName'];
+    stackWith(
+      'CREATE_COMPLETE',
+      REQUIRED_OUTPUTS.filter((k) => !firehose.includes(k)),
+      paypipeVersion(),
+    );
+    const out = await readStackOutputs(req, ['InputStreamName', 'AnalyticsBucketName']);
+    expect(out.InputStreamName).toBe('value-of-InputStreamName');
+    expect(out.RawDeliveryStreamName).toBeUndefined();
+    const e = await failure(readStackOutputs(req, ['InputStreamName', 'RawDeliveryStreamName']));
+    expect(e.code).toBe('STACK_INCOMPLETE');
+    expect(e.message).toMatch(/lacks the output RawDeliveryStreamName$/);
+    expect(e.details).toMatchObject({ missing: ['RawDeliveryStreamName'] });
+  });
+
+  it('a stack deployed by another paypipe says both versions; an unversioned one says it is older', async () => {
+    stackWith('UPDATE_COMPLETE', ['InputStreamName'], '0.0.1-old');
+    const e = await failure(readStackOutputs(req, ['RawBucketName']));
+    expect(e.message).toContain('deployed by paypipe 0.0.1-old');
+    expect(e.hint).toContain(`paypipe 0.0.1-old deployed it and this is paypipe ${paypipeVersion()}`);
+    expect(e.details).toMatchObject({ stackVersion: '0.0.1-old', cliVersion: paypipeVersion() });
+
+    stackWith('UPDATE_COMPLETE', ['InputStreamName']);
+    const older = await failure(readStackOutputs(req, ['RawBucketName']));
+    expect(older.hint).toContain('an older paypipe (no PaypipeVersion output)');
+  });
+
+  it('describeStack reports what is there and what is missing without throwing', async () => {
+    stackWith('CREATE_COMPLETE', ['InputStreamName', 'Region'], '9.9.9');
+    const d = await describeStack(req);
+    expect(d.outputs).toEqual({
+      InputStreamName: 'value-of-InputStreamName',
+      Region: 'value-of-Region',
+      PaypipeVersion: '9.9.9',
+    });
+    expect(d.version).toBe('9.9.9');
+    expect([...d.missing].sort()).toEqual(
+      REQUIRED_OUTPUTS.filter((k) => k !== 'InputStreamName' && k !== 'Region').sort(),
+    );
   });
 
   it('other AWS errors are one line with the call, the stack and what to check', async () => {

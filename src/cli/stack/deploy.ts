@@ -7,9 +7,10 @@
  */
 import { resolve } from 'node:path';
 import { assertCredentials } from '../../aws/credentials.js';
-import { REQUIRED_OUTPUTS, missingOutputsError } from '../../aws/cloudformation.js';
+import { REQUIRED_OUTPUTS } from '../../aws/cloudformation.js';
 import { describeStack, outputsFilePath, rememberStackOutputs } from '../../aws/stack-outputs.js';
 import { PaypipeError, isPaypipeError } from '../../errors.js';
+import { paypipeVersion } from '../../version.js';
 import type { Io, Style } from '../io.js';
 import { DEFAULT_DATA_DIR } from '../options.js';
 import { canPrompt, confirm } from './prompt.js';
@@ -135,19 +136,24 @@ export async function runDeploy(io: Io, flags: DeployFlags): Promise<DeployResul
   if (missing.length > 0) {
     // What the stack did export is remembered above: the commands that do not need the missing
     // outputs still work, and this error says which ones the rest need.
-    const e = missingOutputsError(
+    const cli = paypipeVersion();
+    throw new PaypipeError(
+      'STACK_INCOMPLETE',
+      `deploy of ${target.stackName} (${how}) left the stack without the output${missing.length > 1 ? 's' : ''} ${missing.join(', ')} that paypipe reads`,
       {
-        stackName: target.stackName,
-        region: target.region,
-        status: 'deployed',
-        version: deployed.outputs.PaypipeVersion,
+        hint: 'the commands that use them will stop (the others work); look at the stack events (`--debug`) for the resources behind them, fix the cause and deploy again',
+        details: {
+          stackName: target.stackName,
+          region: target.region,
+          missing,
+          stackVersion: deployed.outputs.PaypipeVersion,
+          cliVersion: cli,
+          stackArn: deployed.stackArn,
+          outputs: deployed.outputs,
+          method: how,
+        },
       },
-      missing,
     );
-    throw new PaypipeError('STACK_INCOMPLETE', `deploy of ${target.stackName}: ${e.message}`, {
-      hint: 'the commands that need them will stop; look at the stack events (`--debug`) for the resources behind them and deploy again',
-      details: { ...e.details, stackArn: deployed.stackArn, outputs: deployed.outputs, method: how },
-    });
   }
   return {
     stackName: target.stackName,

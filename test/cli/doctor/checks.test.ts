@@ -674,6 +674,7 @@ describe('a healthy pipeline', () => {
       'credentials',
       'region',
       'stack',
+      'stack.version',
       'stream.input',
       'stream.output',
       'firehose.raw',
