@@ -147,9 +147,13 @@ export async function awsSchedule(
 ): Promise<ScheduleView> {
   const rule = t.names.scheduleRule;
   if (rule === undefined) {
-    throw new PaypipeError('STACK_INCOMPLETE', `stack ${t.stackName} has no ProducerScheduleRuleName output`, {
-      hint: 'run `paypipe deploy` to update the stack',
-    });
+    throw new PaypipeError(
+      'STACK_INCOMPLETE',
+      `stack ${t.stackName} has no ProducerScheduleRuleName output`,
+      {
+        hint: 'run `paypipe deploy` to update the stack',
+      },
+    );
   }
   const events = await import('../../aws/events.js');
   const { producerDefaultCount } = await import('../../aws/lambda.js');

@@ -120,7 +120,8 @@ export async function runDeploy(io: Io, flags: DeployFlags): Promise<DeployResul
   const changed = host.deployNoOp.get(target.stackName) !== true;
   // The host's spinner: an approval question replaces the one started here.
   if (missing.length > 0) host.spinner?.fail(`Deployed ${target.stackName} without all its outputs`);
-  else host.spinner?.succeed(`Deployed ${target.stackName} (${target.region})${changed ? '' : ': no changes'}`);
+  else
+    host.spinner?.succeed(`Deployed ${target.stackName} (${target.region})${changed ? '' : ': no changes'}`);
   const file = outputsFilePath(resolve(flags.dataDir ?? DEFAULT_DATA_DIR), target.stackName);
   try {
     await rememberStackOutputs(resolve(flags.dataDir ?? DEFAULT_DATA_DIR), {
@@ -151,6 +152,7 @@ export async function runDeploy(io: Io, flags: DeployFlags): Promise<DeployResul
           stackArn: deployed.stackArn,
           outputs: deployed.outputs,
           method: how,
+          changed,
         },
       },
     );
