@@ -29,6 +29,8 @@
  *
  * Skipped, with a printed reason, where moto_server is not on PATH.
  */
+import { copyFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
   CloudFormationClient,
@@ -63,6 +65,7 @@ if (motoBin === undefined) {
   );
 }
 
+const root = new URL('../..', import.meta.url).pathname;
 const STACK = 'paypipe-dev';
 const FIREHOSE_OUTPUTS = ['RawDeliveryStreamName', 'AnalyticsDeliveryStreamName'];
 /** Doctor checks that fail only because moto cannot run Firehose or Lambda (see the header). */
@@ -82,6 +85,9 @@ describe.skipIf(motoBin === undefined)('the AWS path on moto', () => {
 
   beforeAll(async () => {
     [moto, cli] = await Promise.all([startMoto(motoBin as string), buildCli()]);
+    // deploy bundles the Lambdas from src/lambdas, as an installed paypipe does from its package.
+    symlinkSync(join(root, 'src'), join(cli.dir, 'src'), 'dir');
+    copyFileSync(join(root, 'package-lock.json'), join(cli.dir, 'package-lock.json'));
     aws = clientsFor(moto);
   });
   afterAll(async () => {
@@ -92,8 +98,12 @@ describe.skipIf(motoBin === undefined)('the AWS path on moto', () => {
   const paypipe = (args: string[], timeoutMs = 60_000): Promise<RunResult> =>
     runCli(cli, args, { env: { ...moto.env, NO_COLOR: '1' }, timeoutMs });
   const json = <T>(r: RunResult): T => JSON.parse(r.stdout) as T;
-  const errorOf = (r: RunResult) =>
-    (JSON.parse(r.stdout) as { error: { code: string; message: string; details?: unknown } }).error;
+  /** With --json a failure is one `{"error":…}` document on stderr (progress lines precede it). */
+  const errorOf = (r: RunResult) => {
+    const line = r.stderr.split('\n').find((l) => l.startsWith('{"error"'));
+    if (line === undefined) throw new Error(`no JSON error document; stderr: ${r.stderr.slice(-2000)}`);
+    return (JSON.parse(line) as { error: { code: string; message: string } & Record<string, unknown> }).error;
+  };
 
   let outputs: Record<string, string>;
 
@@ -110,7 +120,7 @@ describe.skipIf(motoBin === undefined)('the AWS path on moto', () => {
     }
     expect(r.code, r.stderr).toBe(1);
     const e = errorOf(r) as { code: string; message: string; missing?: string[] };
-    expect(e.code).toBe('STACK_INCOMPLETE');
+    expect(e.code, JSON.stringify(e)).toBe('STACK_INCOMPLETE');
     expect(e.message).toContain(`deploy of ${STACK} (direct) left the stack without the outputs`);
     expect((e as unknown as { missing: string[] }).missing.sort()).toEqual([...FIREHOSE_OUTPUTS].sort());
     expect(r.stderr).not.toMatch(/✔|Deployed paypipe-dev \(/);
