@@ -194,7 +194,7 @@ export async function runRedrive(
   } else {
     const queueUrl = names.failureQueueUrl;
     if (queueUrl === undefined || queueUrl === '') {
-      throw new PaypipeError('STACK_NOT_FOUND', `stack ${target.stackName} has no FailureQueueUrl output`, {
+      throw new PaypipeError('STACK_INCOMPLETE', `stack ${target.stackName} has no FailureQueueUrl output`, {
         hint: 'run `paypipe deploy` to update the stack',
       });
     }

@@ -24,6 +24,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { paypipeVersion } from '../../../src/version.js';
 import { buildReport, type CheckStatus, type DoctorReport } from '../../../src/cli/doctor/checks.js';
 import { gatherAws } from '../../../src/cli/doctor/gather-aws.js';
 import type { GatherOptions } from '../../../src/cli/doctor/gather-common.js';
@@ -77,6 +78,7 @@ const outputs = () => {
     AnalyticsDeliveryStreamName: c.firehose.analytics.name,
     ProducerScheduleRuleName: 'paypipe-dev-ProducerSchedule',
     Region: 'ap-southeast-2',
+    PaypipeVersion: paypipeVersion(),
   };
 };
 const agg = () => p.config.aggregator;
@@ -181,6 +183,7 @@ describe('gatherAws', () => {
       'credentials',
       'region',
       'stack',
+      'stack.version',
       'stream.input',
       'stream.output',
       'firehose.raw',
@@ -421,8 +424,35 @@ describe('gatherAws', () => {
       ['region', 'pass'],
       ['stack', 'warn'],
       ['stack.outputs', 'fail'],
+      ['stack.version', 'warn'],
     ]);
     expect(check(midDeploy, 'stack.outputs').evidence).toContain('lacks the outputs InputStreamName');
+  });
+
+  it('a stack lacking some outputs (another version, or Firehose left out) is checked for the rest', async () => {
+    healthy();
+    const { RawDeliveryStreamName: _r, AnalyticsDeliveryStreamName: _a, ...rest } = outputs();
+    cfn.on(DescribeStacksCommand).resolves(
+      stack({
+        Outputs: Object.entries({ ...rest, PaypipeVersion: '0.0.1-old' }).map(([OutputKey, OutputValue]) => ({
+          OutputKey,
+          OutputValue,
+        })),
+      }),
+    );
+    const r = await run();
+    const s = statuses(r);
+    expect(s['stack.outputs']).toBe('fail');
+    expect(check(r, 'stack.outputs').evidence).toContain(
+      'lacks the outputs RawDeliveryStreamName, AnalyticsDeliveryStreamName',
+    );
+    expect(s['stack.version']).toBe('warn');
+    expect(check(r, 'stack.version').evidence).toBe(
+      `deployed by paypipe 0.0.1-old; this CLI is ${paypipeVersion()}`,
+    );
+    // The old doctor stopped at the missing outputs; the streams are still checked.
+    expect(s['stream.input']).toBe('pass');
+    expect(s['esm.state']).toBe('pass');
   });
 });
 
