@@ -102,7 +102,13 @@ export async function runDeploy(io: Io, flags: DeployFlags): Promise<DeployResul
       if ('revertDrift' in method && method.revertDrift === true) {
         host.progress('drift-aware change set: changes made outside CloudFormation are reverted');
       }
-      const result = await toolkit.deploy(cx, {
+      // toolkit.synth() of one stack obscures its template for display in place (it deletes
+      // Rules.CheckBootstrapVersion from the assembly's cached copy), so deploying from `cx` would
+      // compare a template without that rule to the deployed one and update an unchanged stack
+      // every time. Deploy reads the same synthesized assembly afresh from its directory instead
+      // (no second synthesis or bundling).
+      const synthesized = await toolkit.fromAssemblyDirectory(cx.cloudAssembly.directory);
+      const result = await toolkit.deploy(synthesized, {
         stacks: stackSelector(target.stackName),
         deploymentMethod: method,
       });
