@@ -22,14 +22,14 @@ describe('renderReport', () => {
       mappings: [{ ...goodMapping, MaximumRetryAttempts: -1, BatchSize: 1 }],
     });
     const r = buildReport(f);
-    expect(r.counts).toEqual({ pass: 25, warn: 1, fail: 1, 'n/a': 0 });
+    expect(r.counts).toEqual({ pass: 26, warn: 1, fail: 1, 'n/a': 0 });
     expect(r.ok).toBe(false);
     const lines = renderReport(r, plain).split('\n');
     expect(lines[0]).toBe('paypipe doctor: stack paypipe-dev in ap-southeast-2');
     const retries = lines.findIndex((l) => l.startsWith('FAIL  Retry attempts'));
     expect(retries).toBeGreaterThan(0);
     expect(lines[retries + 1]).toMatch(/^ +→ a failing batch blocks its shard/);
-    expect(lines.at(-1)).toBe('unhealthy: 25 passed, 1 warning, 1 failed');
+    expect(lines.at(-1)).toBe('unhealthy: 26 passed, 1 warning, 1 failed');
   });
 
   it('n/a is shown as such and counted apart from the passes', () => {
