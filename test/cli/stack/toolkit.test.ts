@@ -325,6 +325,9 @@ describe('deploy', () => {
     expect(deploymentMethod(false)).toEqual({ method: 'change-set' });
     // --no-revert-drift
     expect(deploymentMethod(true, false)).toEqual({ method: 'change-set' });
+    // --method direct: CreateStack/UpdateStack, which cannot revert drift
+    expect(deploymentMethod(true, true, 'direct')).toEqual({ method: 'direct' });
+    expect(deploymentMethod(false, true, 'direct')).toEqual({ method: 'direct' });
   });
 
   it('destroy of a protected stack says how to lift the protection', () => {
