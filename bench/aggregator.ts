@@ -10,6 +10,7 @@ import type { KinesisStreamEvent } from 'aws-lambda';
 import { serializeEvent } from '../src/domain/event.js';
 import { generateEvents } from '../src/domain/generator.js';
 import { createAggregatorHandler } from '../src/lambdas/aggregator-handler.js';
+import { createMetrics } from '../src/lambdas/lib/metrics.js';
 import { createLogger } from '../src/lambdas/lib/logger.js';
 import type { BenchRow } from './types.js';
 import { median } from './_util.js';
@@ -87,6 +88,8 @@ export async function run(): Promise<BenchRow[]> {
         aggregatesOut = (JSON.parse(l) as { aggregates_out: number }).aggregates_out;
       },
     }),
+    // The EMF lines are built as in the Lambda (their cost is part of the figure), then dropped.
+    metrics: createMetrics({ environment: 'bench', sink: (l) => void l }),
   });
   let sink = 0;
   const baseline = (): void => {

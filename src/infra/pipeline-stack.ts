@@ -386,6 +386,7 @@ export class PaypipeStack extends Stack {
       {
         [LAMBDA_ENV.inputStream]: this.inputStream.streamName,
         [LAMBDA_ENV.eventsPerInvocation]: String(config.producer.eventsPerInvocation),
+        [LAMBDA_ENV.environment]: config.stackName,
       },
       'paypipe producer: puts synthetic payment events on the input stream',
     );
@@ -417,6 +418,7 @@ export class PaypipeStack extends Stack {
         [LAMBDA_ENV.deadLetterPrefix]: agg.deadLetterPrefix,
         [LAMBDA_ENV.windowSeconds]: String(agg.windowSeconds),
         [LAMBDA_ENV.maxFutureSkewMs]: String(agg.maxFutureSkewMs),
+        [LAMBDA_ENV.environment]: config.stackName,
       },
       'paypipe aggregator: 1-minute tumbling windows per currency from the input stream',
     );

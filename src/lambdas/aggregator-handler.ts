@@ -22,6 +22,7 @@ import { type Aggregate, BatchAggregator } from '../domain/aggregate.js';
 import { type RejectReason, validateRecord } from '../domain/event.js';
 import { partitionPrefix } from '../pipeline/partitions.js';
 import type { Logger } from './lib/logger.js';
+import type { Metrics } from './lib/metrics.js';
 
 export interface AggregatorDeps {
   kinesis: KinesisClient;
@@ -36,6 +37,8 @@ export interface AggregatorDeps {
   now?: () => number;
   /** Retry knobs for the output puts (tests inject sleep/random). */
   sendOptions?: SendOptions;
+  /** EMF metrics (lib/metrics.ts), one line per invocation; none when absent. */
+  metrics?: Metrics;
 }
 
 /** One line of a dead-letter object. */
@@ -85,6 +88,10 @@ interface ShardOutcome {
   rejected: Partial<Record<RejectReason, number>>;
   aggregatesOut: number;
   windows: number;
+  // metrics
+  late: number;
+  outputRetries: number;
+  oldestArrivalMs: number;
   deadLetterKey?: string;
   /** Set when this shard's batch must be retried. */
   failure?: { firstSequenceNumber: string; error: string };
@@ -127,8 +134,12 @@ export function createAggregatorHandler(deps: AggregatorDeps): AggregatorHandler
       });
     };
     let valid = 0;
+    // metrics: late = arrived more than one window after its window closed
+    let late = 0;
+    let oldestArrivalMs = Number.POSITIVE_INFINITY;
     for (const r of records) {
       const arrivalMs = Math.round(r.kinesis.approximateArrivalTimestamp * 1000);
+      if (arrivalMs < oldestArrivalMs) oldestArrivalMs = arrivalMs;
       const v = validateRecord(Buffer.from(r.kinesis.data, 'base64'), {
         arrivalMs,
         maxFutureSkewMs: deps.maxFutureSkewMs,
@@ -141,7 +152,10 @@ export function createAggregatorHandler(deps: AggregatorDeps): AggregatorHandler
           'the window total for this currency would exceed 999999999999999 minor units',
           arrivalMs,
         );
-      } else valid++;
+      } else {
+        valid++;
+        if (arrivalMs - v.event.event_timestamp >= 2 * widthMs) late++;
+      }
     }
     const aggregates = acc.toAggregates({
       shardId,
@@ -155,6 +169,9 @@ export function createAggregatorHandler(deps: AggregatorDeps): AggregatorHandler
       rejected,
       aggregatesOut: aggregates.length,
       windows: acc.windows,
+      late,
+      outputRetries: 0,
+      oldestArrivalMs,
     };
     const failures: string[] = [];
     const writes: Promise<void>[] = [];
@@ -200,6 +217,7 @@ export function createAggregatorHandler(deps: AggregatorDeps): AggregatorHandler
           deps.sendOptions,
         ).then(
           (s) => {
+            outcome.outputRetries = s.retried;
             if (s.failed > 0) {
               const f = s.failedRecords[0];
               failures.push(
@@ -266,12 +284,48 @@ export function createAggregatorHandler(deps: AggregatorDeps): AggregatorHandler
     if (failed.length > 0) fields.failed_shards = failed.map((o) => o.shardId);
     if (failed.length > 0) log.warn('aggregated batch (retry requested)', fields);
     else log.info('aggregated batch', fields);
+    if (deps.metrics !== undefined) emitMetrics(deps.metrics, outcomes, fields, rejected, now());
     return {
       batchItemFailures: failed.map((o) => ({
         itemIdentifier: (o.failure as { firstSequenceNumber: string }).firstSequenceNumber,
       })),
     };
   };
+}
+
+// metrics: one EMF line per invocation (plus one per reject reason), from figures already at hand.
+function emitMetrics(
+  metrics: Metrics,
+  outcomes: readonly ShardOutcome[],
+  fields: Record<string, unknown>,
+  rejected: Partial<Record<RejectReason, number>>,
+  endedMs: number,
+): void {
+  let late = 0;
+  let outputRetries = 0;
+  let oldest = Number.POSITIVE_INFINITY;
+  for (const o of outcomes) {
+    late += o.late;
+    outputRetries += o.outputRetries;
+    if (o.oldestArrivalMs < oldest) oldest = o.oldestArrivalMs;
+  }
+  const durationMs = fields.duration_ms as number;
+  metrics.aggregatorBatch(
+    {
+      RecordsIn: fields.records_in as number,
+      RecordsValid: fields.valid as number,
+      RecordsRejected: fields.rejected as number,
+      AggregatesOut: fields.aggregates_out as number,
+      Windows: fields.windows as number,
+      LateEvents: late,
+      OutputRetries: outputRetries,
+      BatchFailures: outcomes.some((o) => o.failure !== undefined) ? 1 : 0,
+      BatchDuration: durationMs,
+      // Infinity (an empty event) is left out of the line.
+      OldestRecordAge: Number.isFinite(oldest) ? Math.max(0, endedMs - oldest) : Number.NaN,
+    },
+    rejected,
+  );
 }
 
 function describe(e: unknown): string {

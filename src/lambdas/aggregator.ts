@@ -8,6 +8,7 @@ import { LAMBDA_ENV } from '../pipeline/config.js';
 import { createAggregatorHandler } from './aggregator-handler.js';
 import { requireEnv, requireIntEnv } from './lib/env.js';
 import { createLogger } from './lib/logger.js';
+import { createMetrics } from './lib/metrics.js';
 
 const env = process.env;
 const region = requireEnv(env, 'AWS_REGION');
@@ -15,6 +16,7 @@ const outputStreamName = requireEnv(env, LAMBDA_ENV.outputStream);
 const deadLetterBucket = requireEnv(env, LAMBDA_ENV.deadLetterBucket);
 const deadLetterPrefix = requireEnv(env, LAMBDA_ENV.deadLetterPrefix);
 const windowSeconds = requireIntEnv(env, LAMBDA_ENV.windowSeconds, 1, 3600);
+const environment = requireEnv(env, LAMBDA_ENV.environment);
 const maxFutureSkewMs = requireIntEnv(env, LAMBDA_ENV.maxFutureSkewMs, 0, 366 * 86_400_000);
 
 const logger = createLogger({
@@ -31,4 +33,5 @@ export const handler = createAggregatorHandler({
   windowSeconds,
   maxFutureSkewMs,
   logger,
+  metrics: createMetrics({ environment }),
 });

@@ -11,6 +11,7 @@ import { serializeEvent } from '../domain/event.js';
 import { generateEvents } from '../domain/generator.js';
 import { fromMinor } from '../domain/money.js';
 import type { Logger } from './lib/logger.js';
+import type { Metrics } from './lib/metrics.js';
 
 export interface ProducerDeps {
   kinesis: KinesisClient;
@@ -21,6 +22,8 @@ export interface ProducerDeps {
   random?: () => number;
   now?: () => number;
   sendOptions?: SendOptions;
+  /** EMF metrics, one line per run; none when absent. */
+  metrics?: Metrics;
 }
 
 export interface ProducerEvent {
@@ -110,6 +113,7 @@ export function createProducerHandler(deps: ProducerDeps): ProducerHandler {
       throttled: summary.throttled,
       duration_ms: now() - started,
     };
+    deps.metrics?.producerRun({ ProducerRuns: 1, EventsProduced: summary.sent, EventsUnsent: summary.failed });
     if (summary.failed > 0) {
       const f = summary.failedRecords[0];
       log.error('events left unsent', { ...fields, error: `${f?.errorCode}: ${f?.errorMessage}` });

@@ -7,11 +7,13 @@ import { kinesisClient } from '../aws/clients.js';
 import { LAMBDA_ENV } from '../pipeline/config.js';
 import { requireEnv, requireIntEnv } from './lib/env.js';
 import { createLogger } from './lib/logger.js';
+import { createMetrics } from './lib/metrics.js';
 import { createProducerHandler, MAX_EVENTS_PER_INVOCATION } from './producer-handler.js';
 
 const env = process.env;
 const region = requireEnv(env, 'AWS_REGION');
 const streamName = requireEnv(env, LAMBDA_ENV.inputStream);
+const environment = requireEnv(env, LAMBDA_ENV.environment);
 const defaultCount = requireIntEnv(env, LAMBDA_ENV.eventsPerInvocation, 1, MAX_EVENTS_PER_INVOCATION);
 
 export const handler = createProducerHandler({
@@ -22,4 +24,5 @@ export const handler = createProducerHandler({
     service: 'paypipe-producer',
     ...(env.AWS_LAMBDA_FUNCTION_NAME === undefined ? {} : { functionName: env.AWS_LAMBDA_FUNCTION_NAME }),
   }),
+  metrics: createMetrics({ environment }),
 });

@@ -22,6 +22,7 @@ import { type ConfigOverrides, type PipelineConfig, resolveConfig } from '../pip
 import { isPaypipeError, PaypipeError } from '../errors.js';
 import { type AggregatorHandler, createAggregatorHandler } from '../lambdas/aggregator-handler.js';
 import { createLogger } from '../lambdas/lib/logger.js';
+import { createMetrics } from '../lambdas/lib/metrics.js';
 import {
   createProducerHandler,
   type ProducerEvent,
@@ -320,6 +321,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
             sink,
             now,
           }),
+          metrics: createMetrics({ environment: config.stackName, sink, now }),
           now,
         });
         const wrapped = opts.wrapAggregator?.(h) ?? h;
@@ -349,6 +351,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
             sink,
             now,
           }),
+          metrics: createMetrics({ environment: config.stackName, sink, now }),
           now,
         });
         return (event, context) => h(event, context);

@@ -628,4 +628,6 @@ export const LAMBDA_ENV = {
   windowSeconds: 'WINDOW_SECONDS',
   maxFutureSkewMs: 'MAX_FUTURE_SKEW_MS',
   eventsPerInvocation: 'EVENTS_PER_INVOCATION',
+  /** The metrics' environment dimension: the stack name. */
+  environment: 'PAYPIPE_ENVIRONMENT',
 } as const;
