@@ -76,8 +76,10 @@ function leafSchema(spec: SettingSpec): z.ZodType {
       return described(z.boolean());
     case 'enum':
       return described(z.enum(spec.values as [string, ...string[]]));
-    case 'text':
-      return described(z.string().regex(spec.pattern));
+    case 'text': {
+      const text = z.string().regex(spec.pattern);
+      return described(spec.nullMeans === undefined ? text : text.nullable());
+    }
     case 'tags':
       return described(z.record(z.string().min(1).max(128), z.string().max(256)));
   }

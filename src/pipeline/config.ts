@@ -122,6 +122,11 @@ export interface Settings {
   expirationDays: number | null;
   noncurrentVersionExpirationDays: number;
   abortIncompleteMultipartUploadDays: number;
+  alarmLagSeconds: number;
+  alarmRejectPercent: number;
+  alarmFreshnessSeconds: number;
+  alarmEvaluationPeriods: number;
+  alarmSubscription: string | null;
 }
 
 export type SettingKey = keyof Settings;
@@ -151,8 +156,18 @@ export interface PipelineConfig {
   readonly producer: ProducerSettings;
   /** Failed-batch destination (Lambda on-failure): an SQS queue on AWS, a file locally. */
   readonly failureQueueName: string;
+  /** Alarm thresholds and who hears about them (src/pipeline/alarms.ts defines the alarms). */
+  readonly alarms: AlarmSettings;
   /** The effective value of every setting (what `paypipe config` prints). */
   readonly settings: Readonly<Settings>;
+}
+
+export interface AlarmSettings {
+  readonly lagSeconds: number;
+  readonly rejectPercent: number;
+  readonly freshnessSeconds: number;
+  readonly evaluationPeriods: number;
+  readonly subscription: string | null;
 }
 
 /** What a caller passes: any settings (already merged from flags and the file) and the environment. */
@@ -178,6 +193,16 @@ export const PREFIXES = {
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,19}$/;
 export const REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/;
 const SCHEDULE_PATTERN = /^(rate|cron)\(.+\)$/;
+export const ALARM_SUBSCRIPTION_PATTERN =
+  /^([^@\s"<>]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}|https:\/\/[^\s]{1,2000}|arn:aws[a-z-]*:(sqs|lambda):[a-z0-9-]+:\d{12}:[A-Za-z0-9_:.-]{1,256})$/;
+
+/** How SNS delivers to a subscription endpoint of ALARM_SUBSCRIPTION_PATTERN. */
+export function subscriptionProtocol(endpoint: string): 'email' | 'https' | 'sqs' | 'lambda' {
+  if (endpoint.startsWith('https://')) return 'https';
+  if (/^arn:aws[a-z-]*:sqs:/.test(endpoint)) return 'sqs';
+  if (/^arn:aws[a-z-]*:lambda:/.test(endpoint)) return 'lambda';
+  return 'email';
+}
 
 // ---------------------------------------------------------------------------------------------
 // What may be set, and to what
@@ -195,7 +220,13 @@ export type SettingSpec = { readonly doc: string } & (
     }
   | { readonly kind: 'bool' }
   | { readonly kind: 'enum'; readonly values: readonly string[] }
-  | { readonly kind: 'text'; readonly pattern: RegExp; readonly like: string }
+  | {
+      readonly kind: 'text';
+      readonly pattern: RegExp;
+      readonly like: string;
+      /** null is also allowed and means what this says. */
+      readonly nullMeans?: string;
+    }
   | { readonly kind: 'tags' }
 );
 
@@ -338,6 +369,40 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec } = {
     unit: 'd',
     doc: 'Incomplete multipart uploads are aborted (their parts deleted) after this many days',
   },
+  alarmLagSeconds: {
+    kind: 'int',
+    min: 60,
+    max: 604800,
+    unit: 's',
+    doc: "Alarm when the aggregator's iterator age (how far behind the input stream it is) stays above this",
+  },
+  alarmRejectPercent: {
+    kind: 'int',
+    min: 1,
+    max: 100,
+    unit: '%',
+    doc: 'Alarm when more than this share of the records read is rejected (dead-lettered) in a period',
+  },
+  alarmFreshnessSeconds: {
+    kind: 'int',
+    min: 60,
+    max: 86400,
+    unit: 's',
+    doc: "Alarm when a Firehose's oldest undelivered record is older than this (DeliveryToS3.DataFreshness)",
+  },
+  alarmEvaluationPeriods: {
+    kind: 'int',
+    min: 1,
+    max: 60,
+    doc: 'One-minute periods a condition must hold before its alarm fires',
+  },
+  alarmSubscription: {
+    kind: 'text',
+    pattern: ALARM_SUBSCRIPTION_PATTERN,
+    like: 'an email address, an https:// URL, or an SQS queue or Lambda function ARN',
+    nullMeans: 'no subscription: alarms go to the topic only',
+    doc: "Who the alarm topic notifies: an email address (confirmed from the mail AWS sends), an https:// endpoint, or an SQS queue / Lambda function ARN",
+  },
 };
 
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
@@ -375,6 +440,12 @@ export const BUILTIN_DEFAULTS: Readonly<Settings> = {
   expirationDays: null,
   noncurrentVersionExpirationDays: 30,
   abortIncompleteMultipartUploadDays: 7,
+  // Five windows behind; a reject share that is not a stray bad record; a Firehose 15 minutes late.
+  alarmLagSeconds: 300,
+  alarmRejectPercent: 5,
+  alarmFreshnessSeconds: 900,
+  alarmEvaluationPeriods: 3,
+  alarmSubscription: null,
 };
 
 /** …except `dev`, which is disposable: cheap to run and deletable in one command. */
@@ -419,7 +490,7 @@ export function allowedValues(spec: SettingSpec): string {
     case 'enum':
       return `one of ${spec.values.map((v) => `"${v}"`).join(', ')}`;
     case 'text':
-      return spec.like;
+      return spec.nullMeans === undefined ? spec.like : `null (${spec.nullMeans}) or ${spec.like}`;
     case 'tags':
       return 'an object of tag names (1-128 characters, not starting with "aws:") to string values (at most 256 characters)';
   }
@@ -453,6 +524,7 @@ export function isAllowed(key: SettingKey, v: unknown): boolean {
     case 'enum':
       return typeof v === 'string' && spec.values.includes(v);
     case 'text':
+      if (v === null) return spec.nullMeans !== undefined;
       return typeof v === 'string' && spec.pattern.test(v);
     case 'tags':
       return (
@@ -612,6 +684,13 @@ export function resolveConfig(o: ConfigOverrides = {}): PipelineConfig {
       timeoutSeconds: 60,
     },
     failureQueueName: `${base}-aggregator-failures`,
+    alarms: {
+      lagSeconds: settings.alarmLagSeconds,
+      rejectPercent: settings.alarmRejectPercent,
+      freshnessSeconds: settings.alarmFreshnessSeconds,
+      evaluationPeriods: settings.alarmEvaluationPeriods,
+      subscription: settings.alarmSubscription,
+    },
     settings,
   };
 }

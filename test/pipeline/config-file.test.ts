@@ -55,6 +55,13 @@ function allowedValue(key: SettingKey): fc.Arbitrary<unknown> {
         return fc.constantFrom('eu-west-1', 'us-east-1', 'ap-southeast-2', 'us-gov-west-1');
       if (key === 'schedule')
         return fc.constantFrom('rate(1 minute)', 'rate(5 minutes)', 'cron(0/5 * * * ? *)');
+      if (key === 'alarmSubscription')
+        return fc.constantFrom(
+          null,
+          'oncall@example.com',
+          'https://hooks.example.com/paypipe',
+          'arn:aws:sqs:eu-west-1:123456789012:alerts',
+        );
       return fc.stringMatching(/^[a-z][a-z0-9-]{0,19}$/);
     case 'tags':
       return fc.dictionary(

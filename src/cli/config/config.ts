@@ -65,7 +65,9 @@ export function runConfig(flags: ConfigFlags, cwd = process.cwd(), env = process
 
 function show(key: SettingKey, v: unknown): string {
   const spec = SETTINGS[key];
-  if (v === null && spec.kind === 'int' && spec.nullMeans !== undefined) return `null (${spec.nullMeans})`;
+  if (v === null && (spec.kind === 'int' || spec.kind === 'text') && spec.nullMeans !== undefined) {
+    return `null (${spec.nullMeans})`;
+  }
   if (v === -1 && spec.kind === 'int' && spec.unlimited !== undefined) return `-1 (${spec.unlimited})`;
   if (typeof v === 'object' && v !== null) {
     const entries = Object.entries(v);
