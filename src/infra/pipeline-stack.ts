@@ -44,6 +44,7 @@ import {
 } from '../pipeline/config.js';
 import { PaypipeError } from '../errors.js';
 import { paypipeVersion } from '../version.js';
+import { Monitoring } from './monitoring.js';
 import type { StackOutputKey } from './output-keys.js';
 import { type LambdaEntries, lambdaEntries, lockFile, packageRoot } from './paths.js';
 
@@ -93,6 +94,7 @@ export class PaypipeStack extends Stack {
   readonly failureQueue: sqs.Queue;
   readonly schedule: events.Rule;
   readonly aggregatorSource: KinesisEventSource;
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: PaypipeStackProps) {
     super(scope, id, { terminationProtection: props.config.terminationProtection, ...props });
@@ -473,6 +475,9 @@ export class PaypipeStack extends Stack {
     // No asynchronous retries: a failed producer run may have put part of its events already, a
     // retry would duplicate them, and the next scheduled run comes soon.
     this.producer.configureAsyncInvoke({ retryAttempts: 0 });
+
+    // ---------------------------------------------------------------- alarms & dashboard
+    this.monitoring = new Monitoring(this, 'Monitoring', config);
 
     // ---------------------------------------------------------------- outputs & tags
     const out = (key: StackOutputKey, value: string, description: string): void => {
