@@ -67,3 +67,29 @@ export function latestValue(points: readonly MetricPoint[] | undefined): number 
 
 export const sumValues = (points: readonly MetricPoint[] | undefined): number =>
   (points ?? []).reduce((a, p) => a + p.v, 0);
+
+export interface AlarmStateInfo {
+  name: string;
+  state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
+  reason?: string | undefined;
+  /** When the state last changed, ms since the epoch. */
+  since?: number | undefined;
+}
+
+/** The metric and composite alarms whose names start with `prefix` (all pages). */
+export async function alarmStates(cw: CloudWatchClient, prefix: string): Promise<AlarmStateInfo[]> {
+  const { paginateDescribeAlarms } = await import('@aws-sdk/client-cloudwatch');
+  const out: AlarmStateInfo[] = [];
+  for await (const page of paginateDescribeAlarms({ client: cw }, { AlarmNamePrefix: prefix })) {
+    for (const a of [...(page.MetricAlarms ?? []), ...(page.CompositeAlarms ?? [])]) {
+      if (a.AlarmName === undefined) continue;
+      out.push({
+        name: a.AlarmName,
+        state: (a.StateValue ?? 'INSUFFICIENT_DATA') as AlarmStateInfo['state'],
+        reason: a.StateReason,
+        since: a.StateUpdatedTimestamp?.getTime(),
+      });
+    }
+  }
+  return out;
+}

@@ -90,6 +90,7 @@ interface ShardOutcome {
   windows: number;
   // metrics
   late: number;
+  bytesIn: number;
   outputRetries: number;
   oldestArrivalMs: number;
   deadLetterKey?: string;
@@ -136,10 +137,12 @@ export function createAggregatorHandler(deps: AggregatorDeps): AggregatorHandler
     let valid = 0;
     // metrics: late = arrived more than one window after its window closed
     let late = 0;
+    let bytesIn = 0;
     let oldestArrivalMs = Number.POSITIVE_INFINITY;
     for (const r of records) {
       const arrivalMs = Math.round(r.kinesis.approximateArrivalTimestamp * 1000);
       if (arrivalMs < oldestArrivalMs) oldestArrivalMs = arrivalMs;
+      bytesIn += (r.kinesis.data.length * 3) >> 2; // base64 → bytes (within 2 of exact)
       const v = validateRecord(Buffer.from(r.kinesis.data, 'base64'), {
         arrivalMs,
         maxFutureSkewMs: deps.maxFutureSkewMs,
@@ -170,6 +173,7 @@ export function createAggregatorHandler(deps: AggregatorDeps): AggregatorHandler
       aggregatesOut: aggregates.length,
       windows: acc.windows,
       late,
+      bytesIn,
       outputRetries: 0,
       oldestArrivalMs,
     };
@@ -302,10 +306,12 @@ function emitMetrics(
   endedMs: number,
 ): void {
   let late = 0;
+  let bytesIn = 0;
   let outputRetries = 0;
   let oldest = Number.POSITIVE_INFINITY;
   for (const o of outcomes) {
     late += o.late;
+    bytesIn += o.bytesIn;
     outputRetries += o.outputRetries;
     if (o.oldestArrivalMs < oldest) oldest = o.oldestArrivalMs;
   }
@@ -313,6 +319,7 @@ function emitMetrics(
   metrics.aggregatorBatch(
     {
       RecordsIn: fields.records_in as number,
+      BytesIn: bytesIn,
       RecordsValid: fields.valid as number,
       RecordsRejected: fields.rejected as number,
       AggregatesOut: fields.aggregates_out as number,

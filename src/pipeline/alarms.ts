@@ -38,6 +38,8 @@ export interface AlarmDef {
   /** `<stack>-<id>`. */
   name: string;
   description: string;
+  /** The paypipe command (arguments) to run next, besides doctor. */
+  next: string;
   input: AlarmInput;
   /** The same condition over the local pipeline's metrics, where one exists. */
   local?: AlarmInput | undefined;
@@ -93,6 +95,7 @@ export function alarmDefinitions(config: PipelineConfig): AlarmDef[] {
       id: 'lag',
       name: `${stack}-aggregator-lag`,
       description: `The aggregator is more than ${a.lagSeconds} s behind the input stream (IteratorAge) for ${periods} min. ${run}; if the input is near its shard limits, paypipe scale --env ${config.environment}.`,
+      next: 'scale',
       input: single(lambdaMetric(agg, 'IteratorAge', 'Maximum')),
       local: single(ownMetric(config, 'aggregator', 'OldestRecordAge', 'Maximum')),
       threshold: a.lagSeconds * 1000,
@@ -108,6 +111,7 @@ export function alarmDefinitions(config: PipelineConfig): AlarmDef[] {
         id: `${who}-errors`,
         name: `${stack}-${who}-errors`,
         description: `The ${who} function failed or was throttled. ${run}; paypipe logs ${who} --env ${config.environment} --level error.`,
+        next: `logs ${who} --level error`,
         input: {
           kind: 'math',
           expression: 'errors + throttles',
@@ -128,6 +132,7 @@ export function alarmDefinitions(config: PipelineConfig): AlarmDef[] {
       id: 'failed-batches',
       name: `${stack}-failed-batches`,
       description: `Batches the aggregator gave up on are waiting in ${config.failureQueueName}. ${run}; then paypipe redrive --env ${config.environment}.`,
+      next: 'redrive --dry-run',
       input: single({
         namespace: 'AWS/SQS',
         metricName: 'ApproximateNumberOfMessagesVisible',
@@ -144,6 +149,7 @@ export function alarmDefinitions(config: PipelineConfig): AlarmDef[] {
       id: 'rejects',
       name: `${stack}-rejects`,
       description: `More than ${a.rejectPercent}% of the records read were rejected (dead-lettered) for ${periods} min. ${run}; paypipe dead-letters --env ${config.environment}.`,
+      next: 'dead-letters',
       input: rejectShare(config),
       local: rejectShare(config),
       threshold: a.rejectPercent,
@@ -159,6 +165,7 @@ export function alarmDefinitions(config: PipelineConfig): AlarmDef[] {
           id: `freshness-${which}`,
           name: `${stack}-${which}-freshness`,
           description: `Firehose ${d.name} holds records older than ${a.freshnessSeconds} s (DataFreshness). ${run}.`,
+          next: 'doctor --probe',
           input: single({
             namespace: 'AWS/Firehose',
             metricName: 'DeliveryToS3.DataFreshness',
@@ -174,6 +181,7 @@ export function alarmDefinitions(config: PipelineConfig): AlarmDef[] {
           id: `delivery-${which}`,
           name: `${stack}-${which}-delivery`,
           description: `Firehose ${d.name} failed to deliver to S3 (DeliveryToS3.Success below 100%). ${run}.`,
+          next: 'doctor --probe',
           input: single({
             namespace: 'AWS/Firehose',
             metricName: 'DeliveryToS3.Success',
@@ -191,6 +199,7 @@ export function alarmDefinitions(config: PipelineConfig): AlarmDef[] {
       id: 'input-throttled',
       name: `${stack}-input-throttled`,
       description: `Writes to ${config.streams.input.name} were throttled (over the shards' write limits). ${run}; paypipe scale --env ${config.environment} --shards N.`,
+      next: 'scale',
       input: single({
         namespace: 'AWS/Kinesis',
         metricName: 'WriteProvisionedThroughputExceeded',
@@ -211,6 +220,7 @@ export function alarmDefinitions(config: PipelineConfig): AlarmDef[] {
       id: 'producer-schedule',
       name: `${stack}-producer-not-running`,
       description: `The producer did not run in ${periodSeconds / 60} min (schedule ${config.producer.schedule}). ${run}; paypipe schedule --env ${config.environment}.`,
+      next: 'schedule',
       input: single(lambdaMetric(prod, 'Invocations', 'Sum')),
       local: single(ownMetric(config, 'producer', 'ProducerRuns', 'Sum')),
       threshold: 1,

@@ -17,6 +17,8 @@ export const METRICS_NAMESPACE = 'Paypipe';
 /** Metric name → unit, as written by the aggregator (one line per invocation). */
 export const AGGREGATOR_METRICS = {
   RecordsIn: 'Count',
+  /** Bytes of the records read (their data, as written to the input stream). */
+  BytesIn: 'Bytes',
   RecordsValid: 'Count',
   RecordsRejected: 'Count',
   AggregatesOut: 'Count',
@@ -43,7 +45,7 @@ export const REJECTED_METRIC = 'Rejected';
 
 export type AggregatorMetricName = keyof typeof AGGREGATOR_METRICS;
 export type ProducerMetricName = keyof typeof PRODUCER_METRICS;
-export type MetricUnit = 'Count' | 'Milliseconds';
+export type MetricUnit = 'Count' | 'Milliseconds' | 'Bytes';
 
 export type MetricService = 'aggregator' | 'producer';
 

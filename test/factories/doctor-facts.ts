@@ -13,6 +13,8 @@ import type {
   Invocation,
   Missing,
 } from '../../src/cli/doctor/facts.js';
+import type { PipelineMetrics } from '../../src/cli/pipeline-metrics.js';
+import { alarmDefinitions } from '../../src/pipeline/alarms.js';
 import { resolveConfig } from '../../src/pipeline/config.js';
 
 // Bounded retries and record age (the pre-issue-14 defaults) so drift in either direction can be shown;
@@ -66,8 +68,32 @@ const shared = (target: 'aws' | 'local', invocation: Invocation) => ({
     aggregations: k({ where: 'analytics/aggregations/', ageMs: 50_000 }),
   },
   schedule: k({ name: 'rule', enabled: true, expression: 'rate(1 minute)', count: 100 }),
+  metrics: k(quietMetrics(target)),
   probe: skipped<never>('no --probe'),
 });
+
+/** An hour of light traffic (100 records a minute, nothing rejected), every alarm OK. */
+export function quietMetrics(target: 'aws' | 'local'): PipelineMetrics {
+  const endMs = Date.UTC(2025, 0, 15, 11, 0);
+  return {
+    source: target === 'aws' ? 'CloudWatch' : 'local function metrics (logs)',
+    startMs: endMs - 3_600_000,
+    endMs,
+    minutes: Array.from({ length: 60 }, (_, i) => ({
+      t: endMs - 3_600_000 + i * 60_000,
+      recordsIn: 100,
+      bytesIn: 12_000,
+      aggregatesOut: 8,
+      rejected: 0,
+      lagMs: 800,
+    })),
+    rejectsByReason: {},
+    alarms: alarmDefinitions(config)
+      .filter((d) => target === 'aws' || d.local !== undefined)
+      .map((d) => ({ name: d.name, state: 'OK' as const })),
+    alarmsMissing: [],
+  };
+}
 
 /** A deployed stack whose every check passes. */
 export function awsFacts(invocation: Invocation = { target: 'aws' }): DoctorFacts {
@@ -380,6 +406,34 @@ export const anyFacts = (target: 'aws' | 'local'): fc.Arbitrary<DoctorFacts> => 
           fc.constantFrom('rate(1 minute)', 'rate(30 seconds)', 'cron(0/15 * * * ? *)', 'nonsense'),
         ),
         count: opt(fc.nat({ max: 1000 })),
+      }),
+    ),
+    metrics: fact(
+      fc.record({
+        source: text,
+        startMs: fc.constant(0),
+        endMs: fc.constant(3_600_000),
+        minutes: fc.array(
+          fc.record({
+            t: fc.nat({ max: 59 }).map((i) => i * 60_000),
+            recordsIn: fc.nat({ max: 200_000 }),
+            bytesIn: fc.nat({ max: 200_000_000 }),
+            aggregatesOut: fc.nat({ max: 1000 }),
+            rejected: fc.nat({ max: 1000 }),
+            lagMs: opt(fc.nat({ max: 3_600_000 })),
+          }),
+          { maxLength: 5 },
+        ),
+        rejectsByReason: fc.dictionary(fc.constantFrom('not_json', 'unknown_currency'), fc.nat({ max: 500 })),
+        alarms: fc.array(
+          fc.record({
+            name: text,
+            state: fc.constantFrom('OK' as const, 'ALARM' as const, 'INSUFFICIENT_DATA' as const),
+            value: opt(fc.double({ noNaN: true, min: 0, max: 1e6 })),
+          }),
+          { maxLength: 3 },
+        ),
+        alarmsMissing: fc.subarray(['paypipe-dev-lag', 'paypipe-dev-rejects']),
       }),
     ),
     probe: fact(

@@ -29,6 +29,7 @@ import type {
 } from './facts.js';
 import { shellQuote } from '../hints.js';
 import { awsCli, type CommandKind, paypipe } from './fix-commands.js';
+import { judgeAlarms, judgeHourLag, judgeRejects, judgeThroughput } from './monitoring-checks.js';
 import { formatAge, freshnessLimitMs, type LagThresholds, lagThresholds, plural } from './thresholds.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'n/a';
@@ -799,6 +800,33 @@ export const CHECKS: readonly Check[] = [
           : `disabled in the configuration; ${say.paypipe('schedule --enable')} to produce events`,
       );
     },
+  }),
+  check({
+    id: 'alarms',
+    title: { aws: 'Alarms', local: 'Alarms (local evaluation)' },
+    fact: (f) => f.metrics,
+    judge: (m, f, say) => judgeAlarms(m, f, say.paypipe),
+  }),
+  check({
+    id: 'throughput',
+    title: 'Input throughput vs shard limits',
+    fact: (f) => f.metrics,
+    judge: (m, f, say) => judgeThroughput(m, known(f.streams.input), f, say.paypipe),
+    onMissing: 'omit',
+  }),
+  check({
+    id: 'lag.hour',
+    title: "Aggregator lag, last hour",
+    fact: (f) => f.metrics,
+    judge: (m, f, say) => judgeHourLag(m, f, say.paypipe),
+    onMissing: 'omit',
+  }),
+  check({
+    id: 'rejects',
+    title: 'Rejects by reason, last hour',
+    fact: (f) => f.metrics,
+    judge: (m, f, say) => judgeRejects(m, f, say.paypipe),
+    onMissing: 'omit',
   }),
   check({
     id: 'probe',

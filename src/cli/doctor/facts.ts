@@ -12,6 +12,7 @@
  * - `failed`: anything else went wrong while gathering → fail.
  */
 import type { PipelineConfig } from '../../pipeline/config.js';
+import type { PipelineMetrics } from '../pipeline-metrics.js';
 
 export type Target = 'aws' | 'local';
 
@@ -70,6 +71,8 @@ export interface DoctorFacts {
   /** Local: how long ago `paypipe up` started (no object yet is no fault in a young pipeline). */
   pipelineAgeMs: Fact<number>;
   schedule: Fact<ScheduleFact>;
+  /** The last hour's figures and the alarm states (CloudWatch, or the local functions' metrics). */
+  metrics: Fact<PipelineMetrics>;
   probe: Fact<ProbeFact>;
 }
 

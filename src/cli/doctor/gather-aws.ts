@@ -262,6 +262,7 @@ type ResourceFacts = Pick<
   | 'errors'
   | 'newest'
   | 'schedule'
+  | 'metrics'
 >;
 
 async function resourceFacts(
@@ -310,6 +311,7 @@ async function resourceFacts(
     newestRaw,
     newestAggs,
     schedule,
+    monitoring,
   ] = await Promise.all([
     gather(o, 'input stream', () => streamFact(kinesis, n.inputStream), 'kinesis:DescribeStreamSummary'),
     gather(o, 'output stream', () => streamFact(kinesis, n.outputStream), 'kinesis:DescribeStreamSummary'),
@@ -364,6 +366,15 @@ async function resourceFacts(
       () => scheduleFact(n, eb, lambda),
       'events:DescribeRule and events:ListTargetsByRule',
     ),
+    gather(
+      o,
+      'alarms and the last hour of metrics',
+      async () => {
+        const { awsPipelineMetrics } = await import('../pipeline-metrics.js');
+        return awsPipelineMetrics(cw, c, n, { startMs: nowMs - 3_600_000, endMs: nowMs });
+      },
+      'cloudwatch:GetMetricData and cloudwatch:DescribeAlarms',
+    ),
   ]);
 
   // One GetMetricData call feeds four facts: when it fails, each of them says so.
@@ -400,6 +411,7 @@ async function resourceFacts(
     },
     newest: { raw: newestRaw, aggregations: newestAggs },
     schedule,
+    metrics: monitoring,
   };
 }
 

@@ -128,6 +128,7 @@ export function stoppedFacts(
     newest: { raw: s, aggregations: s },
     pipelineAgeMs: s,
     schedule: s,
+    metrics: s,
     probe: s,
   };
 }

@@ -39,6 +39,8 @@ import { plural } from './thresholds.js';
 type LocalTarget = Extract<ResolvedTarget, { kind: 'local' }>;
 
 const ERRORS_PERIOD_MS = 15 * 60_000;
+/** doctor reads the last hour of metrics. */
+const METRICS_WINDOW_MS = 3_600_000;
 
 export interface LocalGatherDeps {
   /** The clock ages are measured with (tests move it forward instead of sleeping). */
@@ -218,6 +220,10 @@ async function gatherRunning(
     newest: { raw, aggregations },
     pipelineAgeMs: fromStatus((s) => nowMs - Date.parse(s.startedAt)),
     schedule,
+    metrics: await gather(o, 'local metrics', async () => {
+      const { localPipelineMetrics } = await import('../pipeline-metrics.js');
+      return localPipelineMetrics(t.dataDir, c, { startMs: nowMs - METRICS_WINDOW_MS, endMs: nowMs + 1 });
+    }),
     probe: skipped('no --probe'),
   };
   if (!o.probe) return facts;
