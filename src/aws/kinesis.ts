@@ -453,3 +453,24 @@ export {
   type SendSummary,
   sendRecords,
 } from './kinesis-sender.js';
+
+/**
+ * Starts a uniform resharding of a provisioned stream to `shards` open shards (UpdateShardCount);
+ * the stream is UPDATING until it is done (see waitForCapacity).
+ */
+export async function updateShardCount(client: KinesisClient, streamName: string, shards: number): Promise<void> {
+  const { UpdateShardCountCommand } = await sdk();
+  await client.send(
+    new UpdateShardCountCommand({ StreamName: streamName, TargetShardCount: shards, ScalingType: 'UNIFORM_SCALING' }),
+  );
+}
+
+/** Switches the capacity mode (UpdateStreamMode takes the stream's ARN). */
+export async function updateStreamMode(
+  client: KinesisClient,
+  streamArn: string,
+  mode: 'ON_DEMAND' | 'PROVISIONED',
+): Promise<void> {
+  const { UpdateStreamModeCommand } = await sdk();
+  await client.send(new UpdateStreamModeCommand({ StreamARN: streamArn, StreamModeDetails: { StreamMode: mode } }));
+}

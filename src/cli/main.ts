@@ -19,6 +19,7 @@ import { register as logs } from './logs/command.js';
 import { register as doctor } from './doctor/command.js';
 import { register as schedule } from './schedule/command.js';
 import { register as redrive } from './redrive/command.js';
+import { register as scale } from './scale/command.js';
 import { register as config } from './config/command.js';
 import { register as synth } from './stack/synth-command.js';
 import { register as diff } from './stack/diff-command.js';
@@ -38,6 +39,7 @@ const commandModules: Register[] = [
   peek,
   deadLetters,
   redrive,
+  scale,
   logs,
   doctor,
   schedule,

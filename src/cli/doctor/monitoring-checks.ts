@@ -97,7 +97,10 @@ export function judgeThroughput(
   const pct = Math.round(t.share * 100);
   const evidence = `input at ${pct}% of ${plural(shards, 'shard')}' write limit (${SHARD_WRITE_LIMITS.recordsPerSecond.toLocaleString('en-US')} records/s and 1 MiB/s per shard); ${peak}`;
   if (t.share < THROUGHPUT_WARN_SHARE) return { status: 'pass', evidence };
-  const fix = `${paypipe(`scale --shards ${shards * 2}`)} or on-demand mode: ${paypipe('scale --on-demand')}`;
+  const fix =
+    f.target === 'local'
+      ? `the local stream never throttles, but this rate needs more shards on AWS: set shardCount to ${shards * 2} in paypipe.config.json (and restart ${paypipe('up', 'up')}), or deploy with on-demand capacity`
+      : `${paypipe(`scale --shards ${shards * 2}`)} or on-demand mode: ${paypipe('scale --on-demand')}`;
   return { status: t.share >= 1 ? 'fail' : 'warn', evidence, fix };
 }
 
