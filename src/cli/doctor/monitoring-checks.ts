@@ -41,7 +41,7 @@ export function judgeAlarms(m: PipelineMetrics, f: DoctorFacts, paypipe: Paypipe
   const ok = m.alarms.filter((a) => a.state === 'OK').length;
   const insufficient = m.alarms.length - ok;
   const evidence = `${plural(ok, 'alarm')} OK${insufficient > 0 ? `, ${insufficient} with insufficient data` : ''}${where}`;
-  if (m.alarmsMissing.length > 0) {
+  if (m.alarmsMissing.length > 0 && f.target === 'aws') {
     return {
       status: 'warn',
       evidence: `${evidence}; not deployed: ${m.alarmsMissing.join(', ')}`,
@@ -83,8 +83,9 @@ export function judgeThroughput(
   paypipe: Paypipe,
 ): MonitoringVerdict {
   const mode = input?.mode ?? f.config.streams.input.capacityMode;
-  const shards = input?.openShards ?? f.config.streams.input.shardCount;
-  const t = peakThroughput(m, Math.max(1, shards));
+  // A stream mid-creation reports 0 open shards: judge against at least one.
+  const shards = Math.max(1, input?.openShards ?? f.config.streams.input.shardCount);
+  const t = peakThroughput(m, shards);
   const peak = `peak ${round(t.recordsPerSecond)} records/s, ${formatBytes(t.bytesPerSecond)}/s (busiest minute of the last hour)`;
   if (input?.status === 'UPDATING') {
     return {

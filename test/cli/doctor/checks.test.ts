@@ -699,6 +699,10 @@ describe('a healthy pipeline', () => {
       'freshness.raw',
       'freshness.aggregations',
       'schedule',
+      'alarms',
+      'throughput',
+      'lag.hour',
+      'rejects',
     ]);
     expect(Object.values(s).every((v) => v === 'pass')).toBe(true);
   });
@@ -726,11 +730,15 @@ describe('a healthy pipeline', () => {
       'freshness.raw',
       'freshness.aggregations',
       'schedule',
+      'alarms',
+      'throughput',
+      'lag.hour',
+      'rejects',
     ]);
     const na = Object.keys(s).filter((id) => s[id] === 'n/a');
     expect(na.sort()).toEqual(['credentials', 'esm.settings', 'lag.stream', 'region', 'stack']);
     const r = buildReport(localFacts());
-    expect(r.counts).toEqual({ pass: 15, warn: 0, fail: 0, 'n/a': 5 });
+    expect(r.counts).toEqual({ pass: 19, warn: 0, fail: 0, 'n/a': 5 });
     expect(r.ok).toBe(true);
   });
 
