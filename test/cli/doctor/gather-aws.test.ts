@@ -6,6 +6,7 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
   CloudWatchClient,
+  DescribeAlarmsCommand,
   GetMetricDataCommand,
   type GetMetricDataCommandInput,
 } from '@aws-sdk/client-cloudwatch';
@@ -27,6 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { paypipeVersion } from '../../../src/version.js';
 import { buildReport, type CheckStatus, type DoctorReport } from '../../../src/cli/doctor/checks.js';
 import { gatherAws } from '../../../src/cli/doctor/gather-aws.js';
+import { alarmDefinitions } from '../../../src/pipeline/alarms.js';
 import type { GatherOptions } from '../../../src/cli/doctor/gather-common.js';
 import type { TargetFlags } from '../../../src/cli/options.js';
 import {
@@ -117,6 +119,28 @@ const stack = (o: Record<string, unknown> = {}) => ({
   ],
 });
 
+/** DescribeAlarms as CloudWatch answers it for the deployed stack: every alarm of the config, OK. */
+const recordedAlarms = (alarm: Record<string, string> = {}) => ({
+  MetricAlarms: alarmDefinitions(p.config).map((d) => ({
+    AlarmName: d.name,
+    AlarmArn: `arn:aws:cloudwatch:ap-southeast-2:123456789012:alarm:${d.name}`,
+    StateValue: (alarm[d.id] ?? 'OK') as 'OK' | 'ALARM',
+    StateReason:
+      alarm[d.id] === 'ALARM'
+        ? 'Threshold Crossed: 3 out of the last 3 datapoints were greater than the threshold (5.0).'
+        : 'Threshold Crossed: no datapoints were received for 3 periods and 3 missing datapoints were treated as [NonBreaching].',
+    StateUpdatedTimestamp: new Date('2025-01-15T10:00:00Z'),
+  })),
+  CompositeAlarms: [],
+});
+
+/** Only the doctor's 15-minute health query (the hour of monitoring figures is another call). */
+const healthQueries = () =>
+  cw.commandCalls(GetMetricDataCommand).filter((c) => {
+    const i = c.args[0].input as GetMetricDataCommandInput;
+    return (i.EndTime as Date).getTime() - (i.StartTime as Date).getTime() === 15 * 60_000;
+  });
+
 function healthy(): void {
   for (const m of [sts, cfn, lambda, firehose, sqs, cw, eb]) m.reset();
   sts
@@ -146,6 +170,7 @@ function healthy(): void {
       prodInvocations: [1, 1],
     }),
   );
+  cw.on(DescribeAlarmsCommand).resolves(recordedAlarms());
   eb.on(DescribeRuleCommand).resolves({
     Name: 'paypipe-dev-ProducerSchedule',
     State: 'ENABLED',
@@ -208,6 +233,10 @@ describe('gatherAws', () => {
       'freshness.raw',
       'freshness.aggregations',
       'schedule',
+      'alarms',
+      'throughput',
+      'lag.hour',
+      'rejects',
     ]);
     expect(Object.entries(s).filter(([, v]) => v !== 'pass')).toEqual([]);
     expect(check(r, 'credentials').evidence).toBe(
@@ -219,7 +248,7 @@ describe('gatherAws', () => {
     expect(check(r, 'errors.aggregator').evidence).toContain('27 invocations, 0 errors, 0 throttles');
     expect(check(r, 'schedule').evidence).toContain('ENABLED, rate(1 minute), 100 events per run');
     expect(r.subject).toBe('stack paypipe-dev in ap-southeast-2');
-    const q = cw.commandCalls(GetMetricDataCommand)[0]?.args[0].input as GetMetricDataCommandInput;
+    const q = healthQueries()[0]?.args[0].input as GetMetricDataCommandInput;
     const stream = q.MetricDataQueries?.find((x) => x.Id === 'streamAge')?.MetricStat;
     expect(stream?.Metric).toEqual({
       Namespace: 'AWS/Kinesis',
@@ -362,7 +391,7 @@ describe('gatherAws', () => {
     const r = await run();
     expect(check(r, 'errors.aggregator').evidence).toContain('27 invocations, 1 error');
     expect(check(r, 'esm.state').status).toBe('pass');
-    expect(cw.commandCalls(GetMetricDataCommand)).toHaveLength(2);
+    expect(healthQueries()).toHaveLength(2);
     expect(lambda.commandCalls(ListEventSourceMappingsCommand)).toHaveLength(2);
   });
 
@@ -453,6 +482,108 @@ describe('gatherAws', () => {
     // The old doctor stopped at the missing outputs; the streams are still checked.
     expect(s['stream.input']).toBe('pass');
     expect(s['esm.state']).toBe('pass');
+  });
+});
+
+describe('alarms and the last hour of metrics (recorded CloudWatch responses)', () => {
+  /** GetMetricData as CloudWatch answers the hour query: per-minute points, newest first. */
+  const recordedHour = (input: GetMetricDataCommandInput) => {
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    const at = (ago: number) => new Date(minute - ago * 60_000);
+    const series: Record<string, Array<[number, number]>> = {
+      // 103,200 records in the busiest minute: 1,720/s, 86% of 2 shards' 2,000/s.
+      recordsIn: [
+        [1, 30_000],
+        [2, 103_200],
+        [3, 60_000],
+      ],
+      bytesIn: [
+        [1, 3_600_000],
+        [2, 12_384_000],
+        [3, 7_200_000],
+      ],
+      aggregatesOut: [[1, 40]],
+      rejected: [[1, 52]],
+      lagMs: [
+        [1, 4_000],
+        [2, 95_000],
+      ],
+    };
+    const reasons = new Map([
+      ['not_json', 40],
+      ['unknown_currency', 12],
+    ]);
+    return {
+      MetricDataResults: (input.MetricDataQueries ?? []).map((q) => {
+        const reason = q.MetricStat?.Metric?.Dimensions?.find((d) => d.Name === 'reason')?.Value;
+        const points: Array<[number, number]> =
+          reason !== undefined ? (reasons.has(reason) ? [[1, reasons.get(reason) as number]] : []) : (series[q.Id ?? ''] ?? []);
+        return {
+          Id: q.Id,
+          StatusCode: 'Complete' as const,
+          Timestamps: points.map(([ago]) => at(ago)),
+          Values: points.map(([, v]) => v),
+        };
+      }),
+    };
+  };
+
+  it('alarm states, throughput against 2 shards with the advice, the hour\'s lag and rejects by reason', async () => {
+    healthy();
+    const health = metrics({ streamAge: [800], fnAge: [1200], aggInvocations: [10], prodInvocations: [1] });
+    cw.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) =>
+      input.MetricDataQueries?.some((q) => q.Id === 'recordsIn') ? recordedHour(input) : health,
+    );
+    cw.on(DescribeAlarmsCommand).resolves(recordedAlarms({ rejects: 'ALARM' }));
+    const r = await run({ env: 'dev' });
+    expect(check(r, 'alarms')).toMatchObject({
+      status: 'fail',
+      evidence: '1 alarm in ALARM: paypipe-dev-rejects',
+      fix: 'next: `paypipe dead-letters`',
+    });
+    expect(check(r, 'throughput')).toMatchObject({
+      status: 'warn',
+      evidence: expect.stringContaining("input at 86% of 2 shards' write limit"),
+      fix: '`paypipe scale --shards 4` or on-demand mode: `paypipe scale --on-demand`',
+    });
+    expect(check(r, 'lag.hour')).toMatchObject({ status: 'pass', evidence: 'max 1 min 35 s over the last hour, latest 4 s' });
+    expect(check(r, 'rejects').evidence).toContain('52 records rejected in the last hour');
+    expect(check(r, 'rejects').evidence).toContain('not_json 40, unknown_currency 12');
+    // What was asked: the input stream's own metrics and the alarms of this stack only.
+    const hour = cw
+      .commandCalls(GetMetricDataCommand)
+      .map((c) => c.args[0].input as GetMetricDataCommandInput)
+      .find((i) => i.MetricDataQueries?.some((q) => q.Id === 'recordsIn'));
+    expect(hour?.MetricDataQueries?.find((q) => q.Id === 'recordsIn')?.MetricStat).toMatchObject({
+      Metric: {
+        Namespace: 'AWS/Kinesis',
+        MetricName: 'IncomingRecords',
+        Dimensions: [{ Name: 'StreamName', Value: p.config.streams.input.name }],
+      },
+      Stat: 'Sum',
+      Period: 60,
+    });
+    expect(cw.commandCalls(DescribeAlarmsCommand)[0]?.args[0].input).toEqual({ AlarmNamePrefix: 'paypipe-dev-' });
+  });
+
+  it('an alarm the configuration defines but the stack lacks warns with the deploy to run', async () => {
+    healthy();
+    const recorded = recordedAlarms();
+    cw.on(DescribeAlarmsCommand).resolves({ ...recorded, MetricAlarms: recorded.MetricAlarms.slice(1) });
+    const c = check(await run(), 'alarms');
+    expect(c.status).toBe('warn');
+    expect(c.evidence).toContain(`not deployed: ${alarmDefinitions(p.config)[0]?.name}`);
+    expect(c.fix).toContain('`paypipe deploy`');
+  });
+
+  it('without cloudwatch:DescribeAlarms the alarms check says what to grant', async () => {
+    healthy();
+    cw.on(DescribeAlarmsCommand).rejects(
+      Object.assign(new Error('not authorized to perform: cloudwatch:DescribeAlarms'), { name: 'AccessDenied' }),
+    );
+    const c = check(await run(), 'alarms');
+    expect(c.status).toBe('warn');
+    expect(c.fix).toContain('cloudwatch:DescribeAlarms');
   });
 });
 
