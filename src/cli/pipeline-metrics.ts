@@ -12,8 +12,8 @@ import { alarmDefinitions, type AlarmState, evaluateLocal, ownMetric } from '../
 import type { PipelineConfig } from '../pipeline/config.js';
 import { bucketize, type MetricDatum, parseEmf, REJECTED_METRIC } from '../pipeline/metrics.js';
 
-export interface MinuteFigures {
-  /** Start of the minute, ms since the epoch. */
+export interface PeriodFigures {
+  /** Start of the period, ms since the epoch. */
   t: number;
   /** Records written to the input stream (AWS: IncomingRecords; local: read by the aggregator). */
   recordsIn: number;
@@ -37,8 +37,13 @@ export interface PipelineMetrics {
   source: string;
   startMs: number;
   endMs: number;
-  /** One per minute with data, oldest first. */
-  minutes: MinuteFigures[];
+  /**
+   * Width of each point: a minute on AWS (Kinesis and Lambda publish per minute); 10 s locally,
+   * where every invocation's line has its own time, so a burst shorter than a minute still shows.
+   */
+  periodMs: number;
+  /** One per period with data, oldest first. */
+  points: PeriodFigures[];
   rejectsByReason: Record<string, number>;
   alarms: AlarmView[];
   /** Alarms the configuration defines that CloudWatch does not have (a stack from an older paypipe). */
@@ -46,10 +51,15 @@ export interface PipelineMetrics {
 }
 
 const MINUTE = 60_000;
+/** Local points: see PipelineMetrics.periodMs. */
+export const LOCAL_PERIOD_MS = 10_000;
 
-function mergeMinutes(series: Record<keyof Omit<MinuteFigures, 't'>, { t: number; v: number }[]>): MinuteFigures[] {
-  const byT = new Map<number, MinuteFigures>();
-  const at = (t: number): MinuteFigures => {
+function mergePeriods(
+  series: Record<keyof Omit<PeriodFigures, 't'>, { t: number; v: number }[]>,
+  periodMs: number,
+): PeriodFigures[] {
+  const byT = new Map<number, PeriodFigures>();
+  const at = (t: number): PeriodFigures => {
     let m = byT.get(t);
     if (m === undefined) {
       m = { t, recordsIn: 0, bytesIn: 0, aggregatesOut: 0, rejected: 0 };
@@ -57,8 +67,8 @@ function mergeMinutes(series: Record<keyof Omit<MinuteFigures, 't'>, { t: number
     }
     return m;
   };
-  for (const [k, points] of Object.entries(series) as [keyof Omit<MinuteFigures, 't'>, { t: number; v: number }[]][]) {
-    for (const p of points) at(p.t - (p.t % MINUTE))[k] = p.v;
+  for (const [k, points] of Object.entries(series) as [keyof Omit<PeriodFigures, 't'>, { t: number; v: number }[]][]) {
+    for (const p of points) at(p.t - (p.t % periodMs))[k] = p.v;
   }
   return [...byT.values()].sort((a, b) => a.t - b.t);
 }
@@ -76,7 +86,13 @@ export async function localPipelineMetrics(
       for (const d of parseEmf(e.message)) if (d.environment === config.stackName) data.push(d);
     }
   }
-  return metricsFromData(data, config, range, `local function metrics (${join(dataDir, 'logs')})`);
+  // The local scheduler may be off (`up --no-schedule`, `schedule --disable`): then the producer
+  // not running is what was asked for, not an alarm.
+  const { readLocalSchedule } = await import('../local/schedule.js');
+  const scheduled = (await readLocalSchedule(dataDir)).enabled;
+  return metricsFromData(data, config, range, `local function metrics (${join(dataDir, 'logs')})`, LOCAL_PERIOD_MS, {
+    skip: scheduled ? [] : ['producer-schedule'],
+  });
 }
 
 /** Pure: the figures and alarm states of the local definitions over metric data. */
@@ -85,6 +101,8 @@ export function metricsFromData(
   config: PipelineConfig,
   range: { startMs: number; endMs: number },
   source: string,
+  periodMs: number,
+  o: { skip?: readonly string[] } = {},
 ): PipelineMetrics {
   const own = (name: string, stat: 'Sum' | 'Maximum') => {
     const m = ownMetric(config, 'aggregator', name, stat);
@@ -92,7 +110,7 @@ export function metricsFromData(
       data,
       (d) => d.name === m.metricName && d.service === 'aggregator' && d.reason === undefined,
       stat,
-      MINUTE,
+      periodMs,
       range,
     );
   };
@@ -104,20 +122,21 @@ export function metricsFromData(
   }
   const alarms: AlarmView[] = [];
   for (const def of alarmDefinitions(config)) {
-    if (def.local === undefined) continue;
+    if (def.local === undefined || o.skip?.includes(def.id)) continue;
     const r = evaluateLocal(def, data, range.endMs - 1);
     alarms.push({ name: def.name, state: r.state, value: r.value });
   }
   return {
     source,
     ...range,
-    minutes: mergeMinutes({
+    periodMs,
+    points: mergePeriods({
       recordsIn: own('RecordsIn', 'Sum'),
       bytesIn: own('BytesIn', 'Sum'),
       aggregatesOut: own('AggregatesOut', 'Sum'),
       rejected: own('RecordsRejected', 'Sum'),
       lagMs: own('OldestRecordAge', 'Maximum'),
-    }),
+    }, periodMs),
     rejectsByReason,
     alarms,
     alarmsMissing: [],
@@ -168,13 +187,14 @@ export async function awsPipelineMetrics(
   return {
     source: 'CloudWatch',
     ...range,
-    minutes: mergeMinutes({
+    periodMs: MINUTE,
+    points: mergePeriods({
       recordsIn: series.get('recordsIn') ?? [],
       bytesIn: series.get('bytesIn') ?? [],
       aggregatesOut: series.get('aggregatesOut') ?? [],
       rejected: series.get('rejected') ?? [],
       lagMs: series.get('lagMs') ?? [],
-    }),
+    }, MINUTE),
     rejectsByReason,
     alarms: states.map((s) => ({ name: s.name, state: s.state, reason: s.reason })),
     alarmsMissing: defined.filter((n) => !byName.has(n)),

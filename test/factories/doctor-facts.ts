@@ -79,7 +79,8 @@ export function quietMetrics(target: 'aws' | 'local'): PipelineMetrics {
     source: target === 'aws' ? 'CloudWatch' : 'local function metrics (logs)',
     startMs: endMs - 3_600_000,
     endMs,
-    minutes: Array.from({ length: 60 }, (_, i) => ({
+    periodMs: 60_000,
+    points: Array.from({ length: 60 }, (_, i) => ({
       t: endMs - 3_600_000 + i * 60_000,
       recordsIn: 100,
       bytesIn: 12_000,
@@ -413,7 +414,8 @@ export const anyFacts = (target: 'aws' | 'local'): fc.Arbitrary<DoctorFacts> => 
         source: text,
         startMs: fc.constant(0),
         endMs: fc.constant(3_600_000),
-        minutes: fc.array(
+        periodMs: fc.constantFrom(10_000, 60_000),
+        points: fc.array(
           fc.record({
             t: fc.nat({ max: 59 }).map((i) => i * 60_000),
             recordsIn: fc.nat({ max: 200_000 }),

@@ -57,16 +57,16 @@ export interface Throughput {
   bytesPerSecond: number;
   /** The larger of the two shares of the write limit. */
   share: number;
-  /** Start of the busiest minute. */
+  /** Start of the busiest period. */
   atMs?: number | undefined;
 }
 
-/** The busiest minute of the window against `shards` shards' write limits. */
+/** The busiest period of the window against `shards` shards' write limits. */
 export function peakThroughput(m: PipelineMetrics, shards: number): Throughput {
   let best: Throughput = { shards, recordsPerSecond: 0, bytesPerSecond: 0, share: 0 };
-  for (const p of m.minutes) {
-    const r = p.recordsIn / 60;
-    const b = p.bytesIn / 60;
+  for (const p of m.points) {
+    const r = p.recordsIn / (m.periodMs / 1000);
+    const b = p.bytesIn / (m.periodMs / 1000);
     const share = Math.max(
       r / (shards * SHARD_WRITE_LIMITS.recordsPerSecond),
       b / (shards * SHARD_WRITE_LIMITS.bytesPerSecond),
@@ -86,7 +86,7 @@ export function judgeThroughput(
   // A stream mid-creation reports 0 open shards: judge against at least one.
   const shards = Math.max(1, input?.openShards ?? f.config.streams.input.shardCount);
   const t = peakThroughput(m, shards);
-  const peak = `peak ${round(t.recordsPerSecond)} records/s, ${formatBytes(t.bytesPerSecond)}/s (busiest minute of the last hour)`;
+  const peak = `peak ${round(t.recordsPerSecond)} records/s, ${formatBytes(t.bytesPerSecond)}/s (busiest ${m.periodMs === 60_000 ? 'minute' : `${m.periodMs / 1000} s`} of the last hour)`;
   if (input?.status === 'UPDATING') {
     return {
       status: 'warn',
@@ -106,7 +106,7 @@ export function judgeThroughput(
 }
 
 export function judgeHourLag(m: PipelineMetrics, f: DoctorFacts, paypipe: Paypipe): MonitoringVerdict {
-  const lags = m.minutes.flatMap((p) => (p.lagMs === undefined ? [] : [p.lagMs]));
+  const lags = m.points.flatMap((p) => (p.lagMs === undefined ? [] : [p.lagMs]));
   if (lags.length === 0) return { status: 'pass', evidence: 'no lag data in the last hour (nothing read)' };
   const max = Math.max(...lags);
   const latest = lags[lags.length - 1] as number;
@@ -120,7 +120,7 @@ export function judgeHourLag(m: PipelineMetrics, f: DoctorFacts, paypipe: Paypip
 }
 
 export function judgeRejects(m: PipelineMetrics, f: DoctorFacts, paypipe: Paypipe): MonitoringVerdict {
-  const total = m.minutes.reduce((a, p) => a + p.recordsIn, 0);
+  const total = m.points.reduce((a, p) => a + p.recordsIn, 0);
   const rejected = Object.values(m.rejectsByReason).reduce((a, n) => a + n, 0);
   if (rejected === 0) return { status: 'pass', evidence: `none of ${plural(total, 'record')} in the last hour` };
   const reasons = Object.entries(m.rejectsByReason)
