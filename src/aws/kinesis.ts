@@ -458,10 +458,18 @@ export {
  * Starts a uniform resharding of a provisioned stream to `shards` open shards (UpdateShardCount);
  * the stream is UPDATING until it is done (see waitForCapacity).
  */
-export async function updateShardCount(client: KinesisClient, streamName: string, shards: number): Promise<void> {
+export async function updateShardCount(
+  client: KinesisClient,
+  streamName: string,
+  shards: number,
+): Promise<void> {
   const { UpdateShardCountCommand } = await sdk();
   await client.send(
-    new UpdateShardCountCommand({ StreamName: streamName, TargetShardCount: shards, ScalingType: 'UNIFORM_SCALING' }),
+    new UpdateShardCountCommand({
+      StreamName: streamName,
+      TargetShardCount: shards,
+      ScalingType: 'UNIFORM_SCALING',
+    }),
   );
 }
 
@@ -472,5 +480,7 @@ export async function updateStreamMode(
   mode: 'ON_DEMAND' | 'PROVISIONED',
 ): Promise<void> {
   const { UpdateStreamModeCommand } = await sdk();
-  await client.send(new UpdateStreamModeCommand({ StreamARN: streamArn, StreamModeDetails: { StreamMode: mode } }));
+  await client.send(
+    new UpdateStreamModeCommand({ StreamARN: streamArn, StreamModeDetails: { StreamMode: mode } }),
+  );
 }

@@ -20,6 +20,7 @@ import { register as doctor } from './doctor/command.js';
 import { register as schedule } from './schedule/command.js';
 import { register as redrive } from './redrive/command.js';
 import { register as scale } from './scale/command.js';
+import { register as status } from './status/command.js';
 import { register as config } from './config/command.js';
 import { register as synth } from './stack/synth-command.js';
 import { register as diff } from './stack/diff-command.js';
@@ -42,6 +43,7 @@ const commandModules: Register[] = [
   scale,
   logs,
   doctor,
+  status,
   schedule,
   config,
   synth,

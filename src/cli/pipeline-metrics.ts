@@ -67,7 +67,10 @@ function mergePeriods(
     }
     return m;
   };
-  for (const [k, points] of Object.entries(series) as [keyof Omit<PeriodFigures, 't'>, { t: number; v: number }[]][]) {
+  for (const [k, points] of Object.entries(series) as [
+    keyof Omit<PeriodFigures, 't'>,
+    { t: number; v: number }[],
+  ][]) {
     for (const p of points) at(p.t - (p.t % periodMs))[k] = p.v;
   }
   return [...byT.values()].sort((a, b) => a.t - b.t);
@@ -90,9 +93,16 @@ export async function localPipelineMetrics(
   // not running is what was asked for, not an alarm.
   const { readLocalSchedule } = await import('../local/schedule.js');
   const scheduled = (await readLocalSchedule(dataDir)).enabled;
-  return metricsFromData(data, config, range, `local function metrics (${join(dataDir, 'logs')})`, LOCAL_PERIOD_MS, {
-    skip: scheduled ? [] : ['producer-schedule'],
-  });
+  return metricsFromData(
+    data,
+    config,
+    range,
+    `local function metrics (${join(dataDir, 'logs')})`,
+    LOCAL_PERIOD_MS,
+    {
+      skip: scheduled ? [] : ['producer-schedule'],
+    },
+  );
 }
 
 /** Pure: the figures and alarm states of the local definitions over metric data. */
@@ -130,13 +140,16 @@ export function metricsFromData(
     source,
     ...range,
     periodMs,
-    points: mergePeriods({
-      recordsIn: own('RecordsIn', 'Sum'),
-      bytesIn: own('BytesIn', 'Sum'),
-      aggregatesOut: own('AggregatesOut', 'Sum'),
-      rejected: own('RecordsRejected', 'Sum'),
-      lagMs: own('OldestRecordAge', 'Maximum'),
-    }, periodMs),
+    points: mergePeriods(
+      {
+        recordsIn: own('RecordsIn', 'Sum'),
+        bytesIn: own('BytesIn', 'Sum'),
+        aggregatesOut: own('AggregatesOut', 'Sum'),
+        rejected: own('RecordsRejected', 'Sum'),
+        lagMs: own('OldestRecordAge', 'Maximum'),
+      },
+      periodMs,
+    ),
     rejectsByReason,
     alarms,
     alarmsMissing: [],
@@ -188,13 +201,16 @@ export async function awsPipelineMetrics(
     source: 'CloudWatch',
     ...range,
     periodMs: MINUTE,
-    points: mergePeriods({
-      recordsIn: series.get('recordsIn') ?? [],
-      bytesIn: series.get('bytesIn') ?? [],
-      aggregatesOut: series.get('aggregatesOut') ?? [],
-      rejected: series.get('rejected') ?? [],
-      lagMs: series.get('lagMs') ?? [],
-    }, MINUTE),
+    points: mergePeriods(
+      {
+        recordsIn: series.get('recordsIn') ?? [],
+        bytesIn: series.get('bytesIn') ?? [],
+        aggregatesOut: series.get('aggregatesOut') ?? [],
+        rejected: series.get('rejected') ?? [],
+        lagMs: series.get('lagMs') ?? [],
+      },
+      MINUTE,
+    ),
     rejectsByReason,
     alarms: states.map((s) => ({ name: s.name, state: s.state, reason: s.reason })),
     alarmsMissing: defined.filter((n) => !byName.has(n)),

@@ -11,7 +11,13 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { type AlarmDef, type AlarmInput, alarmDefinitions, type MetricRef, ownMetric } from '../pipeline/alarms.js';
+import {
+  type AlarmDef,
+  type AlarmInput,
+  alarmDefinitions,
+  type MetricRef,
+  ownMetric,
+} from '../pipeline/alarms.js';
 import { type PipelineConfig, subscriptionProtocol } from '../pipeline/config.js';
 import { REJECT_REASONS } from '../domain/event.js';
 import { REJECTED_METRIC } from '../pipeline/metrics.js';
@@ -72,7 +78,9 @@ export class Monitoring extends Construct {
             ? new subs.UrlSubscription(endpoint, { protocol: sns.SubscriptionProtocol.HTTPS })
             : protocol === 'sqs'
               ? new subs.SqsSubscription(sqs.Queue.fromQueueArn(this, 'SubscribedQueue', endpoint))
-              : new subs.LambdaSubscription(lambda.Function.fromFunctionArn(this, 'SubscribedFunction', endpoint)),
+              : new subs.LambdaSubscription(
+                  lambda.Function.fromFunctionArn(this, 'SubscribedFunction', endpoint),
+                ),
       );
     }
     const action = new cwActions.SnsAction(this.topic);
@@ -98,8 +106,21 @@ export class Monitoring extends Construct {
     const minute = Duration.minutes(1);
     const own = (service: 'aggregator' | 'producer', name: string, stat: 'Sum' | 'Maximum', label: string) =>
       metricOf(ownMetric(config, service, name, stat), minute, label);
-    const aws = (namespace: string, name: string, dims: Record<string, string>, stat: string, label: string) =>
-      new cloudwatch.Metric({ namespace, metricName: name, dimensionsMap: dims, statistic: stat, period: minute, label });
+    const aws = (
+      namespace: string,
+      name: string,
+      dims: Record<string, string>,
+      stat: string,
+      label: string,
+    ) =>
+      new cloudwatch.Metric({
+        namespace,
+        metricName: name,
+        dimensionsMap: dims,
+        statistic: stat,
+        period: minute,
+        label,
+      });
     const input = { StreamName: config.streams.input.name };
     const fn = (f: string) => ({ FunctionName: f });
     const d = new cloudwatch.Dashboard(this, 'Dashboard', {
@@ -129,8 +150,20 @@ export class Monitoring extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Lag (ms)',
         left: [
-          aws('AWS/Lambda', 'IteratorAge', fn(config.aggregator.functionName), 'Maximum', 'aggregator iterator age'),
-          aws('AWS/Kinesis', 'GetRecords.IteratorAgeMilliseconds', input, 'Maximum', 'input stream iterator age'),
+          aws(
+            'AWS/Lambda',
+            'IteratorAge',
+            fn(config.aggregator.functionName),
+            'Maximum',
+            'aggregator iterator age',
+          ),
+          aws(
+            'AWS/Kinesis',
+            'GetRecords.IteratorAgeMilliseconds',
+            input,
+            'Maximum',
+            'input stream iterator age',
+          ),
         ],
         leftAnnotations: [{ value: config.alarms.lagSeconds * 1000, label: 'alarm' }],
         width: 12,

@@ -113,7 +113,11 @@ export function createProducerHandler(deps: ProducerDeps): ProducerHandler {
       throttled: summary.throttled,
       duration_ms: now() - started,
     };
-    deps.metrics?.producerRun({ ProducerRuns: 1, EventsProduced: summary.sent, EventsUnsent: summary.failed });
+    deps.metrics?.producerRun({
+      ProducerRuns: 1,
+      EventsProduced: summary.sent,
+      EventsUnsent: summary.failed,
+    });
     if (summary.failed > 0) {
       const f = summary.failedRecords[0];
       log.error('events left unsent', { ...fields, error: `${f?.errorCode}: ${f?.errorMessage}` });

@@ -278,7 +278,8 @@ export function seriesOf(
     return bucketize(data, pickFor(input.metric), input.metric.statistic, periodMs, range);
   }
   const terms = Object.entries(input.using).map(
-    ([k, m]) => [k, new Map(bucketize(data, pickFor(m), m.statistic, periodMs, range).map((p) => [p.t, p.v]))] as const,
+    ([k, m]) =>
+      [k, new Map(bucketize(data, pickFor(m), m.statistic, periodMs, range).map((p) => [p.t, p.v]))] as const,
   );
   const times = new Set<number>();
   for (const [, s] of terms) for (const t of s.keys()) times.add(t);

@@ -401,7 +401,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec } = {
     pattern: ALARM_SUBSCRIPTION_PATTERN,
     like: 'an email address, an https:// URL, or an SQS queue or Lambda function ARN',
     nullMeans: 'no subscription: alarms go to the topic only',
-    doc: "Who the alarm topic notifies: an email address (confirmed from the mail AWS sends), an https:// endpoint, or an SQS queue / Lambda function ARN",
+    doc: 'Who the alarm topic notifies: an email address (confirmed from the mail AWS sends), an https:// endpoint, or an SQS queue / Lambda function ARN',
   },
 };
 

@@ -148,9 +148,7 @@ export function bucketize(
     if (g === undefined) groups.set(t, [d.value]);
     else g.push(d.value);
   }
-  return [...groups]
-    .sort((a, b) => a[0] - b[0])
-    .map(([t, vs]) => ({ t, v: statistic(vs, stat) }));
+  return [...groups].sort((a, b) => a[0] - b[0]).map(([t, vs]) => ({ t, v: statistic(vs, stat) }));
 }
 
 export function statistic(vs: readonly number[], stat: Statistic): number {

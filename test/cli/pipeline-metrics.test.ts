@@ -13,8 +13,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, type DoctorReport } from '../../src/cli/doctor/checks.js';
 import { gatherLocal } from '../../src/cli/doctor/gather-local.js';
 import { localPipelineMetrics } from '../../src/cli/pipeline-metrics.js';
+import { runStatus, sparkline } from '../../src/cli/status/status.js';
 import { parseEmf } from '../../src/pipeline/metrics.js';
-import { makeEvents, sendEvents, sendRaw, startTestPipeline, type TestPipeline } from '../helpers/local-pipeline.js';
+import { captureIo } from '../helpers/ops.js';
+import {
+  makeEvents,
+  sendEvents,
+  sendRaw,
+  startTestPipeline,
+  type TestPipeline,
+} from '../helpers/local-pipeline.js';
 
 let p: TestPipeline;
 
@@ -34,7 +42,9 @@ const check = (r: DoctorReport, id: string) => {
   return c;
 };
 const doctor = async () =>
-  buildReport(await gatherLocal({ local: true, dataDir: p.dataDir }, { probe: false, timeoutMs: 20_000, pollMs: 100 }));
+  buildReport(
+    await gatherLocal({ local: true, dataDir: p.dataDir }, { probe: false, timeoutMs: 20_000, pollMs: 100 }),
+  );
 
 describe('local metrics', () => {
   it('the aggregator writes EMF lines with the counts of what it read', async () => {
@@ -84,5 +94,30 @@ describe('local metrics', () => {
     expect(t.status).toBe('fail');
     expect(t.evidence).toMatch(/^input at \d{3,}% of 1 shard' write limit/);
     expect(t.fix).toContain('set shardCount to 2 in paypipe.config.json');
+    // status shows the same burst (its peak over the shard's limit) and the alarms' states.
+    const c = captureIo();
+    await runStatus({ local: true, dataDir: p.dataDir, once: true, since: 10 * 60_000 }, c.io);
+    expect(c.out()).toMatch(/records in\/s +[▁▂▃▄▅▆▇█ ]*█/);
+    expect(c.out()).toMatch(/peak \d+(\.\d)? \((\d{3,})% of 1 shards\)/);
+    expect(c.out()).toContain(`● ${p.config.stackName}-rejects`);
+    const j = captureIo({ json: true });
+    await runStatus({ local: true, dataDir: p.dataDir, since: 10 * 60_000 }, j.io);
+    const doc = JSON.parse(j.out()) as {
+      shards: number;
+      metrics: { alarms: { name: string; state: string }[] };
+    };
+    expect(doc.shards).toBe(1);
+    // 25,000 valid records dilute the 60 rejects below 5% again: the alarm is back to OK.
+    expect(doc.metrics.alarms).toContainEqual(
+      expect.objectContaining({ name: `${p.config.stackName}-rejects`, state: 'OK' }),
+    );
   }, 120_000);
+});
+
+describe('sparkline', () => {
+  it('scales to the largest value, gaps are blank', () => {
+    expect(sparkline([0, 1, 2, 4, undefined, 8])).toBe('▁▂▃▅ █');
+    expect(sparkline([0, 0])).toBe('▁▁');
+    expect(sparkline([])).toBe('');
+  });
 });

@@ -174,7 +174,13 @@ describe('dashboard', () => {
     ]) {
       expect(body).toContain(title);
     }
-    for (const m of ['IncomingRecords', 'RecordsIn', 'AggregatesOut', 'IteratorAge', 'DeliveryToS3.DataFreshness']) {
+    for (const m of [
+      'IncomingRecords',
+      'RecordsIn',
+      'AggregatesOut',
+      'IteratorAge',
+      'DeliveryToS3.DataFreshness',
+    ]) {
       expect(body).toContain(m);
     }
     for (const reason of REJECT_REASONS) expect(body).toContain(reason);

@@ -816,7 +816,7 @@ export const CHECKS: readonly Check[] = [
   }),
   check({
     id: 'lag.hour',
-    title: "Aggregator lag, last hour",
+    title: 'Aggregator lag, last hour',
     fact: (f) => f.metrics,
     judge: (m, f, say) => judgeHourLag(m, f, say.paypipe),
     onMissing: 'omit',

@@ -122,7 +122,8 @@ export function judgeHourLag(m: PipelineMetrics, f: DoctorFacts, paypipe: Paypip
 export function judgeRejects(m: PipelineMetrics, f: DoctorFacts, paypipe: Paypipe): MonitoringVerdict {
   const total = m.points.reduce((a, p) => a + p.recordsIn, 0);
   const rejected = Object.values(m.rejectsByReason).reduce((a, n) => a + n, 0);
-  if (rejected === 0) return { status: 'pass', evidence: `none of ${plural(total, 'record')} in the last hour` };
+  if (rejected === 0)
+    return { status: 'pass', evidence: `none of ${plural(total, 'record')} in the last hour` };
   const reasons = Object.entries(m.rejectsByReason)
     .sort((a, b) => b[1] - a[1])
     .map(([r, n]) => `${r} ${n}`)

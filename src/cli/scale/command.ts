@@ -17,7 +17,9 @@ const parseShards = (v: string): number => {
 export function register(program: Command): void {
   const cmd = program
     .command('scale')
-    .description("Show or change the input stream's capacity: shard count (UpdateShardCount) or on-demand mode.")
+    .description(
+      "Show or change the input stream's capacity: shard count (UpdateShardCount) or on-demand mode.",
+    )
     .option('--shards <n>', 'provisioned mode with this many shards (uniform resharding)', parseShards)
     .option('--on-demand', 'switch to on-demand capacity (Kinesis scales it; billed per GB)')
     .option('--no-wait', 'return once the change is accepted, without waiting for the stream to be ACTIVE');

@@ -37,15 +37,20 @@ const capacityOf = (s: StreamSummary): Capacity => ({ mode: s.mode ?? 'unknown',
 
 export async function runScale(flags: ScaleFlags, io: Io, deps: ScaleDeps = {}): Promise<ScaleResult> {
   if (flags.shards !== undefined && flags.onDemand === true) {
-    throw usageError('--shards and --on-demand exclude each other', 'pick one: a shard count is provisioned mode');
+    throw usageError(
+      '--shards and --on-demand exclude each other',
+      'pick one: a shard count is provisioned mode',
+    );
   }
   const target = await resolveTarget(flags);
   const k = await import('../../aws/kinesis.js');
-  const kinesis = deps.kinesis ?? (await (await import('../../aws/clients.js')).kinesisClient(target.clientTarget));
+  const kinesis =
+    deps.kinesis ?? (await (await import('../../aws/clients.js')).kinesisClient(target.clientTarget));
   const stream = target.names.inputStream;
   const describe = async (): Promise<StreamSummary> => {
     const s = await k.describeStreamSummary(kinesis, stream);
-    if (s === undefined) throw new PaypipeError('AWS', `stream ${stream} not found`, { hint: 'deploy the stack first' });
+    if (s === undefined)
+      throw new PaypipeError('AWS', `stream ${stream} not found`, { hint: 'deploy the stack first' });
     return s;
   };
   const current = await describe();
@@ -66,7 +71,9 @@ export async function runScale(flags: ScaleFlags, io: Io, deps: ScaleDeps = {}):
     note,
   });
   if (want === undefined) {
-    return unchanged(current.status === 'UPDATING' ? 'resharding or a mode switch is in progress (UPDATING)' : undefined);
+    return unchanged(
+      current.status === 'UPDATING' ? 'resharding or a mode switch is in progress (UPDATING)' : undefined,
+    );
   }
   if (target.kind === 'local') {
     throw usageError(
@@ -94,12 +101,18 @@ export async function runScale(flags: ScaleFlags, io: Io, deps: ScaleDeps = {}):
       const s = await describe();
       const c = capacityOf(s);
       spinner.update(`${stream}: ${s.status}, ${describeCapacity(c)} (→ ${describeCapacity(goal)})`);
-      if (s.status === 'ACTIVE' && c.mode === goal.mode && (goal.mode === 'ON_DEMAND' || c.shards === goal.shards)) {
+      if (
+        s.status === 'ACTIVE' &&
+        c.mode === goal.mode &&
+        (goal.mode === 'ON_DEMAND' || c.shards === goal.shards)
+      ) {
         return s;
       }
       if (now() > deadline) {
         spinner.fail();
-        throw new PaypipeError('TIMEOUT', `${stream} is still ${s.status} at ${describeCapacity(c)}`, { hint: 'it continues on AWS: check again with paypipe scale' });
+        throw new PaypipeError('TIMEOUT', `${stream} is still ${s.status} at ${describeCapacity(c)}`, {
+          hint: 'it continues on AWS: check again with paypipe scale',
+        });
       }
       await sleep(pollMs);
     }
@@ -107,7 +120,8 @@ export async function runScale(flags: ScaleFlags, io: Io, deps: ScaleDeps = {}):
   try {
     let s = current;
     if (want.mode !== before.mode) {
-      if (s.arn === undefined) throw new PaypipeError('AWS', `DescribeStreamSummary gave no ARN for ${stream}`);
+      if (s.arn === undefined)
+        throw new PaypipeError('AWS', `DescribeStreamSummary gave no ARN for ${stream}`);
       await k.updateStreamMode(kinesis, s.arn, want.mode as 'ON_DEMAND' | 'PROVISIONED');
       if (flags.wait === false && want.mode === 'ON_DEMAND') {
         spinner.succeed(`${stream}: switching to on-demand (not waiting)`);

@@ -517,7 +517,11 @@ describe('alarms and the last hour of metrics (recorded CloudWatch responses)', 
       MetricDataResults: (input.MetricDataQueries ?? []).map((q) => {
         const reason = q.MetricStat?.Metric?.Dimensions?.find((d) => d.Name === 'reason')?.Value;
         const points: Array<[number, number]> =
-          reason !== undefined ? (reasons.has(reason) ? [[1, reasons.get(reason) as number]] : []) : (series[q.Id ?? ''] ?? []);
+          reason !== undefined
+            ? reasons.has(reason)
+              ? [[1, reasons.get(reason) as number]]
+              : []
+            : (series[q.Id ?? ''] ?? []);
         return {
           Id: q.Id,
           StatusCode: 'Complete' as const,
@@ -528,7 +532,7 @@ describe('alarms and the last hour of metrics (recorded CloudWatch responses)', 
     };
   };
 
-  it('alarm states, throughput against 2 shards with the advice, the hour\'s lag and rejects by reason', async () => {
+  it("alarm states, throughput against 2 shards with the advice, the hour's lag and rejects by reason", async () => {
     healthy();
     const health = metrics({ streamAge: [800], fnAge: [1200], aggInvocations: [10], prodInvocations: [1] });
     cw.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) =>
@@ -546,7 +550,10 @@ describe('alarms and the last hour of metrics (recorded CloudWatch responses)', 
       evidence: expect.stringContaining("input at 86% of 2 shards' write limit"),
       fix: '`paypipe scale --shards 4` or on-demand mode: `paypipe scale --on-demand`',
     });
-    expect(check(r, 'lag.hour')).toMatchObject({ status: 'pass', evidence: 'max 1 min 35 s over the last hour, latest 4 s' });
+    expect(check(r, 'lag.hour')).toMatchObject({
+      status: 'pass',
+      evidence: 'max 1 min 35 s over the last hour, latest 4 s',
+    });
     expect(check(r, 'rejects').evidence).toContain('52 records rejected in the last hour');
     expect(check(r, 'rejects').evidence).toContain('not_json 40, unknown_currency 12');
     // What was asked: the input stream's own metrics and the alarms of this stack only.
@@ -563,7 +570,9 @@ describe('alarms and the last hour of metrics (recorded CloudWatch responses)', 
       Stat: 'Sum',
       Period: 60,
     });
-    expect(cw.commandCalls(DescribeAlarmsCommand)[0]?.args[0].input).toEqual({ AlarmNamePrefix: 'paypipe-dev-' });
+    expect(cw.commandCalls(DescribeAlarmsCommand)[0]?.args[0].input).toEqual({
+      AlarmNamePrefix: 'paypipe-dev-',
+    });
   });
 
   it('an alarm the configuration defines but the stack lacks warns with the deploy to run', async () => {
@@ -579,7 +588,9 @@ describe('alarms and the last hour of metrics (recorded CloudWatch responses)', 
   it('without cloudwatch:DescribeAlarms the alarms check says what to grant', async () => {
     healthy();
     cw.on(DescribeAlarmsCommand).rejects(
-      Object.assign(new Error('not authorized to perform: cloudwatch:DescribeAlarms'), { name: 'AccessDenied' }),
+      Object.assign(new Error('not authorized to perform: cloudwatch:DescribeAlarms'), {
+        name: 'AccessDenied',
+      }),
     );
     const c = check(await run(), 'alarms');
     expect(c.status).toBe('warn');
