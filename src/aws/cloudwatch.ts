@@ -4,6 +4,8 @@
  */
 import type { CloudWatchClient, MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 
+export type { CloudWatchClient };
+
 export interface MetricQuery {
   /** Query id: lower-case start, letters, digits and underscores (CloudWatch's rule). */
   id: string;

@@ -4,9 +4,8 @@
  * to their log files, with the stack's alarm definitions evaluated over them): what doctor judges
  * and what a live view draws.
  */
-import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { join } from 'node:path';
-import { alarmStates, type MetricQuery, metricSeries } from '../aws/cloudwatch.js';
+import { alarmStates, type CloudWatchClient, type MetricQuery, metricSeries } from '../aws/cloudwatch.js';
 import { REJECT_REASONS } from '../domain/event.js';
 import { alarmDefinitions, type AlarmState, evaluateLocal, ownMetric } from '../pipeline/alarms.js';
 import type { PipelineConfig } from '../pipeline/config.js';
