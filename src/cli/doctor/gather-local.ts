@@ -137,44 +137,58 @@ async function gatherRunning(
   const fromStatus = <T>(f: (s: LocalStatus) => T): Fact<T> =>
     status.known ? knownFact(f(status.value)) : status;
 
-  const [input, output, failedBatches, deadLetters, aggregatorLag, errors, raw, aggregations, schedule] =
-    await Promise.all([
-      gather(o, 'input stream', () => streamFact(kinesis, n.inputStream)),
-      gather(o, 'output stream', () => streamFact(kinesis, n.outputStream)),
-      gather(o, 'failed batches', async () => ({
-        where: 'failed-batches.ndjson',
-        count: (await listFailedBatches(t.dataDir)).length,
-      })),
-      gather(o, 'dead letters', () =>
-        deadLetterFact(
-          s3,
-          n.analyticsBucket,
-          c,
-          nowMs,
-          `${n.analyticsBucket}/${c.aggregator.deadLetterPrefix}`,
-        ),
+  const [
+    input,
+    output,
+    failedBatches,
+    deadLetters,
+    aggregatorLag,
+    errors,
+    raw,
+    aggregations,
+    schedule,
+    metrics,
+  ] = await Promise.all([
+    gather(o, 'input stream', () => streamFact(kinesis, n.inputStream)),
+    gather(o, 'output stream', () => streamFact(kinesis, n.outputStream)),
+    gather(o, 'failed batches', async () => ({
+      where: 'failed-batches.ndjson',
+      count: (await listFailedBatches(t.dataDir)).length,
+    })),
+    gather(o, 'dead letters', () =>
+      deadLetterFact(
+        s3,
+        n.analyticsBucket,
+        c,
+        nowMs,
+        `${n.analyticsBucket}/${c.aggregator.deadLetterPrefix}`,
       ),
-      status.known
-        ? gather(o, 'aggregator lag', () => shardLag(kinesis, n.inputStream, status.value, nowMs))
-        : Promise.resolve(status),
-      gather(o, 'local logs', () => localErrors(t.dataDir, nowMs)),
-      gather(o, 'raw objects', () =>
-        newestObject(s3, n.rawBucket, PREFIXES.raw, nowMs, `${n.rawBucket}/${PREFIXES.raw}`),
+    ),
+    status.known
+      ? gather(o, 'aggregator lag', () => shardLag(kinesis, n.inputStream, status.value, nowMs))
+      : Promise.resolve(status),
+    gather(o, 'local logs', () => localErrors(t.dataDir, nowMs)),
+    gather(o, 'raw objects', () =>
+      newestObject(s3, n.rawBucket, PREFIXES.raw, nowMs, `${n.rawBucket}/${PREFIXES.raw}`),
+    ),
+    gather(o, 'aggregate objects', () =>
+      newestObject(
+        s3,
+        n.analyticsBucket,
+        PREFIXES.aggregations,
+        nowMs,
+        `${n.analyticsBucket}/${PREFIXES.aggregations}`,
       ),
-      gather(o, 'aggregate objects', () =>
-        newestObject(
-          s3,
-          n.analyticsBucket,
-          PREFIXES.aggregations,
-          nowMs,
-          `${n.analyticsBucket}/${PREFIXES.aggregations}`,
-        ),
-      ),
-      gather(o, 'schedule.json', async () => ({
-        name: 'local scheduler',
-        ...(await readLocalSchedule(t.dataDir)),
-      })),
-    ]);
+    ),
+    gather(o, 'schedule.json', async () => ({
+      name: 'local scheduler',
+      ...(await readLocalSchedule(t.dataDir)),
+    })),
+    gather(o, 'local metrics', async () => {
+      const { localPipelineMetrics } = await import('../pipeline-metrics.js');
+      return localPipelineMetrics(t.dataDir, c, { startMs: nowMs - METRICS_WINDOW_MS, endMs: nowMs + 1 });
+    }),
+  ]);
 
   const delivery = (role: 'raw' | 'analytics') =>
     fromStatus((s) => ({
@@ -220,10 +234,7 @@ async function gatherRunning(
     newest: { raw, aggregations },
     pipelineAgeMs: fromStatus((s) => nowMs - Date.parse(s.startedAt)),
     schedule,
-    metrics: await gather(o, 'local metrics', async () => {
-      const { localPipelineMetrics } = await import('../pipeline-metrics.js');
-      return localPipelineMetrics(t.dataDir, c, { startMs: nowMs - METRICS_WINDOW_MS, endMs: nowMs + 1 });
-    }),
+    metrics,
     probe: skipped('no --probe'),
   };
   if (!o.probe) return facts;
