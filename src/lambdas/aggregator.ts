@@ -16,8 +16,8 @@ const outputStreamName = requireEnv(env, LAMBDA_ENV.outputStream);
 const deadLetterBucket = requireEnv(env, LAMBDA_ENV.deadLetterBucket);
 const deadLetterPrefix = requireEnv(env, LAMBDA_ENV.deadLetterPrefix);
 const windowSeconds = requireIntEnv(env, LAMBDA_ENV.windowSeconds, 1, 3600);
-const environment = requireEnv(env, LAMBDA_ENV.environment);
 const maxFutureSkewMs = requireIntEnv(env, LAMBDA_ENV.maxFutureSkewMs, 0, 366 * 86_400_000);
+const environment = requireEnv(env, LAMBDA_ENV.environment);
 
 const logger = createLogger({
   service: 'paypipe-aggregator',

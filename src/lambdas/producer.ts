@@ -13,8 +13,8 @@ import { createProducerHandler, MAX_EVENTS_PER_INVOCATION } from './producer-han
 const env = process.env;
 const region = requireEnv(env, 'AWS_REGION');
 const streamName = requireEnv(env, LAMBDA_ENV.inputStream);
-const environment = requireEnv(env, LAMBDA_ENV.environment);
 const defaultCount = requireIntEnv(env, LAMBDA_ENV.eventsPerInvocation, 1, MAX_EVENTS_PER_INVOCATION);
+const environment = requireEnv(env, LAMBDA_ENV.environment);
 
 export const handler = createProducerHandler({
   kinesis: await kinesisClient({ kind: 'aws', region }),

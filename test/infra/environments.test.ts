@@ -155,7 +155,11 @@ function asDev(v: unknown, ids: Map<string, string> = idMap()): unknown {
       const [pi, di] = [inner(p), inner(d)];
       if (pi !== undefined && di !== undefined) out = out.replaceAll(pi, di);
     }
-    return out.replaceAll('paypipe-prod', 'paypipe-dev').replaceAll('paypipe/prod', 'paypipe/dev');
+    // (Alarm descriptions name the environment's command: `paypipe doctor --env prod`.)
+    return out
+      .replaceAll('paypipe-prod', 'paypipe-dev')
+      .replaceAll('paypipe/prod', 'paypipe/dev')
+      .replaceAll('--env prod', '--env dev');
   }
   if (Array.isArray(v)) return v.map((x) => asDev(x, ids));
   if (typeof v === 'object' && v !== null) {

@@ -274,7 +274,14 @@ describe('lambdas', () => {
 
   it('both bundles are ESM and load in Node with the environment the stack sets', () => {
     for (const [fn, env] of [
-      [stack.producer, { [LAMBDA_ENV.inputStream]: 's', [LAMBDA_ENV.eventsPerInvocation]: '5' }],
+      [
+        stack.producer,
+        {
+          [LAMBDA_ENV.inputStream]: 's',
+          [LAMBDA_ENV.eventsPerInvocation]: '5',
+          [LAMBDA_ENV.environment]: 'paypipe-dev',
+        },
+      ],
       [
         stack.aggregator,
         {
@@ -283,6 +290,7 @@ describe('lambdas', () => {
           [LAMBDA_ENV.deadLetterPrefix]: 'dead-letters/',
           [LAMBDA_ENV.windowSeconds]: '60',
           [LAMBDA_ENV.maxFutureSkewMs]: '1000',
+          [LAMBDA_ENV.environment]: 'paypipe-dev',
         },
       ],
     ] as const) {

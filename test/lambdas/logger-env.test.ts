@@ -59,6 +59,7 @@ describe('Lambda entry points read their configuration at cold start', () => {
     DEAD_LETTER_PREFIX: 'dead-letters/',
     WINDOW_SECONDS: '60',
     MAX_FUTURE_SKEW_MS: '86400000',
+    PAYPIPE_ENVIRONMENT: 'paypipe-dev',
   };
 
   it('aggregator: exports a handler when every variable is set', async () => {
@@ -86,13 +87,16 @@ describe('Lambda entry points read their configuration at cold start', () => {
     );
   });
 
-  it('producer: needs INPUT_STREAM_NAME and EVENTS_PER_INVOCATION', async () => {
+  it('producer: needs INPUT_STREAM_NAME, EVENTS_PER_INVOCATION and PAYPIPE_ENVIRONMENT', async () => {
     vi.stubEnv('AWS_REGION', 'ap-southeast-2');
     vi.stubEnv('INPUT_STREAM_NAME', 'in');
     vi.stubEnv('EVENTS_PER_INVOCATION', '');
     await expect(import('../../src/lambdas/producer.js')).rejects.toThrow('EVENTS_PER_INVOCATION is not set');
     vi.resetModules();
     vi.stubEnv('EVENTS_PER_INVOCATION', '100');
+    await expect(import('../../src/lambdas/producer.js')).rejects.toThrow('PAYPIPE_ENVIRONMENT is not set');
+    vi.resetModules();
+    vi.stubEnv('PAYPIPE_ENVIRONMENT', 'paypipe-dev');
     expect(typeof (await import('../../src/lambdas/producer.js')).handler).toBe('function');
   });
 });

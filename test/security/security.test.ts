@@ -105,6 +105,8 @@ const AWS_COMMANDS: string[][] = [
   ['peek', '--limit', '1'],
   ['dead-letters', '--last', '2h'],
   ['redrive', '--dry-run'],
+  ['scale'],
+  ['status', '--once'],
   ['logs', '--since', '5m'],
   ['doctor', '--probe', '--timeout', '5s'],
   ['schedule'],
