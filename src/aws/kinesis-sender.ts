@@ -63,6 +63,13 @@ export interface SendOptions {
   random?: () => number;
   onProgress?: (p: SendProgress) => void;
   limits?: BatchLimits;
+  /**
+   * A deadline for the whole send: once aborted, nothing more is sent or retried and what is not
+   * confirmed ends in `failedRecords` (errorCode `TimeBudgetExceeded`). The aggregator's time budget.
+   */
+  signal?: AbortSignal;
+  /** Each PutRecords call (the SDK's own retries included) is abandoned after this long. */
+  attemptTimeoutMs?: number;
 }
 
 /** Errors that no retry can fix: stop pulling input and report them once. */
@@ -151,18 +158,28 @@ export async function sendRecords<R extends SendRecord>(
     s.failed += rs.length;
   };
 
+  const callOptions = (): { abortSignal?: AbortSignal } => {
+    const signals = [
+      ...(opts.signal === undefined ? [] : [opts.signal]),
+      ...(opts.attemptTimeoutMs === undefined ? [] : [AbortSignal.timeout(opts.attemptTimeoutMs)]),
+    ];
+    return signals.length === 0 ? {} : { abortSignal: AbortSignal.any(signals) };
+  };
+  const outOfTime = (): boolean => opts.signal?.aborted === true;
   const sendBatch = async (batch: R[]): Promise<void> => {
     let pending = batch;
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1) await sleep(backoffMs(attempt - 1, random));
       // Another batch hit an unfixable error (e.g. no such stream): don't keep hammering.
       if (fatal !== undefined) return giveUp(pending, fatal.name, fatal.message);
+      if (outOfTime()) return giveUp(pending, 'TimeBudgetExceeded', 'the time budget ran out before this was sent');
       if (attempt > 1) s.retried += pending.length;
       s.requests++;
       let results: { ErrorCode?: string | undefined; ErrorMessage?: string | undefined }[];
       try {
         const out = await client.send(
           new PutRecordsCommand({ StreamName: streamName, Records: pending.map(toEntry) }),
+          callOptions(),
         );
         results = out.Records ?? [];
       } catch (e) {
@@ -176,7 +193,7 @@ export async function sendRecords<R extends SendRecord>(
         }
         // The SDK already retried throttles/5xx/resets; count this whole attempt as failed.
         if (THROTTLES.has(name)) s.throttled += pending.length;
-        if (attempt >= maxAttempts) {
+        if (attempt >= maxAttempts || outOfTime()) {
           giveUp(pending, name, message);
           progress();
           return;

@@ -1,16 +1,11 @@
 /**
- * Per-batch aggregation by (event-time window, currency), and the merge that turns many
- * per-batch aggregates (possibly delivered more than once) into exact per-window figures.
+ * Per-batch aggregation by (event-time window, currency), and the checks that turn a decoded
+ * aggregate (from S3: untrusted) back into exact minor-unit figures.
  *
- * WHY a per-batch id makes duplicates exact: the aggregator never fails PART of a batch's output.
- * If writing any aggregate (or the dead-letter object) fails, it reports the batch's FIRST
- * sequence number as the batch item failure, so Lambda retries exactly the same records and the
- * same (shard, first seq, last seq, window, currency) → the same ids come out again, byte for byte.
- * Aggregates of the failed attempt that did reach the stream, and any Firehose/Kinesis duplicate,
- * therefore carry an id that is already known, and `mergeAggregates` counts each id once. (The
- * local pipeline replays the exact in-flight batch after a crash for the same reason.) Two
- * records with the same id but different figures cannot come from this scheme, so merge surfaces
- * them as a data error instead of picking or summing.
+ * What the aggregator writes per batch (one atomic batch output record, see batch-output.ts) and
+ * how many of them merge into exact totals (exact-merge.ts) live next door; this module is the
+ * arithmetic they share: the cell figures, their rendering with the currency's decimals, and the
+ * monoid that combines them.
  */
 import { createHash } from 'node:crypto';
 import { currencyExponent } from './currency.js';
@@ -18,9 +13,8 @@ import type { PaymentEvent } from './event.js';
 import { addMinor, averageMinor, fromMinor, MAX_TOTAL_MINOR, toMinor } from './money.js';
 import { isoMs, windowStartMs } from './window.js';
 
-/** One output record: JSON numbers rendered with the currency's decimals; key order is fixed. */
-export interface Aggregate {
-  id: string;
+/** One (window, currency) cell's figures as written: JSON numbers with the currency's decimals. */
+export interface CellFigures {
   window_start: string;
   window_end: string;
   currency: string;
@@ -31,6 +25,11 @@ export interface Aggregate {
   max_amount: number;
 }
 
+/** A cell with an id: the merged rows `results` prints, and the records of the old (v1) format. */
+export interface Aggregate extends CellFigures {
+  id: string;
+}
+
 /** Exact figures of one (window, currency) cell, in integer minor units. */
 export interface Totals {
   count: number;
@@ -39,14 +38,24 @@ export interface Totals {
   maxMinor: number;
 }
 
-/** Which batch the aggregates come from: what makes their ids deterministic. */
+/** Which batch of which shard a batch output comes from. */
 export interface BatchRef {
   shardId: string;
   firstSequenceNumber: string;
   lastSequenceNumber: string;
 }
 
-/** 128-bit hex id of one (batch, window, currency) cell. JSON array input: no delimiter ambiguity. */
+/** A cell in exact form, as the aggregator builds it. */
+export interface Cell {
+  windowStartMs: number;
+  currency: string;
+  totals: Totals;
+}
+
+/**
+ * 128-bit hex id of one (batch, window, currency) cell: the id every aggregate of the old (v1)
+ * output format carried. Kept to read those objects and to build them in tests.
+ */
 export function aggregateId(ref: BatchRef, windowStart: string, currency: string): string {
   return createHash('sha256')
     .update(
@@ -56,18 +65,11 @@ export function aggregateId(ref: BatchRef, windowStart: string, currency: string
     .slice(0, 32);
 }
 
-/** Builds the record with the fixed key order (byte-identical JSON for identical inputs). */
-export function renderAggregate(
-  id: string,
-  windowStartMs: number,
-  widthMs: number,
-  currency: string,
-  t: Totals,
-): Aggregate {
+/** The cell's figures with the fixed key order (byte-identical JSON for identical inputs). */
+export function renderCell(windowStartMs: number, widthMs: number, currency: string, t: Totals): CellFigures {
   const exp = currencyExponent(currency);
   if (exp === undefined) throw new RangeError(`unknown currency ${currency}`);
   return {
-    id,
     window_start: isoMs(windowStartMs),
     window_end: isoMs(windowStartMs + widthMs),
     currency,
@@ -79,13 +81,23 @@ export function renderAggregate(
   };
 }
 
+/** An aggregate row: the id first, then the cell's figures. */
+export function renderAggregate(
+  id: string,
+  windowStartMs: number,
+  widthMs: number,
+  currency: string,
+  t: Totals,
+): Aggregate {
+  return { id, ...renderCell(windowStartMs, widthMs, currency, t) };
+}
+
 /** The monoid behind every merge: associative and commutative; undefined on overflow. */
 export function combineTotals(a: Totals, b: Totals): Totals | undefined {
   const totalMinor = addMinor(a.totalMinor, b.totalMinor);
-  const count = a.count + b.count;
   if (totalMinor === undefined) return undefined;
   return {
-    count,
+    count: a.count + b.count,
     totalMinor,
     minMinor: Math.min(a.minMinor, b.minMinor),
     maxMinor: Math.max(a.maxMinor, b.maxMinor),
@@ -97,7 +109,7 @@ export function combineTotals(a: Totals, b: Totals): Totals | undefined {
  * start number and the currency: no per-record key string is built on the hot path.
  */
 export class BatchAggregator {
-  private readonly cells = new Map<number, Map<string, Totals>>();
+  private readonly byWindow = new Map<number, Map<string, Totals>>();
   private cellCount = 0;
 
   constructor(readonly widthMs: number) {}
@@ -105,10 +117,10 @@ export class BatchAggregator {
   /** Adds an event; false (nothing changed) when its cell's total would pass MAX_TOTAL_MINOR. */
   add(e: PaymentEvent): boolean {
     const start = windowStartMs(e.event_timestamp, this.widthMs);
-    let byCurrency = this.cells.get(start);
+    let byCurrency = this.byWindow.get(start);
     if (byCurrency === undefined) {
       byCurrency = new Map();
-      this.cells.set(start, byCurrency);
+      this.byWindow.set(start, byCurrency);
     }
     const t = byCurrency.get(e.currency);
     const m = e.amountMinor;
@@ -128,33 +140,37 @@ export class BatchAggregator {
 
   /** Distinct windows seen. */
   get windows(): number {
-    return this.cells.size;
+    return this.byWindow.size;
   }
 
-  /** Distinct (window, currency) cells = aggregates that toAggregates will return. */
+  /** Distinct (window, currency) cells. */
   get size(): number {
     return this.cellCount;
   }
 
-  /** One aggregate per cell, sorted by window start then currency (stable output order). */
-  toAggregates(ref: BatchRef): Aggregate[] {
-    const out: Aggregate[] = [];
-    for (const start of [...this.cells.keys()].sort((a, b) => a - b)) {
-      const byCurrency = this.cells.get(start) as Map<string, Totals>;
+  /** Every cell, sorted by window start then currency (the order batch outputs are written in). */
+  cells(): Cell[] {
+    const out: Cell[] = [];
+    for (const start of [...this.byWindow.keys()].sort((a, b) => a - b)) {
+      const byCurrency = this.byWindow.get(start) as Map<string, Totals>;
       for (const currency of [...byCurrency.keys()].sort()) {
-        const ws = isoMs(start);
-        out.push(
-          renderAggregate(
-            aggregateId(ref, ws, currency),
-            start,
-            this.widthMs,
-            currency,
-            byCurrency.get(currency) as Totals,
-          ),
-        );
+        out.push({ windowStartMs: start, currency, totals: { ...(byCurrency.get(currency) as Totals) } });
       }
     }
     return out;
+  }
+
+  /** The cells as v1 aggregates (ids per batch and cell), for tests and tools that compare figures. */
+  toAggregates(ref: BatchRef): Aggregate[] {
+    return this.cells().map((c) =>
+      renderAggregate(
+        aggregateId(ref, isoMs(c.windowStartMs), c.currency),
+        c.windowStartMs,
+        this.widthMs,
+        c.currency,
+        c.totals,
+      ),
+    );
   }
 }
 
@@ -170,190 +186,110 @@ export function aggregateBatch(
   return { aggregates: acc.toAggregates(ref), overflowed };
 }
 
+/** A decoded cell checked and turned back into exact minor units. */
+export interface ParsedCell {
+  window_start: string;
+  window_end: string;
+  windowStartMs: number;
+  windowEndMs: number;
+  currency: string;
+  totals: Totals;
+}
+
+const AMOUNT_FIELDS = ['total_amount', 'avg_amount', 'min_amount', 'max_amount'] as const;
+
+/**
+ * Checks decoded cells (from S3: untrusted) and recovers their exact minor-unit totals: the
+ * rendered amounts are shortest decimals with at most the currency's decimals, so this is exact.
+ * The average must be the half-even average of total and count (a record whose figures disagree
+ * with each other was not written by the aggregator). Window strings are parsed once per distinct
+ * pair: an hour has 60 windows but may hold a million cells, and Date parsing was most of the cost.
+ */
+export class CellParser {
+  private readonly windows = new Map<string, { startMs: number; endMs: number } | null>();
+
+  private window(start: unknown, end: unknown): { startMs: number; endMs: number } | null {
+    if (typeof start !== 'string' || typeof end !== 'string') return null;
+    const key = `${start}|${end}`;
+    let w = this.windows.get(key);
+    if (w === undefined) {
+      const iso = (v: string): number | undefined => {
+        if (v.length !== 24) return undefined;
+        const ms = Date.parse(v);
+        return Number.isFinite(ms) && isoMs(ms) === v ? ms : undefined;
+      };
+      const s = iso(start);
+      const e = iso(end);
+      w = s === undefined || e === undefined || e <= s ? null : { startMs: s, endMs: e };
+      // Bounded: a stream of unique garbage windows must not grow the cache without limit.
+      if (this.windows.size > 100_000) this.windows.clear();
+      this.windows.set(key, w);
+    }
+    return w;
+  }
+
+  /** The cell, or a one-line reason it is not one (`what` names it in the reason). */
+  parse(v: unknown, what: string): ParsedCell | string {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return `${what} is not a JSON object`;
+    const o = v as Record<string, unknown>;
+    const { window_start, window_end, currency, transaction_count } = o;
+    const w = this.window(window_start, window_end);
+    if (w === null) return `${what}: window_start/window_end are not ISO instants with start < end`;
+    if (typeof currency !== 'string') return `${what}: currency is not a string`;
+    const exp = currencyExponent(currency);
+    if (exp === undefined) return `${what}: unknown currency ${JSON.stringify(currency).slice(0, 40)}`;
+    if (
+      typeof transaction_count !== 'number' ||
+      !Number.isSafeInteger(transaction_count) ||
+      transaction_count < 1
+    ) {
+      return `${what}: transaction_count is not a positive whole number`;
+    }
+    const minor = [0, 0, 0, 0];
+    for (let i = 0; i < 4; i++) {
+      const f = AMOUNT_FIELDS[i] as (typeof AMOUNT_FIELDS)[number];
+      const a = o[f];
+      const r = typeof a === 'number' ? toMinor(a, exp, MAX_TOTAL_MINOR) : undefined;
+      if (r === undefined || !r.ok) return `${what}: ${f} is not a valid ${currency} amount`;
+      minor[i] = r.minor;
+    }
+    const [totalMinor, avgMinor, minMinor, maxMinor] = minor as [number, number, number, number];
+    if (minMinor > maxMinor) return `${what}: min_amount > max_amount`;
+    if (avgMinor !== averageMinor(totalMinor, transaction_count)) {
+      return `${what}: avg_amount is not total_amount / transaction_count`;
+    }
+    return {
+      window_start: window_start as string,
+      window_end: window_end as string,
+      windowStartMs: w.startMs,
+      windowEndMs: w.endMs,
+      currency,
+      totals: { count: transaction_count, totalMinor, minMinor, maxMinor },
+    };
+  }
+}
+
 export type ParsedAggregate =
   | { ok: true; aggregate: Aggregate; totals: Totals; windowStartMs: number; windowEndMs: number }
   | { ok: false; detail: string };
 
-const ISO = (v: unknown): number | undefined => {
-  if (typeof v !== 'string' || v.length !== 24) return undefined;
-  const ms = Date.parse(v);
-  return Number.isFinite(ms) && isoMs(ms) === v ? ms : undefined;
-};
+const shared = new CellParser();
 
 /**
- * Checks a decoded record (e.g. from S3) is an Aggregate and recovers its exact minor-unit
- * totals (the rendered amounts are shortest decimals, so this is exact). Unknown extra fields are
- * dropped from the returned aggregate.
+ * Checks a decoded v1 aggregate (a cell with an id) and recovers its exact totals. Unknown extra
+ * fields are dropped from the returned aggregate.
  */
-export function parseAggregate(v: unknown): ParsedAggregate {
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    return { ok: false, detail: 'not a JSON object' };
-  const o = v as Record<string, unknown>;
-  const { id, window_start, window_end, currency, transaction_count } = o;
+export function parseAggregate(v: unknown, parser: CellParser = shared): ParsedAggregate {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, detail: 'not a JSON object' };
+  const id = (v as { id?: unknown }).id;
   if (typeof id !== 'string' || id === '') return { ok: false, detail: 'id is missing or not a string' };
-  const startMs = ISO(window_start);
-  const endMs = ISO(window_end);
-  if (startMs === undefined || endMs === undefined || endMs <= startMs) {
-    return {
-      ok: false,
-      detail: `aggregate ${id}: window_start/window_end are not ISO instants with start < end`,
-    };
-  }
-  if (typeof currency !== 'string') return { ok: false, detail: `aggregate ${id}: currency is not a string` };
-  const exp = currencyExponent(currency);
-  if (exp === undefined) return { ok: false, detail: `aggregate ${id}: unknown currency ${currency}` };
-  if (
-    typeof transaction_count !== 'number' ||
-    !Number.isSafeInteger(transaction_count) ||
-    transaction_count < 1
-  ) {
-    return { ok: false, detail: `aggregate ${id}: transaction_count is not a positive whole number` };
-  }
-  const minor: number[] = [];
-  for (const f of ['total_amount', 'avg_amount', 'min_amount', 'max_amount'] as const) {
-    const a = o[f];
-    const r = typeof a === 'number' ? toMinor(a, exp, MAX_TOTAL_MINOR) : undefined;
-    if (r === undefined || !r.ok) {
-      return { ok: false, detail: `aggregate ${id}: ${f} is not a valid ${currency} amount` };
-    }
-    minor.push(r.minor);
-  }
-  const [totalMinor, , minMinor, maxMinor] = minor as [number, number, number, number];
-  if (minMinor > maxMinor) return { ok: false, detail: `aggregate ${id}: min_amount > max_amount` };
-  const totals = { count: transaction_count, totalMinor, minMinor, maxMinor };
+  const c = parser.parse(v, `aggregate ${id.slice(0, 64)}`);
+  if (typeof c === 'string') return { ok: false, detail: c };
   return {
     ok: true,
-    aggregate: renderAggregate(id, startMs, endMs - startMs, currency, totals),
-    totals,
-    windowStartMs: startMs,
-    windowEndMs: endMs,
+    aggregate: renderAggregate(id, c.windowStartMs, c.windowEndMs - c.windowStartMs, c.currency, c.totals),
+    totals: c.totals,
+    windowStartMs: c.windowStartMs,
+    windowEndMs: c.windowEndMs,
   };
-}
-
-export type MergeIssue =
-  /** Same id, different figures: cannot happen by re-delivery, so it is surfaced, never summed. */
-  | { kind: 'id_conflict'; id: string; kept: Aggregate; other: Aggregate }
-  /** The cell's total would pass MAX_TOTAL_MINOR; the record was not added. */
-  | { kind: 'overflow'; id: string; window_start: string; currency: string };
-
-export interface MergeResult {
-  /** One per (window, currency), sorted by window_start then currency. */
-  aggregates: Aggregate[];
-  /** Records skipped because their id was already counted with identical figures. */
-  duplicates: number;
-  issues: MergeIssue[];
-}
-
-const sameFigures = (a: Aggregate, b: Aggregate): boolean =>
-  a.window_start === b.window_start &&
-  a.window_end === b.window_end &&
-  a.currency === b.currency &&
-  a.transaction_count === b.transaction_count &&
-  a.total_amount === b.total_amount &&
-  a.avg_amount === b.avg_amount &&
-  a.min_amount === b.min_amount &&
-  a.max_amount === b.max_amount;
-
-const HEX_ID = /^[0-9a-f]{32}$/;
-
-/** XOR of our 128-bit hex ids, 32 bits at a time (foreign id formats: hash of the sorted ids). */
-function xorIds(ids: readonly string[]): string {
-  const first = ids[0] as string;
-  if (ids.length === 1) return first;
-  if (!ids.every((id) => HEX_ID.test(id))) {
-    return createHash('sha256')
-      .update(JSON.stringify([...ids].sort()))
-      .digest('hex')
-      .slice(0, 32);
-  }
-  let out = '';
-  for (let i = 0; i < first.length; i += 8) {
-    let x = 0;
-    for (const id of ids) x ^= Number.parseInt(id.slice(i, i + 8), 16) | 0;
-    out += (x >>> 0).toString(16).padStart(8, '0');
-  }
-  return out;
-}
-
-interface Cell {
-  startMs: number;
-  widthMs: number;
-  currency: string;
-  totals: Totals;
-  ids: string[];
-}
-
-/**
- * Streaming merge: add aggregates one by one (memory: one entry per distinct id + one per cell),
- * read the result at the end. The merged record's id is the XOR of its distinct source ids: a
- * single source keeps its id, and (being associative and commutative like the figures) merging
- * merged outputs of disjoint inputs gives the same id as merging everything at once.
- */
-export class AggregateMerger {
-  private readonly seen = new Map<string, Aggregate>();
-  private readonly cells = new Map<string, Cell>();
-  private duplicates = 0;
-  private readonly issues: MergeIssue[] = [];
-
-  /** Adds a record already checked by parseAggregate (or built by the aggregator). */
-  add(agg: Aggregate): void {
-    const prior = this.seen.get(agg.id);
-    if (prior !== undefined) {
-      if (sameFigures(prior, agg)) this.duplicates++;
-      else this.issues.push({ kind: 'id_conflict', id: agg.id, kept: prior, other: agg });
-      return;
-    }
-    const parsed = parseAggregate(agg);
-    if (!parsed.ok) throw new RangeError(parsed.detail);
-    const key = `${agg.window_start}|${agg.window_end}|${agg.currency}`;
-    const cell = this.cells.get(key);
-    if (cell === undefined) {
-      this.cells.set(key, {
-        startMs: parsed.windowStartMs,
-        widthMs: parsed.windowEndMs - parsed.windowStartMs,
-        currency: agg.currency,
-        totals: parsed.totals,
-        ids: [agg.id],
-      });
-    } else {
-      const t = combineTotals(cell.totals, parsed.totals);
-      if (t === undefined) {
-        this.issues.push({
-          kind: 'overflow',
-          id: agg.id,
-          window_start: agg.window_start,
-          currency: agg.currency,
-        });
-        return;
-      }
-      cell.totals = t;
-      cell.ids.push(agg.id);
-    }
-    this.seen.set(agg.id, agg);
-  }
-
-  result(): MergeResult {
-    const cells = [...this.cells.values()].sort(
-      (a, b) =>
-        a.startMs - b.startMs ||
-        a.widthMs - b.widthMs ||
-        (a.currency < b.currency ? -1 : a.currency > b.currency ? 1 : 0),
-    );
-    const aggregates = cells.map((c) =>
-      renderAggregate(xorIds(c.ids), c.startMs, c.widthMs, c.currency, c.totals),
-    );
-    return { aggregates, duplicates: this.duplicates, issues: [...this.issues] };
-  }
-}
-
-/**
- * Merges aggregates per (window, currency): each id counts once (the first seen is kept; a
- * different record under a known id becomes an `id_conflict` issue), then counts, minor-unit
- * totals, min and max combine and avg is recomputed. Order-independent. Input records must be
- * valid (see parseAggregate); an invalid one throws RangeError.
- */
-export function mergeAggregates(aggs: Iterable<Aggregate>): MergeResult {
-  const m = new AggregateMerger();
-  for (const a of aggs) m.add(a);
-  return m.result();
 }

@@ -3,12 +3,20 @@
  * pipeline share it with different clients.
  *
  * Per invocation (one batch of one shard, but robust to several): validate every record, aggregate
- * the valid ones per (event-time window, currency), put the aggregates on the output stream, and
- * put ALL the batch's bad records into ONE dead-letter object. Bad data never fails the batch.
- * Infrastructure failures fail the WHOLE batch (first sequence number as the batch item failure),
- * never part of it: the retry then sees the same records and emits the same aggregate ids, so the
- * parts of the failed attempt that did get through are deduplicated downstream by id (see
- * src/domain/aggregate.ts and docs/windowing.md).
+ * the valid ones per (event-time window, currency), put the batch's ONE batch output record (its
+ * shard, sequence range and cells; parts only past 1 MiB, see src/domain/batch-output.ts) on the
+ * output stream, and put ALL the batch's bad records into ONE dead-letter object. Bad data never
+ * fails the batch. Infrastructure failures fail the WHOLE batch (first sequence number as the batch
+ * item failure), never part of it.
+ *
+ * Exactness does not depend on the retry seeing the same records: whatever a failed or timed-out
+ * attempt got out is a complete output (counted only if it fits the shard's chain) or an incomplete
+ * one (never counted); the merge rule (src/domain/exact-merge.ts, docs/windowing.md) picks one
+ * disjoint chain of complete outputs per shard.
+ *
+ * Time budget (src/pipeline/time-budget.ts): derived from what Lambda says is left of the function
+ * timeout; every SDK call has a timeout, and writes not confirmed by the write deadline fail the
+ * batch cleanly, well before the platform's timeout would.
  */
 import type {
   Context,
@@ -18,9 +26,11 @@ import type {
 } from 'aws-lambda';
 import { type KinesisClient, type SendOptions, sendRecords } from '../aws/kinesis.js';
 import { putObject, type S3Client } from '../aws/s3.js';
-import { type Aggregate, BatchAggregator } from '../domain/aggregate.js';
+import { BatchAggregator } from '../domain/aggregate.js';
+import { MAX_OUTPUT_RECORD_BYTES, renderBatchOutput } from '../domain/batch-output.js';
 import { type RejectReason, validateRecord } from '../domain/event.js';
 import { partitionPrefix } from '../pipeline/partitions.js';
+import { timeBudget } from '../pipeline/time-budget.js';
 import type { Logger } from './lib/logger.js';
 import type { Metrics } from './lib/metrics.js';
 
@@ -39,7 +49,12 @@ export interface AggregatorDeps {
   sendOptions?: SendOptions;
   /** EMF metrics (lib/metrics.ts), one line per invocation; none when absent. */
   metrics?: Metrics;
+  /** Largest output record (default: Kinesis' 1 MiB less room for the key); tests force parts. */
+  maxOutputRecordBytes?: number;
 }
+
+/** The function timeout assumed when no Lambda context says what is left (config's default). */
+const DEFAULT_REMAINING_MS = 60_000;
 
 /** One line of a dead-letter object. */
 export interface DeadLetter {
@@ -78,15 +93,14 @@ export function shardIdOf(r: KinesisStreamRecord): string {
   return r.eventID === '' ? 'shardId-unknown' : r.eventID;
 }
 
-/** Output partition key: all aggregates of one (window, currency) land on the same shard. */
-export const aggregatePartitionKey = (a: Aggregate): string => `${a.window_start}|${a.currency}`;
-
 interface ShardOutcome {
   shardId: string;
   recordsIn: number;
   valid: number;
   rejected: Partial<Record<RejectReason, number>>;
   aggregatesOut: number;
+  /** Output records written for the batch: 1, or its parts. */
+  outputParts: number;
   windows: number;
   // metrics
   late: number;
@@ -109,6 +123,7 @@ export function createAggregatorHandler(deps: AggregatorDeps): AggregatorHandler
     shardId: string,
     records: KinesisStreamRecord[],
     log: Logger,
+    budget: Budget,
   ): Promise<ShardOutcome> => {
     const first = records[0] as KinesisStreamRecord;
     const last = records[records.length - 1] as KinesisStreamRecord;
@@ -160,17 +175,26 @@ export function createAggregatorHandler(deps: AggregatorDeps): AggregatorHandler
         if (arrivalMs - v.event.event_timestamp >= 2 * widthMs) late++;
       }
     }
-    const aggregates = acc.toAggregates({
-      shardId,
-      firstSequenceNumber: first.kinesis.sequenceNumber,
-      lastSequenceNumber: last.kinesis.sequenceNumber,
-    });
+    const cells = acc.cells();
+    // Always written, even with no valid record: the output says this range was processed.
+    const output = renderBatchOutput(
+      {
+        shardId,
+        firstSequenceNumber: first.kinesis.sequenceNumber,
+        lastSequenceNumber: last.kinesis.sequenceNumber,
+      },
+      records.length,
+      cells,
+      widthMs,
+      deps.maxOutputRecordBytes ?? MAX_OUTPUT_RECORD_BYTES,
+    );
     const outcome: ShardOutcome = {
       shardId,
       recordsIn: records.length,
       valid,
       rejected,
-      aggregatesOut: aggregates.length,
+      aggregatesOut: cells.length,
+      outputParts: output.length,
       windows: acc.windows,
       late,
       bytesIn,
@@ -198,7 +222,7 @@ export function createAggregatorHandler(deps: AggregatorDeps): AggregatorHandler
       writes.push(
         // Promise.resolve().then: a synchronous throw from the client becomes a recorded failure too.
         Promise.resolve()
-          .then(() => putObject(deps.s3, put))
+          .then(() => putObject(deps.s3, { ...put, signal: budget.callSignal() }))
           .then(
             () => undefined,
             (e: unknown) => {
@@ -209,33 +233,33 @@ export function createAggregatorHandler(deps: AggregatorDeps): AggregatorHandler
           ),
       );
     }
-    if (aggregates.length > 0) {
-      writes.push(
-        sendRecords(
-          deps.kinesis,
-          deps.outputStreamName,
-          aggregates.map((a) => ({
-            data: Buffer.from(`${JSON.stringify(a)}\n`),
-            partitionKey: aggregatePartitionKey(a),
-          })),
-          deps.sendOptions,
-        ).then(
-          (s) => {
-            outcome.outputRetries = s.retried;
-            if (s.failed > 0) {
-              const f = s.failedRecords[0];
-              failures.push(
-                `${s.failed} of ${aggregates.length} aggregates unsent to ${deps.outputStreamName} after retries (${f?.errorCode}: ${f?.errorMessage})`,
-              );
-            }
-          },
-          (e: unknown) => {
-            failures.push(`PutRecords to ${deps.outputStreamName} failed: ${describe(e)}`);
-          },
-        ),
-      );
+    writes.push(
+      sendRecords(
+        deps.kinesis,
+        deps.outputStreamName,
+        // Partition key: the input shard, so one shard's outputs stay in order on one output shard.
+        output.map((line) => ({ data: Buffer.from(line), partitionKey: shardId })),
+        { ...deps.sendOptions, signal: budget.deadline, attemptTimeoutMs: budget.attemptTimeoutMs },
+      ).then(
+        (s) => {
+          outcome.outputRetries = s.retried;
+          if (s.failed > 0) {
+            const f = s.failedRecords[0];
+            failures.push(
+              `${s.failed} of ${output.length} batch output record(s) unsent to ${deps.outputStreamName} (${f?.errorCode}: ${f?.errorMessage})`,
+            );
+          }
+        },
+        (e: unknown) => {
+          failures.push(`PutRecords to ${deps.outputStreamName} failed: ${describe(e)}`);
+        },
+      ),
+    );
+    // Every call is aborted at the deadline; the race is a backstop for one that ignores its signal.
+    const done = await Promise.race([Promise.all(writes).then(() => true), budget.expired.then(() => false)]);
+    if (!done) {
+      failures.push(`writes not confirmed within the time budget (${budget.writeDeadlineMs} ms)`);
     }
-    await Promise.all(writes);
     if (failures.length > 0) {
       outcome.failure = { firstSequenceNumber: first.kinesis.sequenceNumber, error: failures.join('; ') };
       log.error('batch failed, will be retried from its first record', {
@@ -250,6 +274,7 @@ export function createAggregatorHandler(deps: AggregatorDeps): AggregatorHandler
   return async (event, context) => {
     const started = now();
     const log = deps.logger.withContext(context);
+    const budget = startBudget(context?.getRemainingTimeInMillis?.() ?? DEFAULT_REMAINING_MS);
     const records = event.Records ?? [];
     // Records of one invoke come from one shard; group anyway, keeping arrival order per shard.
     const byShard = new Map<string, KinesisStreamRecord[]>();
@@ -259,14 +284,21 @@ export function createAggregatorHandler(deps: AggregatorDeps): AggregatorHandler
       if (list === undefined) byShard.set(id, [r]);
       else list.push(r);
     }
-    const outcomes = await Promise.all([...byShard].map(([id, rs]) => processShard(id, rs, log)));
+    let outcomes: ShardOutcome[];
+    try {
+      outcomes = await Promise.all([...byShard].map(([id, rs]) => processShard(id, rs, log, budget)));
+    } finally {
+      budget.stop();
+    }
     const rejected: Partial<Record<RejectReason, number>> = {};
     let valid = 0;
     let aggregatesOut = 0;
+    let outputParts = 0;
     let windows = 0;
     for (const o of outcomes) {
       valid += o.valid;
       aggregatesOut += o.aggregatesOut;
+      outputParts += o.outputParts;
       windows += o.windows;
       for (const [k, n] of Object.entries(o.rejected)) {
         rejected[k as RejectReason] = (rejected[k as RejectReason] ?? 0) + (n as number);
@@ -279,6 +311,7 @@ export function createAggregatorHandler(deps: AggregatorDeps): AggregatorHandler
       rejected: records.length - valid,
       rejected_by_reason: rejected,
       aggregates_out: aggregatesOut,
+      output_records: outputParts,
       windows,
       duration_ms: now() - started,
       shard: outcomes.length === 1 ? outcomes[0]?.shardId : outcomes.map((o) => o.shardId),
@@ -333,6 +366,40 @@ function emitMetrics(
     },
     rejected,
   );
+}
+
+interface Budget {
+  writeDeadlineMs: number;
+  attemptTimeoutMs: number;
+  /** Aborted at the write deadline. */
+  deadline: AbortSignal;
+  /** Resolves at the write deadline (plus a little grace for calls to notice their abort). */
+  expired: Promise<void>;
+  /** For one SDK call: aborted at the deadline or after attemptTimeoutMs, whichever comes first. */
+  callSignal(): AbortSignal;
+  stop(): void;
+}
+
+function startBudget(remainingMs: number): Budget {
+  const b = timeBudget(remainingMs);
+  const deadline = new AbortController();
+  let expire: () => void = () => {};
+  const expired = new Promise<void>((r) => {
+    expire = r;
+  });
+  const grace = Math.min(500, Math.max(0, Math.floor((remainingMs - b.writeDeadlineMs) / 4)));
+  const t1 = setTimeout(() => deadline.abort(new Error('time budget exceeded')), b.writeDeadlineMs);
+  const t2 = setTimeout(expire, b.writeDeadlineMs + grace);
+  return {
+    ...b,
+    deadline: deadline.signal,
+    expired,
+    callSignal: () => AbortSignal.any([deadline.signal, AbortSignal.timeout(b.attemptTimeoutMs)]),
+    stop: () => {
+      clearTimeout(t1);
+      clearTimeout(t2);
+    },
+  };
 }
 
 function describe(e: unknown): string {

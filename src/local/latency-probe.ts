@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sendRecords } from '../aws/kinesis-sender.js';
-import { type Aggregate, BatchAggregator, mergeAggregates, parseAggregate } from '../domain/aggregate.js';
+import { BatchAggregator } from '../domain/aggregate.js';
+import { mergeRecords } from '../domain/exact-merge.js';
 import { decodeObject } from '../pipeline/codec.js';
 import { PREFIXES } from '../pipeline/config.js';
 import { type PaymentEvent, serializeEvent } from '../domain/event.js';
@@ -69,7 +70,7 @@ export async function measureEndToEnd(o: LatencyOptions): Promise<LatencyResult>
     if (sent.failed > 0) throw new Error(`${sent.failed} events unsent`);
     const deadline = t0 + (o.timeoutMs ?? 60_000);
     // Objects are written once (a crash-rewrite has the same bytes): fetch each key only once.
-    const byKey = new Map<string, Aggregate[]>();
+    const byKey = new Map<string, unknown[]>();
     for (;;) {
       for (const key of await listKeys(p.s3, p.config.buckets.analytics, PREFIXES.aggregations)) {
         if (byKey.has(key)) continue;
@@ -77,15 +78,9 @@ export async function measureEndToEnd(o: LatencyOptions): Promise<LatencyResult>
           await getObjectBytes(p.s3, p.config.buckets.analytics, key),
           key,
         );
-        byKey.set(
-          key,
-          got.flatMap((r) => {
-            const a = parseAggregate(r);
-            return a.ok ? [a.aggregate] : [];
-          }),
-        );
+        byKey.set(key, got);
       }
-      const merged = mergeAggregates([...byKey.values()].flat());
+      const merged = mergeRecords([...byKey.values()].flat());
       const matched =
         merged.aggregates.length === expected.size &&
         merged.aggregates.every(

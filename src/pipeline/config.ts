@@ -56,6 +56,10 @@ export interface AggregatorSettings {
   readonly maxRecordAgeSeconds: number;
   readonly parallelizationFactor: number;
   readonly memoryMiB: number;
+  /**
+   * The function timeout, and the aggregator's whole time budget: the handler derives its write
+   * deadline and per-call SDK timeouts from what is left of it (src/pipeline/time-budget.ts).
+   */
   readonly timeoutSeconds: number;
   /** Where records that fail validation go (in the analytics bucket), one object per batch. */
   readonly deadLetterPrefix: string;
@@ -109,8 +113,13 @@ export interface Settings {
   maxBatchingWindowSeconds: number;
   retryAttempts: number;
   maxRecordAgeSeconds: number;
-  /** On by default (a poison batch is isolated); see docs/windowing.md for the exactness trade-off. */
+  /** On by default (a poison batch is isolated); the merge stays exact either way (docs/windowing.md). */
   bisectBatchOnError: boolean;
+  /**
+   * The aggregator's function timeout, and its whole time budget: the handler derives its write
+   * deadline and per-call SDK timeouts from what is left of it (src/pipeline/time-budget.ts).
+   */
+  aggregatorTimeoutSeconds: number;
   bufferIntervalSeconds: number;
   bufferSizeMiB: number;
   schedule: string;
@@ -303,6 +312,14 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec } = {
     kind: 'bool',
     doc: 'Split a batch that fails with a function error and retry the halves (see docs/windowing.md)',
   },
+  aggregatorTimeoutSeconds: {
+    kind: 'int',
+    // Lambda allows up to 900 s; under 3 s the budget leaves no room for one write attempt.
+    min: 3,
+    max: 900,
+    unit: 's',
+    doc: "The aggregator's timeout; its write deadline and SDK call timeouts derive from it (docs/windowing.md)",
+  },
   bufferIntervalSeconds: {
     kind: 'int',
     min: 0,
@@ -427,6 +444,7 @@ export const BUILTIN_DEFAULTS: Readonly<Settings> = {
   retryAttempts: -1,
   maxRecordAgeSeconds: -1,
   bisectBatchOnError: true,
+  aggregatorTimeoutSeconds: 60,
   // Freshness over file count: Firehose's minimum interval is 0 s (we default to 60 s, 1 MiB).
   bufferIntervalSeconds: 60,
   bufferSizeMiB: 1,
@@ -671,7 +689,7 @@ export function resolveConfig(o: ConfigOverrides = {}): PipelineConfig {
       maxRecordAgeSeconds: settings.maxRecordAgeSeconds,
       parallelizationFactor: 1,
       memoryMiB: 512,
-      timeoutSeconds: 60,
+      timeoutSeconds: settings.aggregatorTimeoutSeconds,
       deadLetterPrefix: PREFIXES.deadLetters,
       maxFutureSkewMs: 24 * 60 * 60 * 1000,
     },

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kinesisClient, s3Client } from '../../src/aws/clients.js';
 import { readStream } from '../../src/aws/stream-reader.js';
-import { mergeAggregates, parseAggregate } from '../../src/domain/aggregate.js';
+import { mergeRecords } from '../../src/domain/exact-merge.js';
 import { resolveConfig } from '../../src/pipeline/config.js';
 import { isPidAlive, type LocalEndpoints, localTarget } from '../../src/local/endpoints.js';
 import { readRecords } from '../../src/aws/s3-objects.js';
@@ -191,13 +191,8 @@ describe(`paypipe up SIGKILLed ${KILLS} times over ${EVENTS.toLocaleString('en-U
       const aggs = await readRecords(s3, config.buckets.analytics, 'aggregations/');
       const raw = await readRecords(s3, config.buckets.raw, 'data/');
       expect([...aggs.errors, ...raw.errors]).toEqual([]);
-      const m = mergeAggregates(
-        aggs.records.map((r) => {
-          const a = parseAggregate(r);
-          if (!a.ok) throw new Error(a.detail);
-          return a.aggregate;
-        }),
-      );
+      const m = mergeRecords(aggs.records);
+      expect(m.invalidSamples).toEqual([]);
       const count = m.aggregates.reduce((n, a) => n + a.transaction_count, 0);
       return { cells: toCells(m.aggregates), count, raw: raw.records.length, issues: m.issues };
     };
@@ -241,13 +236,8 @@ describe(`paypipe up SIGKILLed ${KILLS} times over ${EVENTS.toLocaleString('en-U
       const raw = (await readRecords(s3b, config.buckets.raw, 'data/')).records as Array<{
         transaction_id: string;
       }>;
-      const m = mergeAggregates(
-        aggs.records.map((r) => {
-          const a = parseAggregate(r);
-          if (!a.ok) throw new Error(a.detail);
-          return a.aggregate;
-        }),
-      );
+      const m = mergeRecords(aggs.records);
+      expect(m.invalidSamples).toEqual([]);
       expect(m.issues).toEqual([]);
       expect(toCells(m.aggregates)).toEqual(expected);
       // Raw objects may be rewritten after a crash (same key, same bytes): each event once.
@@ -257,7 +247,7 @@ describe(`paypipe up SIGKILLed ${KILLS} times over ${EVENTS.toLocaleString('en-U
       expect(dead.records).toEqual([]);
       console.info(
         `crash: ${EVENTS} events, killed at ${killedAt.join('; ')}; ${m.aggregates.length} cells exact, ` +
-          `${m.duplicates} duplicate aggregates removed by id`,
+          `${m.stats.duplicates} duplicate output records, ${m.stats.batchOutputs.superseded} superseded batch outputs`,
       );
     } finally {
       s3b.destroy();

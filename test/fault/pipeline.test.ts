@@ -16,7 +16,7 @@ import { kinesisClient, s3Client } from '../../src/aws/clients.js';
 import { localTarget } from '../../src/local/endpoints.js';
 import type { LocalServers } from '../../src/local/servers.js';
 import { sendRecords } from '../../src/aws/kinesis-sender.js';
-import { type MergeResult, mergeAggregates, parseAggregate } from '../../src/domain/aggregate.js';
+import { type MergeResult, mergeRecords } from '../../src/domain/exact-merge.js';
 import { serializeEvent } from '../../src/domain/event.js';
 import { readRecords } from '../../src/aws/s3-objects.js';
 import {
@@ -115,13 +115,9 @@ afterAll(async () => {
 async function mergedFromS3(): Promise<MergeResult> {
   const { records, errors } = await readRecords(direct.s3, p.config.buckets.analytics, 'aggregations/');
   expect(errors).toEqual([]);
-  return mergeAggregates(
-    records.map((r) => {
-      const a = parseAggregate(r);
-      if (!a.ok) throw new Error(a.detail);
-      return a.aggregate;
-    }),
-  );
+  const m = mergeRecords(records);
+  expect(m.invalidSamples).toEqual([]);
+  return m;
 }
 
 describe('the local pipeline under Kinesis and S3 faults', () => {
@@ -193,13 +189,13 @@ describe('the local pipeline under Kinesis and S3 faults', () => {
     ).toBeGreaterThan(0);
     // A batch failed after its output went out, was retried, and its duplicates were removed by id.
     expect(st.aggregator.retries).toBeGreaterThan(0);
-    expect(merged.duplicates).toBeGreaterThan(0);
+    expect(merged.stats.duplicates).toBeGreaterThan(0);
     expect(kp.stats.failedEntries).toBeGreaterThan(0);
     expect(st.failedBatches).toBe(0);
     expect(st.firehose.analytics.errorObjects + st.firehose.raw.errorObjects).toBe(0);
     console.info(
       `pipeline under faults: ${events.length} events + ${bad.length} bad → ${merged.aggregates.length} cells, ` +
-        `${merged.duplicates} duplicate aggregates removed; proxy fired ${JSON.stringify(fired)}; ` +
+        `${merged.stats.duplicates} duplicate aggregates removed; proxy fired ${JSON.stringify(fired)}; ` +
         `aggregator retries ${st.aggregator.retries}, partial failures ${st.aggregator.partialFailures}, ` +
         `S3 delivery errors ${st.firehose.analytics.deliveryErrors + st.firehose.raw.deliveryErrors}`,
     );

@@ -15,13 +15,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sendRecords } from '../../src/aws/kinesis-sender.js';
-import {
-  type Aggregate,
-  BatchAggregator,
-  mergeAggregates,
-  type MergeResult,
-  parseAggregate,
-} from '../../src/domain/aggregate.js';
+import { type Aggregate, BatchAggregator } from '../../src/domain/aggregate.js';
+import { type MergeResult, mergeRecords } from '../../src/domain/exact-merge.js';
 import { type PaymentEvent, serializeEvent, type WireEvent } from '../../src/domain/event.js';
 import {
   type LocalPipeline,
@@ -90,16 +85,16 @@ export async function sendEvents(p: LocalPipeline, events: readonly WireEvent[])
   );
 }
 
-/** Reads every aggregate the analytics Firehose delivered and merges them (dedup by id). */
-export async function readMergedAggregates(p: LocalPipeline): Promise<MergeResult & { raw: Aggregate[] }> {
+/**
+ * Reads every record the analytics Firehose delivered and merges them with the one merge rule;
+ * throws on a damaged object or a record that is not an aggregation record.
+ */
+export async function readMergedAggregates(p: LocalPipeline): Promise<MergeResult & { raw: unknown[] }> {
   const { records, errors } = await readRecords(p.s3, p.config.buckets.analytics, 'aggregations/');
   if (errors.length > 0) throw new Error(errors[0]?.message);
-  const raw = records.map((r) => {
-    const a = parseAggregate(r);
-    if (!a.ok) throw new Error(a.detail);
-    return a.aggregate;
-  });
-  return { ...mergeAggregates(raw), raw };
+  const m = mergeRecords(records);
+  if (m.stats.invalid > 0) throw new Error(m.invalidSamples[0]);
+  return { ...m, raw: records };
 }
 
 export interface Cell {

@@ -2,7 +2,8 @@ import { KinesisClient, PutRecordsCommand, type PutRecordsCommandInput } from '@
 import { PutObjectCommand, type PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Aggregate, aggregateId, mergeAggregates } from '../../src/domain/aggregate.js';
+import type { CellFigures } from '../../src/domain/aggregate.js';
+import { mergeRecords } from '../../src/domain/exact-merge.js';
 import { PREFIXES } from '../../src/pipeline/config.js';
 import { createAggregatorHandler, type DeadLetter } from '../../src/lambdas/aggregator-handler.js';
 import { createLogger } from '../../src/lambdas/lib/logger.js';
@@ -12,12 +13,25 @@ const kinesisMock = mockClient(KinesisClient);
 const s3Mock = mockClient(S3Client);
 const T0 = Date.UTC(2024, 0, 15, 10, 30);
 
+/** A batch output record as the aggregator writes it. */
+interface OutputRecord {
+  schema_version: number;
+  shard_id: string;
+  first_sequence_number: string;
+  last_sequence_number: string;
+  records: number;
+  digest: string;
+  part: number;
+  parts: number;
+  aggregates: CellFigures[];
+}
+
 /** Output records the fake stream accepted (only entries whose result had no ErrorCode). */
-let accepted: Aggregate[];
+let accepted: OutputRecord[];
 let logLines: Record<string, unknown>[];
 let s3Puts: PutObjectCommandInput[];
 
-function handler(now?: () => number) {
+function handler(now?: () => number, maxOutputRecordBytes?: number) {
   return createAggregatorHandler({
     kinesis: new KinesisClient({ region: 'ap-southeast-2' }),
     s3: new S3Client({ region: 'ap-southeast-2' }),
@@ -33,15 +47,16 @@ function handler(now?: () => number) {
     }),
     sendOptions: { sleep: async () => {}, random: () => 0.5 },
     ...(now === undefined ? {} : { now }),
+    ...(maxOutputRecordBytes === undefined ? {} : { maxOutputRecordBytes }),
   });
 }
 
-const decode = (input: PutRecordsCommandInput, i: number): Aggregate =>
+const decode = (input: PutRecordsCommandInput, i: number): OutputRecord =>
   JSON.parse(Buffer.from(input.Records?.[i]?.Data as Uint8Array).toString('utf8'));
 
 /** A PutRecords fake: `fail(callNo, index)` decides per entry whether to return an ErrorCode. */
 function fakeStream(
-  fail: (call: number, index: number, agg: Aggregate) => string | undefined = () => undefined,
+  fail: (call: number, index: number, rec: OutputRecord) => string | undefined = () => undefined,
 ) {
   let call = 0;
   kinesisMock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
@@ -92,8 +107,69 @@ function mixedBatch(shard = shardName(0)): RecordSpec[] {
   ];
 }
 
+const ROWS = [
+  {
+    window_start: '2024-01-15T10:30:00.000Z',
+    window_end: '2024-01-15T10:31:00.000Z',
+    currency: 'JPY',
+    transaction_count: 1,
+    total_amount: 1500,
+    avg_amount: 1500,
+    min_amount: 1500,
+    max_amount: 1500,
+  },
+  {
+    window_start: '2024-01-15T10:30:00.000Z',
+    window_end: '2024-01-15T10:31:00.000Z',
+    currency: 'USD',
+    transaction_count: 2,
+    total_amount: 10.3,
+    avg_amount: 5.15,
+    min_amount: 0.2,
+    max_amount: 10.1,
+  },
+  {
+    window_start: '2024-01-15T10:31:00.000Z',
+    window_end: '2024-01-15T10:32:00.000Z',
+    currency: 'USD',
+    transaction_count: 1,
+    total_amount: 99.99,
+    avg_amount: 99.99,
+    min_amount: 99.99,
+    max_amount: 99.99,
+  },
+  {
+    window_start: '2024-01-15T10:32:00.000Z',
+    window_end: '2024-01-15T10:33:00.000Z',
+    currency: 'JPY',
+    transaction_count: 1,
+    total_amount: 5,
+    avg_amount: 5,
+    min_amount: 5,
+    max_amount: 5,
+  },
+];
+
+/** Merged rows (window, currency, count, total) of what the stream accepted. */
+const mergedRows = (): Array<[string, string, number, number]> =>
+  mergeRecords(accepted).aggregates.map((a) => [a.window_start, a.currency, a.transaction_count, a.total_amount]);
+
+/** 40 events, one per minute, in 3 currencies: 40 cells, enough to need several parts at 1,200 bytes. */
+function wideBatch(): RecordSpec[] {
+  return Array.from({ length: 40 }, (_, i) =>
+    eventSpec(
+      wireEvent({
+        transaction_id: `TXN${i}`,
+        amount: 1 + i,
+        currency: ['USD', 'EUR', 'JPY'][i % 3] as string,
+        event_timestamp: T0 + i * 60_000,
+      }),
+    ),
+  );
+}
+
 describe('aggregator handler', () => {
-  it('aggregates valid records per (window, currency), dead-letters the bad ones, logs one line', async () => {
+  it('writes ONE batch output (shard, sequence range, cells), dead-letters the bad records, logs one line', async () => {
     fakeStream();
     let t = 1000;
     const event = kinesisEvent(mixedBatch());
@@ -103,58 +179,34 @@ describe('aggregator handler', () => {
     });
     expect(res).toEqual({ batchItemFailures: [] });
 
-    const rows = accepted.map(({ id, ...r }) => r);
-    expect(rows).toEqual([
-      {
-        window_start: '2024-01-15T10:30:00.000Z',
-        window_end: '2024-01-15T10:31:00.000Z',
-        currency: 'JPY',
-        transaction_count: 1,
-        total_amount: 1500,
-        avg_amount: 1500,
-        min_amount: 1500,
-        max_amount: 1500,
-      },
-      {
-        window_start: '2024-01-15T10:30:00.000Z',
-        window_end: '2024-01-15T10:31:00.000Z',
-        currency: 'USD',
-        transaction_count: 2,
-        total_amount: 10.3,
-        avg_amount: 5.15,
-        min_amount: 0.2,
-        max_amount: 10.1,
-      },
-      {
-        window_start: '2024-01-15T10:31:00.000Z',
-        window_end: '2024-01-15T10:32:00.000Z',
-        currency: 'USD',
-        transaction_count: 1,
-        total_amount: 99.99,
-        avg_amount: 99.99,
-        min_amount: 99.99,
-        max_amount: 99.99,
-      },
-      {
-        window_start: '2024-01-15T10:32:00.000Z',
-        window_end: '2024-01-15T10:33:00.000Z',
-        currency: 'JPY',
-        transaction_count: 1,
-        total_amount: 5,
-        avg_amount: 5,
-        min_amount: 5,
-        max_amount: 5,
-      },
+    expect(accepted).toHaveLength(1);
+    const out = accepted[0] as OutputRecord;
+    expect(Object.keys(out)).toEqual([
+      'schema_version',
+      'shard_id',
+      'first_sequence_number',
+      'last_sequence_number',
+      'records',
+      'digest',
+      'part',
+      'parts',
+      'aggregates',
     ]);
-    // Partition key = window + currency; data is one NDJSON line.
+    expect(out).toMatchObject({
+      schema_version: 2,
+      shard_id: 'shardId-000000000000',
+      first_sequence_number: event.Records[0]?.kinesis.sequenceNumber,
+      last_sequence_number: event.Records.at(-1)?.kinesis.sequenceNumber,
+      records: 7,
+      part: 1,
+      parts: 1,
+    });
+    expect(out.digest).toMatch(/^[0-9a-f]{32}$/);
+    expect(out.aggregates).toEqual(ROWS);
+    // Partition key = the input shard; data is one NDJSON line.
     const input = kinesisMock.commandCalls(PutRecordsCommand)[0]?.args[0].input as PutRecordsCommandInput;
     expect(input.StreamName).toBe('paypipe-dev-output-stream');
-    expect(input.Records?.map((r) => r.PartitionKey)).toEqual([
-      '2024-01-15T10:30:00.000Z|JPY',
-      '2024-01-15T10:30:00.000Z|USD',
-      '2024-01-15T10:31:00.000Z|USD',
-      '2024-01-15T10:32:00.000Z|JPY',
-    ]);
+    expect(input.Records?.map((r) => r.PartitionKey)).toEqual(['shardId-000000000000']);
     expect(
       Buffer.from(input.Records?.[0]?.Data as Uint8Array)
         .toString()
@@ -198,13 +250,14 @@ describe('aggregator handler', () => {
       rejected: 2,
       rejected_by_reason: { not_json: 1, amount_too_precise: 1 },
       aggregates_out: 4,
+      output_records: 1,
       windows: 3,
       duration_ms: 7,
       shard: 'shardId-000000000000',
     });
   });
 
-  it('re-invoking with the same batch emits byte-identical aggregates and the same dead-letter key', async () => {
+  it('re-invoking with the same batch emits a byte-identical output and the same dead-letter key', async () => {
     fakeStream();
     const event = kinesisEvent(mixedBatch());
     await handler()(event);
@@ -219,57 +272,65 @@ describe('aggregator handler', () => {
     expect(s3Puts[1]?.Body).toBe(s3Puts[0]?.Body);
   });
 
-  it('retries only the entries that failed (throttling, internal failure): each aggregate is sent exactly once', async () => {
-    // Call 1: entries 0 and 2 throttled, entry 3 internal failure; call 2: the first retried entry throttled again.
+  it('an output past the record limit is split into parts "i of n" with one envelope; each fits', async () => {
+    fakeStream();
+    const event = kinesisEvent(wideBatch());
+    expect((await handler(undefined, 1200)(event)).batchItemFailures).toEqual([]);
+    const input = kinesisMock.commandCalls(PutRecordsCommand)[0]?.args[0].input as PutRecordsCommandInput;
+    for (const r of input.Records ?? []) expect((r.Data as Uint8Array).byteLength).toBeLessThanOrEqual(1200);
+    const n = accepted.length;
+    expect(n).toBeGreaterThan(2);
+    expect(accepted.map((r) => [r.part, r.parts])).toEqual(Array.from({ length: n }, (_, i) => [i + 1, n]));
+    expect(new Set(accepted.map((r) => `${r.digest} ${r.first_sequence_number} ${r.records}`)).size).toBe(1);
+    const m = mergeRecords(accepted);
+    expect(m.complete).toBe(true);
+    expect(m.cells).toHaveLength(40);
+    expect(m.cells.reduce((s, c) => s + c.totals.count, 0)).toBe(40);
+  });
+
+  it('retries only the parts that failed (throttling, internal failure): each part is sent exactly once', async () => {
+    // Call 1: parts 1 and 3 throttled, part 4 internal failure; call 2: the first retried part throttled again.
     fakeStream((call, i) => {
       if (call === 1 && (i === 0 || i === 2)) return 'ProvisionedThroughputExceededException';
       if (call === 1 && i === 3) return 'InternalFailure';
       if (call === 2 && i === 0) return 'ProvisionedThroughputExceededException';
       return undefined;
     });
-    const res = await handler()(kinesisEvent(mixedBatch()));
+    const res = await handler(undefined, 1200)(kinesisEvent(wideBatch()));
     expect(res.batchItemFailures).toEqual([]);
     const calls = kinesisMock.commandCalls(PutRecordsCommand);
-    expect(calls.map((c) => c.args[0].input.Records?.length)).toEqual([4, 3, 1]);
-    expect(accepted).toHaveLength(4);
-    expect(new Set(accepted.map((a) => a.id)).size).toBe(4);
-    expect(accepted.map((a) => a.transaction_count).reduce((s, n) => s + n, 0)).toBe(5);
+    const n = calls[0]?.args[0].input.Records?.length as number;
+    expect(n).toBeGreaterThan(3);
+    expect(calls.map((c) => c.args[0].input.Records?.length)).toEqual([n, 3, 1]);
+    expect(accepted.map((r) => r.part).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
   });
 
-  it('entries still failing after retries → batchItemFailures with the FIRST sequence number; the retry dedups', async () => {
-    const event = kinesisEvent(mixedBatch());
-    // The 10:30 USD aggregate is always throttled: attempt 1 gets 3 of 4 out, the 4th never.
-    fakeStream((_c, _i, a) =>
-      a.currency === 'USD' && a.window_start === '2024-01-15T10:30:00.000Z'
-        ? 'ProvisionedThroughputExceededException'
-        : undefined,
-    );
-    const failing = await handler()(event);
+  it('parts still failing after retries → the FIRST sequence number fails; the half-written output never counts', async () => {
+    const event = kinesisEvent(wideBatch());
+    // Part 2 is always throttled: attempt 1 gets the other parts out, part 2 never.
+    fakeStream((_c, _i, r) => (r.part === 2 ? 'ProvisionedThroughputExceededException' : undefined));
+    const failing = await handler(undefined, 1200)(event);
     expect(failing).toEqual({
       batchItemFailures: [{ itemIdentifier: event.Records[0]?.kinesis.sequenceNumber }],
     });
     const partial = [...accepted];
-    expect(partial.length).toBe(3);
-    const warn = logLines.find((l) => l.level === 'ERROR');
-    expect(warn?.message).toBe('batch failed, will be retried from its first record');
-    expect(String(warn?.error)).toMatch(/1 of 4 aggregates unsent/);
+    expect(partial.length).toBe((partial[0]?.parts ?? 0) - 1);
+    const err = logLines.find((l) => l.level === 'ERROR');
+    expect(err?.message).toBe('batch failed, will be retried from its first record');
+    expect(String(err?.error)).toMatch(/1 of \d+ batch output record\(s\) unsent/);
+    // What got out is an attempt that failed half-way: counted for nothing, and the range is open.
+    const half = mergeRecords(partial);
+    expect(half.cells).toEqual([]);
+    expect(half.complete).toBe(false);
 
-    // Lambda retries the same records: now everything goes through.
+    // Lambda retries (here: the same records): now everything goes through; the parts are the same.
     kinesisMock.reset();
     fakeStream();
-    expect(await handler()(event)).toEqual({ batchItemFailures: [] });
-    // Downstream the partial first attempt and the full retry merge to the exact figures.
-    const merged = mergeAggregates(accepted);
-    expect(merged.duplicates).toBe(3);
-    expect(merged.issues).toEqual([]);
-    expect(
-      merged.aggregates.map((a) => [a.window_start, a.currency, a.transaction_count, a.total_amount]),
-    ).toEqual([
-      ['2024-01-15T10:30:00.000Z', 'JPY', 1, 1500],
-      ['2024-01-15T10:30:00.000Z', 'USD', 2, 10.3],
-      ['2024-01-15T10:31:00.000Z', 'USD', 1, 99.99],
-      ['2024-01-15T10:32:00.000Z', 'JPY', 1, 5],
-    ]);
+    expect(await handler(undefined, 1200)(event)).toEqual({ batchItemFailures: [] });
+    const merged = mergeRecords(accepted);
+    expect(merged.complete).toBe(true);
+    expect(merged.stats.duplicates).toBe(partial.length);
+    expect(merged.cells.reduce((s, c) => s + c.totals.count, 0)).toBe(40);
   });
 
   it('a whole-request error that persists → batch failure; a missing stream fails fast', async () => {
@@ -302,17 +363,23 @@ describe('aggregator handler', () => {
     );
   });
 
-  it('a batch of only bad records writes no aggregates and does not fail', async () => {
+  it('a batch of only bad records still writes its (empty) output: the range was processed', async () => {
     fakeStream();
-    const res = await handler()(
-      kinesisEvent([
-        { data: new Uint8Array([0xff, 0xfe]), arrivalMs: T0 },
-        { data: '[]', arrivalMs: T0 },
-        { data: JSON.stringify(wireEvent({ event_timestamp: T0 + 2 * 86_400_000 })), arrivalMs: T0 },
-      ]),
-    );
+    const event = kinesisEvent([
+      { data: new Uint8Array([0xff, 0xfe]), arrivalMs: T0 },
+      { data: '[]', arrivalMs: T0 },
+      { data: JSON.stringify(wireEvent({ event_timestamp: T0 + 2 * 86_400_000 })), arrivalMs: T0 },
+    ]);
+    const res = await handler()(event);
     expect(res.batchItemFailures).toEqual([]);
-    expect(kinesisMock.commandCalls(PutRecordsCommand)).toHaveLength(0);
+    expect(accepted).toEqual([
+      expect.objectContaining({
+        first_sequence_number: event.Records[0]?.kinesis.sequenceNumber,
+        last_sequence_number: event.Records[2]?.kinesis.sequenceNumber,
+        records: 3,
+        aggregates: [],
+      }),
+    ]);
     const reasons = String(s3Puts[0]?.Body)
       .trimEnd()
       .split('\n')
@@ -323,23 +390,18 @@ describe('aggregator handler', () => {
   it('an empty event is a no-op success', async () => {
     expect(await handler()({ Records: [] })).toEqual({ batchItemFailures: [] });
     expect(logLines[0]).toMatchObject({ records_in: 0, aggregates_out: 0 });
+    expect(kinesisMock.commandCalls(PutRecordsCommand)).toHaveLength(0);
   });
 
-  it('several shards in one event: aggregates per shard, failure reported per shard', async () => {
+  it('several shards in one event: one output per shard, failure reported per shard', async () => {
     const event = kinesisEvent([...mixedBatch(shardName(0)), ...mixedBatch(shardName(1))]);
     const ofShard1 = event.Records.filter((r) => r.eventID.startsWith(`${shardName(1)}:`));
-    const ref1 = {
-      shardId: shardName(1),
-      firstSequenceNumber: ofShard1[0]?.kinesis.sequenceNumber as string,
-      lastSequenceNumber: ofShard1[ofShard1.length - 1]?.kinesis.sequenceNumber as string,
-    };
-    // Every aggregate of shard 1's batch fails; shard 0's go through.
-    fakeStream((_c, _i, a) =>
-      a.id === aggregateId(ref1, a.window_start, a.currency) ? 'InternalFailure' : undefined,
-    );
+    // Shard 1's output fails every time; shard 0's goes through.
+    fakeStream((_c, _i, r) => (r.shard_id === shardName(1) ? 'InternalFailure' : undefined));
     const res = await handler()(event);
-    expect(res.batchItemFailures).toEqual([{ itemIdentifier: ref1.firstSequenceNumber }]);
-    expect(accepted).toHaveLength(4);
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: ofShard1[0]?.kinesis.sequenceNumber }]);
+    expect(accepted.map((r) => r.shard_id)).toEqual([shardName(0)]);
+    expect(mergedRows()).toEqual(ROWS.map((r) => [r.window_start, r.currency, r.transaction_count, r.total_amount]));
     expect(s3Puts.map((p) => p.Key?.split('/').pop()?.slice(0, 'shardId-000000000000'.length))).toEqual([
       shardName(0),
       shardName(1),
@@ -349,6 +411,7 @@ describe('aggregator handler', () => {
       records_in: 14,
       valid: 10,
       aggregates_out: 8,
+      output_records: 2,
       shard: [shardName(0), shardName(1)],
       failed_shards: [shardName(1)],
     });

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sendRecords } from '../../aws/kinesis-sender.js';
-import { type Aggregate, mergeAggregates, parseAggregate } from '../../domain/aggregate.js';
+import type { Aggregate } from '../../domain/aggregate.js';
+import { mergeRecords } from '../../domain/exact-merge.js';
 import { PREFIXES } from '../../pipeline/config.js';
 import { serializeEvent, type PaymentEvent, type RejectReason } from '../../domain/event.js';
 import { generateEvents, type GeneratedRecord } from '../../domain/generator.js';
@@ -54,7 +55,7 @@ export interface DemoResult {
     reasons: Partial<Record<RejectReason, number>>;
     ok: boolean;
   };
-  /** Aggregate records in S3 before the merge (per batch, per window, per currency). */
+  /** Batch output records in S3 before the merge (one per aggregator batch). */
   aggregateRecords: number;
   objects: { raw: number; aggregations: number; deadLetters: number };
   elapsedMs: number;
@@ -137,8 +138,7 @@ export async function runDemo(o: DemoOptions, io: Io): Promise<DemoResult> {
     const expected = expectedTotals(events);
     const read = async () => {
       const aggs = await readRecords(p.s3, cfg.buckets.analytics, PREFIXES.aggregations);
-      const parsed = aggs.records.map((r) => parseAggregate(r)).flatMap((a) => (a.ok ? [a.aggregate] : []));
-      return { keys: aggs.keys.length, parsed, merged: mergeAggregates(parsed) };
+      return { keys: aggs.keys.length, records: aggs.records.length, merged: mergeRecords(aggs.records) };
     };
     let got = await read();
     // Idle means delivered; a listing racing the last PutObject gets one more look.
@@ -159,14 +159,14 @@ export async function runDemo(o: DemoOptions, io: Io): Promise<DemoResult> {
     spinner.stop();
 
     const deadOk = dl.records.length === bad.length;
-    const ok = checks.every((c) => c.ok) && deadOk && got.merged.issues.length === 0;
+    const ok = checks.every((c) => c.ok) && deadOk && got.merged.complete;
     const result: DemoResult = {
       ok,
       sent: { events: events.length, malformed: bad.length, seed: o.seed },
       aggregates: got.merged.aggregates,
       checks,
       deadLetters: { expected: bad.length, found: dl.records.length, reasons, ok: deadOk },
-      aggregateRecords: got.parsed.length,
+      aggregateRecords: got.records,
       objects: { raw: rawKeys.length, aggregations: got.keys, deadLetters: dl.keys.length },
       elapsedMs: Math.round(performance.now() - started),
       dataDir: o.keep ? dataDir : null,
@@ -234,7 +234,7 @@ export function renderDemo(r: DemoResult, style: Style): string {
     `${r.deadLetters.ok ? style.green('✓') : style.red('✗')} dead letters  ${r.deadLetters.found} of ${r.deadLetters.expected} malformed records in s3://…/${PREFIXES.deadLetters}${reasons === '' ? '' : ` (${reasons})`}`,
     '',
     style.dim(
-      `${plural(r.aggregateRecords, 'aggregate record')} in ${plural(r.objects.aggregations, 'gzip object')}, ${plural(r.objects.raw, 'raw object')}; ${(r.elapsedMs / 1000).toFixed(1)} s in all.`,
+      `${plural(r.aggregateRecords, 'batch output')} in ${plural(r.objects.aggregations, 'gzip object')}, ${plural(r.objects.raw, 'raw object')}; ${(r.elapsedMs / 1000).toFixed(1)} s in all.`,
     ),
   ];
   if (r.dataDir !== null) {

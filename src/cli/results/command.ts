@@ -48,7 +48,11 @@ export function register(program: Command): void {
         'with --verify: while aggregates may still be in flight, read again until they match, up to this long',
       ).argParser(durationFlag('--wait', 1000, 3_600_000)),
     )
-    .option('--strict', 'exit 1 when any object is damaged or any record is invalid')
+    .option(
+      '--strict',
+      'exit 1 when the totals are incomplete (batch outputs with no disjoint chain, conflicts) or a record is invalid',
+    )
+    .option('--allow-damaged', 'count what can be salvaged from damaged objects and exit 0 (default: exit 1)')
     .option('--bucket <name>', 'bucket to read (default: the analytics bucket, or the raw bucket with --raw)')
     .option('--concurrency <n>', 'downloads in flight, 1 to 64', intFlag('--concurrency', 1, 64), 16);
   addTargetOptions(cmd);
@@ -58,12 +62,16 @@ export function register(program: Command): void {
 Firehose writes objects by ARRIVAL hour (aggregations/year=…/month=…/day=…/hour=HH/), so the aggregate of
 window 10:59 may sit in hour=11: results reads the hours the range covers plus the next one and keeps the
 windows that overlap the range. Objects are listed page by page, downloaded in parallel, gunzipped and
-decoded as they stream in (NDJSON or concatenated JSON), and merged per (window, currency) with each
-aggregate id counted once, so re-delivered aggregates never double-count. Amounts are exact.
+decoded as they stream in (NDJSON or concatenated JSON), and merged per (window, currency): per input
+shard, a chain of complete batch outputs that do not overlap, so retried, bisected and re-delivered
+batches never double-count (docs/windowing.md). Amounts are exact.
 
-A damaged object (empty, truncated or corrupt gzip, not JSON) is reported by key with the records that
-were salvaged, and the run goes on; --strict makes that exit 1. Objects S3 will not serve after retries
-are reported and make the exit status 1 (the results are incomplete).
+A damaged object (empty, truncated or corrupt gzip, not gzip under a .gz key, not JSON, a line longer
+than any record) is reported by key with the records that were salvaged, the totals are marked
+incomplete and the exit status is 1; --allow-damaged accepts it (exit 0). Where no chain of batch
+outputs covers a shard's records, the shard and sequence range are named and the totals marked
+incomplete; --strict makes that exit 1. Objects S3 will not serve after retries are reported and make
+the exit status 1.
 
 --verify SUMMARY.json compares with what \`paypipe send --json\` sent, window by window over the
 summary's windows (without a time flag it reads just those). A window with fewer payments than sent

@@ -15,6 +15,7 @@ export interface ResultsFlags extends TargetFlags {
   files?: boolean;
   raw?: boolean;
   strict?: boolean;
+  allowDamaged?: boolean;
   verify?: string;
   bucket?: string;
   concurrency?: number;

@@ -2,16 +2,21 @@
  * The `paypipe results` action: pick the hour partitions a time range can touch (plus the next
  * hour: Firehose partitions by ARRIVAL time, so the aggregate of window 10:59 may sit in hour=11),
  * list them (any number of keys), download and decode in parallel with bounded memory, merge per
- * (window, currency) counting each aggregate id once, keep only the windows in range, render.
+ * (window, currency) with the domain's one merge rule (src/domain/exact-merge.ts: per shard, a
+ * disjoint chain of complete batch outputs; old-format aggregates each id once), keep only the
+ * windows in range, render.
  *
- * Damaged objects are reported by key with what was salvaged and do not stop the run; exit 1 at
- * the end for: a --verify mismatch, objects S3 would not give us after retries, or (with --strict)
- * any damaged object or invalid record.
+ * The totals are `complete` only when nothing kept them from being exact and whole. Damaged objects
+ * are reported by key with what was salvaged and do not stop the run; exit 1 at the end for: a
+ * --verify mismatch, objects S3 would not give us after retries, damaged objects (unless
+ * --allow-damaged), or with --strict anything incomplete (no chain of batch outputs, conflicts)
+ * or any invalid record.
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { S3Client } from '../../aws/s3.js';
 import type { Aggregate } from '../../domain/aggregate.js';
+import { ExactMerger, type MergeIssue, type MergeStats } from '../../domain/exact-merge.js';
 import { PREFIXES } from '../../pipeline/config.js';
 import { currencyExponent } from '../../domain/currency.js';
 import { averageMinor, formatMinor } from '../../domain/money.js';
@@ -30,12 +35,7 @@ import {
   renderWindowChart,
 } from '../render/aggregates.js';
 import { resolveTarget } from '../target.js';
-import {
-  AggregateAccumulator,
-  type CurrencyStats,
-  type IdConflict,
-  RawAccumulator,
-} from './results-merge.js';
+import { addStats, type CurrencyStats, RawAccumulator } from './results-merge.js';
 import { parseExactTotal, readSummaryTotals } from '../../pipeline/send-summary.js';
 import {
   HOUR_MS,
@@ -82,21 +82,32 @@ export interface ResultsDoc {
   range: { from: string; to: string };
   prefixes: string[];
   objects: { listed: number; damaged: number; unreadable: number; bytes: number };
+  /**
+   * The figures are those of every record the pipeline accepted in the range, each once: no
+   * damaged or unreadable object, and (aggregations) a disjoint chain of complete batch outputs
+   * for every shard, no conflicting figures. Why not: `problems` and `issues`.
+   */
+  complete: boolean;
   /** Records decoded from all objects. */
   records: number;
-  /** Aggregations: re-delivered aggregate ids skipped. Raw: events repeating a transaction_id. */
+  /** Aggregations: batch output parts and old-format aggregates seen again. Raw: events repeating a transaction_id. */
   duplicates: number;
   /** Valid records outside the range (the extra hour read for late arrivals, or late events). */
   outOfRange: number;
   /** Records that are not aggregates (or, with --raw, not valid events). */
   invalid: number;
   invalidByReason?: Record<string, number>;
+  /** Aggregations mode: batch outputs seen, complete, counted (the chain) and superseded. */
+  batches?: MergeStats['batchOutputs'];
+  /** Aggregations mode: aggregates of the old format (no batch range), merged by id. */
+  legacy?: MergeStats['legacy'];
+  /** Aggregations mode: why the merge could not be exact and whole (at most 50 listed). */
+  issues?: MergeIssue[];
   /** Merged, one per (window, currency); aggregations mode only. */
   aggregates?: Aggregate[];
   byCurrency: Record<string, CurrencySummary>;
   perWindow: Array<{ window_start: string; count: number }>;
-  conflicts: { count: number; listed: IdConflict[] };
-  overflows: { count: number; listed: IdConflict[] };
+  /** Objects damaged or unreadable, by key. */
   problems: ObjectProblem[];
   verify?: VerifyDoc;
 }
@@ -141,7 +152,7 @@ export async function readResults(s3: S3Client, o: ReadResultsOptions): Promise<
   const objects = await listObjects(s3, o.bucket, prefixes, { signal: o.signal });
   const bytes = objects.reduce((s, x) => s + x.size, 0);
   o.onListed?.(objects.length, bytes);
-  const agg = o.raw ? undefined : new AggregateAccumulator(o.range);
+  const agg = o.raw ? undefined : new ExactMerger(o.range);
   const raw = o.raw
     ? new RawAccumulator({
         ...o.range,
@@ -173,8 +184,18 @@ export async function readResults(s3: S3Client, o: ReadResultsOptions): Promise<
       });
     }
   }
-  const acc = (agg ?? raw) as AggregateAccumulator | RawAccumulator;
-  const stats = acc.byCurrency();
+  const merged = agg?.result();
+  const stats = new Map<string, CurrencyStats>();
+  const windows = new Map<number, number>();
+  if (merged !== undefined) {
+    for (const c of merged.cells) {
+      addStats(stats, c.currency, c.totals);
+      windows.set(c.windowStartMs, (windows.get(c.windowStartMs) ?? 0) + c.totals.count);
+    }
+  } else if (raw !== undefined) {
+    for (const [c, s] of raw.byCurrency()) stats.set(c, s);
+    for (const [w, n] of raw.perWindow()) windows.set(w, n);
+  }
   const totals = new Map<string, { count: number; totalMinor: number }>();
   for (const [c, s] of stats) totals.set(c, { count: s.count, totalMinor: s.totalMinor });
   const doc: Omit<ResultsDoc, 'target'> = {
@@ -189,18 +210,24 @@ export async function readResults(s3: S3Client, o: ReadResultsOptions): Promise<
       unreadable: problems.filter((p) => p.kind === 's3').length,
       bytes,
     },
-    records: acc.records,
-    duplicates: agg !== undefined ? agg.duplicates : (raw as RawAccumulator).duplicateIds,
-    outOfRange: acc.outOfRange,
-    invalid: acc.invalid,
+    complete: problems.length === 0 && (merged?.complete ?? true),
+    records: merged?.stats.records ?? (raw as RawAccumulator).records,
+    duplicates: merged?.stats.duplicates ?? (raw as RawAccumulator).duplicateIds,
+    outOfRange: merged?.stats.outOfRange ?? (raw as RawAccumulator).outOfRange,
+    invalid: merged?.stats.invalid ?? (raw as RawAccumulator).invalid,
     ...(raw === undefined ? {} : { invalidByReason: Object.fromEntries([...raw.invalidByReason].sort()) }),
-    ...(agg === undefined ? {} : { aggregates: agg.aggregates() }),
+    ...(merged === undefined
+      ? {}
+      : {
+          batches: merged.stats.batchOutputs,
+          legacy: merged.stats.legacy,
+          issues: merged.issues,
+          aggregates: merged.aggregates,
+        }),
     byCurrency: summarize(stats),
-    perWindow: [...acc.perWindow()]
+    perWindow: [...windows]
       .sort(([a], [b]) => a - b)
       .map(([w, count]) => ({ window_start: isoMs(w), count })),
-    conflicts: { count: agg?.conflictCount ?? 0, listed: agg?.conflicts ?? [] },
-    overflows: { count: agg?.overflowCount ?? 0, listed: agg?.overflows ?? [] },
     problems,
   };
   const files = outcomes.map((oc) => ({
@@ -309,18 +336,24 @@ export function renderResults(d: ResultsDoc, style: Style): string {
       ),
     );
   }
-  if (d.conflicts.count > 0) {
+  const batches = d.batches;
+  if (batches !== undefined && (batches.seen > 0 || (d.legacy?.aggregates ?? 0) > 0)) {
+    const legacy = d.legacy?.aggregates ?? 0;
     out.push(
-      style.red(
-        `${formatCount(d.conflicts.count)} aggregate ids seen twice with different figures (not counted twice):`,
+      '',
+      style.dim(
+        `${formatCount(batches.seen)} batch outputs from ${formatCount(batches.shards)} shard(s): ${formatCount(batches.counted)} counted` +
+          (batches.superseded > 0 ? `, ${formatCount(batches.superseded)} superseded (retries, bisected halves)` : '') +
+          (batches.incomplete > 0 ? `, ${formatCount(batches.incomplete)} incomplete attempts ignored` : '') +
+          (legacy > 0 ? `; ${formatCount(legacy)} old-format aggregates merged by id` : ''),
       ),
     );
-    for (const c of d.conflicts.listed.slice(0, 5)) out.push(`  ${c.id} ${c.window_start} ${c.currency}`);
   }
-  if (d.overflows.count > 0)
-    out.push(
-      style.red(`${formatCount(d.overflows.count)} aggregates left out: a window's total would overflow`),
-    );
+  const issues = (d.issues ?? []).filter((i) => i.affectsRange);
+  if (issues.length > 0) {
+    out.push('', style.red(`${issues.length === 50 ? '50 or more problems' : plural(issues.length, 'problem')} in the aggregates:`));
+    for (const i of issues) out.push(`  ${style.red('✗')} ${i.message}`);
+  }
   if (d.problems.length > 0) {
     out.push('', style.yellow(`${plural(d.problems.length, 'object')} could not be read completely:`));
     for (const p of d.problems) {
@@ -328,6 +361,9 @@ export function renderResults(d: ResultsDoc, style: Style): string {
         `  ${style.red('✗')} ${p.message}${p.salvaged > 0 ? ` — ${formatCount(p.salvaged)} records salvaged` : ' — nothing salvaged'}`,
       );
     }
+  }
+  if (!d.complete) {
+    out.push('', style.red('The totals above are INCOMPLETE (see why above).'));
   }
   if (d.verify !== undefined) out.push('', renderVerify(d.verify, style));
   return out.join('\n');
@@ -502,6 +538,7 @@ export async function resultsCommand(flags: ResultsFlags, cmd: Command): Promise
       for (const [currency, s] of Object.entries(doc.byCurrency))
         io.line({ currency, ...s }, JSON.stringify({ currency, ...s }));
     for (const p of doc.problems) io.warn(p.message);
+    for (const i of doc.issues ?? []) if (i.affectsRange) io.warn(i.message);
   } else if (format === 'csv') {
     if (doc.mode === 'aggregations') {
       io.line(
@@ -538,6 +575,7 @@ export async function resultsCommand(flags: ResultsFlags, cmd: Command): Promise
         io.line(s, csvLine([c, s.count, s.total, s.avg, s.min, s.max]));
     }
     for (const p of doc.problems) io.warn(p.message);
+    for (const i of doc.issues ?? []) if (i.affectsRange) io.warn(i.message);
   } else io.result(doc, renderResults);
   if (doc.verify !== undefined && !doc.verify.ok) {
     const v = doc.verify;
@@ -551,6 +589,7 @@ export async function resultsCommand(flags: ResultsFlags, cmd: Command): Promise
 
 /** The exit status rules after the output is printed. */
 function finish(d: Omit<ResultsDoc, 'target'>, flags: ResultsFlags, _io: Io): void {
+  const issues = (d.issues ?? []).filter((i) => i.affectsRange).length;
   if (d.objects.unreadable > 0) {
     throw new PaypipeError(
       'AWS',
@@ -560,14 +599,21 @@ function finish(d: Omit<ResultsDoc, 'target'>, flags: ResultsFlags, _io: Io): vo
       },
     );
   }
-  if (
-    flags.strict === true &&
-    (d.objects.damaged > 0 || d.invalid > 0 || d.conflicts.count > 0 || d.overflows.count > 0)
-  ) {
+  // Damage never passes silently: what was salvaged is shown and counted, but the totals are not whole.
+  if (d.objects.damaged > 0 && flags.allowDamaged !== true) {
     throw new PaypipeError(
       'DATA',
-      `--strict: ${plural(d.objects.damaged, 'damaged object')}, ${plural(d.invalid, 'invalid record')}, ${plural(d.conflicts.count, 'id conflict')}`,
-      { hint: 'the keys are listed above; without --strict they are reported and the run succeeds' },
+      `${plural(d.objects.damaged, 'damaged object')} in ${d.bucket}; the results above are incomplete`,
+      {
+        hint: 'the keys are listed above; --allow-damaged accepts them (what was salvaged from them is counted)',
+      },
+    );
+  }
+  if (flags.strict === true && (issues > 0 || d.invalid > 0)) {
+    throw new PaypipeError(
+      'DATA',
+      `--strict: ${plural(issues, 'problem')} in the aggregates (no disjoint chain of batch outputs, conflicting figures), ${plural(d.invalid, 'invalid record')}`,
+      { hint: 'they are listed above; without --strict they are reported and the run succeeds' },
     );
   }
 }

@@ -1,0 +1,460 @@
+/**
+ * The merge rule against its adversary: an at-least-once world that re-batches. A simulated Lambda
+ * event source mapping runs random events on several shards through the real batch-output writer
+ * and throws at it everything AWS is allowed to do: whole-batch retries, bisected halves after a
+ * timeout, retries from a reported item, retries that take in newer records, attempts that wrote
+ * all, some or none of their output before failing; then Firehose delivers some records twice and
+ * the objects come back in any order. For every generated history the merged count, total, min and
+ * max per (window, currency) must equal the ground truth computed from the events alone.
+ *
+ * The old id-only merge (each aggregate id once, then sum) is kept below as a foil: fast-check finds
+ * a history where it double counts, and the canonical `[1,5]` / `[1,3]` + `[4,10]` case shows why.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  aggregateId,
+  BatchAggregator,
+  type CellFigures,
+  CellParser,
+  type Totals,
+} from '../../src/domain/aggregate.js';
+import { parseBatchOutputPart, renderBatchOutput } from '../../src/domain/batch-output.js';
+import { currencyExponent } from '../../src/domain/currency.js';
+import type { PaymentEvent } from '../../src/domain/event.js';
+import { type MergeResult, mergeRecords } from '../../src/domain/exact-merge.js';
+import { fromMinor } from '../../src/domain/money.js';
+
+const T0 = Date.UTC(2024, 0, 15, 10, 30);
+const WIDTH = 60_000;
+const CURRENCIES = ['USD', 'JPY', 'BHD'] as const;
+
+interface SimRecord {
+  seq: bigint;
+  /** undefined: a record the aggregator rejects (it is in the batch's range, never in a total). */
+  event: PaymentEvent | undefined;
+}
+
+type WriteMode = 'none' | 'some' | 'all';
+interface Fault {
+  kind: 'ok' | 'timeout' | 'fail' | 'report';
+  write: WriteMode;
+  /** Which item is reported / which parts get through / how many newer records a retry takes in. */
+  at: number;
+  grow: number;
+}
+
+interface World {
+  shards: SimRecord[][];
+  batchSize: number;
+  bisect: boolean;
+  /** Output record size limit: small values force multi-part outputs. */
+  maxBytes: number;
+  faults: Fault[];
+  sizes: number[];
+  duplicates: number[];
+  order: number[];
+}
+
+const recordArb = fc.record({
+  valid: fc.nat({ max: 9 }).map((x) => x > 0),
+  window: fc.nat({ max: 3 }),
+  currency: fc.constantFrom(...CURRENCIES),
+  minor: fc.integer({ min: 1, max: 5_000_000 }),
+  gap: fc.integer({ min: 1, max: 1_000_000 }),
+});
+
+const faultArb: fc.Arbitrary<Fault> = fc.record({
+  kind: fc.constantFrom<Fault['kind']>('ok', 'timeout', 'timeout', 'fail', 'fail', 'report'),
+  write: fc.constantFrom<WriteMode>('none', 'some', 'all'),
+  at: fc.nat(),
+  grow: fc.nat({ max: 6 }),
+});
+
+const worldArb: fc.Arbitrary<World> = fc
+  .record({
+    shards: fc.array(fc.array(recordArb, { minLength: 1, maxLength: 24 }), { minLength: 1, maxLength: 3 }),
+    batchSize: fc.integer({ min: 1, max: 10 }),
+    bisect: fc.boolean(),
+    maxBytes: fc.constantFrom(700, 900, 1200, 1_048_320),
+    faults: fc.array(faultArb, { maxLength: 14 }),
+    sizes: fc.array(fc.nat(), { maxLength: 20 }),
+    duplicates: fc.array(fc.nat(), { maxLength: 8 }),
+    order: fc.array(fc.nat(), { maxLength: 64 }),
+  })
+  .map((w) => ({
+    ...w,
+    shards: w.shards.map((recs, s) => {
+      // Kinesis-like: 56-digit sequence numbers (far past 2^53), increasing with gaps.
+      let seq = 49_650_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000n + BigInt(s);
+      return recs.map((r, i): SimRecord => {
+        seq += BigInt(r.gap);
+        const exp = currencyExponent(r.currency) as number;
+        return {
+          seq,
+          event: r.valid
+            ? {
+                transaction_id: `S${s}R${i}`,
+                amount: fromMinor(r.minor, exp),
+                amountMinor: r.minor,
+                currency: r.currency,
+                merchant: 'Amazon',
+                event_timestamp: T0 + r.window * WIDTH + (i % 59) * 1000,
+              }
+            : undefined,
+        };
+      });
+    }),
+  }));
+
+const shardId = (s: number): string => `shardId-${String(s).padStart(12, '0')}`;
+
+/** What the aggregator writes for a batch: its batch output records (one, or parts). */
+function outputOf(shard: number, range: readonly SimRecord[], maxBytes: number): string[] {
+  const acc = new BatchAggregator(WIDTH);
+  for (const r of range) if (r.event !== undefined) acc.add(r.event);
+  return renderBatchOutput(
+    {
+      shardId: shardId(shard),
+      firstSequenceNumber: (range[0] as SimRecord).seq.toString(),
+      lastSequenceNumber: (range.at(-1) as SimRecord).seq.toString(),
+    },
+    range.length,
+    acc.cells(),
+    WIDTH,
+    maxBytes,
+  );
+}
+
+interface History {
+  /** Every output record that reached the output stream, in write order. */
+  written: string[];
+  /** Invocations, for the record. */
+  invocations: Array<{ shard: number; first: string; last: string; outcome: string }>;
+}
+
+/**
+ * The event source mapping, per shard, in order: a batch is handled to completion (success, or
+ * bisected halves each handled to completion) before anything after it, as Lambda does per shard.
+ * Faults come from the world's list and stop when it runs out, so every history terminates with
+ * every record in a batch that succeeded (nothing expires).
+ */
+function simulate(w: World): History {
+  const h: History = { written: [], invocations: [] };
+  const faults = w.faults[Symbol.iterator]();
+  const sizes = w.sizes[Symbol.iterator]();
+  const next = (): Fault => faults.next().value ?? { kind: 'ok', write: 'all', at: 0, grow: 0 };
+  w.shards.forEach((records, s) => {
+    let frontier = 0; // records before it have been read by the mapping
+    const write = (range: SimRecord[], mode: WriteMode, at: number): void => {
+      const lines = outputOf(s, range, w.maxBytes);
+      if (mode === 'all') h.written.push(...lines);
+      else if (mode === 'some' && lines.length > 1) {
+        // Parts go out in one PutRecords and may fail independently: any strict subset.
+        const keep = lines.filter((_, i) => ((at >> i) & 1) === 1);
+        h.written.push(...(keep.length === lines.length ? keep.slice(1) : keep));
+      }
+    };
+    const log = (range: SimRecord[], outcome: string): void => {
+      h.invocations.push({
+        shard: s,
+        first: (range[0] as SimRecord).seq.toString(),
+        last: (range.at(-1) as SimRecord).seq.toString(),
+        outcome,
+      });
+    };
+    const grow = (range: SimRecord[], n: number): SimRecord[] => {
+      const room = Math.max(0, Math.min(n, w.batchSize - range.length, records.length - frontier));
+      const more = records.slice(frontier, frontier + room);
+      frontier += room;
+      return range.concat(more);
+    };
+    /** Handles `range` to completion; `tail`: it ends at the frontier (a retry may take in more). */
+    const handle = (input: SimRecord[], tail: boolean): void => {
+      let range = input;
+      for (;;) {
+        const f = next();
+        if (f.kind === 'ok') {
+          log(range, 'ok');
+          write(range, 'all', 0);
+          return;
+        }
+        if (f.kind === 'report' && range.length > 1) {
+          // The function wrote (exactly) the records before the reported item and asked for the rest again.
+          const i = 1 + (f.at % (range.length - 1));
+          log(range, `reported item ${i + 1}`);
+          write(range.slice(0, i), 'all', 0);
+          range = range.slice(i);
+          continue;
+        }
+        if (f.kind === 'timeout') {
+          log(range, `timed out after writing ${f.write}`);
+          write(range, f.write, f.at);
+          if (w.bisect && range.length > 1) {
+            const mid = Math.ceil(range.length / 2);
+            handle(range.slice(0, mid), false);
+            handle(range.slice(mid), tail);
+            return;
+          }
+        } else {
+          log(range, `returned a failure after writing ${f.write}`);
+          write(range, f.write, f.at);
+        }
+        if (tail && f.grow > 0) range = grow(range, f.grow);
+      }
+    };
+    while (frontier < records.length) {
+      const size = 1 + ((sizes.next().value ?? w.batchSize) % w.batchSize);
+      const range = records.slice(frontier, frontier + size);
+      frontier += range.length;
+      handle(range, true);
+    }
+  });
+  return h;
+}
+
+/** Firehose: some records delivered twice; S3 objects read back in any order. */
+function delivered(w: World, h: History): unknown[] {
+  const recs = [...h.written];
+  for (const d of w.duplicates) if (recs.length > 0) recs.push(recs[d % recs.length] as string);
+  const order = w.order[Symbol.iterator]();
+  for (let i = recs.length - 1; i > 0; i--) {
+    const j = (order.next().value ?? i * 7919) % (i + 1);
+    [recs[i], recs[j]] = [recs[j] as string, recs[i] as string];
+  }
+  return recs.map((r) => JSON.parse(r));
+}
+
+type Cells = Map<string, Totals>;
+const key = (windowStart: string, currency: string): string => `${windowStart}|${currency}`;
+
+function truthOf(w: World): Cells {
+  const acc = new BatchAggregator(WIDTH);
+  for (const s of w.shards) for (const r of s) if (r.event !== undefined) acc.add(r.event);
+  return new Map(acc.cells().map((c) => [key(new Date(c.windowStartMs).toISOString(), c.currency), c.totals]));
+}
+
+function cellsOf(m: MergeResult): Cells {
+  return new Map(m.cells.map((c) => [key(new Date(c.windowStartMs).toISOString(), c.currency), c.totals]));
+}
+
+/**
+ * THE FOIL: the merge this project used before batch outputs. Each aggregate carried an id hashed
+ * from (shard, batch first/last sequence, window, currency); the merge counted each id once and
+ * summed. Fed here with the cells of every output record written, as the old aggregator wrote them.
+ */
+function idOnlyMerge(records: unknown[]): Cells {
+  const parser = new CellParser();
+  const seen = new Set<string>();
+  const out: Cells = new Map();
+  for (const r of records) {
+    const p = parseBatchOutputPart(r, parser);
+    if (!p.ok) throw new Error(p.detail);
+    const ref = {
+      shardId: p.part.header.shardId,
+      firstSequenceNumber: p.part.header.first.toString(),
+      lastSequenceNumber: p.part.header.last.toString(),
+    };
+    for (const c of p.part.cells) {
+      const id = aggregateId(ref, c.window_start, c.currency);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const k = key(c.window_start, c.currency);
+      const t = out.get(k);
+      if (t === undefined) out.set(k, { ...c.totals });
+      else {
+        t.count += c.totals.count;
+        t.totalMinor += c.totals.totalMinor;
+        t.minMinor = Math.min(t.minMinor, c.totals.minMinor);
+        t.maxMinor = Math.max(t.maxMinor, c.totals.maxMinor);
+      }
+    }
+  }
+  return out;
+}
+
+const sameCells = (a: Cells, b: Cells): boolean =>
+  a.size === b.size &&
+  [...a].every(([k, t]) => {
+    const u = b.get(k);
+    return (
+      u !== undefined &&
+      u.count === t.count &&
+      u.totalMinor === t.totalMinor &&
+      u.minMinor === t.minMinor &&
+      u.maxMinor === t.maxMinor
+    );
+  });
+
+describe('exact merge under any redelivery (fast-check, simulated event source mapping)', () => {
+  it('1,000 generated histories: the merged figures equal the ground truth, the totals are complete', () => {
+    let multiPart = 0;
+    let overlapping = 0;
+    fc.assert(
+      fc.property(worldArb, (w) => {
+        const h = simulate(w);
+        const recs = delivered(w, h);
+        const m = mergeRecords(recs);
+        expect(m.issues).toEqual([]);
+        expect(m.complete).toBe(true);
+        expect(m.stats.invalid).toBe(0);
+        expect(cellsOf(m)).toEqual(truthOf(w));
+        if (recs.some((r) => (r as { parts: number }).parts > 1)) multiPart++;
+        if (m.stats.batchOutputs.superseded > 0) overlapping++;
+      }),
+      { numRuns: 1000 },
+    );
+    // The generator reaches the cases that matter (not a vacuous pass).
+    expect(multiPart).toBeGreaterThan(50);
+    expect(overlapping).toBeGreaterThan(100);
+  });
+
+  it('the old id-only merge double counts on a generated history (the foil)', () => {
+    const r = fc.check(
+      fc.property(worldArb, (w) => sameCells(idOnlyMerge(delivered(w, simulate(w))), truthOf(w))),
+      { numRuns: 1000, seed: 12 },
+    );
+    expect(r.failed).toBe(true);
+    const w = (r.counterexample as [World])[0];
+    const h = simulate(w);
+    const old = idOnlyMerge(delivered(w, h));
+    const truth = truthOf(w);
+    // It counts MORE than there is: records counted twice, not lost.
+    const over = [...old].some(([k, t]) => t.count > (truth.get(k)?.count ?? 0));
+    expect(over, JSON.stringify(h.invocations)).toBe(true);
+    // ...and the merge rule gets the very same history right.
+    expect(cellsOf(mergeRecords(delivered(w, h)))).toEqual(truth);
+  });
+
+  it('never counts a record twice, even when records expired between attempts', () => {
+    fc.assert(
+      fc.property(worldArb, fc.array(fc.nat(), { minLength: 1, maxLength: 4 }), (w, drops) => {
+        const h = simulate(w);
+        // Expiry: some successful outputs never come (their records went to the failure destination).
+        const lost = new Set(drops.map((d) => d % Math.max(1, h.written.length)));
+        const kept = h.written.filter((_, i) => !lost.has(i));
+        const m = mergeRecords(kept.map((x) => JSON.parse(x)));
+        const truth = truthOf(w);
+        for (const [k, t] of cellsOf(m)) expect(t.count).toBeLessThanOrEqual(truth.get(k)?.count ?? 0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+/** Records of a one-shard history written by hand: seq numbers 1..10, one USD payment each. */
+function handWritten(ranges: Array<[number, number]>, amountOf = (i: number) => i * 100): unknown[] {
+  const records: SimRecord[] = Array.from({ length: 10 }, (_, i) => ({
+    seq: BigInt(i + 1),
+    event: {
+      transaction_id: `T${i + 1}`,
+      amount: amountOf(i + 1) / 100,
+      amountMinor: amountOf(i + 1),
+      currency: 'USD',
+      merchant: 'Amazon',
+      event_timestamp: T0 + i * 1000,
+    },
+  }));
+  return ranges.flatMap(([a, b]) => outputOf(0, records.slice(a - 1, b), 1_048_320).map((l) => JSON.parse(l)));
+}
+
+describe('the merge rule on the cases that defeat simpler rules', () => {
+  const total = (m: MergeResult): [number, number] => [
+    m.cells.reduce((s, c) => s + c.totals.count, 0),
+    m.cells.reduce((s, c) => s + c.totals.totalMinor, 0),
+  ];
+
+  it('[1,5] written before a timeout, then [1,10] retried and bisected into [1,3] + [4,10]: exact', () => {
+    const recs = handWritten([
+      [1, 5],
+      [1, 3],
+      [4, 10],
+    ]);
+    const m = mergeRecords(recs);
+    expect(m.complete).toBe(true);
+    expect(total(m)).toEqual([10, 5500]);
+    expect(m.stats.batchOutputs).toMatchObject({ seen: 3, complete: 3, counted: 2, superseded: 1 });
+    // "Drop nested, sum the rest" keeps [1,5] + [4,10] (4 and 5 twice); id-only keeps all three.
+    const old = [...idOnlyMerge(recs).values()].reduce((s, t) => s + t.count, 0);
+    expect(old).toBe(15);
+  });
+
+  it('redelivered, nested and duplicated outputs in any order give the same totals', () => {
+    const recs = handWritten([
+      [1, 10],
+      [1, 5],
+      [6, 10],
+      [1, 3],
+      [4, 5],
+      [1, 10],
+      [6, 8],
+      [9, 10],
+    ]);
+    for (const order of [recs, [...recs].reverse(), [...recs.slice(3), ...recs.slice(0, 3)]]) {
+      const m = mergeRecords(order);
+      expect(m.complete).toBe(true);
+      expect(total(m)).toEqual([10, 5500]);
+    }
+  });
+
+  it('a partial overlap with no chain names the shard and the range, and marks the totals incomplete', () => {
+    // [1,3] is lost: [1,5] and [4,10] overlap and nothing covers 1..3 on its own.
+    const m = mergeRecords(handWritten([
+      [1, 5],
+      [4, 10],
+    ]));
+    expect(m.complete).toBe(false);
+    const gap = m.issues.find((i) => i.kind === 'gap');
+    expect(gap).toMatchObject({ kind: 'gap', shard: 'shardId-000000000000', affectsRange: true });
+    expect(gap?.message).toMatch(/^shardId-000000000000 \d+\.\.\d+: no disjoint chain/);
+    // Whatever was counted, nothing twice.
+    expect(total(m)[0]).toBeLessThanOrEqual(10);
+  });
+
+  it('an output with a part missing is never counted, but its range must still be covered', () => {
+    const records: SimRecord[] = Array.from({ length: 40 }, (_, i) => ({
+      seq: BigInt(i + 1),
+      event: {
+        transaction_id: `T${i}`,
+        amount: 1,
+        amountMinor: 100,
+        currency: CURRENCIES[i % 3] as string,
+        merchant: 'Amazon',
+        event_timestamp: T0 + i * WIDTH,
+      },
+    }));
+    const whole = outputOf(0, records, 900);
+    expect(whole.length).toBeGreaterThan(2);
+    // The attempt got only its first part out; the retry succeeded in halves.
+    const attempt = [whole[0] as string];
+    const halves = [...outputOf(0, records.slice(0, 20), 900), ...outputOf(0, records.slice(20), 900)];
+    const m = mergeRecords([...attempt, ...halves].map((l) => JSON.parse(l)));
+    expect(m.complete).toBe(true);
+    expect(m.stats.batchOutputs.incomplete).toBe(1);
+    expect(m.cells.reduce((s, c) => s + c.totals.count, 0)).toBe(40);
+    // Without the halves the first part alone counts for nothing, and the range is a gap.
+    const alone = mergeRecords(attempt.map((l) => JSON.parse(l)));
+    expect(alone.cells).toEqual([]);
+    expect(alone.complete).toBe(false);
+  });
+
+  it('a tampered part fails its digest: reported as corrupt, not counted', () => {
+    const [rec] = handWritten([[1, 10]]) as [{ aggregates: CellFigures[] }];
+    const cell = rec.aggregates[0] as CellFigures;
+    cell.transaction_count += 1;
+    cell.total_amount += 1;
+    cell.avg_amount = Number(((cell.total_amount * 100) / cell.transaction_count / 100).toFixed(2));
+    const m = mergeRecords([rec]);
+    expect(m.cells).toEqual([]);
+    expect(m.complete).toBe(false);
+    expect(m.issues.map((i) => i.kind)).toContain('corrupt_output');
+  });
+
+  it('two different complete outputs for the same range are ambiguous', () => {
+    const a = handWritten([[1, 10]]);
+    const b = handWritten([[1, 10]], (i) => i * 100 + 1);
+    const m = mergeRecords([...a, ...b]);
+    expect(m.complete).toBe(false);
+    expect(m.issues).toEqual([expect.objectContaining({ kind: 'ambiguous', from: '1', to: '10' })]);
+  });
+});
