@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { currencyExponent } from './currency.js';
-import type { PaymentEvent } from './event.js';
+import { oneLine, type PaymentEvent } from './event.js';
 import { addMinor, averageMinor, fromMinor, MAX_TOTAL_MINOR, toMinor } from './money.js';
 import { isoMs, windowStartMs } from './window.js';
 
@@ -237,7 +237,7 @@ export class CellParser {
     if (w === null) return `${what}: window_start/window_end are not ISO instants with start < end`;
     if (typeof currency !== 'string') return `${what}: currency is not a string`;
     const exp = currencyExponent(currency);
-    if (exp === undefined) return `${what}: unknown currency ${JSON.stringify(currency).slice(0, 40)}`;
+    if (exp === undefined) return `${what}: unknown currency ${oneLine(currency.slice(0, 40))}`;
     if (
       typeof transaction_count !== 'number' ||
       !Number.isSafeInteger(transaction_count) ||
@@ -283,7 +283,7 @@ export function parseAggregate(v: unknown, parser: CellParser = shared): ParsedA
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, detail: 'not a JSON object' };
   const id = (v as { id?: unknown }).id;
   if (typeof id !== 'string' || id === '') return { ok: false, detail: 'id is missing or not a string' };
-  const c = parser.parse(v, `aggregate ${id.slice(0, 64)}`);
+  const c = parser.parse(v, `aggregate ${oneLine(id.slice(0, 64))}`);
   if (typeof c === 'string') return { ok: false, detail: c };
   return {
     ok: true,

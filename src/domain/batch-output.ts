@@ -19,6 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type BatchRef, type Cell, type CellParser, type ParsedCell, renderCell } from './aggregate.js';
+import { oneLine } from './event.js';
 
 export const SCHEMA_VERSION = 2;
 
@@ -146,10 +147,10 @@ export function parseBatchOutputPart(v: unknown, cells: CellParser): PartResult 
   if (typeof f !== 'string' || typeof l !== 'string' || !SEQ.test(f) || !SEQ.test(l) || BigInt(f) > BigInt(l)) {
     return {
       ok: false,
-      detail: `batch output of ${shard_id}: first/last_sequence_number are not decimal strings with first <= last`,
+      detail: `batch output of ${oneLine(shard_id)}: first/last_sequence_number are not decimal strings with first <= last`,
     };
   }
-  const what = `batch output ${shard_id} ${f}..${l}`;
+  const what = `batch output ${oneLine(shard_id)} ${f}..${l}`;
   if (typeof records !== 'number' || !Number.isSafeInteger(records) || records < 1) {
     return { ok: false, detail: `${what}: records is not a positive whole number` };
   }

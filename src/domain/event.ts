@@ -1,10 +1,16 @@
 /**
- * Validation of one raw input record (the hot path of the aggregator: JSON.parse once, then a
- * handful of typeof checks and one Map lookup; no regexes).
+ * Validation of one raw input record (the hot path of the aggregator: JSON.parse once, one pass
+ * over the top level of the text for what JSON.parse hides, then a handful of typeof checks and
+ * one Map lookup).
+ *
+ * JSON.parse hides two things a payment cannot afford: a key written twice (the last one wins
+ * silently: `{"amount":999,…,"amount":10.5}` would count 10.50) and the digits of a number past
+ * what a double holds (`0.1000000000000000000001` parses as 0.1). So the amount is judged from
+ * its text, and a repeated key is rejected with its own reason.
  */
 import { isUtf8 } from 'node:buffer';
 import { currencyExponent } from './currency.js';
-import { toMinor } from './money.js';
+import { toMinor, toMinorFromText } from './money.js';
 
 /** The event as producers send it. */
 export interface WireEvent {
@@ -25,8 +31,12 @@ export type RejectReason =
   | 'not_utf8'
   | 'not_json'
   | 'not_object'
+  /** A key written twice at the top level (JSON.parse would keep the last one). */
+  | 'duplicate_key'
   | 'missing_field'
   | 'wrong_type'
+  /** transaction_id or merchant holds a control character (U+0000–U+001F, U+007F–U+009F). */
+  | 'control_characters'
   | 'amount_not_finite'
   | 'amount_negative'
   | 'amount_too_precise'
@@ -47,8 +57,10 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   'not_utf8',
   'not_json',
   'not_object',
+  'duplicate_key',
   'missing_field',
   'wrong_type',
+  'control_characters',
   'amount_not_finite',
   'amount_negative',
   'amount_too_precise',
@@ -87,7 +99,7 @@ const REQUIRED = ['transaction_id', 'amount', 'currency', 'merchant', 'event_tim
 const utf8 = new TextDecoder('utf-8');
 
 /** Control characters escaped as \\uXXXX so a detail is always one printable line. */
-const oneLine = (t: string): string =>
+export const oneLine = (t: string): string =>
   t.replace(
     /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
@@ -102,6 +114,9 @@ const show = (v: unknown): string => {
   const s = typeof v === 'string' ? JSON.stringify(v) : String(v);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 };
+
+/** The first 57 characters of a long token and `...`. */
+const clip = (t: string): string => (t.length > 60 ? `${t.slice(0, 57)}...` : t);
 
 /** True when the string is empty or only whitespace (checked without a regex or a trimmed copy). */
 function isBlank(s: string): boolean {
@@ -126,19 +141,65 @@ export function validateRecord(data: Uint8Array, ctx: ValidationContext): Valida
     // V8 quotes the input in its message: keep the detail one printable line whatever the bytes were.
     return reject('not_json', `record data is not JSON: ${oneLine((e as Error).message)}`);
   }
-  return validateValue(parsed, ctx);
-}
-
-/** Validates an already-parsed value (shared with tools that read events from files). */
-export function validateValue(parsed: unknown, ctx: ValidationContext): ValidationResult {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return reject('not_object', `expected a JSON object, got ${typeName(parsed)}`);
   }
   const o = parsed as Record<string, unknown>;
-  for (const f of REQUIRED) {
-    if (o[f] === undefined) return reject('missing_field', `field "${f}" is missing`);
+  // Distinct keys: the usual record has exactly the five fields (counted without allocating then).
+  let colons = colonsUpTo(text, REQUIRED.length + 1);
+  let distinct: number = REQUIRED.length;
+  if (colons !== REQUIRED.length || !hasRequired(o)) {
+    distinct = Object.keys(o).length;
+    colons = colonsUpTo(text, distinct + 1);
   }
+  const top = flatTopLevel(text, distinct, colons, o.amount !== undefined) ?? scanTopLevel(text);
+  if (top.keys !== distinct) {
+    const dup = duplicateKey(text, parsed);
+    return reject(
+      'duplicate_key',
+      dup === undefined ? 'a key appears more than once' : `key ${show(dup)} appears more than once`,
+    );
+  }
+  return validateObject(o, ctx, top.amount);
+}
+
+/**
+ * Validates an already-parsed value (tools that read events from files, `results --raw`). Without
+ * the text, a repeated key cannot be seen and the amount is judged from its double.
+ */
+export function validateValue(parsed: unknown, ctx: ValidationContext): ValidationResult {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return reject('not_object', `expected a JSON object, got ${typeName(parsed)}`);
+  }
+  return validateObject(parsed as Record<string, unknown>, ctx, undefined);
+}
+
+const hasRequired = (o: Record<string, unknown>): boolean =>
+  o.transaction_id !== undefined &&
+  o.amount !== undefined &&
+  o.currency !== undefined &&
+  o.merchant !== undefined &&
+  o.event_timestamp !== undefined;
+
+/** A rejection naming the first control character (C0, DEL, C1: its code, never the character itself). */
+function controlIn(field: string, v: string): ValidationResult | undefined {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 32 || (c >= 127 && c <= 159)) {
+      const code = c.toString(16).toUpperCase().padStart(4, '0');
+      return reject('control_characters', `${field} holds a control character (U+${code} at position ${i + 1})`);
+    }
+  }
+  return undefined;
+}
+
+function validateObject(o: Record<string, unknown>, ctx: ValidationContext, amountText: string | undefined): ValidationResult {
   const { transaction_id, amount, currency, merchant, event_timestamp } = o;
+  // Named loads, not a loop of keyed ones: this runs once per record.
+  if (!hasRequired(o)) {
+    const f = REQUIRED.find((k) => o[k] === undefined);
+    return reject('missing_field', `field "${f}" is missing`);
+  }
   if (typeof transaction_id !== 'string') {
     return reject('wrong_type', `transaction_id must be a string, got ${typeName(transaction_id)}`);
   }
@@ -171,6 +232,8 @@ export function validateValue(parsed: unknown, ctx: ValidationContext): Validati
       `merchant is ${merchant.length} characters, the limit is ${MAX_MERCHANT_LENGTH}`,
     );
   }
+  const control = controlIn('transaction_id', transaction_id) ?? controlIn('merchant', merchant);
+  if (control !== undefined) return control;
   const exponent = currencyExponent(currency);
   if (exponent === undefined) {
     return reject(
@@ -178,7 +241,11 @@ export function validateValue(parsed: unknown, ctx: ValidationContext): Validati
       `currency ${show(currency)} is not an ISO 4217 code (upper-case, e.g. USD)`,
     );
   }
-  const minor = toMinor(amount, exponent);
+  // The text decides (exact digits); without it, or for ±Infinity (a 1e999 literal), the double.
+  const minor =
+    amountText !== undefined && Number.isFinite(amount)
+      ? toMinorFromText(amountText, exponent)
+      : toMinor(amount, exponent);
   if (!minor.ok) {
     switch (minor.reason) {
       case 'amount_not_finite':
@@ -188,7 +255,7 @@ export function validateValue(parsed: unknown, ctx: ValidationContext): Validati
       case 'amount_too_precise':
         return reject(
           minor.reason,
-          `amount ${show(amount)} has more than ${exponent} decimals allowed for ${currency}`,
+          `amount ${amountText === undefined ? show(amount) : clip(amountText)} has more than ${exponent} decimals allowed for ${currency}`,
         );
       case 'amount_too_large':
         return reject(minor.reason, `amount ${show(amount)} ${currency} exceeds the per-payment limit`);
@@ -216,6 +283,136 @@ export function validateValue(parsed: unknown, ctx: ValidationContext): Validati
     ok: true,
     event: { transaction_id, amount, currency, merchant, event_timestamp, amountMinor: minor.minor },
   };
+}
+
+/**
+ * One pass over the top level of an object's JSON text (JSON.parse accepted it, so it is valid):
+ * how many keys it writes, and the raw text of the `amount` value when that is a number. Strings
+ * are skipped with indexOf, scalars by the comma or brace that ends them, nested values by depth.
+ */
+function scanTopLevel(t: string): { keys: number; amount: string | undefined } {
+  let keys = 0;
+  let amount: string | undefined;
+  let i = t.indexOf('{') + 1;
+  for (;;) {
+    i = skipWs(t, i);
+    if (t.charCodeAt(i) !== QUOTE) break; // `}`: the end of the object
+    const ke = stringEnd(t, i);
+    keys++;
+    const vs = skipWs(t, skipWs(t, ke + 1) + 1); // past the colon
+    const c = t.charCodeAt(vs);
+    let ve: number;
+    if (c === QUOTE) ve = stringEnd(t, vs) + 1;
+    else if (c === 123 || c === 91) ve = nestedEnd(t, vs);
+    else {
+      ve = scalarEnd(t, vs);
+      if ((c === 45 || (c >= 48 && c <= 57)) && isAmountKey(t, i, ke)) amount = t.slice(vs, ve);
+    }
+    i = skipWs(t, ve);
+    if (t.charCodeAt(i) !== 44) break; // not a comma: `}`
+    i++;
+  }
+  return { keys, amount };
+}
+
+/** How many `:` the text holds, counting no further than `max` (native indexOf, not a loop per character). */
+function colonsUpTo(t: string, max: number): number {
+  let n = 0;
+  for (let i = t.indexOf(':'); i !== -1 && n < max; i = t.indexOf(':', i + 1)) n++;
+  return n;
+}
+
+/**
+ * The fast path of scanTopLevel. Every key is followed by a colon, and colons can otherwise only
+ * be inside strings or nested objects, so colons ≥ keys written ≥ distinct keys: when the text
+ * has exactly as many colons as the object has distinct keys, no key is written twice, nothing is
+ * nested and no string holds a colon. Then `"amount"` followed by a colon is the amount key (a
+ * string value cannot be followed by a colon, nor hold an unescaped quote). undefined: not that
+ * simple a record, or the amount key is spelled with escapes; take the full scan.
+ */
+function flatTopLevel(
+  t: string,
+  distinct: number,
+  colons: number,
+  hasAmount: boolean,
+): { keys: number; amount: string | undefined } | undefined {
+  if (colons !== distinct) return undefined;
+  for (let at = t.indexOf('"amount"'); at !== -1; at = t.indexOf('"amount"', at + 1)) {
+    const colon = skipWs(t, at + 8);
+    if (t.charCodeAt(colon) !== 58) continue; // a string value "amount", not the key
+    const vs = skipWs(t, colon + 1);
+    const c = t.charCodeAt(vs);
+    if (c !== 45 && (c < 48 || c > 57)) return { keys: distinct, amount: undefined };
+    return { keys: distinct, amount: t.slice(vs, scalarEnd(t, vs)) };
+  }
+  return hasAmount ? undefined : { keys: distinct, amount: undefined };
+}
+
+/** End of the number or literal starting at `vs`: the next `,` or `}` (neither occurs inside it), less whitespace. */
+function scalarEnd(t: string, vs: number): number {
+  const comma = t.indexOf(',', vs);
+  const brace = t.indexOf('}', vs);
+  let ve = comma !== -1 && comma < brace ? comma : brace;
+  while (isWsCode(t.charCodeAt(ve - 1))) ve--;
+  return ve;
+}
+
+/** `"amount"`, also when spelled with escapes (`"am\u006funt"`): JSON.parse makes them one key. */
+function isAmountKey(t: string, ks: number, ke: number): boolean {
+  if (ke - ks === 7) return t.startsWith('"amount"', ks);
+  // An escaped spelling is at least 11 characters between the quotes; only then look for `\`.
+  if (ke - ks < 12) return false;
+  for (let k = ks + 1; k < ke; k++) if (t.charCodeAt(k) === 92) return JSON.parse(t.slice(ks, ke + 1)) === 'amount';
+  return false;
+}
+
+/**
+ * Which key is written twice, for the message (slow path: the record is rejected anyway; bounded,
+ * so a megabyte of keys cannot make it slow). undefined when spelled differently each time.
+ */
+function duplicateKey(text: string, o: object): string | undefined {
+  for (const k of Object.keys(o).slice(0, 32)) {
+    const written = new RegExp(`${JSON.stringify(k).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*:`, 'g');
+    if ((text.match(written)?.length ?? 0) > 1) return k;
+  }
+  return undefined;
+}
+
+const QUOTE = 34;
+
+const isWsCode = (c: number): boolean => c === 32 || c === 10 || c === 13 || c === 9;
+
+const skipWs = (t: string, i: number): number => {
+  let j = i;
+  while (isWsCode(t.charCodeAt(j))) j++;
+  return j;
+};
+
+/** Index of the quote that closes the string opening at `i`. */
+function stringEnd(t: string, i: number): number {
+  let q = t.indexOf('"', i + 1);
+  for (;;) {
+    let k = q - 1;
+    while (t.charCodeAt(k) === 92) k--;
+    if ((q - 1 - k) % 2 === 0) return q;
+    q = t.indexOf('"', q + 1);
+  }
+}
+
+/** Index just past the object or array opening at `i`. */
+function nestedEnd(t: string, i: number): number {
+  let depth = 0;
+  let j = i;
+  for (;;) {
+    const c = t.charCodeAt(j);
+    if (c === QUOTE) j = stringEnd(t, j);
+    else if (c === 123 || c === 91) depth++;
+    else if (c === 125 || c === 93) {
+      depth--;
+      if (depth === 0) return j + 1;
+    }
+    j++;
+  }
 }
 
 /** The wire JSON of an event: exactly the five fields, stable order (no amountMinor). */

@@ -39,6 +39,7 @@ import {
   outputDigest,
   parseBatchOutputPart,
 } from './batch-output.js';
+import { oneLine } from './event.js';
 import { fnv1a, hash64, IdSet, isHexId } from './id-set.js';
 import { isoMs } from './window.js';
 
@@ -293,7 +294,7 @@ export class ExactMerger {
         window_start: a.window_start,
         currency: a.currency,
         affectsRange: affects,
-        message: `aggregate id ${a.id} seen twice with different figures (${a.window_start} ${a.currency}); the first was kept`,
+        message: `aggregate id ${oneLine(a.id)} seen twice with different figures (${a.window_start} ${a.currency}); the first was kept`,
       });
       return;
     }
@@ -393,6 +394,7 @@ export class ExactMerger {
 
   private mergeShard(shard: string, outputs: Output[], broken: BrokenRange[]): void {
     const col = this.columns;
+    const name = oneLine(shard);
     // Endpoints of every output of the shard, complete or not: each is a record that exists.
     const keys = new Set<bigint>();
     for (const o of outputs) keys.add(o.header.first).add(o.header.last);
@@ -492,7 +494,7 @@ export class ExactMerger {
         from: seq(a),
         to: seq(b),
         affectsRange: true,
-        message: `${shard} ${seq(a)}..${seq(b)}: batch output ${o.header.digest} ${o.conflicting ? 'has two different copies of a part' : 'does not match its digest'}; not counted`,
+        message: `${name} ${seq(a)}..${seq(b)}: batch output ${o.header.digest} ${o.conflicting ? 'has two different copies of a part' : 'does not match its digest'}; not counted`,
       });
     }
     // Gaps: runs of skipped endpoints.
@@ -506,7 +508,7 @@ export class ExactMerger {
         from: seq(i),
         to: seq(j),
         affectsRange: touches(i, j),
-        message: `${shard} ${seq(i)}..${seq(j)}: no disjoint chain of complete batch outputs covers these records (an output missing, or records expired); they are not counted`,
+        message: `${name} ${seq(i)}..${seq(j)}: no disjoint chain of complete batch outputs covers these records (an output missing, or records expired); they are not counted`,
       });
       i = j;
     }
@@ -518,7 +520,7 @@ export class ExactMerger {
         continue;
       }
       if (v === m || skipped[v] === 1) {
-        this.checkAgreement(shard, s, v, from, points, touches);
+        this.checkAgreement(shard, name, s, v, from, points, touches);
         s = v;
       }
     }
@@ -530,6 +532,7 @@ export class ExactMerger {
    */
   private checkAgreement(
     shard: string,
+    name: string,
     s: number,
     t: number,
     from: Map<number, Array<{ o: Output; a: number; b: number }>>,
@@ -579,7 +582,7 @@ export class ExactMerger {
       from: f,
       to: l,
       affectsRange: touches(lo, hi),
-      message: `${shard} ${f}..${l}: batch outputs disagree (two disjoint chains give different totals; records handed to the failure destination?); one was counted`,
+      message: `${name} ${f}..${l}: batch outputs disagree (two disjoint chains give different totals; records handed to the failure destination?); one was counted`,
     });
   }
 

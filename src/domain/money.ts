@@ -82,6 +82,90 @@ export function toMinor(amount: number, exponent: number, maxMinor: number = MAX
 }
 
 /**
+ * Minor units from the amount AS WRITTEN in the record's JSON text (`125.50`, `1.5e2`, `-0`), so
+ * that digits a double cannot hold are judged too: `0.1000000000000000000001` USD is too precise,
+ * although JSON.parse turns it into the same double as `0.1`. `token` must be a JSON number token
+ * (JSON.parse accepted the text it came from). Trailing zeros are not precision (`12.500` USD and
+ * `1500.0` JPY are exact amounts, as producers that print floats write them); any other digit past
+ * the currency's decimals is `amount_too_precise`. The caller rejects non-finite values first.
+ */
+export function toMinorFromText(token: string, exponent: number, maxMinor: number = MAX_AMOUNT_MINOR): MinorResult {
+  const fast = plainDecimal(token, exponent, maxMinor);
+  if (fast !== undefined) return fast;
+  let i = 0;
+  const n = token.length;
+  const negative = token.charCodeAt(0) === 45;
+  if (negative) i++;
+  // Significant digits without the decimal point, and the power of ten they are scaled by.
+  let digits = '';
+  let exp10 = 0;
+  const start = i;
+  while (i < n && isDigit(token.charCodeAt(i))) i++;
+  digits = token.slice(start, i);
+  if (i < n && token.charCodeAt(i) === 46) {
+    const f = ++i;
+    while (i < n && isDigit(token.charCodeAt(i))) i++;
+    digits += token.slice(f, i);
+    exp10 -= i - f;
+  }
+  if (i < n) {
+    // e / E, an optional sign, digits. A huge exponent is still a number: judge it by value below.
+    const e = Number(token.slice(i + 1));
+    if (!Number.isFinite(e)) return { ok: false, reason: 'amount_too_large' };
+    exp10 += e;
+  }
+  // Trailing zeros of the digits are not precision: 12.500 is 12.5.
+  let end = digits.length;
+  while (end > 0 && digits.charCodeAt(end - 1) === 48) {
+    end--;
+    exp10++;
+  }
+  let lead = 0;
+  while (lead < end && digits.charCodeAt(lead) === 48) lead++;
+  if (lead === end) return { ok: true, minor: 0 };
+  if (negative) return { ok: false, reason: 'amount_negative' };
+  const significant = digits.slice(lead, end);
+  const scale = exp10 + exponent;
+  if (scale < 0) return { ok: false, reason: 'amount_too_precise' };
+  if (significant.length + scale > 16) return { ok: false, reason: 'amount_too_large' };
+  // Exact: at most 16 digits scaled by at most 10^15; past 2^53 is caught by isSafeInteger.
+  const minor = Number(significant) * 10 ** scale;
+  return Number.isSafeInteger(minor) && minor <= maxMinor
+    ? { ok: true, minor }
+    : { ok: false, reason: 'amount_too_large' };
+}
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+
+/**
+ * The hot path of toMinorFromText: a plain `123.45` (no sign, no exponent, at most 15 digits, so
+ * the digits are exact in a double as an integer). undefined: not that shape, use the general path.
+ */
+function plainDecimal(token: string, exponent: number, maxMinor: number): MinorResult | undefined {
+  const n = token.length;
+  if (n > 15) return undefined;
+  let m = 0;
+  let frac = -1;
+  for (let i = 0; i < n; i++) {
+    const c = token.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      m = m * 10 + (c - 48);
+      if (frac !== -1) frac++;
+    } else if (c === 46 && frac === -1) frac = 0;
+    else return undefined;
+  }
+  let places = frac === -1 ? 0 : frac;
+  // Trailing zeros are not precision.
+  while (places > exponent && m % 10 === 0) {
+    m /= 10;
+    places--;
+  }
+  if (places > exponent) return { ok: false, reason: 'amount_too_precise' };
+  const minor = m * (POW10[exponent - places] as number);
+  return minor <= maxMinor ? { ok: true, minor } : { ok: false, reason: 'amount_too_large' };
+}
+
+/**
  * Minor units back to a JSON number with the currency's decimals: 523467 (USD) → 5234.67.
  * Built from the decimal string so the double is the one nearest that decimal (what JSON.parse of
  * "5234.67" gives); JSON.stringify then prints it back exactly.

@@ -87,7 +87,14 @@ export const BAD_INPUTS: readonly BadInput[] = [
   { file: 'merchant-object.json', reason: 'wrong_type', why: 'merchant as {name}' },
   { file: 'timestamp-iso-string.json', reason: 'wrong_type', why: 'event_timestamp as an ISO string' },
   { file: 'timestamp-digits-string.json', reason: 'wrong_type', why: 'event_timestamp as a string of digits' },
-  { file: 'duplicate-key-last-wins.json', reason: 'wrong_type', why: 'amount twice: 12.5 then "12.50"; JSON.parse keeps the last' },
+  // duplicate_key: JSON.parse would keep the last one silently
+  { file: 'duplicate-key-last-wins.json', reason: 'duplicate_key', why: 'amount twice: 12.5 then "12.50"' },
+  { file: 'duplicate-key-both-numbers.json', reason: 'duplicate_key', why: 'amount 999 then 10.5: last-wins would count 10.50' },
+  { file: 'duplicate-key-escaped-spelling.json', reason: 'duplicate_key', why: 'amount, then "am\\u006funt": the same key once unescaped' },
+  // control_characters
+  { file: 'merchant-control-character.json', reason: 'control_characters', why: 'a NUL (\\u0000) inside the merchant' },
+  { file: 'transaction-id-escaped-newline.json', reason: 'control_characters', why: 'an escaped newline inside the transaction id' },
+  { file: 'merchant-c1-control.json', reason: 'control_characters', why: 'U+0085 (NEL), a C1 control character' },
   // amount_not_finite
   { file: 'amount-1e999-overflows-to-infinity.json', reason: 'amount_not_finite', why: 'valid JSON that parses to Infinity' },
   { file: 'amount-minus-1e999.json', reason: 'amount_not_finite', why: 'valid JSON that parses to -Infinity' },
@@ -100,6 +107,8 @@ export const BAD_INPUTS: readonly BadInput[] = [
   { file: 'amount-four-decimals-bhd.json', reason: 'amount_too_precise', why: '1.2345 BHD: BHD has 3' },
   { file: 'amount-float-artifact.json', reason: 'amount_too_precise', why: '0.30000000000000004, a float sum sent as is' },
   { file: 'amount-tiny-exponent.json', reason: 'amount_too_precise', why: '1e-7 USD' },
+  { file: 'amount-beyond-double-precision.json', reason: 'amount_too_precise', why: '0.1000000000000000000001 USD: parses to the double of 0.1; the text has 22 decimals' },
+  { file: 'amount-exponent-too-precise.json', reason: 'amount_too_precise', why: '1.23456e2 USD is 123.456: a tenth of a cent, written with an exponent' },
   // amount_too_large
   { file: 'amount-huge-number.json', reason: 'amount_too_large', why: 'a 30-digit number' },
   { file: 'amount-1e21.json', reason: 'amount_too_large', why: '1e21 (prints in exponent form)' },
@@ -137,6 +146,8 @@ export const BAD_INPUTS: readonly BadInput[] = [
   { file: 'edge-bom-prefixed.json', reason: null, why: 'a UTF-8 BOM before the JSON (the decoder drops it)' },
   { file: 'edge-negative-zero-amount.json', reason: null, why: 'amount -0 is 0, not negative' },
   { file: 'edge-exponent-amount.json', reason: null, why: 'amount 1.5e2 is 150.00' },
+  { file: 'edge-trailing-zeros-amount.json', reason: null, why: '12.500 USD: trailing zeros are not precision' },
+  { file: 'edge-jpy-point-zero.json', reason: null, why: '1500.0 JPY, as float-printing producers write it' },
   { file: 'edge-unicode-escapes.json', reason: null, why: 'merchant written with \\u escapes and a surrogate pair' },
   { file: 'edge-extra-fields.json', reason: null, why: 'unknown extra fields are ignored' },
   { file: 'edge-surrounding-whitespace.json', reason: null, why: 'newlines and tabs around the JSON' },

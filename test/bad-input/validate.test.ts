@@ -10,7 +10,9 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { aggregateBatch, mergeAggregates, parseAggregate } from '../../src/domain/aggregate.js';
+import { aggregateBatch, BatchAggregator, parseAggregate } from '../../src/domain/aggregate.js';
+import { renderBatchOutput } from '../../src/domain/batch-output.js';
+import { mergeRecords } from '../../src/domain/exact-merge.js';
 import { decodeObject, decodeObjectStream, encodeNdjson } from '../../src/pipeline/codec.js';
 import { currencyExponent } from '../../src/domain/currency.js';
 import {
@@ -350,11 +352,61 @@ describe('parseAggregate fuzz (fast-check): what results reads from S3 is untrus
             expect(p.windowEndMs).toBeGreaterThan(p.windowStartMs);
             ok.push(p.aggregate);
           }
-          const m = mergeAggregates(ok);
+          const m = mergeRecords(ok);
           expect(m.aggregates.length).toBeLessThanOrEqual(ok.length);
         },
       ),
       { numRuns: 1500 },
+    );
+  });
+});
+
+describe('batch output fuzz (fast-check): tampered, truncated or foreign batch outputs', () => {
+  const acc = new BatchAggregator(60_000);
+  for (let i = 0; i < 30; i++) {
+    acc.add({ ...base, transaction_id: `T${i}`, currency: ['USD', 'JPY', 'BHD'][i % 3] as string, amountMinor: 100 + i, event_timestamp: base.event_timestamp + i * 60_000 });
+  }
+  const parts = renderBatchOutput(
+    { shardId: 'shardId-000000000000', firstSequenceNumber: '100', lastSequenceNumber: '200' },
+    30,
+    acc.cells(),
+    60_000,
+    1500,
+  ).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  it('never throws, never counts more than the untampered output holds, and any tampering is reported', () => {
+    expect(parts.length).toBeGreaterThan(2);
+    const keys = Object.keys(parts[0] ?? {});
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            part: fc.nat({ max: parts.length - 1 }),
+            over: fc.dictionary(fc.constantFrom(...keys), fc.option(nastyValue, { nil: undefined }), {
+              maxKeys: 2,
+            }),
+          }),
+          { maxLength: 6 },
+        ),
+        fc.boolean(),
+        (edits, allParts) => {
+          const recs: unknown[] = allParts ? parts.map((p) => ({ ...p })) : [];
+          for (const e of edits) {
+            const o: Record<string, unknown> = { ...parts[e.part] };
+            for (const [k, v] of Object.entries(e.over)) {
+              if (v === undefined) delete o[k];
+              else o[k] = v;
+            }
+            recs.push(o);
+          }
+          const m = mergeRecords(recs);
+          const count = m.cells.reduce((s, c) => s + c.totals.count, 0);
+          expect(count === 0 || count === 30).toBe(true);
+          if (count === 30) expect(m.stats.batchOutputs.counted).toBe(1);
+          for (const i of m.issues) expect(i.message).not.toMatch(/[\u0000-\u001f]/);
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

@@ -6,9 +6,9 @@ import {
   aggregateId,
   type BatchRef,
   combineTotals,
-  mergeAggregates,
   parseAggregate,
 } from '../../src/domain/aggregate.js';
+import { mergeRecords } from '../../src/domain/exact-merge.js';
 import { currencyExponent } from '../../src/domain/currency.js';
 import type { PaymentEvent } from '../../src/domain/event.js';
 import { averageMinor, fromMinor, MAX_TOTAL_MINOR } from '../../src/domain/money.js';
@@ -164,7 +164,7 @@ describe('parseAggregate', () => {
   });
 });
 
-describe('mergeAggregates', () => {
+describe('old-format (v1) aggregates through the merge: by id', () => {
   it('counts a duplicate id once and combines the rest', () => {
     const a = aggregateBatch([ev('USD', 100, T0), ev('USD', 300, T0)], 60_000, ref).aggregates;
     const b = aggregateBatch([ev('USD', 50, T0 + 1)], 60_000, {
@@ -172,8 +172,9 @@ describe('mergeAggregates', () => {
       firstSequenceNumber: '201',
       lastSequenceNumber: '201',
     }).aggregates;
-    const m = mergeAggregates([...a, ...b, ...a]);
-    expect(m.duplicates).toBe(1);
+    const m = mergeRecords([...a, ...b, ...a]);
+    expect(m.stats.duplicates).toBe(1);
+    expect(m.stats.legacy).toEqual({ aggregates: 2, duplicates: 1 });
     expect(m.issues).toEqual([]);
     expect(m.aggregates).toHaveLength(1);
     expect(m.aggregates[0]).toMatchObject({
@@ -195,8 +196,9 @@ describe('mergeAggregates', () => {
       min_amount: 1,
       avg_amount: 1,
     };
-    const m = mergeAggregates([a, forged]);
-    expect(m.issues).toEqual([{ kind: 'id_conflict', id: a.id, kept: a, other: forged }]);
+    const m = mergeRecords([a, forged]);
+    expect(m.issues).toEqual([expect.objectContaining({ kind: 'id_conflict', id: a.id, affectsRange: true })]);
+    expect(m.complete).toBe(false);
     expect(m.aggregates).toEqual([a]);
   });
 
@@ -211,8 +213,9 @@ describe('mergeAggregates', () => {
           { ...ref, firstSequenceNumber: String(i) },
         ).aggregates,
     ).flat();
-    const m = mergeAggregates(parts);
+    const m = mergeRecords(parts);
     expect(m.issues.map((i) => i.kind)).toEqual(['overflow']);
+    expect(m.complete).toBe(false);
     expect(m.aggregates[0]?.transaction_count).toBe(800);
   });
 
@@ -321,7 +324,7 @@ describe('aggregate-then-merge (properties)', () => {
             const j = (it.next().value as number) % (i + 1);
             [all[i], all[j]] = [all[j] as Aggregate, all[i] as Aggregate];
           }
-          const m = mergeAggregates(all);
+          const m = mergeRecords(all);
           expect(m.issues).toEqual([]);
           expect(withoutId(m.aggregates)).toEqual(model(events, width));
         },
@@ -344,13 +347,13 @@ describe('aggregate-then-merge (properties)', () => {
           const i = s1 % (aggs.length + 1);
           const j = i + (s2 % (aggs.length - i + 1));
           const [x, y, z] = [aggs.slice(0, i), aggs.slice(i, j), aggs.slice(j)];
-          const whole = mergeAggregates([...x, ...y, ...z]).aggregates;
-          const mx = mergeAggregates(x).aggregates;
-          const my = mergeAggregates(y).aggregates;
-          const mz = mergeAggregates(z).aggregates;
-          const left = mergeAggregates([...mergeAggregates([...mx, ...my]).aggregates, ...mz]).aggregates;
-          const right = mergeAggregates([...mx, ...mergeAggregates([...my, ...mz]).aggregates]).aggregates;
-          const swapped = mergeAggregates([...z, ...x, ...y].reverse()).aggregates;
+          const whole = mergeRecords([...x, ...y, ...z]).aggregates;
+          const mx = mergeRecords(x).aggregates;
+          const my = mergeRecords(y).aggregates;
+          const mz = mergeRecords(z).aggregates;
+          const left = mergeRecords([...mergeRecords([...mx, ...my]).aggregates, ...mz]).aggregates;
+          const right = mergeRecords([...mx, ...mergeRecords([...my, ...mz]).aggregates]).aggregates;
+          const swapped = mergeRecords([...z, ...x, ...y].reverse()).aggregates;
           expect(left).toEqual(whole);
           expect(right).toEqual(whole);
           expect(swapped).toEqual(whole);

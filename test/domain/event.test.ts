@@ -161,6 +161,38 @@ const cases: [string, string | Uint8Array, RejectReason, RegExp][] = [
   ],
   ['4 decimals in BHD', withFields({ currency: 'BHD', amount: 1.2345 }), 'amount_too_precise', /3 decimals/],
   ['1e-7 USD', withFields({ amount: 1e-7 }), 'amount_too_precise', /1e-7/],
+  // Judged from the text: the double of this is exactly the double of 0.1.
+  [
+    'digits past a double, from the text',
+    withFields({ amount: 0.1 }).replace('"amount":0.1', '"amount":0.1000000000000000000001'),
+    'amount_too_precise',
+    /amount 0.1000000000000000000001 has more than 2 decimals/,
+  ],
+  [
+    'the same amount key twice (last-wins would count 10.50)',
+    `${withFields({ amount: 999 }).slice(0, -1)},"amount":10.5}`,
+    'duplicate_key',
+    /key "amount" appears more than once/,
+  ],
+  [
+    'a key spelled with an escape is the same key',
+    `${withFields({ amount: 999 }).slice(0, -1)},"am\\u006funt":10.5}`,
+    'duplicate_key',
+    /a key appears more than once/,
+  ],
+  [
+    'a NUL in the merchant',
+    withFields({ merchant: 'Ama\u0000zon' }),
+    'control_characters',
+    /merchant holds a control character \(U\+0000 at position 4\)/,
+  ],
+  [
+    'an escaped newline in the transaction id',
+    withFields({ transaction_id: 'TXN\n1' }),
+    'control_characters',
+    /transaction_id holds a control character \(U\+000A/,
+  ],
+  ['a C1 control (U+009B) in the merchant', withFields({ merchant: 'A\u009bB' }), 'control_characters', /U\+009B/],
   ['over the per-payment cap', withFields({ amount: 10_000_000_000.01 }), 'amount_too_large', /limit/],
   ['1e+21', withFields({ amount: 1e21 }), 'amount_too_large', /1e\+21/],
   ['lower-case currency', withFields({ currency: 'usd' }), 'unknown_currency', /"usd" is not an ISO 4217/],

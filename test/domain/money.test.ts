@@ -9,6 +9,7 @@ import {
   MAX_AMOUNT_MINOR,
   MAX_TOTAL_MINOR,
   toMinor,
+  toMinorFromText,
 } from '../../src/domain/money.js';
 
 describe('currency table', () => {
@@ -119,6 +120,61 @@ describe('toMinor', () => {
         },
       ),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('toMinorFromText (the amount as written in the record)', () => {
+  it.each([
+    ['125.50', 2, { ok: true, minor: 12550 }],
+    ['12.500', 2, { ok: true, minor: 1250 }],
+    ['1500.0', 0, { ok: true, minor: 1500 }],
+    ['1.5e2', 2, { ok: true, minor: 15000 }],
+    ['5E-1', 2, { ok: true, minor: 50 }],
+    ['-0', 2, { ok: true, minor: 0 }],
+    ['-0.00', 2, { ok: true, minor: 0 }],
+    ['0', 0, { ok: true, minor: 0 }],
+    ['0.1000000000000000000001', 2, { ok: false, reason: 'amount_too_precise' }],
+    ['1.005', 2, { ok: false, reason: 'amount_too_precise' }],
+    ['1e-99999', 2, { ok: false, reason: 'amount_too_precise' }],
+    ['-0.01', 2, { ok: false, reason: 'amount_negative' }],
+    ['10000000000.01', 2, { ok: false, reason: 'amount_too_large' }],
+    ['9007199254740993', 0, { ok: false, reason: 'amount_too_large' }],
+    ['123456789012345678901234567890', 2, { ok: false, reason: 'amount_too_large' }],
+    ['1e400', 2, { ok: false, reason: 'amount_too_large' }],
+  ] as const)('%s with %i decimals → %o', (text, exp, want) => {
+    expect(toMinorFromText(text, exp)).toEqual(want);
+  });
+
+  it('agrees with toMinor on every number written as JavaScript writes it (property)', () => {
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0, 2, 3, 4), (d, exp) => {
+        expect(toMinorFromText(JSON.stringify(d), exp)).toEqual(toMinor(d, exp));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('is exact for any decimal text, however many digits (property, against BigInt)', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[1-9][0-9]{0,20}$/),
+        fc.stringMatching(/^[0-9]{0,25}$/),
+        fc.integer({ min: -30, max: 30 }),
+        fc.constantFrom(0, 2, 3),
+        (int, frac, e, exp) => {
+          const text = `${int}${frac === '' ? '' : `.${frac}`}${e === 0 ? '' : `e${e}`}`;
+          // value × 10^exp = digits × 10^(e − |frac| + exp): exact iff that is a whole number.
+          const digits = BigInt(int + frac);
+          const scale = e - frac.length + exp;
+          const whole = scale >= 0 ? digits * 10n ** BigInt(scale) : digits % 10n ** BigInt(-scale) === 0n ? digits / 10n ** BigInt(-scale) : undefined;
+          const r = toMinorFromText(text, exp);
+          if (whole === undefined) expect(r).toEqual({ ok: false, reason: 'amount_too_precise' });
+          else if (whole > BigInt(MAX_AMOUNT_MINOR)) expect(r).toEqual({ ok: false, reason: 'amount_too_large' });
+          else expect(r).toEqual({ ok: true, minor: Number(whole) });
+        },
+      ),
+      { numRuns: 5000 },
     );
   });
 });
