@@ -8,15 +8,33 @@
  * JSON.parse once per top-level value.
  *
  * Damage never throws: an empty, truncated or corrupt object yields a typed DecodeError naming
- * the object key, and every record before the damage is still returned. Bad JSON (a record cut
+ * the object key, and every record before the damage is still returned. Hostile objects cost
+ * bounded memory and time: a value longer than any record the pipeline can produce (Kinesis caps a
+ * record at 1 MiB) is reported as `record_too_large` the moment it passes that length and skipped
+ * to the next line without being kept, at decompression speed. A key ending in `.gz` whose bytes
+ * are not gzip is read as text but reported (`not_gzip`): Firehose never writes that. Bad JSON (a record cut
  * off or garbled in the middle of the text) costs only itself: the decoder resyncs at the next
  * record and returns the good ones after it too (see JsonStreamDecoder). Gzip damage ends the
  * text; for corrupt gzip "before" is as far as inflate can tell: the CRC is only checked at the
  * end, so the records just before the reported offset are the ones to distrust.
  */
 import { constants, createGunzip, gunzipSync } from 'node:zlib';
+import { MAX_RECORD_BYTES } from '../domain/event.js';
 
-export type DecodeErrorKind = 'empty' | 'truncated_gzip' | 'corrupt_gzip' | 'not_json' | 'truncated_json';
+export type DecodeErrorKind =
+  | 'empty'
+  | 'truncated_gzip'
+  | 'corrupt_gzip'
+  | 'not_gzip'
+  | 'not_json'
+  | 'truncated_json'
+  | 'record_too_large';
+
+/**
+ * No record the pipeline writes or reads can be longer: a Kinesis record's data is at most 1 MiB,
+ * and a character takes at least one byte. A value past this is damage, never a record.
+ */
+export const MAX_RECORD_CHARS = MAX_RECORD_BYTES;
 
 export interface DecodeError {
   kind: DecodeErrorKind;
@@ -125,8 +143,14 @@ export class JsonStreamDecoder {
   private regions = 0;
   /** Records returned so far, for messages. */
   count = 0;
+  /** Inside a value past the record limit: dropping text up to the next newline. */
+  private oversized = false;
 
-  constructor(readonly key: string) {}
+  constructor(
+    readonly key: string,
+    /** Longest value kept (tests lower it); longer is `record_too_large` and skipped. */
+    private readonly maxRecordChars: number = MAX_RECORD_CHARS,
+  ) {}
 
   /** The first damage seen so far (if any), with how many damaged stretches were skipped. */
   get error(): DecodeError | undefined {
@@ -142,7 +166,16 @@ export class JsonStreamDecoder {
   push(chunk: string): unknown[] {
     const out: unknown[] = [];
     if (chunk.length === 0) return out;
-    this.buf = this.buf.length === 0 ? chunk : this.buf + chunk;
+    let text = chunk;
+    if (this.oversized) {
+      // Nothing of an oversized value is kept: look for the line that ends it, drop the rest.
+      const nl = text.indexOf('\n');
+      this.base += nl === -1 ? text.length : nl + 1;
+      if (nl === -1) return out;
+      this.oversized = false;
+      text = text.slice(nl + 1);
+    }
+    this.buf = this.buf.length === 0 ? text : this.buf + text;
     this.scan(false, out);
     return out;
   }
@@ -198,12 +231,39 @@ export class JsonStreamDecoder {
       inString = false;
       this.skipping = true;
     };
+    const limit = this.maxRecordChars;
+    // The open value is longer than any record can be: report it, keep none of it, and go on
+    // after the end of its line (or drop input until one comes). Returns false when that is past buf.
+    const oversize = (): boolean => {
+      this.damage(
+        'record_too_large',
+        this.base + start,
+        `record ${this.count + 1} is longer than ${limit} characters (no record can be): skipped to the end of its line`,
+      );
+      depth = 0;
+      inString = false;
+      this.candidate = false;
+      const nl = buf.indexOf('\n', start + limit);
+      if (nl === -1) {
+        this.oversized = true;
+        i = len;
+        return false;
+      }
+      this.skipping = true;
+      i = nl + 1;
+      return true;
+    };
     while (i < len) {
+      if (depth > 0 && i - start > limit) {
+        if (oversize()) continue;
+        break;
+      }
       if (inString) {
         // Jump to the next quote; it closes the string unless preceded by an odd run of backslashes.
         const q = buf.indexOf('"', i);
         if (q === -1) {
           i = len;
+          if (len - start > limit && oversize()) continue;
           break;
         }
         let k = q - 1;
@@ -367,7 +427,7 @@ export function decodeObject(bytes: Uint8Array, key: string): DecodeResult {
     const g = gunzipSalvage(bytes, key);
     text = g.data;
     gzipError = g.error;
-  }
+  } else gzipError = notGzip(key);
   const d = new JsonStreamDecoder(key);
   const records = d.push(new TextDecoder('utf-8').decode(text));
   const tail = d.end();
@@ -473,7 +533,8 @@ export async function decodeObjectStream(
     for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
   }
   let gzipError: DecodeError | undefined;
-  if (isGzip(head)) {
+  if (!isGzip(head)) gzipError = notGzip(key);
+  else {
     const gunzip = createGunzip();
     let consumed = 0;
     const feed = (async () => {
@@ -527,14 +588,24 @@ export async function decodeObjectStream(
       gunzip.destroy();
       await feed;
     }
-  } else {
-    for await (const c of rest()) await deliver(text.decode(c, { stream: true }));
   }
+  if (!isGzip(head)) for await (const c of rest()) await deliver(text.decode(c, { stream: true }));
   await deliver(text.decode());
   const tail = d.end();
   if (tail.records.length > 0) await onRecords(tail.records);
   const error = gzipError ?? tail.error;
   return error === undefined ? { count: d.count } : { count: d.count, error };
+}
+
+/** A `.gz` key whose bytes are not gzip: read as text all the same, but never silently. */
+function notGzip(key: string): DecodeError | undefined {
+  if (!key.endsWith('.gz')) return undefined;
+  return {
+    kind: 'not_gzip',
+    key,
+    offset: 0,
+    message: `${key}: the key ends in .gz but the object is not gzip (read as plain text)`,
+  };
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -212,7 +212,7 @@ describe('validateRecord fuzz (fast-check): never throws, always a known reason 
   });
 });
 
-const KEY = 'aggregations/year=2024/month=01/day=15/hour=10/fuzz.gz';
+const KEY = 'aggregations/year=2024/month=01/day=15/hour=10/fuzz';
 const KINDS = ['empty', 'truncated_gzip', 'corrupt_gzip', 'not_json', 'truncated_json'];
 
 /** Splits bytes at the given cut points (mod length) into a chunk stream. */

@@ -8,10 +8,12 @@ import {
   encodeNdjson,
   isGzip,
   JsonStreamDecoder,
+  MAX_RECORD_CHARS,
 } from '../../src/pipeline/codec.js';
 import { generateEvents, mulberry32, recordData, take } from '../../src/domain/generator.js';
 
-const KEY = 'aggregations/year=2024/month=01/day=15/hour=10/obj.gz';
+// No .gz: these bytes are sometimes plain on purpose (a .gz key with plain bytes is not_gzip).
+const KEY = 'aggregations/year=2024/month=01/day=15/hour=10/obj';
 const enc = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 const recs = [
   { id: 'a', n: 1, s: 'brace } and quote " inside' },
@@ -465,5 +467,65 @@ describe('decodeObjectStream backpressure', () => {
     } finally {
       process.off('warning', onWarning);
     }
+  });
+});
+
+describe('hostile objects: bounded memory and time', () => {
+  const chunk = (b: Uint8Array, size: number): Uint8Array[] => {
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < b.length; i += size) out.push(b.subarray(i, i + size));
+    return out;
+  };
+  it('a .gz key whose bytes are not gzip: read as text, but reported as not_gzip (never silently)', async () => {
+    const key = `${KEY}.gz`;
+    const text = encodeNdjson(recs);
+    const one = decodeObject(enc(text), key);
+    expect(one.records).toEqual(recs);
+    expect(one.error).toMatchObject({ kind: 'not_gzip', key, offset: 0 });
+    expect(one.error?.message).toBe(`${key}: the key ends in .gz but the object is not gzip (read as plain text)`);
+    const streamed = await streamDecode(chunk(enc(text), 5), key);
+    expect(streamed.records).toEqual(recs);
+    expect(streamed.error?.kind).toBe('not_gzip');
+    // The same bytes gzipped, or plain under a key without .gz, are fine.
+    expect(decodeObject(gzipSync(enc(text)), key).error).toBeUndefined();
+    expect(decodeObject(enc(text), KEY).error).toBeUndefined();
+  });
+
+  it.each([
+    ['a string', (n: number) => `{"id":"${'x'.repeat(n)}"}`],
+    ['nested arrays', (n: number) => `{"a":${'['.repeat(n)}`],
+    ['a number', (n: number) => `{"a":${'1'.repeat(n)}}`],
+  ])('a line longer than any record (%s) is record_too_large the moment it passes the limit, then skipped', (_, make) => {
+    const limit = 1000;
+    const d = new JsonStreamDecoder(KEY, limit);
+    const got: unknown[] = [];
+    got.push(...d.push('{"before":1}\n'));
+    // 5 MB of the oversized line in 64 KiB chunks: each push must stay cheap and keep nothing.
+    const line = make(5_000_000);
+    const t0 = performance.now();
+    for (let i = 0; i < line.length; i += 65_536) got.push(...d.push(line.slice(i, i + 65_536)));
+    expect(d.error).toMatchObject({ kind: 'record_too_large', offset: 13 });
+    expect(d.error?.message).toMatch(/record 2 is longer than 1000 characters \(no record can be\): skipped to the end of its line/);
+    got.push(...d.push('\n{"after":2}\n{"after":3}\n'));
+    const end = d.end();
+    got.push(...end.records);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(got).toEqual([{ before: 1 }, { after: 2 }, { after: 3 }]);
+    expect(end.error).toMatchObject({ kind: 'record_too_large', skipped: 1 });
+  });
+
+  it('the same in one push (the whole-object path) and through the stream decoder at the real limit', async () => {
+    const big = `{"pad":"${'y'.repeat(MAX_RECORD_CHARS + 10)}"}`;
+    const text = `{"a":1}\n${big}\n{"b":2}\n`;
+    const one = decodeObject(enc(text), KEY);
+    expect(one.records).toEqual([{ a: 1 }, { b: 2 }]);
+    expect(one.error?.kind).toBe('record_too_large');
+    const streamed = await streamDecode(chunk(gzipSync(enc(text)), 4096));
+    expect(streamed.records).toEqual([{ a: 1 }, { b: 2 }]);
+    expect(streamed.error?.kind).toBe('record_too_large');
+    // A record of exactly the limit is a record.
+    const max = `{"p":"${'z'.repeat(MAX_RECORD_CHARS - 10)}"}`;
+    expect(max.length).toBeLessThanOrEqual(MAX_RECORD_CHARS);
+    expect(decodeObject(enc(`${max}\n`), KEY).error).toBeUndefined();
   });
 });
