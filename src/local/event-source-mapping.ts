@@ -1,14 +1,19 @@
 /**
  * Lambda's Kinesis event source mapping, emulated: one poller per shard that builds the exact
  * Lambda Kinesis event and invokes the function, honouring batchSize, the batching window, the
- * starting position, bounded retries, bisect-on-error, partial batch responses, maximum record
- * age and the on-failure destination (a file).
+ * starting position, bounded retries, bisect-on-error (halves in order, the first to completion
+ * before the second), partial batch responses, maximum record age and the on-failure destination
+ * (a file).
+ *
+ * What the merge rule (src/domain/exact-merge.ts) relies on, and this keeps as Lambda does: per
+ * shard, invocations start in order (a retry or a second half never starts before an earlier
+ * invocation's first record), and nothing before the checkpoint is offered again.
  *
  * Exactness after a crash: before every invocation the shard's state file records the in-flight
  * range (first, last sequence number); the checkpoint moves only after the invocation's outcome.
  * A restart that finds an in-flight range re-reads exactly those records and invokes the function
- * with the same batch again, so the aggregator derives the same aggregate ids and the duplicates
- * it may have emitted before the crash are removed by id downstream. At least once, never a gap.
+ * with the same batch again, so the aggregator writes the same batch output as any that escaped
+ * before the crash, and the merge counts it once. At least once, never a gap.
  */
 import type { KinesisClient } from '../aws/kinesis.js';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';

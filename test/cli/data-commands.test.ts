@@ -349,28 +349,33 @@ describe('against local servers', () => {
     });
   });
 
-  it('results --strict turns a damaged object into exit 1, after printing what was salvaged', async () => {
+  it('results: a damaged object is exit 1 after printing what was salvaged; --allow-damaged accepts it', async () => {
     const key = 'aggregations/year=2024/month=06/day=01/hour=00/bad.gz';
     await env.s3.send(
       new PutObjectCommand({ Bucket: env.config.buckets.analytics, Key: key, Body: 'not gzip, not json' }),
     );
-    const lenient = await cli(['results', ...local(), '--date', '2024-06-01', '--hour', '0']);
-    expect(lenient.code).toBe(0);
-    expect(lenient.stdout).toMatch(new RegExp(`✗ ${key}: unexpected "n" where a JSON object should start`));
-    const strict = await cli([
+    const human = await cli(['results', ...local(), '--date', '2024-06-01', '--hour', '0']);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(new RegExp(`✗ ${key}: the key ends in .gz but the object is not gzip`));
+    expect(human.stderr).toMatch(/paypipe: 1 damaged object\(s\) in .*; the results above are incomplete/);
+    const json = await cli(['results', ...local(), '--date', '2024-06-01', '--hour', '0', '--json']);
+    expect(json.code).toBe(1);
+    expect((JSON.parse(json.stdout) as ResultsDoc).problems).toMatchObject([
+      { key, kind: 'not_gzip', salvaged: 0 },
+    ]);
+    const accepted = await cli([
       'results',
       ...local(),
       '--date',
       '2024-06-01',
       '--hour',
       '0',
-      '--strict',
+      '--allow-damaged',
       '--json',
     ]);
-    expect(strict.code).toBe(1);
-    expect((JSON.parse(strict.stdout) as ResultsDoc).problems).toMatchObject([
-      { key, kind: 'not_json', salvaged: 0 },
-    ]);
+    expect(accepted.code).toBe(0);
+    expect((JSON.parse(accepted.stdout) as ResultsDoc).complete).toBe(false);
     expect(existsSync(join(work, 'never'))).toBe(false);
   });
+
 });
