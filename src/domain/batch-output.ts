@@ -123,6 +123,19 @@ export function renderBatchOutput(
   );
 }
 
+/**
+ * The aggregate cells a decoded aggregation record carries, unchecked: a batch output's
+ * `aggregates`, or the record itself (an old-format aggregate, or anything else). For readers that
+ * look for one cell (the doctor's canary), not for totals (those go through the merge).
+ */
+export function cellsIn(v: unknown): unknown[] {
+  if (isBatchOutput(v)) {
+    const a = (v as { aggregates?: unknown }).aggregates;
+    return Array.isArray(a) ? a : [];
+  }
+  return [v];
+}
+
 /** True when a decoded record claims to be a batch output (any schema version). */
 export function isBatchOutput(v: unknown): v is { schema_version: unknown } {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && 'schema_version' in v;

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { getRecords, getShardIterator, listShards, sendRecords } from '../../aws/kinesis.js';
 import { getObjectBytes } from '../../aws/s3.js';
+import { cellsIn } from '../../domain/batch-output.js';
 import { windowOf } from '../../domain/window.js';
 import { decodeObject } from '../../pipeline/codec.js';
 import { PREFIXES, type PipelineConfig } from '../../pipeline/config.js';
@@ -149,13 +150,14 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeFact> {
           else iterators.delete(shardId);
           for (const rec of r.records) {
             const d = decodeObject(rec.data, `${shardId}/${rec.sequenceNumber}`);
-            if (d.records.some((x) => isCanaryAggregate(x, windowStart))) reach(HOPS.output);
+            if (d.records.some((x) => cellsIn(x).some((c) => isCanaryAggregate(c, windowStart))))
+              reach(HOPS.output);
           }
         }
       }
       if (!reached(HOPS.analytics)) {
         const found = await readNewObjects(o.names.analyticsBucket, PREFIXES.aggregations, (records) =>
-          records.some((x) => isCanaryAggregate(x, windowStart)),
+          records.some((x) => cellsIn(x).some((c) => isCanaryAggregate(c, windowStart))),
         );
         if (found) reach(HOPS.analytics);
       }

@@ -88,6 +88,13 @@ export function renderRecordLine(d: DecodedRecord, style: Style): string {
         ts !== undefined && !Number.isNaN(ts.getTime()) ? ts.toISOString() : String(o.event_timestamp);
       return `${head}  ${o.transaction_id}  ${style.bold(money(o.amount, o.currency))} ${String(o.currency)}  ${String(o.merchant)}  ${style.dim(`event ${when.length === 24 ? clock(when) : when}`)}`;
     }
+    if (o.schema_version === 2 && Array.isArray(o.aggregates)) {
+      // A batch output: its range, then one short cell per (window, currency).
+      const cells = (o.aggregates as Array<Record<string, unknown>>)
+        .map((a) => `${String(a.window_start).slice(11, 16)} ${String(a.currency)} ${formatCount(Number(a.transaction_count))}× ${money(a.total_amount, a.currency)}`)
+        .join(', ');
+      return `${head}  batch ${shortShard(String(o.shard_id))} …${String(o.first_sequence_number).slice(-6)}..…${String(o.last_sequence_number).slice(-6)} (${String(o.records)} records, part ${String(o.part)}/${String(o.parts)})  ${cells === '' ? style.dim('no valid records') : cells}`;
+    }
     if (typeof o.window_start === 'string' && typeof o.transaction_count === 'number') {
       return `${head}  window ${o.window_start.slice(11, 16)} ${String(o.currency)}  count ${formatCount(o.transaction_count)}  total ${style.bold(money(o.total_amount, o.currency))}  avg ${money(o.avg_amount, o.currency)}  min ${money(o.min_amount, o.currency)}  max ${money(o.max_amount, o.currency)}`;
     }
