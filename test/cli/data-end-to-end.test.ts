@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { mergeRecords } from '../../src/domain/exact-merge.js';
 import type { ResultsDoc } from '../../src/cli/results/results.js';
 import type { SendSummaryDoc } from '../../src/pipeline/send-summary.js';
 import { startTestPipeline, type TestPipeline } from '../helpers/local-pipeline.js';
@@ -91,17 +92,14 @@ it('what send says it sent is what results (aggregates and raw events) and peek 
       '--json',
     ]);
     expect(out.code).toBe(0);
-    const aggregates = out.stdout
+    const records = out.stdout
       .trim()
       .split('\n')
-      .map(
-        (l) => (JSON.parse(l) as { data: { id: string; currency: string; transaction_count: number } }).data,
-      );
-    const byId = new Map(aggregates.map((a) => [a.id, a]));
-    const count = [...byId.values()].reduce((s, a) => s + a.transaction_count, 0);
-    expect(count, `${aggregates.length} aggregates on the output stream, ${byId.size} distinct ids`).toBe(
-      3000,
-    );
+      .map((l) => (JSON.parse(l) as { data: unknown }).data);
+    const merged = mergeRecords(records);
+    expect(merged.complete).toBe(true);
+    const count = merged.cells.reduce((s, c) => s + c.totals.count, 0);
+    expect(count, `${records.length} batch outputs on the output stream`).toBe(3000);
   } finally {
     await p.cleanup();
   }
