@@ -172,7 +172,8 @@ export async function sendRecords<R extends SendRecord>(
       if (attempt > 1) await sleep(backoffMs(attempt - 1, random));
       // Another batch hit an unfixable error (e.g. no such stream): don't keep hammering.
       if (fatal !== undefined) return giveUp(pending, fatal.name, fatal.message);
-      if (outOfTime()) return giveUp(pending, 'TimeBudgetExceeded', 'the time budget ran out before this was sent');
+      if (outOfTime())
+        return giveUp(pending, 'TimeBudgetExceeded', 'the time budget ran out before this was sent');
       if (attempt > 1) s.retried += pending.length;
       s.requests++;
       let results: { ErrorCode?: string | undefined; ErrorMessage?: string | undefined }[];

@@ -280,7 +280,8 @@ const shared = new CellParser();
  * fields are dropped from the returned aggregate.
  */
 export function parseAggregate(v: unknown, parser: CellParser = shared): ParsedAggregate {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, detail: 'not a JSON object' };
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    return { ok: false, detail: 'not a JSON object' };
   const id = (v as { id?: unknown }).id;
   if (typeof id !== 'string' || id === '') return { ok: false, detail: 'id is missing or not a string' };
   const c = parser.parse(v, `aggregate ${oneLine(id.slice(0, 64))}`);

@@ -58,7 +58,12 @@ export function outputDigest(
   ref: { shardId: string; first: string; last: string },
   records: number,
   parts: number,
-  cells: ReadonlyArray<{ windowStartMs: number; windowEndMs: number; currency: string; totals: Cell['totals'] }>,
+  cells: ReadonlyArray<{
+    windowStartMs: number;
+    windowEndMs: number;
+    currency: string;
+    totals: Cell['totals'];
+  }>,
 ): string {
   const h = createHash('sha256');
   h.update(JSON.stringify([SCHEMA_VERSION, ref.shardId, ref.first, ref.last, records, parts]));
@@ -71,13 +76,7 @@ export function outputDigest(
   return h.digest('hex').slice(0, 32);
 }
 
-const envelope = (
-  ref: BatchRef,
-  records: number,
-  digest: string,
-  part: number,
-  parts: number,
-): string =>
+const envelope = (ref: BatchRef, records: number, digest: string, part: number, parts: number): string =>
   `{"schema_version":${SCHEMA_VERSION},"shard_id":${JSON.stringify(ref.shardId)},"first_sequence_number":${JSON.stringify(ref.firstSequenceNumber)},"last_sequence_number":${JSON.stringify(ref.lastSequenceNumber)},"records":${records},"digest":"${digest}","part":${part},"parts":${parts},"aggregates":[`;
 
 /**
@@ -100,7 +99,8 @@ export function renderBatchOutput(
   const groups: string[][] = [[]];
   let used = 0;
   for (const t of texts) {
-    if (t.length > room) throw new RangeError(`one cell (${t.length} bytes) does not fit in ${maxBytes} bytes`);
+    if (t.length > room)
+      throw new RangeError(`one cell (${t.length} bytes) does not fit in ${maxBytes} bytes`);
     const cur = groups[groups.length - 1] as string[];
     const add = (cur.length === 0 ? 0 : 1) + t.length;
     if (cur.length > 0 && used + add > room) {
@@ -118,9 +118,7 @@ export function renderBatchOutput(
     groups.length,
     cells.map((c) => ({ ...c, windowEndMs: c.windowStartMs + widthMs })),
   );
-  return groups.map(
-    (g, i) => `${envelope(ref, records, digest, i + 1, groups.length)}${g.join(',')}]}\n`,
-  );
+  return groups.map((g, i) => `${envelope(ref, records, digest, i + 1, groups.length)}${g.join(',')}]}\n`);
 }
 
 /**
@@ -151,13 +149,22 @@ export function parseBatchOutputPart(v: unknown, cells: CellParser): PartResult 
   if (!isBatchOutput(v)) return { ok: false, detail: 'not a batch output' };
   const o = v as Record<string, unknown>;
   if (o.schema_version !== SCHEMA_VERSION) {
-    return { ok: false, detail: `unsupported schema_version ${JSON.stringify(o.schema_version)?.slice(0, 20)}` };
+    return {
+      ok: false,
+      detail: `unsupported schema_version ${JSON.stringify(o.schema_version)?.slice(0, 20)}`,
+    };
   }
   const { shard_id, first_sequence_number: f, last_sequence_number: l, records, digest, part, parts } = o;
   if (typeof shard_id !== 'string' || shard_id === '' || shard_id.length > 256) {
     return { ok: false, detail: 'batch output: shard_id is missing or not a short string' };
   }
-  if (typeof f !== 'string' || typeof l !== 'string' || !SEQ.test(f) || !SEQ.test(l) || BigInt(f) > BigInt(l)) {
+  if (
+    typeof f !== 'string' ||
+    typeof l !== 'string' ||
+    !SEQ.test(f) ||
+    !SEQ.test(l) ||
+    BigInt(f) > BigInt(l)
+  ) {
     return {
       ok: false,
       detail: `batch output of ${oneLine(shard_id)}: first/last_sequence_number are not decimal strings with first <= last`,
@@ -180,10 +187,21 @@ export function parseBatchOutputPart(v: unknown, cells: CellParser): PartResult 
     part < 1 ||
     part > parts
   ) {
-    return { ok: false, detail: `${what}: part/parts are not whole numbers with 1 <= part <= parts <= ${MAX_PARTS}` };
+    return {
+      ok: false,
+      detail: `${what}: part/parts are not whole numbers with 1 <= part <= parts <= ${MAX_PARTS}`,
+    };
   }
-  const header: BatchOutputHeader = { shardId: shard_id, first: BigInt(f), last: BigInt(l), records, digest, parts };
-  if (!Array.isArray(o.aggregates)) return { ok: false, detail: `${what}: aggregates is not an array`, header };
+  const header: BatchOutputHeader = {
+    shardId: shard_id,
+    first: BigInt(f),
+    last: BigInt(l),
+    records,
+    digest,
+    parts,
+  };
+  if (!Array.isArray(o.aggregates))
+    return { ok: false, detail: `${what}: aggregates is not an array`, header };
   const out: ParsedCell[] = [];
   for (let i = 0; i < o.aggregates.length; i++) {
     const c = cells.parse(o.aggregates[i], `${what} part ${part}, aggregate ${i + 1}`);

@@ -187,13 +187,20 @@ function controlIn(field: string, v: string): ValidationResult | undefined {
     const c = v.charCodeAt(i);
     if (c < 32 || (c >= 127 && c <= 159)) {
       const code = c.toString(16).toUpperCase().padStart(4, '0');
-      return reject('control_characters', `${field} holds a control character (U+${code} at position ${i + 1})`);
+      return reject(
+        'control_characters',
+        `${field} holds a control character (U+${code} at position ${i + 1})`,
+      );
     }
   }
   return undefined;
 }
 
-function validateObject(o: Record<string, unknown>, ctx: ValidationContext, amountText: string | undefined): ValidationResult {
+function validateObject(
+  o: Record<string, unknown>,
+  ctx: ValidationContext,
+  amountText: string | undefined,
+): ValidationResult {
   const { transaction_id, amount, currency, merchant, event_timestamp } = o;
   // Named loads, not a loop of keyed ones: this runs once per record.
   if (!hasRequired(o)) {
@@ -362,7 +369,8 @@ function isAmountKey(t: string, ks: number, ke: number): boolean {
   if (ke - ks === 7) return t.startsWith('"amount"', ks);
   // An escaped spelling is at least 11 characters between the quotes; only then look for `\`.
   if (ke - ks < 12) return false;
-  for (let k = ks + 1; k < ke; k++) if (t.charCodeAt(k) === 92) return JSON.parse(t.slice(ks, ke + 1)) === 'amount';
+  for (let k = ks + 1; k < ke; k++)
+    if (t.charCodeAt(k) === 92) return JSON.parse(t.slice(ks, ke + 1)) === 'amount';
   return false;
 }
 

@@ -33,12 +33,7 @@ import {
   renderAggregate,
   type Totals,
 } from './aggregate.js';
-import {
-  type BatchOutputHeader,
-  isBatchOutput,
-  outputDigest,
-  parseBatchOutputPart,
-} from './batch-output.js';
+import { type BatchOutputHeader, isBatchOutput, outputDigest, parseBatchOutputPart } from './batch-output.js';
 import { oneLine } from './event.js';
 import { fnv1a, hash64, IdSet, isHexId } from './id-set.js';
 import { isoMs } from './window.js';
@@ -55,9 +50,23 @@ export type MergeIssue =
   /** Two disjoint chains give different totals here. */
   | { kind: 'ambiguous'; shard: string; from: string; to: string; affectsRange: boolean; message: string }
   /** All parts present but they do not add up to their digest, or two copies of a part differ. */
-  | { kind: 'corrupt_output'; shard: string; from: string; to: string; affectsRange: boolean; message: string }
+  | {
+      kind: 'corrupt_output';
+      shard: string;
+      from: string;
+      to: string;
+      affectsRange: boolean;
+      message: string;
+    }
   /** A v1 aggregate id seen twice with different figures: kept the first, not summed. */
-  | { kind: 'id_conflict'; id: string; window_start: string; currency: string; affectsRange: boolean; message: string }
+  | {
+      kind: 'id_conflict';
+      id: string;
+      window_start: string;
+      currency: string;
+      affectsRange: boolean;
+      message: string;
+    }
   /** A cell's total would pass MAX_TOTAL_MINOR: that contribution was left out. */
   | { kind: 'overflow'; window_start: string; currency: string; affectsRange: boolean; message: string };
 
@@ -77,6 +86,8 @@ export interface MergeStats {
   duplicates: number;
   /** Cells of counted outputs and v1 aggregates whose window is outside the range. */
   outOfRange: number;
+  /** Issues found (all of them; `issues` lists the first 50). */
+  issues: number;
   batchOutputs: {
     /** Distinct outputs seen (by shard, range and digest). */
     seen: number;
@@ -207,13 +218,13 @@ export class ExactMerger {
   private readonly legacyIds = new IdSet(1024);
   private readonly merged = new Map<string, MergedAcc>();
   private readonly issues: MergeIssue[] = [];
-  private issueCount = 0;
   private readonly invalidSamples: string[] = [];
   private readonly stats: MergeStats = {
     records: 0,
     invalid: 0,
     duplicates: 0,
     outOfRange: 0,
+    issues: 0,
     batchOutputs: { seen: 0, complete: 0, incomplete: 0, counted: 0, superseded: 0, shards: 0 },
     legacy: { aggregates: 0, duplicates: 0 },
   };
@@ -238,7 +249,7 @@ export class ExactMerger {
   }
 
   private note(issue: MergeIssue): void {
-    this.issueCount++;
+    this.stats.issues++;
     if (issue.affectsRange) this.incomplete = true;
     if (this.issues.length < MAX_ISSUES) this.issues.push(issue);
   }
@@ -383,13 +394,7 @@ export class ExactMerger {
   private touchesRange(o: Output): boolean {
     if (o.state !== 'complete') return true;
     const col = this.columns;
-    for (const p of o.parts) {
-      const q = p as { off: number; len: number };
-      for (let i = q.off; i < q.off + q.len; i++) {
-        if (this.inRange(col.start[i] as number, col.end[i] as number)) return true;
-      }
-    }
-    return false;
+    return cellIndices(o).some((i) => this.inRange(col.start[i] as number, col.end[i] as number));
   }
 
   private mergeShard(shard: string, outputs: Output[], broken: BrokenRange[]): void {
@@ -448,18 +453,15 @@ export class ExactMerger {
     // Sum the chain.
     for (const o of chosen) {
       const digest = idWords(o.header.digest);
-      for (const p of o.parts) {
-        const q = p as { off: number; len: number };
-        for (let i = q.off; i < q.off + q.len; i++) {
-          const s = col.start[i] as number;
-          const e = col.end[i] as number;
-          if (!this.inRange(s, e)) {
-            this.stats.outOfRange++;
-            continue;
-          }
-          const currency = col.currencies[col.cur[i] as number] as string;
-          this.addMerged(s, e, currency, col.totals(i), cellId(digest, s, currency));
+      for (const i of cellIndices(o)) {
+        const s = col.start[i] as number;
+        const e = col.end[i] as number;
+        if (!this.inRange(s, e)) {
+          this.stats.outOfRange++;
+          continue;
         }
+        const currency = col.currencies[col.cur[i] as number] as string;
+        this.addMerged(s, e, currency, col.totals(i), cellId(digest, s, currency));
       }
     }
     this.stats.batchOutputs.counted += chosen.size;
@@ -472,7 +474,8 @@ export class ExactMerger {
       touching[b] = (touching[b] as number) - 1;
     };
     for (const o of outputs) {
-      if (this.touchesRange(o)) cover(at.get(o.header.first) as number, (at.get(o.header.last) as number) + 1);
+      if (this.touchesRange(o))
+        cover(at.get(o.header.first) as number, (at.get(o.header.last) as number) + 1);
     }
     for (const b of broken) cover(at.get(b.first) as number, (at.get(b.last) as number) + 1);
     // hits[i]: endpoints before i that something touching the range covers.
@@ -591,18 +594,15 @@ export class ExactMerger {
     const col = this.columns;
     let a = 0;
     let b = 0;
-    for (const p of o.parts) {
-      const q = p as { off: number; len: number };
-      for (let i = q.off; i < q.off + q.len; i++) {
-        const s = col.start[i] as number;
-        const e = col.end[i] as number;
-        if (!this.inRange(s, e)) continue;
-        const k = fnv1a(col.currencies[col.cur[i] as number] as string, mix(mix(0x811c9dc5, s), e));
-        const count = col.count[i] as number;
-        const total = col.total[i] as number;
-        a = (a + (count % P1) * (k % P1) + (total % P1) * ((k >>> 7) % P1)) % P1;
-        b = (b + (count % P2) * ((k >>> 3) % P2) + (total % P2) * ((k >>> 11) % P2)) % P2;
-      }
+    for (const i of cellIndices(o)) {
+      const s = col.start[i] as number;
+      const e = col.end[i] as number;
+      if (!this.inRange(s, e)) continue;
+      const k = fnv1a(col.currencies[col.cur[i] as number] as string, mix(mix(0x811c9dc5, s), e));
+      const count = col.count[i] as number;
+      const total = col.total[i] as number;
+      a = (a + (count % P1) * (k % P1) + (total % P1) * ((k >>> 7) % P1)) % P1;
+      b = (b + (count % P2) * ((k >>> 3) % P2) + (total % P2) * ((k >>> 11) % P2)) % P2;
     }
     return [a, b];
   }
@@ -617,18 +617,12 @@ export function mergeRecords(records: Iterable<unknown>, range?: MergeRange): Me
 
 /** The digest recomputed from the assembled cells (parts in order). */
 function outputDigestOf(o: Output, col: CellColumns): string {
-  const cells: Array<{ windowStartMs: number; windowEndMs: number; currency: string; totals: Totals }> = [];
-  for (const p of o.parts) {
-    const q = p as { off: number; len: number };
-    for (let i = q.off; i < q.off + q.len; i++) {
-      cells.push({
-        windowStartMs: col.start[i] as number,
-        windowEndMs: col.end[i] as number,
-        currency: col.currencies[col.cur[i] as number] as string,
-        totals: col.totals(i),
-      });
-    }
-  }
+  const cells = cellIndices(o).map((i) => ({
+    windowStartMs: col.start[i] as number,
+    windowEndMs: col.end[i] as number,
+    currency: col.currencies[col.cur[i] as number] as string,
+    totals: col.totals(i),
+  }));
   const h = o.header;
   return outputDigest(
     { shardId: h.shardId, first: h.first.toString(), last: h.last.toString() },
@@ -636,6 +630,16 @@ function outputDigestOf(o: Output, col: CellColumns): string {
     h.parts,
     cells,
   );
+}
+
+/** Column indices of an output's cells, part by part (only for outputs with every part present). */
+function cellIndices(o: Output): number[] {
+  const out: number[] = [];
+  for (const p of o.parts) {
+    const q = p as { off: number; len: number };
+    for (let i = q.off; i < q.off + q.len; i++) out.push(i);
+  }
+  return out;
 }
 
 /** Mixes both 32-bit halves of a safe integer into a 32-bit hash. */
@@ -648,7 +652,8 @@ function mix(h: number, n: number): number {
 function cellFingerprint(h: number, c: ParsedCell): number {
   let x = fnv1a(c.currency, h);
   const t = c.totals;
-  for (const n of [c.windowStartMs, c.windowEndMs, t.count, t.totalMinor, t.minMinor, t.maxMinor]) x = mix(x, n);
+  for (const n of [c.windowStartMs, c.windowEndMs, t.count, t.totalMinor, t.minMinor, t.maxMinor])
+    x = mix(x, n);
   return x;
 }
 

@@ -89,7 +89,11 @@ export function toMinor(amount: number, exponent: number, maxMinor: number = MAX
  * `1500.0` JPY are exact amounts, as producers that print floats write them); any other digit past
  * the currency's decimals is `amount_too_precise`. The caller rejects non-finite values first.
  */
-export function toMinorFromText(token: string, exponent: number, maxMinor: number = MAX_AMOUNT_MINOR): MinorResult {
+export function toMinorFromText(
+  token: string,
+  exponent: number,
+  maxMinor: number = MAX_AMOUNT_MINOR,
+): MinorResult {
   const fast = plainDecimal(token, exponent, maxMinor);
   if (fast !== undefined) return fast;
   let i = 0;

@@ -28,7 +28,9 @@ const MIN_ATTEMPT_MS = 250;
 export function timeBudget(remainingMs: number): TimeBudget {
   const r = Math.max(0, Math.floor(remainingMs));
   const reserve =
-    r < 2 * MIN_RESERVE_MS ? Math.floor(r / 2) : Math.min(MAX_RESERVE_MS, Math.max(MIN_RESERVE_MS, Math.floor(r / 4)));
+    r < 2 * MIN_RESERVE_MS
+      ? Math.floor(r / 2)
+      : Math.min(MAX_RESERVE_MS, Math.max(MIN_RESERVE_MS, Math.floor(r / 4)));
   const writeDeadlineMs = r - reserve;
   const attemptTimeoutMs = Math.min(
     writeDeadlineMs,

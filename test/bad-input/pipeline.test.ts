@@ -180,11 +180,13 @@ describe('total_overflow (a window total past the cap) through the real aggregat
     expect(out).toHaveLength(1);
     const m = mergeRecords(out);
     expect(m.complete).toBe(true);
-    expect(m.cells.map((c) => c.totals)).toEqual([{
-      count: 1000,
-      totalMinor: 999 * 1_000_000_000_000 + 1,
-      minMinor: 1,
-      maxMinor: 1_000_000_000_000,
-    }]);
+    expect(m.cells.map((c) => c.totals)).toEqual([
+      {
+        count: 1000,
+        totalMinor: 999 * 1_000_000_000_000 + 1,
+        minMinor: 1,
+        maxMinor: 1_000_000_000_000,
+      },
+    ]);
   });
 });

@@ -364,7 +364,13 @@ describe('parseAggregate fuzz (fast-check): what results reads from S3 is untrus
 describe('batch output fuzz (fast-check): tampered, truncated or foreign batch outputs', () => {
   const acc = new BatchAggregator(60_000);
   for (let i = 0; i < 30; i++) {
-    acc.add({ ...base, transaction_id: `T${i}`, currency: ['USD', 'JPY', 'BHD'][i % 3] as string, amountMinor: 100 + i, event_timestamp: base.event_timestamp + i * 60_000 });
+    acc.add({
+      ...base,
+      transaction_id: `T${i}`,
+      currency: ['USD', 'JPY', 'BHD'][i % 3] as string,
+      amountMinor: 100 + i,
+      event_timestamp: base.event_timestamp + i * 60_000,
+    });
   }
   const parts = renderBatchOutput(
     { shardId: 'shardId-000000000000', firstSequenceNumber: '100', lastSequenceNumber: '200' },

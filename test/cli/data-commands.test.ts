@@ -377,5 +377,4 @@ describe('against local servers', () => {
     expect((JSON.parse(accepted.stdout) as ResultsDoc).complete).toBe(false);
     expect(existsSync(join(work, 'never'))).toBe(false);
   });
-
 });

@@ -197,7 +197,9 @@ describe('old-format (v1) aggregates through the merge: by id', () => {
       avg_amount: 1,
     };
     const m = mergeRecords([a, forged]);
-    expect(m.issues).toEqual([expect.objectContaining({ kind: 'id_conflict', id: a.id, affectsRange: true })]);
+    expect(m.issues).toEqual([
+      expect.objectContaining({ kind: 'id_conflict', id: a.id, affectsRange: true }),
+    ]);
     expect(m.complete).toBe(false);
     expect(m.aggregates).toEqual([a]);
   });

@@ -192,7 +192,12 @@ const cases: [string, string | Uint8Array, RejectReason, RegExp][] = [
     'control_characters',
     /transaction_id holds a control character \(U\+000A/,
   ],
-  ['a C1 control (U+009B) in the merchant', withFields({ merchant: 'A\u009bB' }), 'control_characters', /U\+009B/],
+  [
+    'a C1 control (U+009B) in the merchant',
+    withFields({ merchant: 'A\u009bB' }),
+    'control_characters',
+    /U\+009B/,
+  ],
   ['over the per-payment cap', withFields({ amount: 10_000_000_000.01 }), 'amount_too_large', /limit/],
   ['1e+21', withFields({ amount: 1e21 }), 'amount_too_large', /1e\+21/],
   ['lower-case currency', withFields({ currency: 'usd' }), 'unknown_currency', /"usd" is not an ISO 4217/],

@@ -231,7 +231,9 @@ const key = (windowStart: string, currency: string): string => `${windowStart}|$
 function truthOf(w: World): Cells {
   const acc = new BatchAggregator(WIDTH);
   for (const s of w.shards) for (const r of s) if (r.event !== undefined) acc.add(r.event);
-  return new Map(acc.cells().map((c) => [key(new Date(c.windowStartMs).toISOString(), c.currency), c.totals]));
+  return new Map(
+    acc.cells().map((c) => [key(new Date(c.windowStartMs).toISOString(), c.currency), c.totals]),
+  );
 }
 
 function cellsOf(m: MergeResult): Cells {
@@ -355,7 +357,9 @@ function handWritten(ranges: Array<[number, number]>, amountOf = (i: number) => 
       event_timestamp: T0 + i * 1000,
     },
   }));
-  return ranges.flatMap(([a, b]) => outputOf(0, records.slice(a - 1, b), 1_048_320).map((l) => JSON.parse(l)));
+  return ranges.flatMap(([a, b]) =>
+    outputOf(0, records.slice(a - 1, b), 1_048_320).map((l) => JSON.parse(l)),
+  );
 }
 
 describe('the merge rule on the cases that defeat simpler rules', () => {
@@ -399,10 +403,12 @@ describe('the merge rule on the cases that defeat simpler rules', () => {
 
   it('a partial overlap with no chain names the shard and the range, and marks the totals incomplete', () => {
     // [1,3] is lost: [1,5] and [4,10] overlap and nothing covers 1..3 on its own.
-    const m = mergeRecords(handWritten([
-      [1, 5],
-      [4, 10],
-    ]));
+    const m = mergeRecords(
+      handWritten([
+        [1, 5],
+        [4, 10],
+      ]),
+    );
     expect(m.complete).toBe(false);
     const gap = m.issues.find((i) => i.kind === 'gap');
     expect(gap).toMatchObject({ kind: 'gap', shard: 'shardId-000000000000', affectsRange: true });

@@ -148,9 +148,13 @@ describe('toMinorFromText (the amount as written in the record)', () => {
 
   it('agrees with toMinor on every number written as JavaScript writes it (property)', () => {
     fc.assert(
-      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0, 2, 3, 4), (d, exp) => {
-        expect(toMinorFromText(JSON.stringify(d), exp)).toEqual(toMinor(d, exp));
-      }),
+      fc.property(
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        fc.constantFrom(0, 2, 3, 4),
+        (d, exp) => {
+          expect(toMinorFromText(JSON.stringify(d), exp)).toEqual(toMinor(d, exp));
+        },
+      ),
       { numRuns: 5000 },
     );
   });
@@ -167,10 +171,16 @@ describe('toMinorFromText (the amount as written in the record)', () => {
           // value × 10^exp = digits × 10^(e − |frac| + exp): exact iff that is a whole number.
           const digits = BigInt(int + frac);
           const scale = e - frac.length + exp;
-          const whole = scale >= 0 ? digits * 10n ** BigInt(scale) : digits % 10n ** BigInt(-scale) === 0n ? digits / 10n ** BigInt(-scale) : undefined;
+          const whole =
+            scale >= 0
+              ? digits * 10n ** BigInt(scale)
+              : digits % 10n ** BigInt(-scale) === 0n
+                ? digits / 10n ** BigInt(-scale)
+                : undefined;
           const r = toMinorFromText(text, exp);
           if (whole === undefined) expect(r).toEqual({ ok: false, reason: 'amount_too_precise' });
-          else if (whole > BigInt(MAX_AMOUNT_MINOR)) expect(r).toEqual({ ok: false, reason: 'amount_too_large' });
+          else if (whole > BigInt(MAX_AMOUNT_MINOR))
+            expect(r).toEqual({ ok: false, reason: 'amount_too_large' });
           else expect(r).toEqual({ ok: true, minor: Number(whole) });
         },
       ),

@@ -152,7 +152,12 @@ const ROWS = [
 
 /** Merged rows (window, currency, count, total) of what the stream accepted. */
 const mergedRows = (): Array<[string, string, number, number]> =>
-  mergeRecords(accepted).aggregates.map((a) => [a.window_start, a.currency, a.transaction_count, a.total_amount]);
+  mergeRecords(accepted).aggregates.map((a) => [
+    a.window_start,
+    a.currency,
+    a.transaction_count,
+    a.total_amount,
+  ]);
 
 /** 40 events, one per minute, in 3 currencies: 40 cells, enough to need several parts at 1,200 bytes. */
 function wideBatch(): RecordSpec[] {
@@ -302,7 +307,9 @@ describe('aggregator handler', () => {
     const n = calls[0]?.args[0].input.Records?.length as number;
     expect(n).toBeGreaterThan(3);
     expect(calls.map((c) => c.args[0].input.Records?.length)).toEqual([n, 3, 1]);
-    expect(accepted.map((r) => r.part).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    expect(accepted.map((r) => r.part).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: n }, (_, i) => i + 1),
+    );
   });
 
   it('parts still failing after retries → the FIRST sequence number fails; the half-written output never counts', async () => {
@@ -401,7 +408,9 @@ describe('aggregator handler', () => {
     const res = await handler()(event);
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: ofShard1[0]?.kinesis.sequenceNumber }]);
     expect(accepted.map((r) => r.shard_id)).toEqual([shardName(0)]);
-    expect(mergedRows()).toEqual(ROWS.map((r) => [r.window_start, r.currency, r.transaction_count, r.total_amount]));
+    expect(mergedRows()).toEqual(
+      ROWS.map((r) => [r.window_start, r.currency, r.transaction_count, r.total_amount]),
+    );
     expect(s3Puts.map((p) => p.Key?.split('/').pop()?.slice(0, 'shardId-000000000000'.length))).toEqual([
       shardName(0),
       shardName(1),

@@ -37,7 +37,12 @@ afterAll(async () => {
 
 describe('time budget (one setting: the function timeout)', () => {
   it('a hung output stream and dead-letter bucket give a clean batch failure well before the timeout', async () => {
-    const target = { kind: 'local' as const, region: 'ap-southeast-2', kinesisEndpoint: url, s3Endpoint: url };
+    const target = {
+      kind: 'local' as const,
+      region: 'ap-southeast-2',
+      kinesisEndpoint: url,
+      s3Endpoint: url,
+    };
     const kinesis = await kinesisClient(target);
     const s3 = await s3Client(target);
     const lines: Array<Record<string, unknown>> = [];
@@ -91,7 +96,9 @@ describe('time budget (one setting: the function timeout)', () => {
   it('the setting: one field, validated, read by the stack (function timeout) and the local runtime alike', () => {
     expect(resolveConfig().aggregator.timeoutSeconds).toBe(60);
     expect(resolveConfig({ aggregatorTimeoutSeconds: 120 }).aggregator.timeoutSeconds).toBe(120);
-    expect(() => resolveConfig({ aggregatorTimeoutSeconds: 2 })).toThrow(/aggregatorTimeoutSeconds must be a whole number from 3 to 900/);
+    expect(() => resolveConfig({ aggregatorTimeoutSeconds: 2 })).toThrow(
+      /aggregatorTimeoutSeconds must be a whole number from 3 to 900/,
+    );
     expect(() => resolveConfig({ aggregatorTimeoutSeconds: 901 })).toThrow(/from 3 to 900/);
   });
 });

@@ -30,7 +30,9 @@ afterAll(async () => {
 const TIMEOUT_S = 3;
 
 describe('local pipeline: timeouts after partial writes, bisected retries', () => {
-  it('merged totals are exact; the old id-only merge double counts the same objects', { timeout: 120_000 }, async () => {
+  it('merged totals are exact; the old id-only merge double counts the same objects', {
+    timeout: 120_000,
+  }, async () => {
     let calls = 0;
     const faults: string[] = [];
     const hang = (): Promise<never> =>
@@ -65,7 +67,10 @@ describe('local pipeline: timeouts after partial writes, bisected retries', () =
       const recs = event.Records;
       const acc = new BatchAggregator(pipeline.config.aggregator.windowSeconds * 1000);
       for (const r of recs) {
-        const v = validateRecord(Buffer.from(r.kinesis.data, 'base64'), { arrivalMs: Date.now(), maxFutureSkewMs: 86_400_000 });
+        const v = validateRecord(Buffer.from(r.kinesis.data, 'base64'), {
+          arrivalMs: Date.now(),
+          maxFutureSkewMs: 86_400_000,
+        });
         if (v.ok) acc.add(v.event);
       }
       const shardId = (recs[0]?.eventID ?? '').split(':')[0] as string;
@@ -114,7 +119,11 @@ describe('local pipeline: timeouts after partial writes, bisected retries', () =
       const part = parseBatchOutputPart(r, parser);
       if (!part.ok) throw new Error(part.detail);
       const h = part.part.header;
-      const ref = { shardId: h.shardId, firstSequenceNumber: h.first.toString(), lastSequenceNumber: h.last.toString() };
+      const ref = {
+        shardId: h.shardId,
+        firstSequenceNumber: h.first.toString(),
+        lastSequenceNumber: h.last.toString(),
+      };
       for (const c of part.part.cells) {
         const id = aggregateId(ref, c.window_start, c.currency);
         if (!seen.has(id)) {
@@ -123,7 +132,9 @@ describe('local pipeline: timeouts after partial writes, bisected retries', () =
         }
       }
     }
-    console.info(`timeouts: ${faults.join('; ')}; ${st.aggregator.bisections} bisections; old id-only merge counts ${oldCount} of ${events.length}`);
+    console.info(
+      `timeouts: ${faults.join('; ')}; ${st.aggregator.bisections} bisections; old id-only merge counts ${oldCount} of ${events.length}`,
+    );
     expect(oldCount).toBeGreaterThan(events.length);
   });
 });

@@ -482,7 +482,9 @@ describe('hostile objects: bounded memory and time', () => {
     const one = decodeObject(enc(text), key);
     expect(one.records).toEqual(recs);
     expect(one.error).toMatchObject({ kind: 'not_gzip', key, offset: 0 });
-    expect(one.error?.message).toBe(`${key}: the key ends in .gz but the object is not gzip (read as plain text)`);
+    expect(one.error?.message).toBe(
+      `${key}: the key ends in .gz but the object is not gzip (read as plain text)`,
+    );
     const streamed = await streamDecode(chunk(enc(text), 5), key);
     expect(streamed.records).toEqual(recs);
     expect(streamed.error?.kind).toBe('not_gzip');
@@ -495,24 +497,29 @@ describe('hostile objects: bounded memory and time', () => {
     ['a string', (n: number) => `{"id":"${'x'.repeat(n)}"}`],
     ['nested arrays', (n: number) => `{"a":${'['.repeat(n)}`],
     ['a number', (n: number) => `{"a":${'1'.repeat(n)}}`],
-  ])('a line longer than any record (%s) is record_too_large the moment it passes the limit, then skipped', (_, make) => {
-    const limit = 1000;
-    const d = new JsonStreamDecoder(KEY, limit);
-    const got: unknown[] = [];
-    got.push(...d.push('{"before":1}\n'));
-    // 5 MB of the oversized line in 64 KiB chunks: each push must stay cheap and keep nothing.
-    const line = make(5_000_000);
-    const t0 = performance.now();
-    for (let i = 0; i < line.length; i += 65_536) got.push(...d.push(line.slice(i, i + 65_536)));
-    expect(d.error).toMatchObject({ kind: 'record_too_large', offset: 13 });
-    expect(d.error?.message).toMatch(/record 2 is longer than 1000 characters \(no record can be\): skipped to the end of its line/);
-    got.push(...d.push('\n{"after":2}\n{"after":3}\n'));
-    const end = d.end();
-    got.push(...end.records);
-    expect(performance.now() - t0).toBeLessThan(2000);
-    expect(got).toEqual([{ before: 1 }, { after: 2 }, { after: 3 }]);
-    expect(end.error).toMatchObject({ kind: 'record_too_large', skipped: 1 });
-  });
+  ])(
+    'a line longer than any record (%s) is record_too_large the moment it passes the limit, then skipped',
+    (_, make) => {
+      const limit = 1000;
+      const d = new JsonStreamDecoder(KEY, limit);
+      const got: unknown[] = [];
+      got.push(...d.push('{"before":1}\n'));
+      // 5 MB of the oversized line in 64 KiB chunks: each push must stay cheap and keep nothing.
+      const line = make(5_000_000);
+      const t0 = performance.now();
+      for (let i = 0; i < line.length; i += 65_536) got.push(...d.push(line.slice(i, i + 65_536)));
+      expect(d.error).toMatchObject({ kind: 'record_too_large', offset: 13 });
+      expect(d.error?.message).toMatch(
+        /record 2 is longer than 1000 characters \(no record can be\): skipped to the end of its line/,
+      );
+      got.push(...d.push('\n{"after":2}\n{"after":3}\n'));
+      const end = d.end();
+      got.push(...end.records);
+      expect(performance.now() - t0).toBeLessThan(2000);
+      expect(got).toEqual([{ before: 1 }, { after: 2 }, { after: 3 }]);
+      expect(end.error).toMatchObject({ kind: 'record_too_large', skipped: 1 });
+    },
+  );
 
   it('the same in one push (the whole-object path) and through the stream decoder at the real limit', async () => {
     const big = `{"pad":"${'y'.repeat(MAX_RECORD_CHARS + 10)}"}`;

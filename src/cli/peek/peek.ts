@@ -91,7 +91,10 @@ export function renderRecordLine(d: DecodedRecord, style: Style): string {
     if (o.schema_version === 2 && Array.isArray(o.aggregates)) {
       // A batch output: its range, then one short cell per (window, currency).
       const cells = (o.aggregates as Array<Record<string, unknown>>)
-        .map((a) => `${String(a.window_start).slice(11, 16)} ${String(a.currency)} ${formatCount(Number(a.transaction_count))}× ${money(a.total_amount, a.currency)}`)
+        .map(
+          (a) =>
+            `${String(a.window_start).slice(11, 16)} ${String(a.currency)} ${formatCount(Number(a.transaction_count))}× ${money(a.total_amount, a.currency)}`,
+        )
         .join(', ');
       return `${head}  batch ${shortShard(String(o.shard_id))} …${String(o.first_sequence_number).slice(-6)}..…${String(o.last_sequence_number).slice(-6)} (${String(o.records)} records, part ${String(o.part)}/${String(o.parts)})  ${cells === '' ? style.dim('no valid records') : cells}`;
     }

@@ -343,7 +343,9 @@ export function renderResults(d: ResultsDoc, style: Style): string {
       '',
       style.dim(
         `${formatCount(batches.seen)} batch outputs from ${formatCount(batches.shards)} shard(s): ${formatCount(batches.counted)} counted` +
-          (batches.superseded > 0 ? `, ${formatCount(batches.superseded)} superseded (retries, bisected halves)` : '') +
+          (batches.superseded > 0
+            ? `, ${formatCount(batches.superseded)} superseded (retries, bisected halves)`
+            : '') +
           (batches.incomplete > 0 ? `, ${formatCount(batches.incomplete)} incomplete attempts ignored` : '') +
           (legacy > 0 ? `; ${formatCount(legacy)} old-format aggregates merged by id` : ''),
       ),

@@ -100,13 +100,27 @@ function truth(events: PaymentEvent[]): Record<string, { count: number; total: n
 
 const totalsOf = (doc: ResultsDoc): Record<string, { count: number; total: number | undefined }> =>
   Object.fromEntries(
-    Object.entries(doc.byCurrency).map(([c, s]) => [c, { count: s.count, total: parseExactTotal(s.total, c) }]),
+    Object.entries(doc.byCurrency).map(([c, s]) => [
+      c,
+      { count: s.count, total: parseExactTotal(s.total, c) },
+    ]),
   );
 
 const results = (hour: number, ...more: string[]) =>
   runCli(
     cli,
-    ['results', '--local', '--data-dir', env.dataDir, '--date', '2024-07-01', '--hour', String(hour), '--json', ...more],
+    [
+      'results',
+      '--local',
+      '--data-dir',
+      env.dataDir,
+      '--date',
+      '2024-07-01',
+      '--hour',
+      String(hour),
+      '--json',
+      ...more,
+    ],
     { timeoutMs: 60_000 },
   );
 
@@ -129,7 +143,11 @@ describe('results: exact totals under redelivery, re-batching and duplicates', (
     // Objects of the old format (before batch outputs), one aggregate delivered twice, in window 10:50.
     const old = [
       renderAggregate(
-        aggregateId({ shardId: 'shardId-000000000000', firstSequenceNumber: '1', lastSequenceNumber: '9' }, new Date(H + 50 * MIN).toISOString(), 'EUR'),
+        aggregateId(
+          { shardId: 'shardId-000000000000', firstSequenceNumber: '1', lastSequenceNumber: '9' },
+          new Date(H + 50 * MIN).toISOString(),
+          'EUR',
+        ),
         H + 50 * MIN,
         MIN,
         'EUR',
@@ -177,13 +195,25 @@ describe('results: exact totals under redelivery, re-batching and duplicates', (
       }),
     ]);
     // Nothing was counted twice.
-    for (const [c, t] of Object.entries(totalsOf(doc))) expect(t.count).toBeLessThanOrEqual(truth(s0.map((x) => x.event))[c]?.count ?? 0);
+    for (const [c, t] of Object.entries(totalsOf(doc)))
+      expect(t.count).toBeLessThanOrEqual(truth(s0.map((x) => x.event))[c]?.count ?? 0);
 
     const strict = await results(11, '--strict');
     expect(strict.code).toBe(1);
     expect(strict.stderr).toMatch(/--strict: 1 problem\(s\) in the aggregates/);
-    const human = await runCli(cli, ['results', '--local', '--data-dir', env.dataDir, '--date', '2024-07-01', '--hour', '11']);
-    expect(human.stdout).toMatch(/✗ shardId-000000000002 \d+\.\.\d+: no disjoint chain of complete batch outputs covers these records/);
+    const human = await runCli(cli, [
+      'results',
+      '--local',
+      '--data-dir',
+      env.dataDir,
+      '--date',
+      '2024-07-01',
+      '--hour',
+      '11',
+    ]);
+    expect(human.stdout).toMatch(
+      /✗ shardId-000000000002 \d+\.\.\d+: no disjoint chain of complete batch outputs covers these records/,
+    );
     expect(human.stdout).toMatch(/INCOMPLETE/);
   });
 });
@@ -213,7 +243,9 @@ describe('results: damaged objects never pass silently', () => {
     expect(totalsOf(adoc)).toEqual(truth(s0.map((x) => x.event)));
   });
 
-  it('one gzip object holding a single 300 MB line: reported within 5 s, peak RSS under 200 MiB', { timeout: 120_000 }, async () => {
+  it('one gzip object holding a single 300 MB line: reported within 5 s, peak RSS under 200 MiB', {
+    timeout: 120_000,
+  }, async () => {
     const s0 = shardRecords(4, 4, H + 185 * MIN);
     const before = output(4, s0, 1, 2).join('');
     const after = output(4, s0, 3, 4).join('');
@@ -250,15 +282,24 @@ describe('results: damaged objects never pass silently', () => {
     const t0 = Date.now();
     const r = await runCli(
       cli,
-      ['results', '--local', '--data-dir', env.dataDir, '--date', '2024-07-01', '--hour', '13', '--json', '--allow-damaged'],
+      [
+        'results',
+        '--local',
+        '--data-dir',
+        env.dataDir,
+        '--date',
+        '2024-07-01',
+        '--hour',
+        '13',
+        '--json',
+        '--allow-damaged',
+      ],
       { env: { NODE_OPTIONS: `--import=${preload}` }, timeoutMs: 60_000 },
     );
     const took = Date.now() - t0;
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as ResultsDoc;
-    expect(doc.problems).toEqual([
-      expect.objectContaining({ kind: 'record_too_large', salvaged: 2 }),
-    ]);
+    expect(doc.problems).toEqual([expect.objectContaining({ kind: 'record_too_large', salvaged: 2 })]);
     expect(doc.complete).toBe(false);
     // The records on either side of the monster line still count.
     expect(totalsOf(doc)).toEqual(truth(s0.map((x) => x.event)));
