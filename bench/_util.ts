@@ -23,3 +23,60 @@ export function repoRoot(): string {
 export const log = (s: string): void => {
   process.stderr.write(`  ${s}\n`);
 };
+
+/**
+ * Bench data in the format the aggregator writes: batch output lines (src/domain/batch-output.ts),
+ * one per batch, batches taking turns over `shards` shards with consecutive, disjoint sequence
+ * ranges, each with `windows` windows × the 5 currencies of cells. Figures are deterministic.
+ */
+export class BatchOutputSource {
+  private readonly next: bigint[];
+  private n = 0;
+
+  constructor(
+    private readonly shards: number,
+    private readonly windows: number,
+    private readonly render: typeof import('../src/domain/batch-output.js').renderBatchOutput,
+  ) {
+    this.next = Array.from({ length: shards }, () => 49_650_000_000_000_000_000_000_000n);
+  }
+
+  /** One batch output line whose windows start at `windowStartMs` (a minute each). */
+  line(windowStartMs: number): string {
+    const k = this.n++;
+    const shard = k % this.shards;
+    const first = this.next[shard] as bigint;
+    const records = 400 + (k % 200);
+    const last = first + BigInt(records - 1) * 1_000_000n;
+    this.next[shard] = last + 1_000_000n;
+    const cells = [];
+    for (let w = 0; w < this.windows; w++) {
+      for (const [c, currency] of ['AUD', 'EUR', 'GBP', 'JPY', 'USD'].entries()) {
+        const count = 1 + ((k + w + c) % 40);
+        const min = 100;
+        const max = 1000 + ((k * 7 + c) % 997);
+        cells.push({
+          windowStartMs: windowStartMs + w * 60_000,
+          currency,
+          totals: {
+            count,
+            totalMinor: count === 1 ? max : min + max + (count - 2) * 500,
+            minMinor: min,
+            maxMinor: max,
+          },
+        });
+      }
+    }
+    const [only] = this.render(
+      {
+        shardId: `shardId-${String(shard).padStart(12, '0')}`,
+        firstSequenceNumber: first.toString(),
+        lastSequenceNumber: last.toString(),
+      },
+      records,
+      cells,
+      60_000,
+    );
+    return only as string;
+  }
+}

@@ -31,14 +31,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { BenchRow } from './types.js';
-import { log, median, repoRoot } from './_util.js';
+import { renderBatchOutput } from '../src/domain/batch-output.js';
+import { BatchOutputSource, log, median, repoRoot } from './_util.js';
 
 const TARGET_MB = Number(process.env.PAYPIPE_MEMORY_MB ?? 200);
 const OBJECT_BYTES = 10 * 1000 * 1000;
 const SEND_SECONDS = Number(process.env.PAYPIPE_MEMORY_SEND_SECONDS ?? 60);
 /** V8 sizes its heap up over the first ~20 s of a send; flatness is judged after that. */
 const WARM_UP_SECONDS = 20;
-const CURRENCIES = ['USD', 'EUR', 'GBP', 'AUD', 'JPY'];
 const DAY = Date.UTC(2024, 1, 1);
 const PREFIX = 'aggregations/year=2024/month=02/day=01/hour=00/';
 
@@ -54,25 +54,6 @@ async function privateBuild(root: string, dir: string): Promise<string> {
   copyFileSync(join(root, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return join(dir, 'bin', 'paypipe.js');
-}
-
-let idCounter = 0;
-function aggregateLine(windowMs: number, currency: string, i: number): string {
-  const id = (++idCounter).toString(16).padStart(32, '0');
-  const count = 1 + (i % 40);
-  const cents = count * (1000 + (i % 997));
-  const amt = (minor: number): number => (currency === 'JPY' ? minor : minor / 100);
-  return `${JSON.stringify({
-    id,
-    window_start: new Date(windowMs).toISOString(),
-    window_end: new Date(windowMs + 60_000).toISOString(),
-    currency,
-    transaction_count: count,
-    total_amount: amt(cents),
-    avg_amount: amt(Math.round(cents / count)),
-    min_amount: amt(100),
-    max_amount: amt(cents),
-  })}\n`;
 }
 
 const env = (): NodeJS.ProcessEnv => ({
@@ -169,11 +150,13 @@ process.on('exit', () => {
       let written = 0;
       let objects = 0;
       let lines = 0;
+      // Batch outputs of 4 shards, 4 windows × 5 currencies each (~20 cells, ~3.7 KB a line).
+      const source = new BatchOutputSource(4, 4, renderBatchOutput);
       while (written < TARGET_MB * 1000 * 1000) {
         const parts: string[] = [];
         let size = 0;
         for (let i = 0; size < OBJECT_BYTES; i++) {
-          const line = aggregateLine(DAY + (i % 60) * 60_000, CURRENCIES[i % 5] as string, i);
+          const line = source.line(DAY + (i % 57) * 60_000);
           parts.push(line);
           size += line.length;
         }
@@ -189,7 +172,7 @@ process.on('exit', () => {
         objects++;
       }
       log(
-        `${objects} objects, ${(written / 1e6).toFixed(0)} MB uncompressed, ${lines.toLocaleString('en-US')} aggregates`,
+        `${objects} objects, ${(written / 1e6).toFixed(0)} MB uncompressed, ${lines.toLocaleString('en-US')} batch outputs`,
       );
 
       const cli = runMeasured(
@@ -225,7 +208,7 @@ for (const k of keys) {
   for (const line of text.split('\\n')) if (line !== '') all.push(JSON.parse(line));
 }
 const cells = new Map();
-for (const a of all) {
+for (const a of all.flatMap((r) => r.aggregates ?? [r])) {
   const k = a.window_start + a.currency;
   const c = cells.get(k) ?? { n: 0, t: 0 };
   c.n += a.transaction_count; c.t += a.total_amount;

@@ -14,36 +14,17 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { BenchRow } from './types.js';
-import { log, median, repoRoot } from './_util.js';
+import { renderBatchOutput } from '../src/domain/batch-output.js';
+import { BatchOutputSource, log, median, repoRoot } from './_util.js';
 
 const OBJECTS = 60;
-const AGGREGATES_PER_OBJECT = 500;
+/** Batch outputs per object, 5 cells (currencies) each: 500 aggregates an object, 30,000 an hour. */
+const BATCHES_PER_OBJECT = 100;
+const AGGREGATES_PER_OBJECT = BATCHES_PER_OBJECT * 5;
 const RUNS = 5;
 const MEMORY_BYTES = 200 * 1000 * 1000;
 const AWS = '/usr/bin/aws';
 const HOUR = Date.UTC(2024, 0, 15, 10);
-const CURRENCIES = ['USD', 'EUR', 'GBP', 'AUD', 'JPY'];
-
-let idCounter = 0;
-/** One aggregate line; ids are unique 128-bit hex like the aggregator's. */
-function aggregateLine(windowMs: number, currency: string, i: number): string {
-  const id = (++idCounter).toString(16).padStart(32, '0');
-  const count = 1 + (i % 40);
-  const cents = count * (1000 + (i % 997));
-  const jpy = currency === 'JPY';
-  const amt = (minor: number): number => (jpy ? minor : minor / 100);
-  return `${JSON.stringify({
-    id,
-    window_start: new Date(windowMs).toISOString(),
-    window_end: new Date(windowMs + 60_000).toISOString(),
-    currency,
-    transaction_count: count,
-    total_amount: amt(cents),
-    avg_amount: amt(Math.round(cents / count)),
-    min_amount: amt(100),
-    max_amount: amt(cents),
-  })}\n`;
-}
 
 export async function run(): Promise<BenchRow[]> {
   const root = repoRoot();
@@ -88,16 +69,16 @@ export async function run(): Promise<BenchRow[]> {
     // One hour: an object per minute, each holding that minute's aggregates from many batches.
     const prefix = 'aggregations/year=2024/month=01/day=15/hour=10/';
     let uncompressed = 0;
+    const source = new BatchOutputSource(2, 1, renderBatchOutput);
     for (let m = 0; m < OBJECTS; m++) {
       let text = '';
-      for (let i = 0; i < AGGREGATES_PER_OBJECT; i++)
-        text += aggregateLine(HOUR + m * 60_000, CURRENCIES[i % 5] as string, i);
+      for (let i = 0; i < BATCHES_PER_OBJECT; i++) text += source.line(HOUR + m * 60_000);
       uncompressed += text.length;
       const key = `${prefix}paypipe-dev-analytics-firehose-1-2024-01-15-10-${String(m).padStart(2, '0')}-00-${m}.gz`;
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: gzipSync(text) }));
     }
     log(
-      `${OBJECTS} objects, ${(uncompressed / 1e6).toFixed(1)} MB uncompressed, ${OBJECTS * AGGREGATES_PER_OBJECT} aggregates`,
+      `${OBJECTS} objects, ${(uncompressed / 1e6).toFixed(1)} MB uncompressed, ${OBJECTS * AGGREGATES_PER_OBJECT} aggregates in ${OBJECTS * BATCHES_PER_OBJECT} batch outputs`,
     );
 
     const cli = (): { seconds: number; aggregates: number } => {
@@ -124,8 +105,9 @@ export async function run(): Promise<BenchRow[]> {
       );
       const seconds = (performance.now() - t0) / 1000;
       if (r.status !== 0) throw new Error(`paypipe results failed: ${r.stderr}`);
-      const doc = JSON.parse(r.stdout) as { records: number; aggregates: unknown[] };
-      if (doc.records !== OBJECTS * AGGREGATES_PER_OBJECT) throw new Error(`read ${doc.records} records`);
+      const doc = JSON.parse(r.stdout) as { records: number; aggregates: unknown[]; complete: boolean };
+      if (doc.records !== OBJECTS * BATCHES_PER_OBJECT || !doc.complete)
+        throw new Error(`read ${doc.records} records`);
       return { seconds, aggregates: doc.aggregates.length };
     };
     cli(); // warm the page cache and s3rver
@@ -177,7 +159,7 @@ export async function run(): Promise<BenchRow[]> {
           );
           lines += r.stdout.split('\n').filter((l) => l !== '').length;
         }
-        if (lines !== OBJECTS * AGGREGATES_PER_OBJECT) throw new Error(`aws recipe read ${lines} lines`);
+        if (lines !== OBJECTS * BATCHES_PER_OBJECT) throw new Error(`aws recipe read ${lines} lines`);
         runs.push((performance.now() - t0) / 1000);
         log(`run ${i + 1} aws s3 ls + cp, gunzip: ${runs.at(-1)?.toFixed(2)} s`);
       }
@@ -192,11 +174,12 @@ export async function run(): Promise<BenchRow[]> {
     const perObject = 10 * 1000 * 1000;
     let written = 0;
     let n = 0;
+    const big = new BatchOutputSource(4, 4, renderBatchOutput);
     while (written < MEMORY_BYTES) {
       const parts: string[] = [];
       let size = 0;
       for (let i = 0; size < perObject; i++) {
-        const line = aggregateLine(Date.UTC(2024, 1, 1, 0, i % 60), CURRENCIES[i % 5] as string, i);
+        const line = big.line(Date.UTC(2024, 1, 1, 0, i % 57));
         parts.push(line);
         size += line.length;
       }
