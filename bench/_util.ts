@@ -52,7 +52,8 @@ export class BatchOutputSource {
     const cells = [];
     for (let w = 0; w < this.windows; w++) {
       for (const [c, currency] of ['AUD', 'EUR', 'GBP', 'JPY', 'USD'].entries()) {
-        const count = 1 + ((k + w + c) % 40);
+        // At most 20 × 20 = 400 payments, never more than the batch has records.
+        const count = 1 + ((k + w + c) % 20);
         const min = 100;
         const max = 1000 + ((k * 7 + c) % 997);
         cells.push({

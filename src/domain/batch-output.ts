@@ -29,6 +29,9 @@ export const MAX_OUTPUT_RECORD_BYTES = 1024 * 1024 - 256;
 /** Parts an output may be split into (a 10,000-record batch needs at most a handful). */
 export const MAX_PARTS = 10_000;
 
+/** Lambda hands a Kinesis-triggered function at most 10,000 records at once. */
+export const MAX_BATCH_RECORDS = 10_000;
+
 const SEQ = /^[0-9]{1,128}$/;
 const HEX32 = /^[0-9a-f]{32}$/;
 
@@ -53,27 +56,30 @@ export interface ParsedPart {
 /**
  * The digest of a whole batch output: SHA-256 over the range, the record count, the number of
  * parts and every cell in exact integer form (never the rendered doubles), first 128 bits in hex.
+ * Cells are added one by one, in output order (the merge adds them straight from its columns).
  */
-export function outputDigest(
-  ref: { shardId: string; first: string; last: string },
-  records: number,
-  parts: number,
-  cells: ReadonlyArray<{
-    windowStartMs: number;
-    windowEndMs: number;
-    currency: string;
-    totals: Cell['totals'];
-  }>,
-): string {
-  const h = createHash('sha256');
-  h.update(JSON.stringify([SCHEMA_VERSION, ref.shardId, ref.first, ref.last, records, parts]));
-  for (const c of cells) {
-    const t = c.totals;
-    h.update(
-      `\n${c.windowStartMs},${c.windowEndMs},${c.currency},${t.count},${t.totalMinor},${t.minMinor},${t.maxMinor}`,
-    );
+export class OutputDigest {
+  private text: string;
+
+  constructor(ref: { shardId: string; first: string; last: string }, records: number, parts: number) {
+    this.text = JSON.stringify([SCHEMA_VERSION, ref.shardId, ref.first, ref.last, records, parts]);
   }
-  return h.digest('hex').slice(0, 32);
+
+  add(
+    startMs: number,
+    endMs: number,
+    currency: string,
+    count: number,
+    total: number,
+    min: number,
+    max: number,
+  ): void {
+    this.text += `\n${startMs},${endMs},${currency},${count},${total},${min},${max}`;
+  }
+
+  hex(): string {
+    return createHash('sha256').update(this.text).digest('hex').slice(0, 32);
+  }
 }
 
 const envelope = (ref: BatchRef, records: number, digest: string, part: number, parts: number): string =>
@@ -112,12 +118,24 @@ export function renderBatchOutput(
     }
   }
   if (groups.length > MAX_PARTS) throw new RangeError(`batch output needs ${groups.length} parts`);
-  const digest = outputDigest(
+  const d = new OutputDigest(
     { shardId: ref.shardId, first: ref.firstSequenceNumber, last: ref.lastSequenceNumber },
     records,
     groups.length,
-    cells.map((c) => ({ ...c, windowEndMs: c.windowStartMs + widthMs })),
   );
+  for (const c of cells) {
+    const t = c.totals;
+    d.add(
+      c.windowStartMs,
+      c.windowStartMs + widthMs,
+      c.currency,
+      t.count,
+      t.totalMinor,
+      t.minMinor,
+      t.maxMinor,
+    );
+  }
+  const digest = d.hex();
   return groups.map((g, i) => `${envelope(ref, records, digest, i + 1, groups.length)}${g.join(',')}]}\n`);
 }
 
@@ -144,8 +162,29 @@ export type PartResult =
   /** `header` when the envelope was readable: the range is known even though the part is unusable. */
   | { ok: false; detail: string; header?: BatchOutputHeader };
 
-/** Checks one decoded batch output record (untrusted: it comes from S3). */
+export type ScanResult =
+  | { ok: true; header: BatchOutputHeader; part: number; cells: number }
+  | { ok: false; detail: string; header?: BatchOutputHeader };
+
+/** Checks one decoded batch output record (untrusted: it comes from S3); its cells as an array. */
 export function parseBatchOutputPart(v: unknown, cells: CellParser): PartResult {
+  const out: ParsedCell[] = [];
+  const r = scanBatchOutputPart(v, cells, (c) => {
+    out.push({ ...c, totals: { ...c.totals } });
+  });
+  return r.ok ? { ok: true, part: { header: r.header, part: r.part, cells: out } } : r;
+}
+
+/**
+ * Checks one decoded batch output record, handing each checked cell to `sink` as it goes (one
+ * scratch cell, reused: copy what you keep). On a failure the cells already handed over belong to
+ * a part that is not usable: the caller drops them.
+ */
+export function scanBatchOutputPart(
+  v: unknown,
+  cells: CellParser,
+  sink: (c: ParsedCell, header: BatchOutputHeader) => void,
+): ScanResult {
   if (!isBatchOutput(v)) return { ok: false, detail: 'not a batch output' };
   const o = v as Record<string, unknown>;
   if (o.schema_version !== SCHEMA_VERSION) {
@@ -170,12 +209,18 @@ export function parseBatchOutputPart(v: unknown, cells: CellParser): PartResult 
       detail: `batch output of ${oneLine(shard_id)}: first/last_sequence_number are not decimal strings with first <= last`,
     };
   }
-  const what = `batch output ${oneLine(shard_id)} ${f}..${l}`;
-  if (typeof records !== 'number' || !Number.isSafeInteger(records) || records < 1) {
-    return { ok: false, detail: `${what}: records is not a positive whole number` };
+  // Built only for a message: this runs once per record read.
+  const what = (): string => `batch output ${oneLine(shard_id)} ${f}..${l}`;
+  if (
+    typeof records !== 'number' ||
+    !Number.isInteger(records) ||
+    records < 1 ||
+    records > MAX_BATCH_RECORDS
+  ) {
+    return { ok: false, detail: `${what()}: records is not a whole number from 1 to ${MAX_BATCH_RECORDS}` };
   }
   if (typeof digest !== 'string' || !HEX32.test(digest)) {
-    return { ok: false, detail: `${what}: digest is not 32 lower-case hex digits` };
+    return { ok: false, detail: `${what()}: digest is not 32 lower-case hex digits` };
   }
   if (
     typeof parts !== 'number' ||
@@ -189,7 +234,7 @@ export function parseBatchOutputPart(v: unknown, cells: CellParser): PartResult 
   ) {
     return {
       ok: false,
-      detail: `${what}: part/parts are not whole numbers with 1 <= part <= parts <= ${MAX_PARTS}`,
+      detail: `${what()}: part/parts are not whole numbers with 1 <= part <= parts <= ${MAX_PARTS}`,
     };
   }
   const header: BatchOutputHeader = {
@@ -201,12 +246,30 @@ export function parseBatchOutputPart(v: unknown, cells: CellParser): PartResult 
     parts,
   };
   if (!Array.isArray(o.aggregates))
-    return { ok: false, detail: `${what}: aggregates is not an array`, header };
-  const out: ParsedCell[] = [];
+    return { ok: false, detail: `${what()}: aggregates is not an array`, header };
+  let counted = 0;
+  const scratch: ParsedCell = {
+    window_start: '',
+    window_end: '',
+    windowStartMs: 0,
+    windowEndMs: 0,
+    currency: '',
+    totals: { count: 0, totalMinor: 0, minMinor: 0, maxMinor: 0 },
+  };
   for (let i = 0; i < o.aggregates.length; i++) {
-    const c = cells.parse(o.aggregates[i], `${what} part ${part}, aggregate ${i + 1}`);
-    if (typeof c === 'string') return { ok: false, detail: c, header };
-    out.push(c);
+    const c = cells.parse(o.aggregates[i], scratch);
+    if (typeof c === 'string')
+      return { ok: false, detail: `${what()} part ${part}, aggregate ${i + 1}: ${c}`, header };
+    counted += c.totals.count;
+    sink(c, header);
   }
-  return { ok: true, part: { header, part, cells: out } };
+  // A batch cannot count more payments than it has records.
+  if (counted > records) {
+    return {
+      ok: false,
+      detail: `${what()} part ${part}: its aggregates count ${counted} payments in ${records} records`,
+      header,
+    };
+  }
+  return { ok: true, header, part, cells: o.aggregates.length };
 }

@@ -27,14 +27,14 @@ import { createHash } from 'node:crypto';
 import {
   type Aggregate,
   CellParser,
-  combineTotals,
   type ParsedCell,
   parseAggregate,
   renderAggregate,
   type Totals,
 } from './aggregate.js';
-import { type BatchOutputHeader, isBatchOutput, outputDigest, parseBatchOutputPart } from './batch-output.js';
+import { type BatchOutputHeader, isBatchOutput, OutputDigest, scanBatchOutputPart } from './batch-output.js';
 import { oneLine } from './event.js';
+import { addMinor } from './money.js';
 import { fnv1a, hash64, IdSet, isHexId } from './id-set.js';
 import { isoMs } from './window.js';
 
@@ -126,72 +126,130 @@ const MAX_ISSUES = 50;
 const P1 = 67_108_859;
 const P2 = 67_108_837;
 
-/** Growable typed columns of cells. */
+/** Cells per chunk of the column store (chunks never move: growing copies nothing). */
+const CHUNK_BITS = 16;
+const CHUNK = 1 << CHUNK_BITS;
+
+/**
+ * Every cell read from batch outputs, in typed columns: 32 bytes a cell (a window-pair index, a
+ * currency index, the count — at most a batch's 10,000 records — and total, min, max), in
+ * fixed-size chunks so growing never copies or over-allocates. A million cells (~200 MB of batch
+ * outputs) take ~32 MB.
+ */
 class CellColumns {
   n = 0;
-  start = new Float64Array(1024);
-  end = new Float64Array(1024);
-  cur = new Uint16Array(1024);
-  count = new Float64Array(1024);
-  total = new Float64Array(1024);
-  min = new Float64Array(1024);
-  max = new Float64Array(1024);
-  readonly currencies: string[] = [];
+  private readonly win: Uint32Array[] = [];
+  private readonly cur: Uint16Array[] = [];
+  private readonly count_: Uint16Array[] = [];
+  /** total, min, max per cell. */
+  private readonly num: Float64Array[] = [];
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private readonly windowIndex = new Map<string, number>();
+  private readonly currencies: string[] = [];
   private readonly currencyIndex = new Map<string, number>();
 
-  push(c: ParsedCell): void {
-    if (this.n === this.start.length) this.grow();
-    let ci = this.currencyIndex.get(c.currency);
+  /** A small number for a (window start, end) pair: also the merged cells' key (with currencyId). */
+  windowId(startMs: number, endMs: number): number {
+    const wk = `${startMs}|${endMs}`;
+    let w = this.windowIndex.get(wk);
+    if (w === undefined) {
+      w = this.starts.length;
+      this.starts.push(startMs);
+      this.ends.push(endMs);
+      this.windowIndex.set(wk, w);
+    }
+    return w;
+  }
+
+  currencyId(currency: string): number {
+    let ci = this.currencyIndex.get(currency);
     if (ci === undefined) {
       ci = this.currencies.length;
-      this.currencies.push(c.currency);
-      this.currencyIndex.set(c.currency, ci);
+      this.currencies.push(own(currency));
+      this.currencyIndex.set(currency, ci);
     }
+    return ci;
+  }
+
+  /** The merged-cell key of cell i: window id × 2^16 + currency id (a number: no string per cell). */
+  cellKey(i: number): number {
+    const j = i & (CHUNK - 1);
+    const k = i >>> CHUNK_BITS;
+    return ((this.win[k] as Uint32Array)[j] as number) * 65_536 + ((this.cur[k] as Uint16Array)[j] as number);
+  }
+
+  /** Drops the cells from `n` on (they belonged to a part that is not kept). */
+  truncate(n: number): void {
+    this.n = n;
+  }
+
+  push(c: ParsedCell): void {
     const i = this.n++;
-    this.start[i] = c.windowStartMs;
-    this.end[i] = c.windowEndMs;
-    this.cur[i] = ci;
-    this.count[i] = c.totals.count;
-    this.total[i] = c.totals.totalMinor;
-    this.min[i] = c.totals.minMinor;
-    this.max[i] = c.totals.maxMinor;
+    const k = i >>> CHUNK_BITS;
+    if (k === this.win.length) {
+      this.win.push(new Uint32Array(CHUNK));
+      this.cur.push(new Uint16Array(CHUNK));
+      this.count_.push(new Uint16Array(CHUNK));
+      this.num.push(new Float64Array(3 * CHUNK));
+    }
+    const j = i & (CHUNK - 1);
+    (this.win[k] as Uint32Array)[j] = this.windowId(c.windowStartMs, c.windowEndMs);
+    (this.cur[k] as Uint16Array)[j] = this.currencyId(c.currency);
+    const num = this.num[k] as Float64Array;
+    const t = c.totals;
+    (this.count_[k] as Uint16Array)[j] = t.count;
+    num[3 * j] = t.totalMinor;
+    num[3 * j + 1] = t.minMinor;
+    num[3 * j + 2] = t.maxMinor;
   }
 
-  totals(i: number): Totals {
-    return {
-      count: this.count[i] as number,
-      totalMinor: this.total[i] as number,
-      minMinor: this.min[i] as number,
-      maxMinor: this.max[i] as number,
-    };
+  start(i: number): number {
+    return this.starts[(this.win[i >>> CHUNK_BITS] as Uint32Array)[i & (CHUNK - 1)] as number] as number;
   }
 
-  private grow(): void {
-    const g = <T extends Float64Array | Uint16Array>(a: T): T => {
-      const b = new (a.constructor as new (n: number) => T)(a.length * 2);
-      b.set(a);
-      return b;
-    };
-    this.start = g(this.start);
-    this.end = g(this.end);
-    this.cur = g(this.cur);
-    this.count = g(this.count);
-    this.total = g(this.total);
-    this.min = g(this.min);
-    this.max = g(this.max);
+  end(i: number): number {
+    return this.ends[(this.win[i >>> CHUNK_BITS] as Uint32Array)[i & (CHUNK - 1)] as number] as number;
+  }
+
+  currency(i: number): string {
+    return this.currencies[(this.cur[i >>> CHUNK_BITS] as Uint16Array)[i & (CHUNK - 1)] as number] as string;
+  }
+
+  count(i: number): number {
+    return (this.count_[i >>> CHUNK_BITS] as Uint16Array)[i & (CHUNK - 1)] as number;
+  }
+
+  total(i: number): number {
+    return (this.num[i >>> CHUNK_BITS] as Float64Array)[3 * (i & (CHUNK - 1))] as number;
+  }
+
+  min(i: number): number {
+    return (this.num[i >>> CHUNK_BITS] as Float64Array)[3 * (i & (CHUNK - 1)) + 1] as number;
+  }
+
+  max(i: number): number {
+    return (this.num[i >>> CHUNK_BITS] as Float64Array)[3 * (i & (CHUNK - 1)) + 2] as number;
   }
 }
 
-/** One batch output (all copies of all its parts), keyed by shard, range, digest and size. */
-interface Output {
-  header: BatchOutputHeader;
-  /** Per part number - 1: where its cells are in the columns, and a fingerprint of them. */
-  parts: Array<{ off: number; len: number; fp: number } | undefined>;
+/**
+ * One batch output (all copies of all its parts): its envelope (flat: tens of thousands of these
+ * are held), and the parts that came.
+ */
+interface Output extends BatchOutputHeader {
+  /**
+   * The parts that came, in arrival order: number, where its cells are in the columns, and a
+   * fingerprint of them. Only what came: `parts` comes from the data and must not decide memory.
+   */
+  got: Array<{ n: number; off: number; len: number; fp: number }>;
+  /** A one-part output's digest, checked as its cells came in (multi-part ones: in result()). */
+  verified: boolean | undefined;
   received: number;
   /** Two copies of one part differed. */
   conflicting: boolean;
-  /** Set by result(): 'complete' | 'incomplete' | 'corrupt'. */
-  state?: 'complete' | 'incomplete' | 'corrupt';
+  /** Set by result(). */
+  state: 'complete' | 'incomplete' | 'corrupt' | undefined;
 }
 
 /** A range known only from a part whose cells were unusable (the records exist all the same). */
@@ -214,9 +272,12 @@ export class ExactMerger {
   private readonly cellParser = new CellParser();
   private readonly columns = new CellColumns();
   private readonly outputs = new Map<string, Output>();
+  private readonly shardIds = new Map<string, string>();
+  /** Reused for each contribution's id words. */
+  private readonly scratchId = new Uint32Array(4);
   private readonly broken: BrokenRange[] = [];
   private readonly legacyIds = new IdSet(1024);
-  private readonly merged = new Map<string, MergedAcc>();
+  private readonly merged = new Map<number, MergedAcc>();
   private readonly issues: MergeIssue[] = [];
   private readonly invalidSamples: string[] = [];
   private readonly stats: MergeStats = {
@@ -259,32 +320,79 @@ export class ExactMerger {
   }
 
   private addPart(rec: unknown): boolean {
-    const r = parseBatchOutputPart(rec, this.cellParser);
+    // Cells go straight into the columns as they are checked; a part that fails, or a copy of a
+    // part already held, is rolled back (truncate) — no array of cell objects per record.
+    const start = this.columns.n;
+    let fp = 0x811c9dc5;
+    let digest: OutputDigest | undefined;
+    const r = scanBatchOutputPart(rec, this.cellParser, (c, h) => {
+      fp = cellFingerprint(fp, c);
+      this.columns.push(c);
+      // A one-part output can be checked against its digest right here, while its cells are at hand.
+      if (h.parts === 1) {
+        digest ??= outputDigestFor(h);
+        const t = c.totals;
+        digest.add(c.windowStartMs, c.windowEndMs, c.currency, t.count, t.totalMinor, t.minMinor, t.maxMinor);
+      }
+    });
     if (!r.ok) {
+      this.columns.truncate(start);
       if (r.header !== undefined) {
         this.broken.push({ shardId: r.header.shardId, first: r.header.first, last: r.header.last });
       }
       return this.invalid(r.detail);
     }
-    const { header: h, part, cells } = r.part;
-    const key = `${h.shardId}\u0000${h.first}\u0000${h.last}\u0000${h.digest}\u0000${h.parts}\u0000${h.records}`;
+    const { header: h, part } = r;
+    // The digest covers shard, range, size and cells: it identifies the output. A record that
+    // claims a known digest with another envelope is a different (forged or damaged) output.
+    let key = h.digest;
     let o = this.outputs.get(key);
-    if (o === undefined) {
-      o = { header: h, parts: new Array(h.parts), received: 0, conflicting: false };
-      this.outputs.set(key, o);
+    if (o !== undefined && !sameHeader(o, h)) {
+      key = `${h.digest}|${h.shardId}|${h.first}|${h.last}|${h.parts}|${h.records}`;
+      o = this.outputs.get(key);
     }
-    let fp = fnv1a(String(cells.length));
-    for (const c of cells) fp = cellFingerprint(fp, c);
-    const have = o.parts[part - 1];
+    fp = mix(fp, r.cells);
+    const ref = { n: part, off: start, len: r.cells, fp };
+    const verified = h.parts === 1 ? (digest ?? outputDigestFor(h)).hex() === h.digest : undefined;
+    if (o === undefined) {
+      // One literal with every field, in one order: all outputs share one hidden class (spreading
+      // and adding fields later gave each its own, ~400 bytes apiece); `got` made with its element.
+      const d = own(h.digest);
+      this.outputs.set(key === h.digest ? d : own(key), {
+        shardId: this.interned(h.shardId),
+        first: h.first,
+        last: h.last,
+        records: h.records,
+        digest: d,
+        parts: h.parts,
+        got: [ref],
+        received: 1,
+        conflicting: false,
+        verified,
+        state: undefined,
+      });
+      return true;
+    }
+    const have = o.got.find((x) => x.n === part);
     if (have !== undefined) {
+      this.columns.truncate(start);
       if (have.fp === fp) this.stats.duplicates++;
       else o.conflicting = true;
       return true;
     }
-    o.parts[part - 1] = { off: this.columns.n, len: cells.length, fp };
+    o.got.push(ref);
     o.received++;
-    for (const c of cells) this.columns.push(c);
     return true;
+  }
+
+  /** The shard id shared (tens of thousands of outputs name a handful of shards). */
+  private interned(shardId: string): string {
+    let id = this.shardIds.get(shardId);
+    if (id === undefined) {
+      id = own(shardId);
+      this.shardIds.set(id, id);
+    }
+    return id;
   }
 
   private addLegacy(a: Aggregate, t: Totals, startMs: number, endMs: number): void {
@@ -314,17 +422,45 @@ export class ExactMerger {
       this.stats.outOfRange++;
       return;
     }
-    this.addMerged(startMs, endMs, a.currency, t, idWords(a.id));
+    idWords(a.id, this.scratchId);
+    const key = this.columns.windowId(startMs, endMs) * 65_536 + this.columns.currencyId(a.currency);
+    this.addMerged(
+      key,
+      startMs,
+      endMs,
+      a.currency,
+      t.count,
+      t.totalMinor,
+      t.minMinor,
+      t.maxMinor,
+      this.scratchId,
+    );
   }
 
-  private addMerged(startMs: number, endMs: number, currency: string, t: Totals, id: Uint32Array): void {
-    const key = `${startMs}|${endMs}|${currency}`;
+  /** Adds a contribution to its cell (no allocation unless the cell is new: this runs per cell). */
+  private addMerged(
+    key: number,
+    startMs: number,
+    endMs: number,
+    currency: string,
+    count: number,
+    total: number,
+    min: number,
+    max: number,
+    id: Uint32Array,
+  ): void {
     const m = this.merged.get(key);
     if (m === undefined) {
-      this.merged.set(key, { startMs, endMs, currency, totals: { ...t }, xor: id.slice() });
+      this.merged.set(key, {
+        startMs,
+        endMs,
+        currency,
+        totals: { count, totalMinor: total, minMinor: min, maxMinor: max },
+        xor: id.slice(),
+      });
       return;
     }
-    const sum = combineTotals(m.totals, t);
+    const sum = addMinor(m.totals.totalMinor, total);
     if (sum === undefined) {
       this.note({
         kind: 'overflow',
@@ -335,7 +471,11 @@ export class ExactMerger {
       });
       return;
     }
-    m.totals = sum;
+    const t = m.totals;
+    t.count += count;
+    t.totalMinor = sum;
+    if (min < t.minMinor) t.minMinor = min;
+    if (max > t.maxMinor) t.maxMinor = max;
     for (let i = 0; i < 4; i++) m.xor[i] = ((m.xor[i] as number) ^ (id[i] as number)) >>> 0;
   }
 
@@ -343,11 +483,11 @@ export class ExactMerger {
     const byShard = new Map<string, Output[]>();
     const col = this.columns;
     for (const o of this.outputs.values()) {
-      const list = byShard.get(o.header.shardId);
-      if (list === undefined) byShard.set(o.header.shardId, [o]);
+      const list = byShard.get(o.shardId);
+      if (list === undefined) byShard.set(o.shardId, [o]);
       else list.push(o);
-      o.state = o.received < o.header.parts ? 'incomplete' : o.conflicting ? 'corrupt' : 'complete';
-      if (o.state === 'complete' && outputDigestOf(o, col) !== o.header.digest) o.state = 'corrupt';
+      o.state = o.received < o.parts ? 'incomplete' : o.conflicting ? 'corrupt' : 'complete';
+      if (o.state === 'complete' && !(o.verified ?? outputDigestOf(o, col) === o.digest)) o.state = 'corrupt';
       if (o.state === 'complete') this.stats.batchOutputs.complete++;
       if (o.state === 'incomplete') this.stats.batchOutputs.incomplete++;
     }
@@ -390,11 +530,17 @@ export class ExactMerger {
     };
   }
 
-  /** Does any cell of this output (or, when its cells are not all known, possibly) fall in the range? */
+  /**
+   * Does any cell of this output fall in the range? For an incomplete output this is judged by the
+   * parts that came (a heuristic: one batch's records arrived together, so its windows lie together).
+   */
   private touchesRange(o: Output): boolean {
-    if (o.state !== 'complete') return true;
     const col = this.columns;
-    return cellIndices(o).some((i) => this.inRange(col.start[i] as number, col.end[i] as number));
+    let touches = false;
+    forEachCell(o, (i) => {
+      if (!touches && this.inRange(col.start(i), col.end(i))) touches = true;
+    });
+    return touches;
   }
 
   private mergeShard(shard: string, outputs: Output[], broken: BrokenRange[]): void {
@@ -402,7 +548,7 @@ export class ExactMerger {
     const name = oneLine(shard);
     // Endpoints of every output of the shard, complete or not: each is a record that exists.
     const keys = new Set<bigint>();
-    for (const o of outputs) keys.add(o.header.first).add(o.header.last);
+    for (const o of outputs) keys.add(o.first).add(o.last);
     for (const b of broken) keys.add(b.first).add(b.last);
     const points = [...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const at = new Map<bigint, number>(points.map((p, i) => [p, i]));
@@ -410,8 +556,8 @@ export class ExactMerger {
     // Edges: complete outputs, node a → node b + 1 for endpoints a..b, in a canonical order.
     const edges = outputs
       .filter((o) => o.state === 'complete')
-      .map((o) => ({ o, a: at.get(o.header.first) as number, b: (at.get(o.header.last) as number) + 1 }))
-      .sort((x, y) => x.a - y.a || x.b - y.b || (x.o.header.digest < y.o.header.digest ? -1 : 1));
+      .map((o) => ({ o, a: at.get(o.first) as number, b: (at.get(o.last) as number) + 1 }))
+      .sort((x, y) => x.a - y.a || x.b - y.b || (x.o.digest < y.o.digest ? -1 : 1));
     const from = new Map<number, typeof edges>();
     for (const e of edges) {
       const l = from.get(e.a);
@@ -452,17 +598,29 @@ export class ExactMerger {
     }
     // Sum the chain.
     for (const o of chosen) {
-      const digest = idWords(o.header.digest);
-      for (const i of cellIndices(o)) {
-        const s = col.start[i] as number;
-        const e = col.end[i] as number;
+      const digest = idWords(o.digest, new Uint32Array(4));
+      forEachCell(o, (i) => {
+        const s = col.start(i);
+        const e = col.end(i);
         if (!this.inRange(s, e)) {
           this.stats.outOfRange++;
-          continue;
+          return;
         }
-        const currency = col.currencies[col.cur[i] as number] as string;
-        this.addMerged(s, e, currency, col.totals(i), cellId(digest, s, currency));
-      }
+        const currency = col.currency(i);
+        cellId(digest, s, currency, this.scratchId);
+        const key = col.cellKey(i);
+        this.addMerged(
+          key,
+          s,
+          e,
+          currency,
+          col.count(i),
+          col.total(i),
+          col.min(i),
+          col.max(i),
+          this.scratchId,
+        );
+      });
     }
     this.stats.batchOutputs.counted += chosen.size;
     this.stats.batchOutputs.superseded += edges.length - chosen.size;
@@ -474,8 +632,7 @@ export class ExactMerger {
       touching[b] = (touching[b] as number) - 1;
     };
     for (const o of outputs) {
-      if (this.touchesRange(o))
-        cover(at.get(o.header.first) as number, (at.get(o.header.last) as number) + 1);
+      if (this.touchesRange(o)) cover(at.get(o.first) as number, (at.get(o.last) as number) + 1);
     }
     for (const b of broken) cover(at.get(b.first) as number, (at.get(b.last) as number) + 1);
     // hits[i]: endpoints before i that something touching the range covers.
@@ -489,15 +646,15 @@ export class ExactMerger {
 
     for (const o of outputs) {
       if (o.state !== 'corrupt') continue;
-      const a = at.get(o.header.first) as number;
-      const b = at.get(o.header.last) as number;
+      const a = at.get(o.first) as number;
+      const b = at.get(o.last) as number;
       this.note({
         kind: 'corrupt_output',
         shard,
         from: seq(a),
         to: seq(b),
-        affectsRange: true,
-        message: `${name} ${seq(a)}..${seq(b)}: batch output ${o.header.digest} ${o.conflicting ? 'has two different copies of a part' : 'does not match its digest'}; not counted`,
+        affectsRange: this.touchesRange(o),
+        message: `${name} ${seq(a)}..${seq(b)}: batch output ${o.digest} ${o.conflicting ? 'has two different copies of a part' : 'does not match its digest'}; not counted`,
       });
     }
     // Gaps: runs of skipped endpoints.
@@ -594,16 +751,16 @@ export class ExactMerger {
     const col = this.columns;
     let a = 0;
     let b = 0;
-    for (const i of cellIndices(o)) {
-      const s = col.start[i] as number;
-      const e = col.end[i] as number;
-      if (!this.inRange(s, e)) continue;
-      const k = fnv1a(col.currencies[col.cur[i] as number] as string, mix(mix(0x811c9dc5, s), e));
-      const count = col.count[i] as number;
-      const total = col.total[i] as number;
+    forEachCell(o, (i) => {
+      const s = col.start(i);
+      const e = col.end(i);
+      if (!this.inRange(s, e)) return;
+      const k = fnv1a(col.currency(i), mix(mix(0x811c9dc5, s), e));
+      const count = col.count(i);
+      const total = col.total(i);
       a = (a + (count % P1) * (k % P1) + (total % P1) * ((k >>> 7) % P1)) % P1;
       b = (b + (count % P2) * ((k >>> 3) % P2) + (total % P2) * ((k >>> 11) % P2)) % P2;
-    }
+    });
     return [a, b];
   }
 }
@@ -617,30 +774,39 @@ export function mergeRecords(records: Iterable<unknown>, range?: MergeRange): Me
 
 /** The digest recomputed from the assembled cells (parts in order). */
 function outputDigestOf(o: Output, col: CellColumns): string {
-  const cells = cellIndices(o).map((i) => ({
-    windowStartMs: col.start[i] as number,
-    windowEndMs: col.end[i] as number,
-    currency: col.currencies[col.cur[i] as number] as string,
-    totals: col.totals(i),
-  }));
-  const h = o.header;
-  return outputDigest(
+  const d = outputDigestFor(o);
+  forEachCell(o, (i) => {
+    d.add(col.start(i), col.end(i), col.currency(i), col.count(i), col.total(i), col.min(i), col.max(i));
+  });
+  return d.hex();
+}
+
+const outputDigestFor = (h: BatchOutputHeader): OutputDigest =>
+  new OutputDigest(
     { shardId: h.shardId, first: h.first.toString(), last: h.last.toString() },
     h.records,
     h.parts,
-    cells,
   );
+
+/** Calls `visit` with the column index of each of an output's cells, in part order (the parts there). */
+function forEachCell(o: Output, visit: (i: number) => void): void {
+  const parts = o.got.length === 1 ? o.got : [...o.got].sort((a, b) => a.n - b.n);
+  for (const q of parts) for (let i = q.off; i < q.off + q.len; i++) visit(i);
 }
 
-/** Column indices of an output's cells, part by part (only for outputs with every part present). */
-function cellIndices(o: Output): number[] {
-  const out: number[] = [];
-  for (const p of o.parts) {
-    const q = p as { off: number; len: number };
-    for (let i = q.off; i < q.off + q.len; i++) out.push(i);
-  }
-  return out;
-}
+/**
+ * A copy of a string that holds on to nothing else. Strings taken from a decoded record may be
+ * slices of the decoder's text: keeping one would keep the whole chunk it came from (for every
+ * output held, that is the whole object).
+ */
+const own = (s: string): string => Buffer.from(s, 'utf8').toString('utf8');
+
+const sameHeader = (a: BatchOutputHeader, b: BatchOutputHeader): boolean =>
+  a.shardId === b.shardId &&
+  a.first === b.first &&
+  a.last === b.last &&
+  a.parts === b.parts &&
+  a.records === b.records;
 
 /** Mixes both 32-bit halves of a safe integer into a 32-bit hash. */
 function mix(h: number, n: number): number {
@@ -657,18 +823,15 @@ function cellFingerprint(h: number, c: ParsedCell): number {
   return x;
 }
 
-/** A 128-bit id as four words (ids that are not our hex get their MD5, so XOR stays streaming). */
-function idWords(id: string): Uint32Array {
+/** A 128-bit id as four words, into `w` (ids that are not our hex: their MD5, so XOR stays streaming). */
+function idWords(id: string, w: Uint32Array): Uint32Array {
   const hex = isHexId(id) ? id : createHash('md5').update(id).digest('hex');
-  const w = new Uint32Array(4);
   for (let i = 0; i < 4; i++) w[i] = Number.parseInt(hex.slice(i * 8, i * 8 + 8), 16) >>> 0;
   return w;
 }
 
-/** A batch output's contribution to one cell's id: its digest mixed with the cell. */
-function cellId(digest: Uint32Array, startMs: number, currency: string): Uint32Array {
+/** A batch output's contribution to one cell's id, into `w`: its digest mixed with the cell. */
+function cellId(digest: Uint32Array, startMs: number, currency: string, w: Uint32Array): void {
   const k = fnv1a(currency, mix(0x9e3779b1, startMs));
-  const w = new Uint32Array(4);
   for (let i = 0; i < 4; i++) w[i] = ((digest[i] as number) ^ Math.imul(k, 2 * i + 1)) >>> 0;
-  return w;
 }

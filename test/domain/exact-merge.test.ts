@@ -447,13 +447,26 @@ describe('the merge rule on the cases that defeat simpler rules', () => {
   it('a tampered part fails its digest: reported as corrupt, not counted', () => {
     const [rec] = handWritten([[1, 10]]) as [{ aggregates: CellFigures[] }];
     const cell = rec.aggregates[0] as CellFigures;
-    cell.transaction_count += 1;
-    cell.total_amount += 1;
-    cell.avg_amount = Number(((cell.total_amount * 100) / cell.transaction_count / 100).toFixed(2));
+    // Internally consistent (avg follows), but not what the batch wrote.
+    cell.total_amount = cell.transaction_count * 7;
+    cell.avg_amount = 7;
+    cell.min_amount = 7;
+    cell.max_amount = 7;
     const m = mergeRecords([rec]);
     expect(m.cells).toEqual([]);
     expect(m.complete).toBe(false);
     expect(m.issues.map((i) => i.kind)).toContain('corrupt_output');
+    // More payments than the batch has records cannot even be a batch output.
+    const [inflated] = handWritten([[1, 10]]) as [{ aggregates: CellFigures[] }];
+    const c0 = inflated.aggregates[0] as CellFigures;
+    c0.transaction_count = 11;
+    c0.total_amount = 11;
+    c0.avg_amount = 1;
+    c0.min_amount = 1;
+    c0.max_amount = 1;
+    const bad = mergeRecords([inflated]);
+    expect(bad.stats.invalid).toBe(1);
+    expect(bad.invalidSamples[0]).toMatch(/count 11 payments in 10 records/);
   });
 
   it('two different complete outputs for the same range are ambiguous', () => {
