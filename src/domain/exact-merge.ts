@@ -126,30 +126,40 @@ const MAX_ISSUES = 50;
 const P1 = 67_108_859;
 const P2 = 67_108_837;
 
-/** Cells per chunk of the column store (chunks never move: growing copies nothing). */
-const CHUNK_BITS = 16;
+/** Bytes per chunk of the cell store (chunks never move: growing copies nothing). */
+const CHUNK_BITS = 20;
 const CHUNK = 1 << CHUNK_BITS;
 
+/** A cell as read back from the store (one scratch object, reused). */
+interface StoredCell {
+  /** The merged-cell key: window id × 2^16 + currency id. */
+  key: number;
+  startMs: number;
+  endMs: number;
+  currency: string;
+  count: number;
+  total: number;
+  min: number;
+  max: number;
+}
+
 /**
- * Every cell read from batch outputs, in typed columns: 32 bytes a cell (a window-pair index, a
- * currency index, the count — at most a batch's 10,000 records — and total, min, max), in
- * fixed-size chunks so growing never copies or over-allocates. A million cells (~200 MB of batch
- * outputs) take ~32 MB.
+ * Every cell read from batch outputs, as variable-length integers in a chunked byte store: the
+ * window-pair id, the currency id, count, total, min, max — about 11 bytes a cell (a million cells,
+ * ~200 MB of batch outputs, in ~11 MB), never copied when it grows. Cells are only ever read back
+ * in order, part by part, so nothing needs random access.
  */
-class CellColumns {
+class CellStore {
+  /** Bytes written so far (the offset the next cell starts at). */
   n = 0;
-  private readonly win: Uint32Array[] = [];
-  private readonly cur: Uint16Array[] = [];
-  private readonly count_: Uint16Array[] = [];
-  /** total, min, max per cell. */
-  private readonly num: Float64Array[] = [];
+  private readonly chunks: Uint8Array[] = [];
   private readonly starts: number[] = [];
   private readonly ends: number[] = [];
   private readonly windowIndex = new Map<string, number>();
   private readonly currencies: string[] = [];
   private readonly currencyIndex = new Map<string, number>();
 
-  /** A small number for a (window start, end) pair: also the merged cells' key (with currencyId). */
+  /** A small number for a (window start, end) pair. */
   windowId(startMs: number, endMs: number): number {
     const wk = `${startMs}|${endMs}`;
     let w = this.windowIndex.get(wk);
@@ -172,64 +182,64 @@ class CellColumns {
     return ci;
   }
 
-  /** The merged-cell key of cell i: window id × 2^16 + currency id (a number: no string per cell). */
-  cellKey(i: number): number {
-    const j = i & (CHUNK - 1);
-    const k = i >>> CHUNK_BITS;
-    return ((this.win[k] as Uint32Array)[j] as number) * 65_536 + ((this.cur[k] as Uint16Array)[j] as number);
-  }
-
-  /** Drops the cells from `n` on (they belonged to a part that is not kept). */
+  /** Drops everything from byte `n` on (cells of a part that is not kept). */
   truncate(n: number): void {
     this.n = n;
   }
 
   push(c: ParsedCell): void {
-    const i = this.n++;
-    const k = i >>> CHUNK_BITS;
-    if (k === this.win.length) {
-      this.win.push(new Uint32Array(CHUNK));
-      this.cur.push(new Uint16Array(CHUNK));
-      this.count_.push(new Uint16Array(CHUNK));
-      this.num.push(new Float64Array(3 * CHUNK));
-    }
-    const j = i & (CHUNK - 1);
-    (this.win[k] as Uint32Array)[j] = this.windowId(c.windowStartMs, c.windowEndMs);
-    (this.cur[k] as Uint16Array)[j] = this.currencyId(c.currency);
-    const num = this.num[k] as Float64Array;
     const t = c.totals;
-    (this.count_[k] as Uint16Array)[j] = t.count;
-    num[3 * j] = t.totalMinor;
-    num[3 * j + 1] = t.minMinor;
-    num[3 * j + 2] = t.maxMinor;
+    this.varint(this.windowId(c.windowStartMs, c.windowEndMs));
+    this.varint(this.currencyId(c.currency));
+    this.varint(t.count);
+    this.varint(t.totalMinor);
+    this.varint(t.minMinor);
+    this.varint(t.maxMinor);
   }
 
-  start(i: number): number {
-    return this.starts[(this.win[i >>> CHUNK_BITS] as Uint32Array)[i & (CHUNK - 1)] as number] as number;
+  /** Reads `cells` cells from byte `off` into `into`, calling `visit` for each. */
+  read(off: number, cells: number, into: StoredCell, visit: (c: StoredCell) => void): void {
+    let at = off;
+    const next = (): number => {
+      let v = 0;
+      let scale = 1;
+      for (;;) {
+        const b = (this.chunks[at >>> CHUNK_BITS] as Uint8Array)[at & (CHUNK - 1)] as number;
+        at++;
+        v += (b & 127) * scale;
+        if (b < 128) return v;
+        scale *= 128;
+      }
+    };
+    for (let k = 0; k < cells; k++) {
+      const w = next();
+      const ci = next();
+      into.key = w * 65_536 + ci;
+      into.startMs = this.starts[w] as number;
+      into.endMs = this.ends[w] as number;
+      into.currency = this.currencies[ci] as string;
+      into.count = next();
+      into.total = next();
+      into.min = next();
+      into.max = next();
+      visit(into);
+    }
   }
 
-  end(i: number): number {
-    return this.ends[(this.win[i >>> CHUNK_BITS] as Uint32Array)[i & (CHUNK - 1)] as number] as number;
-  }
-
-  currency(i: number): string {
-    return this.currencies[(this.cur[i >>> CHUNK_BITS] as Uint16Array)[i & (CHUNK - 1)] as number] as string;
-  }
-
-  count(i: number): number {
-    return (this.count_[i >>> CHUNK_BITS] as Uint16Array)[i & (CHUNK - 1)] as number;
-  }
-
-  total(i: number): number {
-    return (this.num[i >>> CHUNK_BITS] as Float64Array)[3 * (i & (CHUNK - 1))] as number;
-  }
-
-  min(i: number): number {
-    return (this.num[i >>> CHUNK_BITS] as Float64Array)[3 * (i & (CHUNK - 1)) + 1] as number;
-  }
-
-  max(i: number): number {
-    return (this.num[i >>> CHUNK_BITS] as Float64Array)[3 * (i & (CHUNK - 1)) + 2] as number;
+  /** Little-endian base-128 (safe integers ≥ 0: arithmetic, not 32-bit shifts). */
+  private varint(value: number): void {
+    let v = value;
+    for (;;) {
+      const k = this.n >>> CHUNK_BITS;
+      if (k === this.chunks.length) this.chunks.push(new Uint8Array(CHUNK));
+      const chunk = this.chunks[k] as Uint8Array;
+      if (v < 128) {
+        chunk[this.n++ & (CHUNK - 1)] = v;
+        return;
+      }
+      chunk[this.n++ & (CHUNK - 1)] = (v % 128) | 128;
+      v = Math.floor(v / 128);
+    }
   }
 }
 
@@ -270,7 +280,18 @@ interface MergedAcc {
 /** Streaming: add() every decoded record in any order, then result() once. */
 export class ExactMerger {
   private readonly cellParser = new CellParser();
-  private readonly columns = new CellColumns();
+  private readonly columns = new CellStore();
+  /** Reused for every cell read back from the store. */
+  private readonly scratchCell: StoredCell = {
+    key: 0,
+    startMs: 0,
+    endMs: 0,
+    currency: '',
+    count: 0,
+    total: 0,
+    min: 0,
+    max: 0,
+  };
   private readonly outputs = new Map<string, Output>();
   private readonly shardIds = new Map<string, string>();
   /** Reused for each contribution's id words. */
@@ -481,13 +502,16 @@ export class ExactMerger {
 
   result(): MergeResult {
     const byShard = new Map<string, Output[]>();
-    const col = this.columns;
     for (const o of this.outputs.values()) {
       const list = byShard.get(o.shardId);
       if (list === undefined) byShard.set(o.shardId, [o]);
       else list.push(o);
       o.state = o.received < o.parts ? 'incomplete' : o.conflicting ? 'corrupt' : 'complete';
-      if (o.state === 'complete' && !(o.verified ?? outputDigestOf(o, col) === o.digest)) o.state = 'corrupt';
+      if (
+        o.state === 'complete' &&
+        !(o.verified ?? outputDigestOf(o, (x, v) => this.forEachCell(x, v)) === o.digest)
+      )
+        o.state = 'corrupt';
       if (o.state === 'complete') this.stats.batchOutputs.complete++;
       if (o.state === 'incomplete') this.stats.batchOutputs.incomplete++;
     }
@@ -530,21 +554,25 @@ export class ExactMerger {
     };
   }
 
+  /** Calls `visit` with each of an output's cells (one scratch cell), in part order (the parts there). */
+  private forEachCell(o: Output, visit: (c: StoredCell) => void): void {
+    const parts = o.got.length === 1 ? o.got : [...o.got].sort((a, b) => a.n - b.n);
+    for (const q of parts) this.columns.read(q.off, q.len, this.scratchCell, visit);
+  }
+
   /**
    * Does any cell of this output fall in the range? For an incomplete output this is judged by the
    * parts that came (a heuristic: one batch's records arrived together, so its windows lie together).
    */
   private touchesRange(o: Output): boolean {
-    const col = this.columns;
     let touches = false;
-    forEachCell(o, (i) => {
-      if (!touches && this.inRange(col.start(i), col.end(i))) touches = true;
+    this.forEachCell(o, (c) => {
+      if (!touches && this.inRange(c.startMs, c.endMs)) touches = true;
     });
     return touches;
   }
 
   private mergeShard(shard: string, outputs: Output[], broken: BrokenRange[]): void {
-    const col = this.columns;
     const name = oneLine(shard);
     // Endpoints of every output of the shard, complete or not: each is a record that exists.
     const keys = new Set<bigint>();
@@ -599,27 +627,13 @@ export class ExactMerger {
     // Sum the chain.
     for (const o of chosen) {
       const digest = idWords(o.digest, new Uint32Array(4));
-      forEachCell(o, (i) => {
-        const s = col.start(i);
-        const e = col.end(i);
-        if (!this.inRange(s, e)) {
+      this.forEachCell(o, (c) => {
+        if (!this.inRange(c.startMs, c.endMs)) {
           this.stats.outOfRange++;
           return;
         }
-        const currency = col.currency(i);
-        cellId(digest, s, currency, this.scratchId);
-        const key = col.cellKey(i);
-        this.addMerged(
-          key,
-          s,
-          e,
-          currency,
-          col.count(i),
-          col.total(i),
-          col.min(i),
-          col.max(i),
-          this.scratchId,
-        );
+        cellId(digest, c.startMs, c.currency, this.scratchId);
+        this.addMerged(c.key, c.startMs, c.endMs, c.currency, c.count, c.total, c.min, c.max, this.scratchId);
       });
     }
     this.stats.batchOutputs.counted += chosen.size;
@@ -748,16 +762,13 @@ export class ExactMerger {
 
   /** The output's in-range cells as two sums mod P1, P2 of count·k1(cell) + total·k2(cell). */
   private signature(o: Output): [number, number] {
-    const col = this.columns;
     let a = 0;
     let b = 0;
-    forEachCell(o, (i) => {
-      const s = col.start(i);
-      const e = col.end(i);
-      if (!this.inRange(s, e)) return;
-      const k = fnv1a(col.currency(i), mix(mix(0x811c9dc5, s), e));
-      const count = col.count(i);
-      const total = col.total(i);
+    this.forEachCell(o, (c) => {
+      if (!this.inRange(c.startMs, c.endMs)) return;
+      const k = fnv1a(c.currency, mix(mix(0x811c9dc5, c.startMs), c.endMs));
+      const count = c.count;
+      const total = c.total;
       a = (a + (count % P1) * (k % P1) + (total % P1) * ((k >>> 7) % P1)) % P1;
       b = (b + (count % P2) * ((k >>> 3) % P2) + (total % P2) * ((k >>> 11) % P2)) % P2;
     });
@@ -773,11 +784,9 @@ export function mergeRecords(records: Iterable<unknown>, range?: MergeRange): Me
 }
 
 /** The digest recomputed from the assembled cells (parts in order). */
-function outputDigestOf(o: Output, col: CellColumns): string {
+function outputDigestOf(o: Output, forEachCell: (o: Output, visit: (c: StoredCell) => void) => void): string {
   const d = outputDigestFor(o);
-  forEachCell(o, (i) => {
-    d.add(col.start(i), col.end(i), col.currency(i), col.count(i), col.total(i), col.min(i), col.max(i));
-  });
+  forEachCell(o, (c) => d.add(c.startMs, c.endMs, c.currency, c.count, c.total, c.min, c.max));
   return d.hex();
 }
 
@@ -787,12 +796,6 @@ const outputDigestFor = (h: BatchOutputHeader): OutputDigest =>
     h.records,
     h.parts,
   );
-
-/** Calls `visit` with the column index of each of an output's cells, in part order (the parts there). */
-function forEachCell(o: Output, visit: (i: number) => void): void {
-  const parts = o.got.length === 1 ? o.got : [...o.got].sort((a, b) => a.n - b.n);
-  for (const q of parts) for (let i = q.off; i < q.off + q.len; i++) visit(i);
-}
 
 /**
  * A copy of a string that holds on to nothing else. Strings taken from a decoded record may be
