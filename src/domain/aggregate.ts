@@ -294,6 +294,24 @@ export class CellParser {
   }
 }
 
+/**
+ * The checks of parseAggregate without building the re-rendered record (a reader of a million old
+ * aggregates passes a scratch cell in `into`, see CellParser.parse).
+ */
+export function parseAggregateCell(
+  v: unknown,
+  parser: CellParser,
+  into?: ParsedCell,
+): { ok: true; id: string; cell: ParsedCell } | { ok: false; detail: string } {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    return { ok: false, detail: 'not a JSON object' };
+  const id = (v as { id?: unknown }).id;
+  if (typeof id !== 'string' || id === '') return { ok: false, detail: 'id is missing or not a string' };
+  const c = parser.parse(v, into);
+  if (typeof c === 'string') return { ok: false, detail: `aggregate ${oneLine(id.slice(0, 64))}: ${c}` };
+  return { ok: true, id, cell: c };
+}
+
 export type ParsedAggregate =
   | { ok: true; aggregate: Aggregate; totals: Totals; windowStartMs: number; windowEndMs: number }
   | { ok: false; detail: string };
@@ -305,12 +323,9 @@ const shared = new CellParser();
  * fields are dropped from the returned aggregate.
  */
 export function parseAggregate(v: unknown, parser: CellParser = shared): ParsedAggregate {
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    return { ok: false, detail: 'not a JSON object' };
-  const id = (v as { id?: unknown }).id;
-  if (typeof id !== 'string' || id === '') return { ok: false, detail: 'id is missing or not a string' };
-  const c = parser.parse(v);
-  if (typeof c === 'string') return { ok: false, detail: `aggregate ${oneLine(id.slice(0, 64))}: ${c}` };
+  const p = parseAggregateCell(v, parser);
+  if (!p.ok) return p;
+  const { id, cell: c } = p;
   return {
     ok: true,
     aggregate: renderAggregate(id, c.windowStartMs, c.windowEndMs - c.windowStartMs, c.currency, c.totals),

@@ -59,12 +59,13 @@ export interface ParsedPart {
  * Cells are added one by one, in output order (the merge adds them straight from its columns).
  */
 export class OutputDigest {
-  private text: string;
+  private readonly hash = createHash('sha256');
 
   constructor(ref: { shardId: string; first: string; last: string }, records: number, parts: number) {
-    this.text = JSON.stringify([SCHEMA_VERSION, ref.shardId, ref.first, ref.last, records, parts]);
+    this.hash.update(JSON.stringify([SCHEMA_VERSION, ref.shardId, ref.first, ref.last, records, parts]));
   }
 
+  /** Cells are hashed as they come: no text of the whole output is built (readers check millions). */
   add(
     startMs: number,
     endMs: number,
@@ -74,11 +75,11 @@ export class OutputDigest {
     min: number,
     max: number,
   ): void {
-    this.text += `\n${startMs},${endMs},${currency},${count},${total},${min},${max}`;
+    this.hash.update(`\n${startMs},${endMs},${currency},${count},${total},${min},${max}`);
   }
 
   hex(): string {
-    return createHash('sha256').update(this.text).digest('hex').slice(0, 32);
+    return this.hash.digest('hex').slice(0, 32);
   }
 }
 

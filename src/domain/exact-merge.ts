@@ -28,7 +28,7 @@ import {
   type Aggregate,
   CellParser,
   type ParsedCell,
-  parseAggregate,
+  parseAggregateCell,
   renderAggregate,
   type Totals,
 } from './aggregate.js';
@@ -155,19 +155,24 @@ class CellStore {
   private readonly chunks: Uint8Array[] = [];
   private readonly starts: number[] = [];
   private readonly ends: number[] = [];
-  private readonly windowIndex = new Map<string, number>();
+  /** Window ids by start, then end (numbers: no key string per cell). */
+  private readonly windowIndex = new Map<number, Map<number, number>>();
   private readonly currencies: string[] = [];
   private readonly currencyIndex = new Map<string, number>();
 
   /** A small number for a (window start, end) pair. */
   windowId(startMs: number, endMs: number): number {
-    const wk = `${startMs}|${endMs}`;
-    let w = this.windowIndex.get(wk);
+    let byEnd = this.windowIndex.get(startMs);
+    if (byEnd === undefined) {
+      byEnd = new Map();
+      this.windowIndex.set(startMs, byEnd);
+    }
+    let w = byEnd.get(endMs);
     if (w === undefined) {
       w = this.starts.length;
       this.starts.push(startMs);
       this.ends.push(endMs);
-      this.windowIndex.set(wk, w);
+      byEnd.set(endMs, w);
     }
     return w;
   }
@@ -281,6 +286,15 @@ interface MergedAcc {
 export class ExactMerger {
   private readonly cellParser = new CellParser();
   private readonly columns = new CellStore();
+  /** Reused for every old-format aggregate checked. */
+  private readonly scratchParsed: ParsedCell = {
+    window_start: '',
+    window_end: '',
+    windowStartMs: 0,
+    windowEndMs: 0,
+    currency: '',
+    totals: { count: 0, totalMinor: 0, minMinor: 0, maxMinor: 0 },
+  };
   /** Reused for every cell read back from the store. */
   private readonly scratchCell: StoredCell = {
     key: 0,
@@ -318,9 +332,10 @@ export class ExactMerger {
   add(rec: unknown): boolean {
     this.stats.records++;
     if (isBatchOutput(rec)) return this.addPart(rec);
-    const p = parseAggregate(rec, this.cellParser);
+    // An old-format aggregate: checked, not re-rendered (an hour may hold a million of them).
+    const p = parseAggregateCell(rec, this.cellParser, this.scratchParsed);
     if (!p.ok) return this.invalid(p.detail);
-    this.addLegacy(p.aggregate, p.totals, p.windowStartMs, p.windowEndMs);
+    this.addLegacy(p.id, p.cell);
     return true;
   }
 
@@ -416,12 +431,13 @@ export class ExactMerger {
     return id;
   }
 
-  private addLegacy(a: Aggregate, t: Totals, startMs: number, endMs: number): void {
+  private addLegacy(id: string, c: ParsedCell): void {
+    const startMs = c.windowStartMs;
+    const endMs = c.windowEndMs;
+    const t = c.totals;
     const affects = this.inRange(startMs, endMs);
-    const [hi, lo] = hash64(a.id);
-    let fp = fnv1a(a.currency);
-    for (const n of [startMs, endMs, t.count, t.totalMinor, t.minMinor, t.maxMinor]) fp = mix(fp, n);
-    const seen = this.legacyIds.add(hi, lo, fp);
+    const [hi, lo] = hash64(id);
+    const seen = this.legacyIds.add(hi, lo, cellFingerprint(0x811c9dc5, c));
     if (seen === 'duplicate') {
       this.stats.duplicates++;
       this.stats.legacy.duplicates++;
@@ -430,11 +446,11 @@ export class ExactMerger {
     if (seen === 'conflict') {
       this.note({
         kind: 'id_conflict',
-        id: a.id,
-        window_start: a.window_start,
-        currency: a.currency,
+        id: own(id),
+        window_start: isoMs(startMs),
+        currency: own(c.currency),
         affectsRange: affects,
-        message: `aggregate id ${oneLine(a.id)} seen twice with different figures (${a.window_start} ${a.currency}); the first was kept`,
+        message: `aggregate id ${oneLine(id)} seen twice with different figures (${isoMs(startMs)} ${oneLine(c.currency)}); the first was kept`,
       });
       return;
     }
@@ -443,13 +459,13 @@ export class ExactMerger {
       this.stats.outOfRange++;
       return;
     }
-    idWords(a.id, this.scratchId);
-    const key = this.columns.windowId(startMs, endMs) * 65_536 + this.columns.currencyId(a.currency);
+    idWords(id, this.scratchId);
+    const key = this.columns.windowId(startMs, endMs) * 65_536 + this.columns.currencyId(c.currency);
     this.addMerged(
       key,
       startMs,
       endMs,
-      a.currency,
+      c.currency,
       t.count,
       t.totalMinor,
       t.minMinor,
@@ -625,8 +641,9 @@ export class ExactMerger {
       }
     }
     // Sum the chain.
+    const digest = new Uint32Array(4);
     for (const o of chosen) {
-      const digest = idWords(o.digest, new Uint32Array(4));
+      idWords(o.digest, digest);
       this.forEachCell(o, (c) => {
         if (!this.inRange(c.startMs, c.endMs)) {
           this.stats.outOfRange++;
@@ -638,6 +655,10 @@ export class ExactMerger {
     }
     this.stats.batchOutputs.counted += chosen.size;
     this.stats.batchOutputs.superseded += edges.length - chosen.size;
+
+    const corrupt = outputs.filter((o) => o.state === 'corrupt');
+    // A healthy shard: every complete output is in the one chain, nothing to report.
+    if (corrupt.length === 0 && !skipped.includes(1) && edges.length === chosen.size) return;
 
     // What each endpoint is covered by, for "does this issue touch the range".
     const touching = new Int32Array(m + 1);
@@ -658,8 +679,7 @@ export class ExactMerger {
     const touches = (a: number, b: number): boolean => (hits[b + 1] as number) > (hits[a] as number);
     const seq = (i: number): string => (points[i] as bigint).toString();
 
-    for (const o of outputs) {
-      if (o.state !== 'corrupt') continue;
+    for (const o of corrupt) {
       const a = at.get(o.first) as number;
       const b = at.get(o.last) as number;
       this.note({
@@ -819,11 +839,10 @@ function mix(h: number, n: number): number {
 }
 
 function cellFingerprint(h: number, c: ParsedCell): number {
-  let x = fnv1a(c.currency, h);
   const t = c.totals;
-  for (const n of [c.windowStartMs, c.windowEndMs, t.count, t.totalMinor, t.minMinor, t.maxMinor])
-    x = mix(x, n);
-  return x;
+  // Unrolled: this runs for every cell read.
+  const x = mix(mix(mix(fnv1a(c.currency, h), c.windowStartMs), c.windowEndMs), t.count);
+  return mix(mix(mix(x, t.totalMinor), t.minMinor), t.maxMinor);
 }
 
 /** A 128-bit id as four words, into `w` (ids that are not our hex: their MD5, so XOR stays streaming). */
