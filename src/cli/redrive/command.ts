@@ -20,8 +20,8 @@ export function register(program: Command): void {
 A batch the aggregator could not process (retries or record age used up) goes to the failure
 destination with its shard, sequence range and arrival times: the SQS queue on AWS, a file in the
 data directory locally. redrive reads each batch back from the input stream — whole, exactly the
-failed range — and runs it through the aggregator's code, which emits the same aggregate ids as the
-failed attempts did, so whatever part of them reached S3 is counted once (running redrive twice is
+failed range — and runs it through the aggregator's code, which writes one batch output for exactly
+that range; whatever the failed attempts got into S3 is not counted twice (running redrive twice is
 harmless). Replayed batches are removed from the queue (marked as replayed locally); the others stay.
 A batch the stream no longer holds (older than its retention) is reported with where its raw copies
 are in the raw bucket (data/…/hour=HH/), to reconcile from there.

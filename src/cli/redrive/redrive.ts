@@ -5,10 +5,10 @@
  * sequence range, its size and the arrival times. The batch is read back from the input stream —
  * exactly that range, or not at all — and handed to the aggregator's own handler
  * (createAggregatorHandler, the code the Lambda runs) as the Kinesis event Lambda would have built.
- * The handler derives aggregate ids from the batch's shard and range, so the replay repeats the ids
- * of the failed attempts and merging by id keeps every figure exact however many times a batch is
- * replayed. A batch the stream no longer holds is reported with the raw archive prefixes its
- * records are under.
+ * The handler writes one batch output for exactly that shard and range, the same one however many
+ * times the batch is replayed; the merge rule (docs/windowing.md) counts it once, and counts nothing
+ * of the failed attempts that overlaps it. A batch the stream no longer holds is reported with the
+ * raw archive prefixes its records are under.
  */
 import { readBatch } from '../../aws/failed-batches.js';
 import type { KinesisClient, StreamRecord } from '../../aws/kinesis.js';

@@ -353,7 +353,12 @@ export function renderResults(d: ResultsDoc, style: Style): string {
   }
   const issues = (d.issues ?? []).filter((i) => i.affectsRange);
   if (issues.length > 0) {
-    out.push('', style.red(`${issues.length === 50 ? '50 or more problems' : plural(issues.length, 'problem')} in the aggregates:`));
+    out.push(
+      '',
+      style.red(
+        `${issues.length === 50 ? '50 or more problems' : plural(issues.length, 'problem')} in the aggregates:`,
+      ),
+    );
     for (const i of issues) out.push(`  ${style.red('✗')} ${i.message}`);
   }
   if (d.problems.length > 0) {
