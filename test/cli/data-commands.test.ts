@@ -357,7 +357,7 @@ describe('against local servers', () => {
     const human = await cli(['results', ...local(), '--date', '2024-06-01', '--hour', '0']);
     expect(human.code).toBe(1);
     expect(human.stdout).toMatch(new RegExp(`✗ ${key}: the key ends in .gz but the object is not gzip`));
-    expect(human.stderr).toMatch(/paypipe: 1 damaged object\(s\) in .*; the results above are incomplete/);
+    expect(human.stderr).toMatch(/paypipe: 1 damaged object in .*; the results above are incomplete/);
     const json = await cli(['results', ...local(), '--date', '2024-06-01', '--hour', '0', '--json']);
     expect(json.code).toBe(1);
     expect((JSON.parse(json.stdout) as ResultsDoc).problems).toMatchObject([

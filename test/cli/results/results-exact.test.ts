@@ -200,7 +200,7 @@ describe('results: exact totals under redelivery, re-batching and duplicates', (
 
     const strict = await results(11, '--strict');
     expect(strict.code).toBe(1);
-    expect(strict.stderr).toMatch(/--strict: 1 problem\(s\) in the aggregates/);
+    expect(strict.stderr).toMatch(/--strict: 1 problem in the aggregates/);
     const human = await runCli(cli, [
       'results',
       '--local',
@@ -235,7 +235,7 @@ describe('results: damaged objects never pass silently', () => {
       ['c-2.gz', 'truncated_gzip'],
       ['c-3.gz', 'not_gzip'],
     ]);
-    expect(r.stderr).toMatch(/"message":"2 damaged object\(s\) in .*; the results above are incomplete"/);
+    expect(r.stderr).toMatch(/"message":"2 damaged objects in .*; the results above are incomplete"/);
     const accepted = await results(12, '--allow-damaged');
     expect(accepted.code, accepted.stderr).toBe(0);
     const adoc = JSON.parse(accepted.stdout) as ResultsDoc;
