@@ -63,7 +63,7 @@ describe('aggregator metrics', () => {
     let call = 0;
     kinesisMock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
       call++;
-      // The first attempt throttles every entry once: each is resent (retries = entries).
+      // The first attempt throttles every entry once: each is resent (retries = output records).
       return {
         FailedRecordCount: call === 1 ? (input.Records?.length ?? 0) : 0,
         Records: (input.Records ?? []).map((_, i) =>
@@ -98,7 +98,8 @@ describe('aggregator metrics', () => {
     expect(v.get('AggregatesOut')).toBe(log.aggregates_out);
     expect(v.get('Windows')).toBe(log.windows);
     expect(v.get('LateEvents')).toBe(2);
-    expect(v.get('OutputRetries')).toBe(log.aggregates_out);
+    // Every output record (one batch output here) was resent once.
+    expect(v.get('OutputRetries')).toBe(log.output_records);
     expect(v.get('BatchFailures')).toBe(0);
     expect(v.get('Rejected:not_json')).toBe(2);
     expect([...v.keys()].filter((k) => k.startsWith('Rejected:')).length).toBe(2);
