@@ -109,7 +109,7 @@ export interface SchedulerClock {
   clearTimer(handle: unknown): void;
 }
 
-export const realClock: SchedulerClock = {
+const realClock: SchedulerClock = {
   now: () => Date.now(),
   setTimer: (fn, ms) => setTimeout(fn, ms),
   clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),

@@ -13,7 +13,6 @@ import { type BuiltCli, runCli } from './build-cli.js';
 import { baseEnv } from './built-cli.js';
 import { waitFor } from './wait-for.js';
 
-
 /** Polls f until it returns something other than undefined/false. */
 export async function until<T>(
   what: string,

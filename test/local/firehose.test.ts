@@ -8,7 +8,13 @@ import { localTarget } from '../../src/local/endpoints.js';
 import { expandPrefix, FirehoseDelivery, objectName } from '../../src/local/firehose.js';
 import { getObjectBytes, listKeys } from '../../src/aws/s3-objects.js';
 import { provisionResources, startLocalServers } from '../../src/local/servers.js';
-import { makeEvents, sendEvents, sendRaw, type TestPipeline, tempDataDir } from '../helpers/local-pipeline.js';
+import {
+  makeEvents,
+  sendEvents,
+  sendRaw,
+  type TestPipeline,
+  tempDataDir,
+} from '../helpers/local-pipeline.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 describe('Firehose key layout', () => {

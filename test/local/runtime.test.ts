@@ -23,7 +23,6 @@ import {
 } from '../helpers/local-pipeline.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-
 describe('schedule expressions', () => {
   it('parses EventBridge rate() and rejects the rest with one line', () => {
     expect(parseScheduleExpression('rate(1 minute)')).toBe(60_000);

@@ -8,7 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type LocalSchedule, Scheduler, type SchedulerClock, writeLocalSchedule } from '../../src/local/schedule.js';
+import {
+  type LocalSchedule,
+  Scheduler,
+  type SchedulerClock,
+  writeLocalSchedule,
+} from '../../src/local/schedule.js';
 
 /** A clock that moves only when told; due timers fire in time order, each followed by its promise callbacks. */
 class ManualClock implements SchedulerClock {
