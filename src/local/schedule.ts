@@ -4,7 +4,7 @@
  * process (`paypipe schedule --local`) can change it while `up` runs: the scheduler re-reads the
  * file every second.
  */
-import { statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { type PipelineConfig, resolveConfig, type ConfigOverrides } from '../pipeline/config.js';
 import { PaypipeError, usageError } from '../errors.js';
 import { localPaths, readJsonSync, writeJsonAtomicSync } from './files.js';
@@ -99,6 +99,22 @@ export async function writeLocalSchedule(dataDir: string, schedule: LocalSchedul
   writeJsonAtomicSync(localPaths(dataDir).schedule, s);
 }
 
+/**
+ * The clock a Scheduler runs on: wall time and a one-shot timer. The real one is the default; tests
+ * inject a manual clock so "no invocation after disable" is checked by advancing time, not by sleeping.
+ */
+export interface SchedulerClock {
+  now(): number;
+  setTimer(fn: () => void, ms: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+const realClock: SchedulerClock = {
+  now: () => Date.now(),
+  setTimer: (fn, ms) => setTimeout(fn, ms),
+  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),
+};
+
 export interface SchedulerStatus extends LocalSchedule {
   invocations: number;
   lastInvocationAt: string | undefined;
@@ -111,21 +127,24 @@ export interface SchedulerStatus extends LocalSchedule {
  * shows traffic at once), then every period. Invocations never overlap.
  */
 export class Scheduler {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private schedule: LocalSchedule;
   private periodMs: number;
   private nextAt: number | undefined;
-  private mtimeMs = -1;
+  private lastText: string | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  private readonly now: () => number;
   readonly status: SchedulerStatus;
 
   constructor(
     private readonly dataDir: string,
     initial: LocalSchedule,
     private readonly invoke: (count: number) => Promise<void>,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
+    private readonly clock: SchedulerClock = { ...realClock, now },
   ) {
+    this.now = () => this.clock.now();
     this.schedule = initial;
     this.periodMs = parseScheduleExpression(initial.expression);
     this.status = {
@@ -139,23 +158,27 @@ export class Scheduler {
 
   start(): void {
     writeJsonAtomicSync(localPaths(this.dataDir).schedule, this.schedule);
-    this.mtimeMs = this.fileMtime();
+    this.lastText = this.fileText();
     if (this.schedule.enabled) this.nextAt = this.now();
     this.tick();
   }
 
-  private fileMtime(): number {
+  /**
+   * The file's text, compared rather than its mtime: two writes within one filesystem timestamp tick
+   * (a few ms on ext4) share an mtime, and a disable written right after an enable was missed.
+   */
+  private fileText(): string | undefined {
     try {
-      return statSync(localPaths(this.dataDir).schedule).mtimeMs;
+      return readFileSync(localPaths(this.dataDir).schedule, 'utf8');
     } catch {
-      return -1;
+      return undefined;
     }
   }
 
   private reload(): void {
-    const m = this.fileMtime();
-    if (m === this.mtimeMs) return;
-    this.mtimeMs = m;
+    const text = this.fileText();
+    if (text === this.lastText) return;
+    this.lastText = text;
     let next: LocalSchedule;
     try {
       next = validate(
@@ -198,7 +221,7 @@ export class Scheduler {
         });
     }
     const wait = this.nextAt === undefined ? 1000 : Math.min(1000, Math.max(10, this.nextAt - this.now()));
-    this.timer = setTimeout(() => this.tick(), wait);
+    this.timer = this.clock.setTimer(() => this.tick(), wait);
   }
 
   /** An invocation is running. */
@@ -208,7 +231,7 @@ export class Scheduler {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.clock.clearTimer(this.timer);
     await this.running;
   }
 }

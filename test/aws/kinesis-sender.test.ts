@@ -243,7 +243,7 @@ describe('sendRecords retries (faked PutRecords)', () => {
     kinesisMock.reset();
     let sent = 0;
     kinesisMock.on(PutRecordsCommand).callsFake(async (input: PutRecordsCommandInput) => {
-      await new Promise((r) => setTimeout(r, 1));
+      await new Promise((r) => setTimeout(r, 1)); // the injected latency: a send that is not instant
       sent += input.Records?.length ?? 0;
       return {
         FailedRecordCount: 0,

@@ -195,7 +195,7 @@ describe('against local servers', () => {
       await sendRecords(env.kinesis, env.config.streams.input.name, [
         { data: Buffer.from(`{"follow":${i}}`), partitionKey: `k${i}` },
       ]);
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, 250)); // pacing the feed; the loop ends on the condition
     }
     const f = await following;
     expect(f.code).toBe(0);

@@ -2,11 +2,11 @@
  * schedule and logs against ONE real local pipeline (kinesalite + s3rver + the real handlers): the
  * local scheduler, then the built CLI. (doctor's own tests are in test/cli/doctor/.)
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localSchedule } from '../../src/cli/schedule/schedule.js';
 import { readLocalSchedule } from '../../src/local/schedule.js';
 import { startTestPipeline, type TestPipeline } from '../helpers/local-pipeline.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { type BuiltCli, buildCli, runCli } from '../helpers/build-cli.js';
 
 let p: TestPipeline;
@@ -41,8 +41,11 @@ describe('schedule --local', () => {
       count: 7,
     });
     // Enabling fires the producer at once (the scheduler re-reads the file every second).
-    const until = Date.now() + 15_000;
-    while (p.status().producer.eventsSent < sentBefore + 7 && Date.now() < until) await sleep(50);
+    await waitFor(
+      () => p.status().producer.eventsSent >= sentBefore + 7,
+      'the producer fired at once',
+      15_000,
+    );
     expect(p.status().producer.eventsSent).toBe(sentBefore + 7);
     const off = await localSchedule(flags(), { enabled: false });
     expect(off.changed).toEqual(['disabled']);

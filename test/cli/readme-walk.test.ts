@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BuiltCli, buildCli } from '../helpers/build-cli.js';
 import { baseEnv } from '../helpers/built-cli.js';
 import { parseWithProgram, shellWords, suggestedCommands } from '../helpers/commands.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -55,7 +56,7 @@ afterAll(async () => {
   for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGINT');
   await Promise.race([
     Promise.all(running.map((r) => r.exit)),
-    new Promise((res) => setTimeout(res, 15_000)),
+    new Promise((res) => setTimeout(res, 15_000)), // a deadline for the clean exit, then SIGKILL
   ]);
   for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
   cli?.cleanup();
@@ -84,13 +85,9 @@ function start(line: string): Run {
 }
 
 /** Resolves when `cond` holds (checked every 100 ms), or fails after `ms` saying what it waited for. */
-async function until(what: string, cond: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = async (what: string, cond: () => boolean, ms: number): Promise<void> => {
+  await waitFor(cond, what, ms, 100);
+};
 
 const outputOf = (r: Run): string => `$ ${r.line}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 

@@ -33,6 +33,7 @@ import {
   toCells,
 } from '../helpers/local-pipeline.js';
 import type { BuiltCli } from '../helpers/build-cli.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { seededRandom } from '../proxy/fault-proxy.js';
 
 const SOAK = process.env.PAYPIPE_SOAK === '1';
@@ -56,19 +57,11 @@ afterAll(() => {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(
+const until = <T>(
   what: string,
   f: () => T | undefined | false | Promise<T | undefined | false>,
   ms = 30_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
+): Promise<T> => waitFor(f, what, ms, 50);
 
 interface Up {
   child: ChildProcess;
@@ -171,7 +164,7 @@ describe(`paypipe up SIGKILLed ${KILLS} times over ${EVENTS.toLocaleString('en-U
         kinesis.destroy();
       }
       if (c === chunks - 1) break;
-      // A random moment while the chunk is being aggregated and delivered.
+      // A random moment while the chunk is being aggregated and delivered (the kill moment is the fault).
       const delay = Math.floor(random() * 1500);
       await sleep(delay);
       const st = JSON.parse(readFileSync(join(dataDir, 'status.json'), 'utf8')) as {

@@ -1,6 +1,5 @@
 /** Test helpers for test/ops: an Io that captures stdout/stderr, and waiting on captured output. */
 import { Writable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Io } from '../../src/cli/io.js';
 
 export interface Captured {
@@ -37,11 +36,4 @@ export function captureIo(o: { json?: boolean; quiet?: boolean; tty?: boolean } 
   };
 }
 
-/** Polls `predicate` until it holds; fails with `what` after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await delay(20);
-  }
-}
+export { waitFor } from './wait-for.js';

@@ -11,8 +11,7 @@ import type { LocalEndpoints } from '../../src/local/endpoints.js';
 import type { LocalStatus } from '../../src/local/status.js';
 import { type BuiltCli, runCli } from './build-cli.js';
 import { baseEnv } from './built-cli.js';
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { waitFor } from './wait-for.js';
 
 /** Polls f until it returns something other than undefined/false. */
 export async function until<T>(
@@ -20,13 +19,7 @@ export async function until<T>(
   f: () => T | undefined | false | Promise<T | undefined | false>,
   ms = 30_000,
 ): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(25);
-  }
+  return waitFor(f, what, ms, 25);
 }
 
 export interface Exit {

@@ -132,7 +132,8 @@ describe('the data dir lock', () => {
     const d = dir('lock-fresh');
     const lock = join(d, 'up.lock');
     writeFileSync(lock, '');
-    // Its creator (another process) writes its pid 300 ms later; acquiring blocks meanwhile.
+    // Its creator (another process) writes its pid 300 ms later; acquiring blocks meanwhile. The
+    // delay is the scenario (a creator caught mid-way), not a wait for something to happen.
     const holder = process.ppid;
     const creator = spawn(
       process.execPath,

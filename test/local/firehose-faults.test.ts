@@ -26,6 +26,7 @@ import { localTarget } from '../../src/local/endpoints.js';
 import { FirehoseDelivery } from '../../src/local/firehose.js';
 import { type LocalServers, startLocalServers } from '../../src/local/servers.js';
 import { tempDataDir } from '../helpers/local-pipeline.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const config = resolveConfig({});
 const dataDir = tempDataDir('firehose-faults');
@@ -50,19 +51,11 @@ afterAll(async () => {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(
+const until = <T>(
   what: string,
   f: () => T | undefined | false | Promise<T | undefined | false>,
   ms = 20_000,
-) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+): Promise<T> => waitFor(f, what, ms);
 
 /** A fresh stream (2 shards) and bucket name, with its own state and pending dirs. */
 async function fixture(o: { bucket: boolean }) {
@@ -256,7 +249,7 @@ describe('Firehose stopped at a moment the adversary picks', () => {
           await d1.start();
           const per = Math.ceil(c.count / c.chunks);
           for (let sent = 0; sent < c.count; sent += per) await f.send(Math.min(per, c.count - sent));
-          await sleep(c.stopAfterMs);
+          await sleep(c.stopAfterMs); // a random stop moment: the timing is the property's input
           if (c.how === 'abandon') d1.abandon();
           else d1.crash();
           await d1.stop();

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { kinesisClient, s3Client } from '../../src/aws/clients.js';
 import { resolveConfig } from '../../src/pipeline/config.js';
 import { decodeObject } from '../../src/pipeline/codec.js';
@@ -12,10 +12,10 @@ import {
   makeEvents,
   sendEvents,
   sendRaw,
-  startTestPipeline,
   type TestPipeline,
   tempDataDir,
 } from '../helpers/local-pipeline.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 describe('Firehose key layout', () => {
   it('expands !{timestamp:…} from the arrival time in UTC and names objects like Firehose', () => {
@@ -41,44 +41,88 @@ describe('Firehose key layout', () => {
 });
 
 describe('Firehose buffering', () => {
-  let p: TestPipeline | undefined;
-  afterEach(async () => {
-    await p?.cleanup();
-    p = undefined;
-  });
+  const dataDir = tempDataDir('firehose-buffer');
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
+  // Adversary: a delivery that writes an object per put (or per poll) instead of per interval. The
+  // buffer interval runs on an injected clock, so "2 s passed" is a fact, not a sleep that hopes.
   it('with a 2 s interval writes one object per interval, not per record', async () => {
-    p = await startTestPipeline({ bufferIntervalSeconds: 2, idlePollMs: 50 });
-    const pipeline = p;
-    const now = Date.now();
-    const events = makeEvents(20, { startMs: now - 60_000, spanMs: 60_000, seed: 9 });
+    const intervalMs = 2000;
+    const config = resolveConfig({ shardCount: 1, bufferIntervalSeconds: intervalMs / 1000 });
+    const servers = await startLocalServers({ dataDir, region: config.region });
+    const target = localTarget({ region: config.region, ...servers });
+    const kinesis = await kinesisClient(target);
+    const s3 = await s3Client(target);
+    let t = Date.UTC(2024, 0, 15, 9, 0, 0);
+    const t0 = t;
     const objectTimes: number[] = [];
-    let seen = 0;
-    const sampler = setInterval(() => {
-      const n = pipeline.status().firehose.raw.objectsWritten;
-      for (; seen < n; seen++) objectTimes.push(performance.now());
-    }, 50);
-    // A trickle: 10 puts of 2 records, 300 ms apart (about 3 s).
-    for (let i = 0; i < 10; i++) {
-      await sendEvents(pipeline, events.slice(i * 2, i * 2 + 2));
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    await pipeline.waitForIdle({ timeoutMs: 20_000 });
-    clearInterval(sampler);
-    const keys = await listKeys(pipeline.s3, pipeline.config.buckets.raw, 'data/');
-    expect(keys.length).toBe(pipeline.status().firehose.raw.objectsWritten);
-    expect(keys.length).toBeGreaterThanOrEqual(2);
-    expect(keys.length).toBeLessThanOrEqual(4);
-    // Each object holds the records of a whole interval, concatenated with no delimiter.
-    let total = 0;
-    for (const k of keys) {
-      const bytes = await getObjectBytes(pipeline.s3, pipeline.config.buckets.raw, k);
-      expect(Buffer.from(bytes).toString('utf8')).not.toContain('\n');
-      total += decodeObject(bytes, k).records.length;
-    }
-    expect(total).toBe(events.length);
-    for (let i = 1; i < objectTimes.length; i++) {
-      expect((objectTimes[i] as number) - (objectTimes[i - 1] as number)).toBeGreaterThan(1500);
+    const delivery = new FirehoseDelivery({
+      kinesis,
+      s3,
+      sourceStream: config.streams.input.name,
+      bucket: config.buckets.raw,
+      settings: config.firehose.raw,
+      stateFile: join(dataDir, 'firehose-state.json'),
+      pendingDir: join(dataDir, 'pending'),
+      idlePollMs: 5,
+      maxIdlePollMs: 5,
+      now: () => t,
+      onObject: () => void objectTimes.push(t - t0),
+    });
+    /** Moves the clock on and waits for a whole poll that saw the new time (and any delivery it made). */
+    const advance = async (ms: number): Promise<void> => {
+      t += ms;
+      const p = delivery.pollCount();
+      await waitFor(() => delivery.pollCount() > p + 1, 'a poll after the clock moved');
+    };
+    try {
+      await provisionResources(config, kinesis, s3);
+      await delivery.start();
+      const fake = { kinesis, config: { streams: config.streams } } as unknown as TestPipeline;
+      const events = makeEvents(20, { startMs: t - 60_000, spanMs: 60_000, seed: 9 });
+      // A trickle: 10 puts of 2 records, 300 ms apart on the clock (2.7 s).
+      const putTimes: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        await sendEvents(fake, events.slice(i * 2, i * 2 + 2));
+        putTimes.push(t - t0);
+        await waitFor(() => delivery.stats.recordsIn === (i + 1) * 2, `put ${i + 1} read`);
+        await advance(300);
+      }
+      // Then the clock runs on until the last buffer is due.
+      for (let i = 0; i < 10 && delivery.bufferedRecords() > 0; i++) await advance(300);
+      await waitFor(() => delivery.isIdle(), 'the delivery to go idle');
+
+      // Expected, from the rule alone: an object is cut at the first poll at least one interval
+      // after the first record of its buffer arrived.
+      const expected: number[] = [];
+      let bufferStart: number | undefined;
+      for (let now = 0; now <= putTimes[putTimes.length - 1]! + 2 * intervalMs; now += 300) {
+        if (bufferStart !== undefined && now - bufferStart >= intervalMs) {
+          expected.push(now);
+          bufferStart = undefined;
+        }
+        if (putTimes.includes(now)) bufferStart ??= now;
+      }
+      expect(objectTimes).toEqual(expected);
+      expect(objectTimes.length).toBeLessThan(putTimes.length);
+      for (let i = 1; i < objectTimes.length; i++) {
+        expect(objectTimes[i]! - objectTimes[i - 1]!).toBeGreaterThanOrEqual(intervalMs);
+      }
+      const keys = await listKeys(s3, config.buckets.raw, 'data/');
+      expect(keys.length).toBe(objectTimes.length);
+      // Each object holds the records of a whole interval, concatenated with no delimiter.
+      let total = 0;
+      for (const k of keys) {
+        const bytes = await getObjectBytes(s3, config.buckets.raw, k);
+        expect(Buffer.from(bytes).toString('utf8')).not.toContain('\n');
+        total += decodeObject(bytes, k).records.length;
+      }
+      expect(total).toBe(events.length);
+    } finally {
+      await delivery.stop();
+      kinesis.destroy();
+      s3.destroy();
+      await servers.stop();
     }
   });
 });
@@ -119,14 +163,13 @@ describe('Firehose crash idempotency', () => {
         first.crash();
       });
       await first.start();
-      while (crashedKey === undefined) await new Promise((r) => setTimeout(r, 20));
+      await waitFor(() => crashedKey !== undefined, 'the first object (and the crash after it)');
       await first.stop();
       expect(await listKeys(s3, config.buckets.raw, 'data/')).toEqual([crashedKey]);
 
       const second = make();
       await second.start();
-      while (second.stats.objectsWritten === 0 || !second.isIdle())
-        await new Promise((r) => setTimeout(r, 20));
+      await waitFor(() => second.stats.objectsWritten > 0 && second.isIdle(), 'the rewrite after restart');
       await second.stop();
       // Same key rewritten, no second copy of those records.
       expect(await listKeys(s3, config.buckets.raw, 'data/')).toEqual([crashedKey]);

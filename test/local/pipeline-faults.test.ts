@@ -26,6 +26,7 @@ import {
   tempDataDir,
   toCells,
 } from '../helpers/local-pipeline.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** Writes under `failUnder` fail with ENOSPC while it is set (the disk-full adversary). */
 const disk = vi.hoisted(() => ({ failUnder: undefined as string | undefined }));
@@ -70,17 +71,8 @@ async function start(
   return p;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, f: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+const until = <T>(what: string, f: () => T | undefined | false, ms = 20_000): Promise<T> =>
+  waitFor(f, what, ms, 25);
 
 describe('the analytics bucket deleted while the pipeline runs', () => {
   it('parks with the reason, stops within its deadline, and a restart delivers every record exactly', async () => {

@@ -457,8 +457,8 @@ describe('decodeObjectStream backpressure', () => {
         }
         count += rs.length;
       });
-      // process.emitWarning delivers on a later tick.
-      await new Promise<void>((res) => setTimeout(res, 20));
+      // process.emitWarning delivers on process.nextTick, which runs before the next setImmediate.
+      await new Promise<void>((res) => setImmediate(res));
       expect(r).toEqual({ count: n });
       expect(count).toBe(n);
       expect(ordered).toBe(true);

@@ -201,7 +201,7 @@ export async function startFaultProxy(o: {
 
     if (action === undefined) return forward(req, body, pipeThrough, fail);
     if ('delayMs' in action) {
-      await new Promise((r) => setTimeout(r, action.delayMs));
+      await new Promise((r) => setTimeout(r, action.delayMs)); // the delay is the fault being injected
       return forward(req, body, pipeThrough, fail);
     }
     if ('reset' in action) {

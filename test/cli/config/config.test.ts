@@ -286,9 +286,10 @@ describe('every command resolves the same configuration from the file', () => {
       stop = r;
     });
     vi.stubEnv('PAYPIPE_CONFIG', file);
+    let ran: Promise<unknown> = Promise.resolve();
     try {
       const ready = new Promise<void>((res, rej) => {
-        runUp(
+        ran = runUp(
           {
             dataDir,
             schedule: false,
@@ -315,7 +316,8 @@ describe('every command resolves the same configuration from the file', () => {
     } finally {
       vi.unstubAllEnvs();
       stop('test done');
-      await new Promise((r) => setTimeout(r, 0));
+      // Until `up` has stopped (servers down, lock released), not one tick that hopes it has.
+      await ran.catch(() => {});
     }
   }, 120_000);
 });

@@ -6,6 +6,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../../helpers/build.js';
+import { waitFor } from '../../helpers/wait-for.js';
 import { isPidAlive, type LocalEndpoints, readLocalEndpoints } from '../../../src/local/endpoints.js';
 import { readJsonSync } from '../../../src/local/files.js';
 import type { LocalStatus } from '../../../src/local/status.js';
@@ -56,17 +57,8 @@ function run(args: string[], opts: { timeoutMs?: number } = {}): Promise<Run> {
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, f: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const until = <T>(what: string, f: () => T | undefined, timeoutMs = 20_000): Promise<T> =>
+  waitFor(f, what, timeoutMs, 50);
 
 /** Every `paypipe up` a test starts; killed after the tests whatever happened. */
 const upChildren: ChildProcess[] = [];

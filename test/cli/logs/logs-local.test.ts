@@ -160,14 +160,21 @@ describe('--follow', () => {
     // A line written in two pieces is printed once, whole.
     const torn = line(T0 + 6000, app('INFO', 'second half arrives later', { aggregates_out: 3 }));
     appendFileSync(file('producer'), torn.slice(0, 25));
-    await new Promise((r) => setTimeout(r, 60));
+    // Every poll reads all files, so once a marker appended after the torn half is printed, and then
+    // a second one (whose poll began after the first was printed), a whole poll has read the torn half.
+    for (const [i, ms] of [5100, 5200].entries()) {
+      appendFileSync(file('aggregator'), line(T0 + ms, app('INFO', `marker ${i}`)));
+      await waitFor(() => c.out().includes(`marker ${i}`), `marker ${i}`);
+    }
     expect(c.out()).not.toContain('second half');
     appendFileSync(file('producer'), torn.slice(25));
     await waitFor(() => c.out().includes('aggregates_out=3'), 'the completed line');
     ac.abort();
-    expect(await run).toMatchObject({ mode: 'tail', printed: 5 });
+    expect(await run).toMatchObject({ mode: 'tail', printed: 7 });
     expect(c.lines().slice(3)).toEqual([
       '10:30:05.000 aggregator INFO  batch aggregated  records_in=7',
+      '10:30:05.100 aggregator INFO  marker 0',
+      '10:30:05.200 aggregator INFO  marker 1',
       '10:30:06.000 producer   INFO  second half arrives later  aggregates_out=3',
     ]);
   });

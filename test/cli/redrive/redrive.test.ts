@@ -58,6 +58,7 @@ import {
   tempDataDir,
   toCells,
 } from '../../helpers/local-pipeline.js';
+import { waitFor as waitForCondition } from '../../helpers/wait-for.js';
 import type { FaultProxy, FaultRule } from '../../proxy/fault-proxy.js';
 
 const shared = vi.hoisted(() => ({
@@ -111,13 +112,9 @@ const DEAD_LETTERS_DOWN: FaultRule[] = [
   { match: { method: 'PUT', path: /\/dead-letters\// }, action: { status: 503, flavour: 's3' } },
 ];
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = async (what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> => {
+  await waitForCondition(cond, what, timeoutMs, 50);
+};
 
 /** Clients on the real servers (not through the proxies). */
 async function direct(p: TestPipeline) {

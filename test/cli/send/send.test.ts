@@ -219,8 +219,9 @@ describe('runSend against kinesalite', () => {
 
 describe('readStream', () => {
   it('reads a resharded stream across closed parents and their children, every record once', async () => {
-    const { CreateStreamCommand, SplitShardCommand, DescribeStreamSummaryCommand, waitUntilStreamExists } =
-      await import('@aws-sdk/client-kinesis');
+    const { CreateStreamCommand, SplitShardCommand, waitUntilStreamExists } = await import(
+      '@aws-sdk/client-kinesis'
+    );
     const { sendRecords } = await import('../../../src/aws/kinesis-sender.js');
     const name = `reshard-${++streamNo}`;
     await env.kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
@@ -248,11 +249,8 @@ describe('readStream', () => {
         NewStartingHashKey: (2n ** 127n).toString(),
       }),
     );
-    for (let i = 0; i < 50; i++) {
-      const d = await env.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }));
-      if (d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // Resharding is asynchronous too: wait for ACTIVE again (a deadline that fails, not a fixed count).
+    await waitUntilStreamExists({ client: env.kinesis, maxWaitTime: 30, minDelay: 1 }, { StreamName: name });
     await put(100);
     const got: string[] = [];
     const shards = new Set<string>();
