@@ -94,7 +94,8 @@ export class PaypipeStack extends Stack {
   readonly failureQueue: sqs.Queue;
   readonly schedule: events.Rule;
   readonly aggregatorSource: KinesisEventSource;
-  readonly monitoring: Monitoring;
+  /** Undefined when the environment sets `monitoring: false`. */
+  readonly monitoring: Monitoring | undefined;
 
   constructor(scope: Construct, id: string, props: PaypipeStackProps) {
     super(scope, id, { terminationProtection: props.config.terminationProtection, ...props });
@@ -477,7 +478,7 @@ export class PaypipeStack extends Stack {
     this.producer.configureAsyncInvoke({ retryAttempts: 0 });
 
     // ---------------------------------------------------------------- alarms & dashboard
-    this.monitoring = new Monitoring(this, 'Monitoring', config);
+    this.monitoring = config.alarms.enabled ? new Monitoring(this, 'Monitoring', config) : undefined;
 
     // ---------------------------------------------------------------- outputs & tags
     const out = (key: StackOutputKey, value: string, description: string): void => {

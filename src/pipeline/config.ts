@@ -131,6 +131,8 @@ export interface Settings {
   expirationDays: number | null;
   noncurrentVersionExpirationDays: number;
   abortIncompleteMultipartUploadDays: number;
+  /** Alarms, their topic and the dashboard (on by default; see docs/infra.md). */
+  monitoring: boolean;
   alarmLagSeconds: number;
   alarmRejectPercent: number;
   alarmFreshnessSeconds: number;
@@ -172,6 +174,8 @@ export interface PipelineConfig {
 }
 
 export interface AlarmSettings {
+  /** false: no alarms, topic or dashboard in the stack (the `monitoring` setting). */
+  readonly enabled: boolean;
   readonly lagSeconds: number;
   readonly rejectPercent: number;
   readonly freshnessSeconds: number;
@@ -386,6 +390,10 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec } = {
     unit: 'd',
     doc: 'Incomplete multipart uploads are aborted (their parts deleted) after this many days',
   },
+  monitoring: {
+    kind: 'bool',
+    doc: 'CloudWatch alarms (with their SNS topic) and the dashboard; false leaves them out of the stack',
+  },
   alarmLagSeconds: {
     kind: 'int',
     min: 60,
@@ -459,6 +467,7 @@ export const BUILTIN_DEFAULTS: Readonly<Settings> = {
   noncurrentVersionExpirationDays: 30,
   abortIncompleteMultipartUploadDays: 7,
   // Five windows behind; a reject share that is not a stray bad record; a Firehose 15 minutes late.
+  monitoring: true,
   alarmLagSeconds: 300,
   alarmRejectPercent: 5,
   alarmFreshnessSeconds: 900,
@@ -703,6 +712,7 @@ export function resolveConfig(o: ConfigOverrides = {}): PipelineConfig {
     },
     failureQueueName: `${base}-aggregator-failures`,
     alarms: {
+      enabled: settings.monitoring,
       lagSeconds: settings.alarmLagSeconds,
       rejectPercent: settings.alarmRejectPercent,
       freshnessSeconds: settings.alarmFreshnessSeconds,

@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { implicitWhen } from '../../src/pipeline/time-range.js';
 import { buildReport, type DoctorReport } from '../../src/cli/doctor/checks.js';
 import { gatherLocal } from '../../src/cli/doctor/gather-local.js';
 import { localPipelineMetrics } from '../../src/cli/pipeline-metrics.js';
@@ -96,12 +97,15 @@ describe('local metrics', () => {
     expect(t.fix).toContain('set shardCount to 2 in paypipe.config.json');
     // status shows the same burst (its peak over the shard's limit) and the alarms' states.
     const c = captureIo();
-    await runStatus({ local: true, dataDir: p.dataDir, once: true, since: 10 * 60_000 }, c.io);
+    await runStatus(
+      { local: true, dataDir: p.dataDir, once: true, since: implicitWhen('--since', '10m') },
+      c.io,
+    );
     expect(c.out()).toMatch(/records in\/s +[▁▂▃▄▅▆▇█ ]*█/);
     expect(c.out()).toMatch(/peak \d+(\.\d)? \((\d{3,})% of 1 shards\)/);
     expect(c.out()).toContain(`● ${p.config.stackName}-rejects`);
     const j = captureIo({ json: true });
-    await runStatus({ local: true, dataDir: p.dataDir, since: 10 * 60_000 }, j.io);
+    await runStatus({ local: true, dataDir: p.dataDir, since: implicitWhen('--since', '10m') }, j.io);
     const doc = JSON.parse(j.out()) as {
       shards: number;
       metrics: { alarms: { name: string; state: string }[] };

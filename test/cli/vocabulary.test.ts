@@ -50,7 +50,9 @@ describe('time flags: one set of names, one parser', () => {
   it('every time flag of every command reads durations and UTC times the same way', () => {
     const opts = timeOptions();
     // results, peek, logs, dead-letters at least.
-    expect(new Set(opts.map(([c]) => c))).toEqual(new Set(['results', 'peek', 'logs', 'dead-letters']));
+    expect(new Set(opts.map(([c]) => c))).toEqual(
+      new Set(['results', 'peek', 'logs', 'dead-letters', 'status']),
+    );
     for (const [cmd, o] of opts) {
       const where = `${cmd} ${o.long}`;
       const ago = parse(o, '2h') as WhenFlag;

@@ -39,7 +39,9 @@ beforeAll(() => {
 }, 120_000);
 
 const topicId = (): string =>
-  stack.getLogicalId(stack.monitoring.topic.node.defaultChild as Parameters<PaypipeStack['getLogicalId']>[0]);
+  stack.getLogicalId(
+    stack.monitoring!.topic.node.defaultChild as Parameters<PaypipeStack['getLogicalId']>[0],
+  );
 
 const alarms = (): Map<string, Record<string, unknown>> =>
   new Map(
@@ -98,6 +100,16 @@ describe('alarms', () => {
   it('no producer alarm when the schedule is disabled (it would fire forever)', () => {
     const off = alarmDefinitions(resolveConfig({ environment: 'prod', scheduleEnabled: false }));
     expect(off.map((d) => d.id)).not.toContain('producer-schedule');
+  });
+
+  it('monitoring: false leaves alarms, topic and dashboard out of the stack', () => {
+    const off = resolveConfig({ environment: 'prod', monitoring: false });
+    const b = buildApp(off, { outdir: mkdtempSync(join(tmpdir(), 'paypipe-mon-off-')), validation: false });
+    const t = Template.fromJSON(b.app.synth().getStackArtifact(b.stack.artifactId).template as object);
+    expect(b.stack.monitoring).toBeUndefined();
+    for (const type of ['AWS::CloudWatch::Alarm', 'AWS::SNS::Topic', 'AWS::CloudWatch::Dashboard']) {
+      t.resourceCountIs(type, 0);
+    }
   });
 
   it('one topic, SSL enforced, with the subscription of the configuration', () => {
@@ -185,9 +197,9 @@ describe('dashboard', () => {
     }
     for (const reason of REJECT_REASONS) expect(body).toContain(reason);
     // The alarm status widget lists every alarm (by ARN).
-    for (const id of stack.monitoring.alarms.keys()) {
+    for (const id of stack.monitoring!.alarms.keys()) {
       const logical = stack.getLogicalId(
-        stack.monitoring.alarms.get(id)?.node.defaultChild as Parameters<PaypipeStack['getLogicalId']>[0],
+        stack.monitoring!.alarms.get(id)?.node.defaultChild as Parameters<PaypipeStack['getLogicalId']>[0],
       );
       expect(body).toContain(logical);
     }

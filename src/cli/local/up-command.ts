@@ -57,7 +57,7 @@ Stopping: the first Ctrl-C (SIGINT, SIGTERM, SIGHUP) delivers what is buffered f
 --stop-timeout; whatever cannot be delivered by then (a deleted bucket, say) is saved in the data
 dir and delivered first by the next \`paypipe up\`. A second Ctrl-C saves it at once. Exit status 0
 means everything was delivered; 1 comes with one line saying what was left and where.
-Under a supervisor, run the bin itself (node_modules/.bin/paypipe up), not \`npx\` or \`npm run\`:
+Under a supervisor, run the bin itself (\`node_modules/.bin/paypipe up\`), not \`npx\` or \`npm run\`:
 their shell may not pass SIGTERM on (up then notices its parent exit and stops within a second).
 
 Examples:

@@ -2,7 +2,7 @@
  * `paypipe status`: flags and help only; the metrics readers load inside the action (./status.ts).
  */
 import type { Command } from 'commander';
-import { addTargetOptions, durationFlag, ioFor } from '../options.js';
+import { addTargetOptions, durationFlag, ioFor, whenFlag } from '../options.js';
 import type { StatusFlags } from './flags.js';
 
 export function register(program: Command): void {
@@ -11,7 +11,11 @@ export function register(program: Command): void {
     .description(
       'A live view of the pipeline: throughput and lag sparklines, shard headroom, rejects, alarms.',
     )
-    .option('--since <duration>', 'history drawn (default 30m)', durationFlag('--since', 60_000, 86_400_000))
+    .option(
+      '--since <when>',
+      'history drawn from: a duration ago (30m, 2h), a UTC time, or now (default 30m)',
+      whenFlag('--since', { minAgoMs: 60_000, maxAgoMs: 86_400_000 }),
+    )
     .option(
       '--interval <duration>',
       'refresh every (default 5s locally, 1m on AWS)',

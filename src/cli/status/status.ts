@@ -86,7 +86,10 @@ export function renderFrame(f: StatusFrame, style: Style, width = 60): string {
 
 export async function runStatus(flags: StatusFlags, io: Io): Promise<void> {
   const target = await resolveTarget(flags);
-  const sinceMs = flags.since ?? 30 * 60_000;
+  const { whenMs } = await import('../../pipeline/time-range.js');
+  // A duration ago is a rolling window (recomputed each frame); a UTC time is a fixed start.
+  const startOf = (now: number): number =>
+    flags.since === undefined ? now - 30 * 60_000 : whenMs(flags.since, now);
   const { describeStreamSummary } = await import('../../aws/kinesis.js');
   const clients = await import('../../aws/clients.js');
   const kinesis = await clients.kinesisClient(target.clientTarget);
@@ -102,7 +105,7 @@ export async function runStatus(flags: StatusFlags, io: Io): Promise<void> {
   }
   const frame = async (): Promise<StatusFrame> => {
     const now = Date.now();
-    const range = { startMs: now - sinceMs, endMs: now + 1 };
+    const range = { startMs: Math.min(startOf(now), now), endMs: now + 1 };
     const [stream, metrics] = await Promise.all([
       describeStreamSummary(kinesis, target.names.inputStream),
       read(range),
