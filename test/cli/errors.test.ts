@@ -290,7 +290,7 @@ const TABLE: Row[] = [
   noCreds('status', '--once'),
   usage(/--shards must be a whole number from 1 to 10000, got "0"/, 'scale', '--shards', '0'),
   usage(/--shards and --on-demand exclude each other/, 'scale', '--shards', '2', '--on-demand'),
-  usage(/--since must be from 1m to 1d, got "10s"/, 'status', '--since', '10s'),
+  usage(/--since must be from 1m to 1d ago, got "10s"/, 'status', '--since', '10s'),
   nr(['scale']),
   nr(['status'], ['--once']),
 ];
