@@ -82,6 +82,12 @@ describe.skipIf(!haveAws)('AWS CLI v2 against the local pipeline', () => {
     const { records } = decodeObject(readFileSync(out), key);
     rmSync(out, { force: true });
     expect(records.length).toBeGreaterThan(0);
-    expect(records[0]).toHaveProperty('transaction_count');
+    // Each record is one batch output (docs/windowing.md): its range, and its per-window aggregates.
+    const first = records.find((r) => (r as { aggregates?: unknown[] }).aggregates?.length) as
+      | { schema_version: number; shard_id: string; aggregates: Array<Record<string, unknown>> }
+      | undefined;
+    expect(first?.schema_version).toBe(2);
+    expect(first?.shard_id).toMatch(/^shardId-/);
+    expect(first?.aggregates[0]).toHaveProperty('transaction_count');
   });
 });
