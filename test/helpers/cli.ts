@@ -4,7 +4,7 @@
  * control exactly what is in S3 and on the streams. `pointCliAt` writes the endpoints file the CLI
  * reads with `--local --data-dir`, optionally aimed at a fault proxy instead of the servers.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,5 +100,38 @@ export function cli(
     );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
     else child.stdin?.end();
+  });
+}
+
+/**
+ * Runs a paypipe bin (this checkout's, or another copy's) with exactly the environment given:
+ * only PATH and HOME are passed on, so no AWS variable or config of the machine leaks in.
+ */
+export function runBinHermetic(
+  bin: string,
+  args: readonly string[],
+  opts: { cwd: string; home?: string; env?: Record<string, string> },
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: opts.cwd,
+      env: {
+        PATH: process.env.PATH,
+        HOME: opts.home ?? opts.cwd,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        ...opts.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }

@@ -9,7 +9,7 @@
  * Each copy holds the sources (bin, scripts, src, package files) with node_modules linked to this
  * checkout's, is built with the project build, and synthesizes through its own bin.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import {
   cpSync,
   mkdirSync,
@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { DiffMethod } from '@aws-cdk/toolkit-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runBinHermetic } from '../helpers/cli.js';
 import { Io } from '../../src/cli/io.js';
 import { summarizeDiff, type TemplateDiffLike } from '../../src/cli/stack/diff.js';
 import { infraTarget } from '../../src/cli/stack/target.js';
@@ -50,31 +51,9 @@ function copyCheckout(root: string): void {
 }
 
 function synth(root: string, out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(root, 'bin', 'paypipe.js'), 'synth', '--out', out, '--json'],
-      {
-        cwd: root,
-        env: {
-          PATH: process.env.PATH,
-          HOME: root,
-          CDK_VALIDATION: 'false',
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  return runBinHermetic(join(root, 'bin', 'paypipe.js'), ['synth', '--out', out, '--json'], {
+    cwd: root,
+    env: { CDK_VALIDATION: 'false' },
   });
 }
 

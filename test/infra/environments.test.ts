@@ -7,11 +7,11 @@
  * Firehose roles with exactly the actions Firehose uses, a lifecycle that does something, bucket
  * policies retained with their buckets, termination protection, no-loss event source mapping.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runBinHermetic } from '../helpers/cli.js';
 import { loadConfig } from '../../src/cli/configuration.js';
 import { SETTING_KEYS, type SettingKey } from '../../src/pipeline/config.js';
 import { KEY_ADMIN_ACTIONS } from '../../src/infra/pipeline-stack.js';
@@ -56,33 +56,15 @@ function synth(
   env: 'dev' | 'prod',
   out: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(repoRoot, 'bin', 'paypipe.js'), 'synth', '--env', env, '--out', out, '--json'],
-      {
-        cwd,
-        env: {
-          PATH: process.env.PATH,
-          HOME: cwd,
-          // CDK's own template validation is covered by validation.test.ts; cdk-nag still runs.
-          CDK_VALIDATION: 'false',
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runBinHermetic(
+    join(repoRoot, 'bin', 'paypipe.js'),
+    ['synth', '--env', env, '--out', out, '--json'],
+    {
+      cwd,
+      // CDK's own template validation is covered by validation.test.ts; cdk-nag still runs.
+      env: { CDK_VALIDATION: 'false' },
+    },
+  );
 }
 
 beforeAll(async () => {

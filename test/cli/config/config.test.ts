@@ -3,7 +3,6 @@
  * gets for a bad file (one line, exit 2), and proof that the stack commands, the data commands,
  * doctor and the local pipeline all resolve the same object from the same file.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runBinHermetic } from '../../helpers/cli.js';
 import { loadConfig } from '../../../src/cli/configuration.js';
 import { environmentOf } from '../../../src/cli/doctor/gather-aws.js';
 import { Io } from '../../../src/cli/io.js';
@@ -46,27 +46,10 @@ beforeAll(() => {
 }, 60_000);
 
 function paypipe(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'paypipe.js'), ...args], {
-      cwd: opts.cwd ?? dir,
-      env: {
-        PATH: process.env.PATH,
-        HOME: dir,
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        ...opts.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  return runBinHermetic(join(repoRoot, 'bin', 'paypipe.js'), args, {
+    cwd: opts.cwd ?? dir,
+    home: dir,
+    ...(opts.env === undefined ? {} : { env: opts.env }),
   });
 }
 
