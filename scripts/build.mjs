@@ -67,7 +67,7 @@ await build({
           // Each feature's commander wiring is `src/cli/<feature>/command.ts` (or `<name>-command.ts`).
           if (
             args.kind !== 'dynamic-import' &&
-            /[\\/]src[\\/]cli[\\/][^\\/]+[\\/]([a-z-]+-)?command\.ts$/.test(abs)
+            /[\\/]src[\\/]cli[\\/][^\\/]+[\\/]([a-z-]+-)?command\.(ts|js)$/.test(abs)
           ) {
             return undefined;
           }
