@@ -2,8 +2,10 @@
  * Kinesis Data Firehose (Kinesis source → S3), emulated: reads every shard of its source stream
  * with its own checkpoints, buffers by size and interval, and writes one object per flush under
  * the configured prefix with `!{timestamp:…}` expanded from the arrival time of the buffer's
- * first record (UTC), record data concatenated with no delimiter, GZIP when configured, named
- * like Firehose: `<deliveryStreamName>-1-YYYY-MM-DD-HH-MM-SS-<id>[.gz]`.
+ * first record (UTC), as Firehose does with the same settings: each record's bytes as they were
+ * put, followed by a newline when `appendNewline` is set (Firehose's `AppendDelimiterToRecord`
+ * processor), GZIP when configured, named `<deliveryStreamName>-1-YYYY-MM-DD-HH-MM-SS-<id>` plus
+ * the configured `fileExtension` (Firehose's own `.gz` when there is none and it compresses).
  *
  * Idempotent across crashes: the object's shard ranges and key are persisted before the write,
  * and <id> is derived from those ranges, so a restart re-reads the same records and rewrites the
@@ -214,6 +216,32 @@ export function objectName(
     .digest('hex');
   const id = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
   return `${deliveryStreamName}-1-${time}-${id}`;
+}
+
+/** The name's ending: the configured FileExtension, else what Firehose adds for its compression. */
+export function objectExtension(s: Pick<DeliverySettings, 'compression' | 'fileExtension'>): string {
+  if (s.fileExtension !== '') return s.fileExtension;
+  return s.compression === 'GZIP' ? '.gz' : '';
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/**
+ * An object's bytes: every record as it was put, then (appendNewline) the delimiter Firehose's
+ * AppendDelimiterToRecord processor appends, whatever the record holds (an empty record becomes
+ * an empty line, a record with newlines of its own keeps them); then the compression.
+ */
+export function objectBody(
+  s: Pick<DeliverySettings, 'compression' | 'appendNewline'>,
+  records: readonly { data: Uint8Array }[],
+): Buffer {
+  const parts: Uint8Array[] = [];
+  for (const r of records) {
+    parts.push(r.data);
+    if (s.appendNewline) parts.push(NEWLINE);
+  }
+  const raw = Buffer.concat(parts);
+  return s.compression === 'GZIP' ? gzipSync(raw) : raw;
 }
 
 const orderRecords = (records: StreamRecord[]): StreamRecord[] =>
@@ -437,14 +465,13 @@ export class FirehoseDelivery {
     const first = records[0] as StreamRecord;
     const ranges = rangesOf(records);
     const s = this.o.settings;
-    const ext = s.compression === 'GZIP' ? '.gz' : '';
+    const ext = objectExtension(s);
     const key = `${expandPrefix(s.prefix, first.arrivalMs)}${objectName(s.name, first.arrivalMs, ranges)}${ext}`;
     return { key, records, ranges };
   }
 
   private body(records: readonly StreamRecord[]): Buffer {
-    const raw = Buffer.concat(records.map((r) => r.data));
-    return this.o.settings.compression === 'GZIP' ? gzipSync(raw) : raw;
+    return objectBody(this.o.settings, records);
   }
 
   private writePending(obj: OutObject, reason: string | undefined): void {

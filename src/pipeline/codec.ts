@@ -145,6 +145,10 @@ export class JsonStreamDecoder {
   count = 0;
   /** Inside a value past the record limit: dropping text up to the next newline. */
   private oversized = false;
+  /** The open resync candidate starts a line (its `{` follows a newline). */
+  private candidateAtLineStart = false;
+  /** The text dropped so far ended with a newline (so a `{` at buf[0] starts a line). */
+  private afterNewline = true;
 
   constructor(
     readonly key: string,
@@ -284,6 +288,7 @@ export class JsonStreamDecoder {
           }
           this.skipping = false;
           this.candidate = true;
+          this.candidateAtLineStart = j === 0 ? this.afterNewline : buf.charCodeAt(j - 1) === 10;
           start = j;
           depth = 1;
           prev = OPEN_CURLY;
@@ -334,16 +339,23 @@ export class JsonStreamDecoder {
         prev = c;
         if (depth === 0) {
           if (this.candidate) {
-            // A resync candidate counts only if what follows could follow a top-level record.
+            // A resync candidate counts only if what follows could follow a top-level record,
+            // or if it is a whole line of its own: in newline-delimited objects (the raw archive)
+            // a damaged record ends at its line, and the line after it may be damaged too.
             let j = i + 1;
-            while (j < len && isWs(buf.charCodeAt(j))) j++;
-            if (j === len && !final) {
+            let newline = false;
+            while (j < len && isWs(buf.charCodeAt(j))) {
+              if (buf.charCodeAt(j) === 10) newline = true;
+              j++;
+            }
+            const ownLine = this.candidateAtLineStart && (newline || (j === len && final));
+            if (j === len && !final && !ownLine) {
               // Can't tell yet: keep the value and look again when more text (or the end) comes.
               depth = 1;
               break;
             }
             const f = j < len ? buf.charCodeAt(j) : -1;
-            if (f !== -1 && f !== OPEN_CURLY && f !== OPEN_SQUARE) {
+            if (!ownLine && f !== -1 && f !== OPEN_CURLY && f !== OPEN_SQUARE) {
               resync('not_json', 'a piece of a damaged record looked like a record');
               continue;
             }
@@ -375,6 +387,7 @@ export class JsonStreamDecoder {
     }
     if (depth === 0) {
       // Nothing pending: drop the scanned text.
+      if (len > 0) this.afterNewline = buf.charCodeAt(len - 1) === 10;
       this.base += len;
       this.buf = '';
       this.pos = 0;

@@ -35,6 +35,17 @@ export interface DeliverySettings {
   readonly bufferIntervalSeconds: number;
   readonly bufferSizeMiB: number;
   readonly compression: 'GZIP' | 'UNCOMPRESSED';
+  /**
+   * How every object's name ends (Firehose `FileExtension`; it replaces Firehose's own `.gz`):
+   * `.json.gz`, so tools that guess the format from the name read JSON lines inside gzip.
+   */
+  readonly fileExtension: string;
+  /**
+   * Firehose appends a newline after every record (its `AppendDelimiterToRecord` processor, no
+   * Lambda). On for the raw stream, whose records are events exactly as clients put them; off for
+   * the analytics stream, whose records the aggregator already ends with a newline.
+   */
+  readonly appendNewline: boolean;
 }
 
 export interface AggregatorSettings {
@@ -133,6 +144,10 @@ export interface Settings {
   abortIncompleteMultipartUploadDays: number;
   /** Alarms, their topic and the dashboard (on by default; see docs/infra.md). */
   monitoring: boolean;
+  /** The Glue database and tables and the Athena workgroup (on by default; see docs/infra.md). */
+  queryTables: boolean;
+  /** Athena cancels a query of the workgroup once it has scanned more than this (bytes). */
+  queryBytesScannedCutoff: number;
   alarmLagSeconds: number;
   alarmRejectPercent: number;
   alarmFreshnessSeconds: number;
@@ -169,6 +184,8 @@ export interface PipelineConfig {
   readonly failureQueueName: string;
   /** Alarm thresholds and who hears about them (src/pipeline/alarms.ts defines the alarms). */
   readonly alarms: AlarmSettings;
+  /** Where the archive is queried: the Athena workgroup (the tables are src/pipeline/tables.ts). */
+  readonly query: QuerySettings;
   /** The effective value of every setting (what `paypipe config` prints). */
   readonly settings: Readonly<Settings>;
 }
@@ -181,6 +198,17 @@ export interface AlarmSettings {
   readonly freshnessSeconds: number;
   readonly evaluationPeriods: number;
   readonly subscription: string | null;
+}
+
+export interface QuerySettings {
+  /** false: no Glue database, tables or Athena workgroup in the stack (the `queryTables` setting). */
+  readonly enabled: boolean;
+  /** The Athena workgroup: `<stack>-query`. */
+  readonly workGroupName: string;
+  /** Athena's per-query data usage control (BytesScannedCutoffPerQuery), bytes. */
+  readonly bytesScannedCutoffPerQuery: number;
+  /** Days Athena's query results are kept in the workgroup's results bucket. */
+  readonly resultsExpirationDays: number;
 }
 
 /** What a caller passes: any settings (already merged from flags and the file) and the environment. */
@@ -201,6 +229,9 @@ export const PREFIXES = {
   aggregationErrors: 'errors/aggregations/',
   deadLetters: 'dead-letters/',
 } as const;
+
+/** How archive objects end: gzip-compressed JSON lines. */
+export const ARCHIVE_FILE_EXTENSION = '.json.gz';
 
 /** Project and environment names: they become stack, stream and function names. */
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,19}$/;
@@ -394,6 +425,18 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec } = {
     kind: 'bool',
     doc: 'CloudWatch alarms (with their SNS topic) and the dashboard; false leaves them out of the stack',
   },
+  queryTables: {
+    kind: 'bool',
+    doc: 'The Glue database and tables over the archive (partition projection) and the Athena workgroup; false leaves them out of the stack',
+  },
+  queryBytesScannedCutoff: {
+    kind: 'int',
+    // Athena's own floor for the per-query limit is 10 MB.
+    min: 10_000_000,
+    max: 1_000_000_000_000_000,
+    unit: 'B',
+    doc: 'Athena cancels a query in the workgroup once it has scanned more than this many bytes (BytesScannedCutoffPerQuery)',
+  },
   alarmLagSeconds: {
     kind: 'int',
     min: 60,
@@ -468,6 +511,10 @@ export const BUILTIN_DEFAULTS: Readonly<Settings> = {
   abortIncompleteMultipartUploadDays: 7,
   // Five windows behind; a reject share that is not a stray bad record; a Firehose 15 minutes late.
   monitoring: true,
+  queryTables: true,
+  // 10 GiB: a month of raw events at the producer's default rate is well under 1 GiB (gzip), so
+  // only a query that forgot its partition filter gets near it; that costs 5 cents at $5/TB.
+  queryBytesScannedCutoff: 10 * 1024 ** 3,
   alarmLagSeconds: 300,
   alarmRejectPercent: 5,
   alarmFreshnessSeconds: 900,
@@ -637,14 +684,17 @@ export function resolveConfig(o: ConfigOverrides = {}): PipelineConfig {
     name: string,
     prefix: string,
     errorPrefix: string,
-    compression: DeliverySettings['compression'],
+    appendNewline: boolean,
   ): DeliverySettings => ({
     name,
     prefix: prefix + hivePartition,
+    // Outside the data prefix, so a table over data/ (or aggregations/) never reads error output.
     errorPrefix: `${errorPrefix}!{firehose:error-output-type}/${hivePartition}`,
     bufferIntervalSeconds: settings.bufferIntervalSeconds,
     bufferSizeMiB: settings.bufferSizeMiB,
-    compression,
+    compression: 'GZIP',
+    fileExtension: ARCHIVE_FILE_EXTENSION,
+    appendNewline,
   });
   const stream = (name: string, shardCount: number): StreamSettings => ({
     name,
@@ -676,14 +726,16 @@ export function resolveConfig(o: ConfigOverrides = {}): PipelineConfig {
     },
     buckets: { raw: `${base}-raw-data`, analytics: `${base}-analytics-results` },
     firehose: {
-      // Raw events are kept as they arrived (newline-free JSON from the producer is delimited by
-      // the decoder, which accepts concatenated objects).
-      raw: delivery(`${base}-raw-firehose`, PREFIXES.raw, PREFIXES.rawErrors, 'UNCOMPRESSED'),
+      // Raw events are kept byte for byte as clients put them, each followed by a newline that
+      // Firehose adds: JSON lines any reader can split (docs/infra.md#the-archive).
+      raw: delivery(`${base}-raw-firehose`, PREFIXES.raw, PREFIXES.rawErrors, true),
+      // Batch outputs already end with a newline (src/domain/batch-output.ts); a second one
+      // would put an empty line after each record.
       analytics: delivery(
         `${base}-analytics-firehose`,
         PREFIXES.aggregations,
         PREFIXES.aggregationErrors,
-        'GZIP',
+        false,
       ),
     },
     aggregator: {
@@ -718,6 +770,12 @@ export function resolveConfig(o: ConfigOverrides = {}): PipelineConfig {
       freshnessSeconds: settings.alarmFreshnessSeconds,
       evaluationPeriods: settings.alarmEvaluationPeriods,
       subscription: settings.alarmSubscription,
+    },
+    query: {
+      enabled: settings.queryTables,
+      workGroupName: `${base}-query`,
+      bytesScannedCutoffPerQuery: settings.queryBytesScannedCutoff,
+      resultsExpirationDays: 30,
     },
     settings,
   };
