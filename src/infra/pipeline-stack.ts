@@ -244,6 +244,9 @@ export class PaypipeStack extends Stack {
           bufferingSize: Size.mebibytes(s.bufferSizeMiB),
           compression:
             s.compression === 'GZIP' ? firehose.Compression.GZIP : firehose.Compression.UNCOMPRESSED,
+          fileExtension: s.fileExtension,
+          // Firehose's own record processing (no Lambda): a newline after every record.
+          ...(s.appendNewline ? { processors: [new firehose.AppendDelimiterToRecordProcessor()] } : {}),
           loggingConfig: new firehose.EnableLogging(logGroup),
         }),
       });

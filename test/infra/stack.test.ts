@@ -143,11 +143,25 @@ describe('firehose', () => {
         Prefix: raw.prefix,
         ErrorOutputPrefix: raw.errorPrefix,
         CompressionFormat: raw.compression,
+        FileExtension: raw.fileExtension,
         BufferingHints: { IntervalInSeconds: raw.bufferIntervalSeconds, SizeInMBs: raw.bufferSizeMiB },
         CloudWatchLoggingOptions: { Enabled: true },
+        // Firehose's own delimiter processing, no Lambda: a newline after every record.
+        ProcessingConfiguration: { Enabled: true, Processors: [{ Type: 'AppendDelimiterToRecord' }] },
       },
     });
     expect(raw.prefix).toMatch(/^data\/year=!\{timestamp:yyyy\}\/month=/);
+    // Adversary: the old archive (uncompressed, records run together, no extension) that no
+    // JSON SerDe or JSON-lines reader can split.
+    expect(raw).toMatchObject({ compression: 'GZIP', fileExtension: '.json.gz', appendNewline: true });
+  });
+
+  it('error output goes outside the data prefixes, so a table over data/ or aggregations/ never reads it', () => {
+    for (const d of [config.firehose.raw, config.firehose.analytics]) {
+      const data = d.prefix.slice(0, d.prefix.indexOf('year='));
+      expect(d.errorPrefix.startsWith(data)).toBe(false);
+      expect(data.startsWith(d.errorPrefix.slice(0, d.errorPrefix.indexOf('!{')))).toBe(false);
+    }
   });
 
   it('analytics delivery: output stream → analytics bucket under aggregations/, GZIP', () => {
@@ -163,9 +177,15 @@ describe('firehose', () => {
         Prefix: a.prefix,
         ErrorOutputPrefix: a.errorPrefix,
         CompressionFormat: 'GZIP',
+        FileExtension: '.json.gz',
         BufferingHints: { IntervalInSeconds: a.bufferIntervalSeconds, SizeInMBs: a.bufferSizeMiB },
       },
     });
+    // Batch outputs end with a newline already: no processor, or every record would be followed
+    // by an empty line.
+    const dest = (resources[logicalId(stack.analyticsDelivery)]?.Properties as Record<string, unknown>)
+      .ExtendedS3DestinationConfiguration as Record<string, unknown>;
+    expect(dest.ProcessingConfiguration).toBeUndefined();
     expect(a.prefix.startsWith('aggregations/year=!{timestamp:yyyy}/')).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kinesisClient, s3Client } from '../../src/aws/clients.js';
 import { resolveConfig } from '../../src/pipeline/config.js';
@@ -110,12 +111,15 @@ describe('Firehose buffering', () => {
       }
       const keys = await listKeys(s3, config.buckets.raw, 'data/');
       expect(keys.length).toBe(objectTimes.length);
-      // Each object holds the records of a whole interval, concatenated with no delimiter.
+      // Each object holds the records of a whole interval, gzip JSON lines: one line per record.
       let total = 0;
       for (const k of keys) {
         const bytes = await getObjectBytes(s3, config.buckets.raw, k);
-        expect(Buffer.from(bytes).toString('utf8')).not.toContain('\n');
-        total += decodeObject(bytes, k).records.length;
+        const lines = gunzipSync(bytes).toString('utf8').split('\n');
+        expect(lines.pop()).toBe('');
+        const records = decodeObject(bytes, k).records;
+        expect(lines.map((l) => JSON.parse(l))).toEqual(records);
+        total += records.length;
       }
       expect(total).toBe(events.length);
     } finally {

@@ -536,3 +536,61 @@ describe('hostile objects: bounded memory and time', () => {
     expect(decodeObject(enc(`${max}\n`), KEY).error).toBeUndefined();
   });
 });
+
+describe('the newline-delimited archive (Firehose appends a newline to every raw record)', () => {
+  /**
+   * One raw record as a client may put it: a valid JSON object (compact, or pretty-printed with
+   * newlines of its own), nothing at all, a line of text that is not JSON, or a compact object
+   * cut off anywhere. The archive holds each one followed by "\n".
+   */
+  type Raw = { kind: 'valid' | 'pretty'; value: Record<string, unknown> } | { kind: 'bad'; text: string };
+  const rawArb: fc.Arbitrary<Raw> = fc.oneof(
+    objArb.map((value) => ({ kind: 'valid' as const, value })),
+    objArb.map((value) => ({ kind: 'pretty' as const, value })),
+    fc.constant({ kind: 'bad' as const, text: '' }),
+    fc
+      .string({ unit: fc.constantFrom('a', ' ', '"', ':', ',', '1', 'é', '\\'), minLength: 1 })
+      .map((text) => ({ kind: 'bad' as const, text })),
+    fc
+      .tuple(objArb.filter((o) => Object.keys(o).length > 0), fc.double({ min: 0, max: 1, noNaN: true }))
+      .map(([o, f]) => {
+        const s = JSON.stringify(o);
+        return { kind: 'bad' as const, text: s.slice(0, Math.max(1, Math.floor(f * (s.length - 1)))) };
+      }),
+  );
+  const textOf = (r: Raw): string =>
+    r.kind === 'bad' ? r.text : r.kind === 'valid' ? JSON.stringify(r.value) : JSON.stringify(r.value, null, 2);
+
+  // Adversary: bad records next to each other (a non-JSON line after a cut one, garbage after
+  // garbage). The old resync accepted a record after damage only when another record or the end
+  // followed it, so `good\ngarbage\ngood\ngarbage\ngood` lost the middle event; in a
+  // newline-delimited object a damaged record ends at its line, so every valid one is read.
+  it('reads every valid record, whatever bad records surround it (property, gzip, 1-byte to whole chunks)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(rawArb, { maxLength: 12 }), fc.integer({ min: 1, max: 64 }), async (raws, chunk) => {
+        const text = raws.map((r) => `${textOf(r)}\n`).join('');
+        const expected = raws.flatMap((r) => (r.kind === 'bad' ? [] : [r.value]));
+        const whole = decodeObject(gzipSync(text), `${KEY}.json.gz`);
+        expect(whole.records).toEqual(expected);
+        if (raws.some((r) => r.kind === 'bad' && r.text.trim() !== '')) expect(whole.error).toBeDefined();
+        const bytes = enc(text);
+        const chunks: Uint8Array[] = [];
+        for (let i = 0; i < bytes.length; i += chunk) chunks.push(bytes.subarray(i, i + chunk));
+        expect((await streamDecode(chunks)).records).toEqual(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the smallest case the old resync got wrong', () => {
+    const r = decodeObject(enc('{"a":1}\nhello\n{"b":2}\nworld\n{"c":3}\n'), KEY);
+    expect(r.records).toEqual([{ a: 1 }, { b: 2 }, { c: 3 }]);
+    expect(r.error).toMatchObject({ kind: 'not_json', skipped: 2 });
+  });
+
+  it('the old format (records run together, no newline) reads as before', () => {
+    const r = decodeObject(enc('{"a":1}{"b":2}{"c":3}'), KEY);
+    expect(r.records).toEqual([{ a: 1 }, { b: 2 }, { c: 3 }]);
+    expect(r.error).toBeUndefined();
+  });
+});
