@@ -10,9 +10,16 @@ import type { ServiceEndpoints } from './settings.js';
 
 /**
  * Outputs that may be absent without the stack being incomplete: the mapping id (older stacks, or
- * CloudFormation not exposing it) and the version (stacks from before it was recorded).
+ * CloudFormation not exposing it), the version (stacks from before it was recorded) and the query
+ * resources (stacks from before them).
  */
-const OPTIONAL_OUTPUTS = ['AggregatorEventSourceMappingUuid', 'PaypipeVersion'] as const;
+const OPTIONAL_OUTPUTS = [
+  'AggregatorEventSourceMappingUuid',
+  'PaypipeVersion',
+  // Stacks from before the query tables: only `query`, `reconcile` and long `results` need them.
+  'GlueDatabaseName',
+  'AthenaWorkGroupName',
+] as const;
 type RequiredOutput = Exclude<StackOutputKey, (typeof OPTIONAL_OUTPUTS)[number]>;
 
 /** Outputs every paypipe stack has (the shared key list minus the optional ones); a stack missing one is not (fully) deployed. */

@@ -19,6 +19,10 @@ export const STACK_OUTPUT_KEYS = [
   'Region',
   /** The paypipe version that synthesized the stack (doctor compares it with the CLI's). */
   'PaypipeVersion',
+  /** The Glue database holding the query tables (src/pipeline/tables.ts). */
+  'GlueDatabaseName',
+  /** The Athena workgroup `paypipe query` runs in (its results location and scan limit). */
+  'AthenaWorkGroupName',
 ] as const;
 
 export type StackOutputKey = (typeof STACK_OUTPUT_KEYS)[number];
