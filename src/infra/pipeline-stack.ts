@@ -45,6 +45,7 @@ import {
 import { PaypipeError } from '../errors.js';
 import { paypipeVersion } from '../version.js';
 import { Monitoring } from './monitoring.js';
+import { QueryTables } from './query-tables.js';
 import type { StackOutputKey } from './output-keys.js';
 import { type LambdaEntries, lambdaEntries, lockFile, packageRoot } from './paths.js';
 
@@ -96,6 +97,8 @@ export class PaypipeStack extends Stack {
   readonly aggregatorSource: KinesisEventSource;
   /** Undefined when the environment sets `monitoring: false`. */
   readonly monitoring: Monitoring | undefined;
+  /** The Glue database and tables and the Athena workgroup; undefined with `queryTables: false`. */
+  readonly query: QueryTables | undefined;
 
   constructor(scope: Construct, id: string, props: PaypipeStackProps) {
     super(scope, id, { terminationProtection: props.config.terminationProtection, ...props });
@@ -483,6 +486,18 @@ export class PaypipeStack extends Stack {
     // ---------------------------------------------------------------- alarms & dashboard
     this.monitoring = config.alarms.enabled ? new Monitoring(this, 'Monitoring', config) : undefined;
 
+    // ---------------------------------------------------------------- query tables
+    this.query = config.query.enabled
+      ? new QueryTables(this, 'Query', {
+          config,
+          buckets: { raw: this.rawBucket, analytics: this.analyticsBucket },
+          key,
+          accessLogsBucket: this.accessLogsBucket,
+          removalPolicy,
+          autoDeleteObjects: destroy,
+        })
+      : undefined;
+
     // ---------------------------------------------------------------- outputs & tags
     const out = (key: StackOutputKey, value: string, description: string): void => {
       new CfnOutput(this, key, { value, description });
@@ -520,6 +535,10 @@ export class PaypipeStack extends Stack {
     );
     out('Region', this.region, 'Region the pipeline runs in');
     out('PaypipeVersion', paypipeVersion(), 'The paypipe version that deployed this stack');
+    if (this.query !== undefined) {
+      out('GlueDatabaseName', this.query.database.ref, 'Glue database of the query tables');
+      out('AthenaWorkGroupName', this.query.workGroup.ref, 'Athena workgroup for paypipe query');
+    }
 
     for (const [key, value] of Object.entries(config.tags)) Tags.of(this).add(key, value);
 

@@ -183,8 +183,8 @@ describe('firehose', () => {
     });
     // Batch outputs end with a newline already: no processor, or every record would be followed
     // by an empty line.
-    const dest = (resources[logicalId(stack.analyticsDelivery)]?.Properties as Record<string, unknown>)
-      .ExtendedS3DestinationConfiguration as Record<string, unknown>;
+    const props = resources[logicalId(stack.analyticsDelivery)]?.Properties as Record<string, unknown>;
+    const dest = props.ExtendedS3DestinationConfiguration as Record<string, unknown>;
     expect(dest.ProcessingConfiguration).toBeUndefined();
     expect(a.prefix.startsWith('aggregations/year=!{timestamp:yyyy}/')).toBe(true);
   });

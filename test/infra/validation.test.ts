@@ -6,7 +6,7 @@
  * key, retained data, termination protection), whose findings differ.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +66,36 @@ describe.each(CONFIGS)('%s: the real app with validation on', (_env, config) => 
       const r = spawnSync('cfn-lint', ['--ignore-checks', 'W3005', '--', templatePath], { encoding: 'utf8' });
       expect(r.stdout + r.stderr).toBe('');
       expect(r.status).toBe(0);
+    },
+    120_000,
+  );
+  // The pass above covers the query resources too, and is not vacuous for them: cfn-lint knows
+  // their schemas, so a bad value in the workgroup or a table is reported.
+  it.skipIf(!hasCfnLint)(
+    'cfn-lint checks the Glue and Athena resources (a broken copy of the template fails)',
+    () => {
+      const t = JSON.parse(readFileSync(templatePath, 'utf8')) as {
+        Resources: Record<string, { Type: string; Properties: Record<string, any> }>;
+      };
+      const types = Object.values(t.Resources).map((r) => r.Type);
+      for (const type of ['AWS::Glue::Database', 'AWS::Glue::Table', 'AWS::Athena::WorkGroup']) {
+        expect(types).toContain(type);
+      }
+      for (const r of Object.values(t.Resources)) {
+        if (r.Type === 'AWS::Athena::WorkGroup') {
+          r.Properties.WorkGroupConfiguration.ResultConfiguration.EncryptionConfiguration.EncryptionOption = 'ROT13';
+          r.Properties.WorkGroupConfiguration.BytesScannedCutoffPerQuery = 5;
+        }
+        if (r.Type === 'AWS::Glue::Table') r.Properties.TableInput.TableType = 42;
+      }
+      const broken = join(outdir, 'broken.template.json');
+      writeFileSync(broken, JSON.stringify(t));
+      const r = spawnSync('cfn-lint', ['--ignore-checks', 'W3005', '--', broken], { encoding: 'utf8' });
+      expect(r.status).not.toBe(0);
+      expect(r.stdout).toContain("'ROT13' is not one of");
+      // Athena's floor, which the queryBytesScannedCutoff setting's range repeats.
+      expect(r.stdout).toContain('5 is less than the minimum of 10000000');
+      expect(r.stdout).toContain("42 is not one of ['EXTERNAL_TABLE'");
     },
     120_000,
   );

@@ -71,7 +71,8 @@ function totalsOf(list: readonly WireEvent[]): Record<string, { count: number; t
   const out: Record<string, { count: number; totalMinor: number }> = {};
   for (const e of list) {
     const exp = e.currency === 'JPY' ? 0 : 2;
-    const t = (out[e.currency] ??= { count: 0, totalMinor: 0 });
+    const t = out[e.currency] ?? { count: 0, totalMinor: 0 };
+    out[e.currency] = t;
     t.count++;
     t.totalMinor += Math.round(e.amount * 10 ** exp);
   }
@@ -84,7 +85,9 @@ describe('the archive the pipeline writes', () => {
     expect(keys.length).toBeGreaterThan(0);
     let text = '';
     for (const k of keys) {
-      expect(k).toMatch(/^data\/year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/[^/]+-1-[\d-]+-[0-9a-f-]{36}\.json\.gz$/);
+      expect(k).toMatch(
+        /^data\/year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/[^/]+-1-[\d-]+-[0-9a-f-]{36}\.json\.gz$/,
+      );
       expect(k.endsWith(ARCHIVE_FILE_EXTENSION)).toBe(true);
       const body = gunzipSync(await getObjectBytes(p.s3, p.config.buckets.raw, k)).toString('utf8');
       expect(body.endsWith('\n')).toBe(true);

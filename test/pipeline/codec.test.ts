@@ -552,14 +552,21 @@ describe('the newline-delimited archive (Firehose appends a newline to every raw
       .string({ unit: fc.constantFrom('a', ' ', '"', ':', ',', '1', 'é', '\\'), minLength: 1 })
       .map((text) => ({ kind: 'bad' as const, text })),
     fc
-      .tuple(objArb.filter((o) => Object.keys(o).length > 0), fc.double({ min: 0, max: 1, noNaN: true }))
+      .tuple(
+        objArb.filter((o) => Object.keys(o).length > 0),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+      )
       .map(([o, f]) => {
         const s = JSON.stringify(o);
         return { kind: 'bad' as const, text: s.slice(0, Math.max(1, Math.floor(f * (s.length - 1)))) };
       }),
   );
   const textOf = (r: Raw): string =>
-    r.kind === 'bad' ? r.text : r.kind === 'valid' ? JSON.stringify(r.value) : JSON.stringify(r.value, null, 2);
+    r.kind === 'bad'
+      ? r.text
+      : r.kind === 'valid'
+        ? JSON.stringify(r.value)
+        : JSON.stringify(r.value, null, 2);
 
   // Adversary: bad records next to each other (a non-JSON line after a cut one, garbage after
   // garbage). The old resync accepted a record after damage only when another record or the end
@@ -567,17 +574,21 @@ describe('the newline-delimited archive (Firehose appends a newline to every raw
   // newline-delimited object a damaged record ends at its line, so every valid one is read.
   it('reads every valid record, whatever bad records surround it (property, gzip, 1-byte to whole chunks)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(rawArb, { maxLength: 12 }), fc.integer({ min: 1, max: 64 }), async (raws, chunk) => {
-        const text = raws.map((r) => `${textOf(r)}\n`).join('');
-        const expected = raws.flatMap((r) => (r.kind === 'bad' ? [] : [r.value]));
-        const whole = decodeObject(gzipSync(text), `${KEY}.json.gz`);
-        expect(whole.records).toEqual(expected);
-        if (raws.some((r) => r.kind === 'bad' && r.text.trim() !== '')) expect(whole.error).toBeDefined();
-        const bytes = enc(text);
-        const chunks: Uint8Array[] = [];
-        for (let i = 0; i < bytes.length; i += chunk) chunks.push(bytes.subarray(i, i + chunk));
-        expect((await streamDecode(chunks)).records).toEqual(expected);
-      }),
+      fc.asyncProperty(
+        fc.array(rawArb, { maxLength: 12 }),
+        fc.integer({ min: 1, max: 64 }),
+        async (raws, chunk) => {
+          const text = raws.map((r) => `${textOf(r)}\n`).join('');
+          const expected = raws.flatMap((r) => (r.kind === 'bad' ? [] : [r.value]));
+          const whole = decodeObject(gzipSync(text), `${KEY}.json.gz`);
+          expect(whole.records).toEqual(expected);
+          if (raws.some((r) => r.kind === 'bad' && r.text.trim() !== '')) expect(whole.error).toBeDefined();
+          const bytes = enc(text);
+          const chunks: Uint8Array[] = [];
+          for (let i = 0; i < bytes.length; i += chunk) chunks.push(bytes.subarray(i, i + chunk));
+          expect((await streamDecode(chunks)).records).toEqual(expected);
+        },
+      ),
       { numRuns: 300 },
     );
   });
