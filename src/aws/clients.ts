@@ -14,6 +14,7 @@ import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { FirehoseClient } from '@aws-sdk/client-firehose';
+import type { GlueClient } from '@aws-sdk/client-glue';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -118,5 +119,6 @@ export async function awsOnlyClients(target: AwsClientTarget, s: SdkSettings = {
       new (await import('@aws-sdk/client-eventbridge')).EventBridgeClient(c('eventbridge')),
     firehose: async (): Promise<FirehoseClient> =>
       new (await import('@aws-sdk/client-firehose')).FirehoseClient(c('firehose')),
+    glue: async (): Promise<GlueClient> => new (await import('@aws-sdk/client-glue')).GlueClient(c('glue')),
   };
 }

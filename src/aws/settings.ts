@@ -30,6 +30,7 @@ const SERVICE_IDS = {
   'cloudwatch-logs': 'CloudWatch Logs',
   eventbridge: 'EventBridge',
   firehose: 'Firehose',
+  glue: 'Glue',
   kinesis: 'Kinesis',
   lambda: 'Lambda',
   s3: 'S3',

@@ -12,10 +12,12 @@ import type {
   Fact,
   Invocation,
   Missing,
+  QueryTablesFact,
 } from '../../src/cli/doctor/facts.js';
 import type { PipelineMetrics } from '../../src/cli/pipeline-metrics.js';
 import { alarmDefinitions } from '../../src/pipeline/alarms.js';
 import { resolveConfig } from '../../src/pipeline/config.js';
+import { queryTables, TABLE_NAMES } from '../../src/pipeline/tables.js';
 
 // Bounded retries and record age (the pre-issue-14 defaults) so drift in either direction can be shown;
 // the no-loss defaults (-1: retried until the stream drops the records) have their own rows.
@@ -96,6 +98,24 @@ export function quietMetrics(target: 'aws' | 'local'): PipelineMetrics {
   };
 }
 
+/** The query tables exactly as the stack creates them over these buckets (Glue's view of them). */
+export function healthyTables(
+  buckets = { raw: 'raw-bucket', analytics: 'analytics-bucket' },
+): QueryTablesFact {
+  const d = queryTables(config);
+  return {
+    database: d.database,
+    buckets,
+    tables: Object.fromEntries(
+      TABLE_NAMES.map((n) => {
+        const t = d.tables[n];
+        const bucket = buckets[t.bucket];
+        return [n, { location: t.location(bucket), parameters: { ...t.parameters(bucket) } }];
+      }),
+    ),
+  };
+}
+
 /** A deployed stack whose every check passes. */
 export function awsFacts(invocation: Invocation = { target: 'aws' }): DoctorFacts {
   const errors = (functionName: string) =>
@@ -117,6 +137,7 @@ export function awsFacts(invocation: Invocation = { target: 'aws' }): DoctorFact
       cliVersion: '0.1.0',
     }),
     delivery: { raw: delivery('raw'), analytics: delivery('analytics') },
+    tables: k(healthyTables()),
     consumer: k({ kind: 'mapping', functionName: 'agg', mappings: [goodMapping] }),
     failedBatches: k({ where: 'SQS q', count: 0 }),
     lag: {
@@ -156,6 +177,7 @@ export function localFacts(invocation: Invocation = { target: 'local' }): Doctor
     stack: notHere('local pipeline: no CloudFormation stack'),
     stackOutputs: skipped('local pipeline'),
     delivery: { raw: delivery('raw'), analytics: delivery('analytics') },
+    tables: notHere('local pipeline: no Glue catalog'),
     consumer: k({
       kind: 'poller',
       running: true,
@@ -267,6 +289,21 @@ const delivery: fc.Arbitrary<DeliveryFact> = fc.oneof(
     lastError: opt(text),
   }),
 );
+
+/** Glue's view of the tables: healthy, some missing, or one with any location and parameters. */
+const tablesArb: fc.Arbitrary<QueryTablesFact> = fc
+  .tuple(
+    fc.option(text, { nil: undefined }),
+    fc.subarray([...TABLE_NAMES]),
+    fc.option(fc.record({ location: opt(text), parameters: fc.dictionary(text, text) }), { nil: undefined }),
+  )
+  .map(([database, gone, odd]) => {
+    const h = healthyTables();
+    const tables = { ...h.tables };
+    for (const n of gone) delete tables[n];
+    if (odd !== undefined) tables.raw_events = odd;
+    return { ...h, database: database === undefined ? undefined : h.database, tables };
+  });
 
 const errorsFact = fc.record({
   functionName,
@@ -384,6 +421,7 @@ export const anyFacts = (target: 'aws' | 'local'): fc.Arbitrary<DoctorFacts> => 
       raw: fact(only(delivery, aws ? 'firehose' : 'local')),
       analytics: fact(only(delivery, aws ? 'firehose' : 'local')),
     }),
+    tables: aws ? fact(tablesArb) : notHereArb(),
     consumer: fact(only(consumer, aws ? 'mapping' : 'poller')),
     failedBatches: fact(fc.record({ where: text, count: opt(fc.nat({ max: 5 })) })),
     deadLetters: fact(

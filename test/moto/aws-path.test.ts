@@ -33,6 +33,11 @@
  *   a stack with alarms fails to create (a dashboard widget's Fn::GetAtt names a missing alarm). The
  *   test's environment sets the `monitoring: false` setting (paypipe.config.json), which leaves
  *   alarms, their topic and the dashboard out; test/infra/monitoring.test.ts covers them.
+ * - Glue and Athena: moto's CloudFormation has no AWS::Glue::* or AWS::Athena::* resources; it
+ *   skips them with a warning and their outputs with them, so a stack with the query tables would
+ *   "deploy" without them and prove nothing. The test's environment sets `queryTables: false`,
+ *   which leaves the database, tables, workgroup and results bucket out (and doctor's tables check
+ *   says so); test/infra/query-tables.test.ts and validation.test.ts (cdk-nag, cfn-lint) cover them.
  * - TemplateURL: moto parses it only with a `localhost` host, so the endpoint is
  *   http://localhost:<port>; S3 path-style addressing comes from AWS_ENDPOINT_URL_S3.
  *
@@ -98,9 +103,13 @@ describe.skipIf(motoBin === undefined)('the AWS path on moto', () => {
     // deploy bundles the Lambdas from src/lambdas, as an installed paypipe does from its package.
     symlinkSync(join(root, 'src'), join(cli.dir, 'src'), 'dir');
     copyFileSync(join(root, 'package-lock.json'), join(cli.dir, 'package-lock.json'));
-    // moto cannot create CloudWatch alarms through CloudFormation (see above).
+    // moto cannot create CloudWatch alarms, Glue tables or Athena workgroups through
+    // CloudFormation (see above).
     configFile = join(cli.dir, 'paypipe.config.json');
-    writeFileSync(configFile, JSON.stringify({ environments: { dev: { monitoring: false } } }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({ environments: { dev: { monitoring: false, queryTables: false } } }),
+    );
     aws = clientsFor(moto);
   });
   afterAll(async () => {
@@ -151,6 +160,9 @@ describe.skipIf(motoBin === undefined)('the AWS path on moto', () => {
     expect(outputs.InputStreamName).toBe(`${STACK}-input-stream`);
     expect(outputs.AnalyticsBucketName).toMatch(/^paypipe-dev-analyticsbucket/);
     for (const k of FIREHOSE_OUTPUTS) expect(outputs[k]).toBeUndefined();
+    // queryTables is off here (see above): no query resources, so none of their outputs.
+    expect(outputs.GlueDatabaseName).toBeUndefined();
+    expect(outputs.AthenaWorkGroupName).toBeUndefined();
   });
 
   it('doctor: the stack and CLI versions agree; only the checks moto cannot satisfy fail', async () => {

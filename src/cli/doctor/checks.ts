@@ -11,6 +11,7 @@
  * so an entry only judges what it sees. Rendering lives in render.ts.
  */
 import type { AggregatorSettings, StreamSettings } from '../../pipeline/config.js';
+import { queryTables, TABLE_NAMES } from '../../pipeline/tables.js';
 import type {
   ConsumerFact,
   DeliveryFact,
@@ -23,6 +24,7 @@ import type {
   Missing,
   NewestObjectFact,
   ProbeHop,
+  QueryTablesFact,
   RegionFact,
   StreamFact,
   Target,
@@ -271,6 +273,61 @@ function judgeDelivery(d: DeliveryFact, _f: DoctorFacts, say: Say): Verdict {
     evidence,
     `records are not being delivered to S3: check the delivery stream and its role in the console, then ${deploy}`,
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query tables
+
+/**
+ * Each table of src/pipeline/tables.ts exists in the stack's Glue database and reads exactly what
+ * the stack writes: its location, and the projection parameters (template, ranges, digits) built
+ * from the same prefixes as the Firehose streams and the dead-letter writer. A table edited in
+ * the console, or left from another version, would answer queries from the wrong objects (or
+ * from none) without an error.
+ */
+function judgeTables(t: QueryTablesFact, f: DoctorFacts, say: Say): Verdict {
+  const deploy = say.paypipe('deploy', 'stack');
+  if (t.database === undefined) {
+    return warn(
+      'the stack has no GlueDatabaseName output: it was deployed without the query tables',
+      `deploy this version to add them: ${deploy}`,
+    );
+  }
+  const expected = queryTables(f.config);
+  const missing: string[] = [];
+  const wrong: string[] = [];
+  for (const name of TABLE_NAMES) {
+    const want = expected.tables[name];
+    const have = t.tables[name];
+    if (have === undefined) {
+      missing.push(name);
+      continue;
+    }
+    const bucket = t.buckets[want.bucket];
+    const location = want.location(bucket);
+    if (have.location !== location) {
+      wrong.push(`${name} reads ${have.location ?? '(no location)'}, the stack writes ${location}`);
+      continue;
+    }
+    const params = want.parameters(bucket);
+    for (const [key, value] of Object.entries(params)) {
+      if (!key.startsWith('projection.') && key !== 'storage.location.template') continue;
+      if (have.parameters[key] !== value) {
+        wrong.push(`${name} has ${key} = ${have.parameters[key] ?? '(unset)'}, expected ${value}`);
+        break;
+      }
+    }
+  }
+  if (missing.length > 0) {
+    return fail(`${t.database}: no table ${missing.join(', ')}`, `restore the tables: ${deploy}`);
+  }
+  if (wrong.length > 0) {
+    return fail(
+      `${t.database}: ${wrong[0]}${wrong.length > 1 ? ` (and ${wrong.length - 1} more)` : ''}`,
+      `the table drifted from the stack: ${deploy} puts it back`,
+    );
+  }
+  return pass(`${t.database}: ${TABLE_NAMES.join(', ')} read the stack's prefixes (partition projection)`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -579,6 +636,12 @@ export const CHECKS: readonly Check[] = [
     title: { aws: 'Firehose analytics delivery stream', local: 'Firehose analytics delivery (local)' },
     fact: (f) => f.delivery.analytics,
     judge: judgeDelivery,
+  }),
+  check({
+    id: 'tables',
+    title: 'Query tables (Glue)',
+    fact: (f) => f.tables,
+    judge: judgeTables,
   }),
   check({
     id: 'esm.state',

@@ -60,6 +60,8 @@ export interface DoctorFacts {
   stackOutputs: Fact<StackOutputsFact>;
   streams: { input: Fact<StreamFact>; output: Fact<StreamFact> };
   delivery: { raw: Fact<DeliveryFact>; analytics: Fact<DeliveryFact> };
+  /** The query tables in the Glue Data Catalog (AWS; the local pipeline has no catalog). */
+  tables: Fact<QueryTablesFact>;
   /** What reads the input stream for the aggregator: the deployed mapping, or the local poller. */
   consumer: Fact<ConsumerFact>;
   failedBatches: Fact<FailedBatchesFact>;
@@ -158,6 +160,15 @@ export type DeliveryFact =
       /** The local S3 endpoint (for the command that recreates a bucket). */
       s3Endpoint?: string | undefined;
     };
+
+export interface QueryTablesFact {
+  /** The stack's GlueDatabaseName output; undefined when the stack has none (deployed before the tables). */
+  database?: string | undefined;
+  /** The stack's buckets: the tables must read the prefixes the stack writes in them. */
+  buckets: { raw: string; analytics: string };
+  /** Each table of src/pipeline/tables.ts as Glue has it; absent: no such table. */
+  tables: Record<string, { location?: string | undefined; parameters: Record<string, string> } | undefined>;
+}
 
 /** The fields of Lambda's EventSourceMappingConfiguration the lint reads (the SDK's names). */
 export interface EventSourceMappingFacts {

@@ -13,17 +13,27 @@ import { latestValue, metricSeries, type MetricQuery, sumValues } from '../../aw
 import { errorName } from '../../aws/errors.js';
 import { readProducerSchedule } from '../../aws/events.js';
 import { describeDeliveryStream } from '../../aws/firehose.js';
+import { getTable } from '../../aws/glue.js';
 import { kinesisMappingsOf, producerDefaultCount } from '../../aws/lambda.js';
 import { type AwsClientTarget, resolveAwsSettings, resolveRegion } from '../../aws/settings.js';
 import { queueDepth } from '../../aws/sqs.js';
 import { callerIdentity } from '../../aws/sts.js';
 import { isPaypipeError } from '../../errors.js';
 import { PREFIXES, type PipelineConfig, resolveConfig } from '../../pipeline/config.js';
+import { TABLE_NAMES } from '../../pipeline/tables.js';
 import { loadEnvironment } from '../configuration.js';
 import type { TargetFlags } from '../options.js';
 import { paypipeVersion } from '../../version.js';
 import { namesFromOutputs, type ResourceNames } from '../target.js';
-import type { DoctorFacts, Fact, IdentityFact, RegionFact, ScheduleFact, StackFact } from './facts.js';
+import type {
+  DoctorFacts,
+  Fact,
+  IdentityFact,
+  QueryTablesFact,
+  RegionFact,
+  ScheduleFact,
+  StackFact,
+} from './facts.js';
 import type { GatherOptions, Kinesis, S3 } from './gather-common.js';
 import {
   errLine,
@@ -151,6 +161,7 @@ export async function gatherAws(
         s3,
         nowMs: (deps.now ?? Date.now)(),
       })),
+      tables: await tablesFact(names, stack.outputs.GlueDatabaseName, config, o, () => client(clients.glue)),
       pipelineAgeMs: notHere('on AWS freshness is judged against the schedule alone'),
       probe: skipped('no --probe'),
     };
@@ -439,6 +450,33 @@ function metricQueries(n: ResourceNames): MetricQuery[] {
     fn('prodThrottles', 'Throttles', n.producerFunction, 'Sum'),
     fn('prodInvocations', 'Invocations', n.producerFunction, 'Sum'),
   ];
+}
+
+/** The query tables as Glue has them; n/a when this environment leaves them out (`queryTables: false`). */
+async function tablesFact(
+  n: ResourceNames,
+  database: string | undefined,
+  c: PipelineConfig,
+  o: GatherOptions,
+  glueClient: () => Promise<Awaited<ReturnType<AwsClients['glue']>>>,
+): Promise<Fact<QueryTablesFact>> {
+  const buckets = { raw: n.rawBucket, analytics: n.analyticsBucket };
+  if (database === undefined) {
+    if (!c.query.enabled) {
+      return notHere('queryTables is false in this environment: the stack has no query tables');
+    }
+    return knownFact({ buckets, tables: {} });
+  }
+  return gather(
+    o,
+    `query tables in ${database}`,
+    async () => {
+      const glue = await glueClient();
+      const found = await Promise.all(TABLE_NAMES.map((t) => getTable(glue, database, t)));
+      return { database, buckets, tables: Object.fromEntries(TABLE_NAMES.map((t, i) => [t, found[i]])) };
+    },
+    'glue:GetTable',
+  );
 }
 
 async function scheduleFact(

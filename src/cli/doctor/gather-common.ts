@@ -120,6 +120,7 @@ export function stoppedFacts(
     stackOutputs: s,
     streams: { input: s, output: s },
     delivery: { raw: s, analytics: s },
+    tables: s,
     consumer: s,
     failedBatches: s,
     deadLetters: s,

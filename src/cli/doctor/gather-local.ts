@@ -52,6 +52,9 @@ const AWS_ONLY = {
   identity: notHere<never>('local pipeline: no AWS account involved'),
   region: notHere<never>('local pipeline: one embedded region'),
   stack: notHere<never>('local pipeline: no CloudFormation stack'),
+  tables: notHere<never>(
+    'local pipeline: no Glue catalog; a local query reads the objects under the same prefixes directly',
+  ),
 };
 
 export async function gatherLocal(

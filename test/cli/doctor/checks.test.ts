@@ -19,6 +19,7 @@ import {
   awsFacts,
   config,
   goodMapping as good,
+  healthyTables,
   k,
   localFacts,
   miss,
@@ -651,6 +652,105 @@ const rows: Row[] = [
     '3 delivery attempts failed and were retried',
   ],
   ['local: no IAM', 'local', () => {}, 'credentials', 'n/a', 'no AWS account'],
+  // Query tables. Adversary: a table that exists but reads the wrong objects (edited in the
+  // console, left from another version), which answers queries wrongly with no error.
+  ['tables match the stack', 'aws', () => {}, 'tables', 'pass', 'paypipe_dev: raw_events, raw_lines'],
+  [
+    'a stack from before the tables',
+    'aws',
+    (f) => {
+      f.tables = k({ ...healthyTables(), database: undefined, tables: {} });
+    },
+    'tables',
+    'warn',
+    'no GlueDatabaseName output',
+  ],
+  [
+    'a table is gone',
+    'aws',
+    (f) => {
+      const t = healthyTables();
+      delete t.tables.dead_letters;
+      f.tables = k(t);
+    },
+    'tables',
+    'fail',
+    'paypipe_dev: no table dead_letters',
+  ],
+  [
+    'a table reads another location',
+    'aws',
+    (f) => {
+      const t = healthyTables();
+      t.tables.raw_events = {
+        ...t.tables.raw_events,
+        location: 's3://raw-bucket/old-data/',
+        parameters: t.tables.raw_events?.parameters ?? {},
+      };
+      f.tables = k(t);
+    },
+    'tables',
+    'fail',
+    'raw_events reads s3://raw-bucket/old-data/, the stack writes s3://raw-bucket/data/',
+  ],
+  [
+    'a projection template that is not the Firehose prefix',
+    'aws',
+    (f) => {
+      const t = healthyTables();
+      const bo = t.tables.batch_outputs as { location?: string; parameters: Record<string, string> };
+      bo.parameters['storage.location.template'] =
+        's3://analytics-bucket/aggregations/${year}/${month}/${day}/${hour}/';
+      f.tables = k(t);
+    },
+    'tables',
+    'fail',
+    'batch_outputs has storage.location.template = s3://analytics-bucket/aggregations/${year}/',
+  ],
+  [
+    'projection turned off',
+    'aws',
+    (f) => {
+      const t = healthyTables();
+      const dl = t.tables.dead_letters as { parameters: Record<string, string> };
+      dl.parameters['projection.enabled'] = 'false';
+      f.tables = k(t);
+    },
+    'tables',
+    'fail',
+    'dead_letters has projection.enabled = false, expected true',
+  ],
+  [
+    'tables in another bucket than the stack writes',
+    'aws',
+    (f) => {
+      f.tables = k({ ...healthyTables(), buckets: { raw: 'raw-bucket', analytics: 'other-bucket' } });
+    },
+    'tables',
+    'fail',
+    'batch_outputs reads s3://analytics-bucket/aggregations/, the stack writes s3://other-bucket/aggregations/',
+  ],
+  [
+    'GetTable denied',
+    'aws',
+    (f) => {
+      f.tables = miss({ kind: 'denied', error: 'AccessDeniedException: no', permission: 'glue:GetTable' });
+    },
+    'tables',
+    'warn',
+    'could not check: AccessDeniedException',
+  ],
+  [
+    'queryTables off in this environment',
+    'aws',
+    (f) => {
+      f.tables = miss({ kind: 'not-here', why: 'queryTables is false in this environment' });
+    },
+    'tables',
+    'n/a',
+    'queryTables is false',
+  ],
+  ['local: no Glue catalog', 'local', () => {}, 'tables', 'n/a', 'no Glue catalog'],
   ['local: no mapping settings', 'local', () => {}, 'esm.settings', 'n/a', 'runs the configuration itself'],
 ];
 
@@ -679,6 +779,7 @@ describe('a healthy pipeline', () => {
       'stream.output',
       'firehose.raw',
       'firehose.analytics',
+      'tables',
       'esm.state',
       'esm.last-result',
       'esm.bisect',
@@ -719,6 +820,7 @@ describe('a healthy pipeline', () => {
       'stream.output',
       'firehose.raw',
       'firehose.analytics',
+      'tables',
       'esm.state',
       'esm.settings',
       'failures',
@@ -736,9 +838,9 @@ describe('a healthy pipeline', () => {
       'rejects',
     ]);
     const na = Object.keys(s).filter((id) => s[id] === 'n/a');
-    expect(na.sort()).toEqual(['credentials', 'esm.settings', 'lag.stream', 'region', 'stack']);
+    expect(na.sort()).toEqual(['credentials', 'esm.settings', 'lag.stream', 'region', 'stack', 'tables']);
     const r = buildReport(localFacts());
-    expect(r.counts).toEqual({ pass: 19, warn: 0, fail: 0, 'n/a': 5 });
+    expect(r.counts).toEqual({ pass: 19, warn: 0, fail: 0, 'n/a': 6 });
     expect(r.ok).toBe(true);
   });
 

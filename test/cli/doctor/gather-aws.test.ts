@@ -1,6 +1,6 @@
 /**
  * The AWS gatherer with its control plane faked (STS, CloudFormation, Lambda, Firehose, SQS,
- * CloudWatch, EventBridge: no local server implements them) and its data plane (Kinesis, S3) on a
+ * CloudWatch, EventBridge, Glue: no local server implements them) and its data plane (Kinesis, S3) on a
  * real local pipeline's servers.
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -16,6 +16,7 @@ import {
   ListTargetsByRuleCommand,
 } from '@aws-sdk/client-eventbridge';
 import { DescribeDeliveryStreamCommand, FirehoseClient } from '@aws-sdk/client-firehose';
+import { EntityNotFoundException, GetTableCommand, GlueClient } from '@aws-sdk/client-glue';
 import {
   GetFunctionConfigurationCommand,
   LambdaClient,
@@ -29,6 +30,7 @@ import { paypipeVersion } from '../../../src/version.js';
 import { buildReport, type CheckStatus, type DoctorReport } from '../../../src/cli/doctor/checks.js';
 import { gatherAws } from '../../../src/cli/doctor/gather-aws.js';
 import { alarmDefinitions } from '../../../src/pipeline/alarms.js';
+import { queryTables, TABLE_NAMES } from '../../../src/pipeline/tables.js';
 import type { GatherOptions } from '../../../src/cli/doctor/gather-common.js';
 import type { TargetFlags } from '../../../src/cli/options.js';
 import {
@@ -46,7 +48,7 @@ beforeAll(async () => {
   await p.waitForIdle({ flush: true, timeoutMs: 30_000 });
 });
 afterAll(async () => {
-  for (const m of [sts, cfn, lambda, firehose, sqs, cw, eb]) m.restore();
+  for (const m of [sts, cfn, lambda, firehose, sqs, cw, eb, glue]) m.restore();
   await p?.cleanup();
 });
 
@@ -57,6 +59,7 @@ const firehose = mockClient(FirehoseClient);
 const sqs = mockClient(SQSClient);
 const cw = mockClient(CloudWatchClient);
 const eb = mockClient(EventBridgeClient);
+const glue = mockClient(GlueClient);
 
 const statuses = (r: DoctorReport): Record<string, CheckStatus> =>
   Object.fromEntries(r.checks.map((c) => [c.id, c.status]));
@@ -81,6 +84,22 @@ const outputs = () => {
     ProducerScheduleRuleName: 'paypipe-dev-ProducerSchedule',
     Region: 'ap-southeast-2',
     PaypipeVersion: paypipeVersion(),
+    GlueDatabaseName: queryTables(c).database,
+    AthenaWorkGroupName: c.query.workGroupName,
+  };
+};
+
+/** GetTable as Glue answers it for the tables the stack created over its buckets. */
+const glueTable = (name: string) => {
+  const t = queryTables(p.config).tables[name as (typeof TABLE_NAMES)[number]];
+  const bucket = t.bucket === 'raw' ? p.config.buckets.raw : p.config.buckets.analytics;
+  return {
+    Table: {
+      Name: name,
+      DatabaseName: queryTables(p.config).database,
+      StorageDescriptor: { Location: t.location(bucket) },
+      Parameters: { ...t.parameters(bucket) },
+    },
   };
 };
 const agg = () => p.config.aggregator;
@@ -142,7 +161,7 @@ const healthQueries = () =>
   });
 
 function healthy(): void {
-  for (const m of [sts, cfn, lambda, firehose, sqs, cw, eb]) m.reset();
+  for (const m of [sts, cfn, lambda, firehose, sqs, cw, eb, glue]) m.reset();
   sts
     .on(GetCallerIdentityCommand)
     .resolves({ Account: '123456789012', Arn: 'arn:aws:iam::123456789012:user/ops' });
@@ -176,6 +195,7 @@ function healthy(): void {
     State: 'ENABLED',
     ScheduleExpression: 'rate(1 minute)',
   });
+  glue.on(GetTableCommand).callsFake((input: { Name: string }) => glueTable(input.Name));
   eb.on(ListTargetsByRuleCommand).resolves({
     Targets: [
       {
@@ -213,6 +233,7 @@ describe('gatherAws', () => {
       'stream.output',
       'firehose.raw',
       'firehose.analytics',
+      'tables',
       'esm.state',
       'esm.last-result',
       'esm.bisect',
@@ -261,6 +282,61 @@ describe('gatherAws', () => {
     });
     // Status and outputs come from one DescribeStacks.
     expect(cfn.commandCalls(DescribeStacksCommand)).toHaveLength(1);
+    expect(check(r, 'tables').evidence).toContain(
+      'paypipe_dev: raw_events, raw_lines, batch_outputs, dead_letters',
+    );
+    expect(glue.commandCalls(GetTableCommand).map((c) => c.args[0].input)).toEqual(
+      TABLE_NAMES.map((Name) => ({ DatabaseName: 'paypipe_dev', Name })),
+    );
+  });
+
+  describe('query tables', () => {
+    it('a table Glue does not have fails, naming it; one reading another prefix fails, naming both', async () => {
+      healthy();
+      glue
+        .on(GetTableCommand, { Name: 'raw_lines' })
+        .rejects(new EntityNotFoundException({ message: 'Table raw_lines not found', $metadata: {} }));
+      let r = await run();
+      expect(check(r, 'tables')).toMatchObject({
+        status: 'fail',
+        evidence: 'paypipe_dev: no table raw_lines',
+      });
+      expect(check(r, 'tables').fix).toContain('paypipe deploy');
+
+      healthy();
+      const moved = glueTable('batch_outputs');
+      moved.Table.Parameters['storage.location.template'] = moved.Table.Parameters[
+        'storage.location.template'
+      ]?.replace('aggregations/', 'aggregates/') as string;
+      glue.on(GetTableCommand, { Name: 'batch_outputs' }).resolves(moved);
+      r = await run();
+      expect(check(r, 'tables').status).toBe('fail');
+      expect(check(r, 'tables').evidence).toContain('batch_outputs has storage.location.template');
+    });
+
+    it('GetTable denied is a warning naming the permission; a stack without the output is a warning', async () => {
+      healthy();
+      glue
+        .on(GetTableCommand)
+        .rejects(Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' }));
+      let r = await run();
+      expect(check(r, 'tables')).toMatchObject({ status: 'warn' });
+      expect(check(r, 'tables').fix).toContain('glue:GetTable');
+
+      healthy();
+      const { GlueDatabaseName: _db, AthenaWorkGroupName: _wg, ...older } = outputs();
+      cfn
+        .on(DescribeStacksCommand)
+        .resolves(
+          stack({
+            Outputs: Object.entries(older).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
+          }),
+        );
+      r = await run();
+      expect(check(r, 'tables')).toMatchObject({ status: 'warn' });
+      expect(check(r, 'tables').evidence).toContain('no GlueDatabaseName output');
+      expect(glue.commandCalls(GetTableCommand)).toHaveLength(0);
+    });
   });
 
   it('counts dead letters of the last hour, read from the analytics bucket', async () => {
