@@ -79,7 +79,8 @@ describe('gatherLocal', () => {
     const r = await doctor();
     const s = statuses(r);
     const na = Object.keys(s).filter((k) => s[k] === 'n/a');
-    expect(na.sort()).toEqual(['credentials', 'esm.settings', 'lag.stream', 'region', 'stack']);
+    expect(na.sort()).toEqual(['credentials', 'esm.settings', 'lag.stream', 'region', 'stack', 'tables']);
+    expect(check(r, 'tables').evidence).toContain('no Glue catalog');
     // The test pipeline runs without a schedule: the one warning, said as such.
     expect(s.schedule).toBe('warn');
     expect(check(r, 'schedule').evidence).toContain('DISABLED');

@@ -22,20 +22,20 @@ describe('renderReport', () => {
       mappings: [{ ...goodMapping, MaximumRetryAttempts: -1, BatchSize: 1 }],
     });
     const r = buildReport(f);
-    expect(r.counts).toEqual({ pass: 30, warn: 1, fail: 1, 'n/a': 0 });
+    expect(r.counts).toEqual({ pass: 31, warn: 1, fail: 1, 'n/a': 0 });
     expect(r.ok).toBe(false);
     const lines = renderReport(r, plain).split('\n');
     expect(lines[0]).toBe('paypipe doctor: stack paypipe-dev in ap-southeast-2');
     const retries = lines.findIndex((l) => l.startsWith('FAIL  Retry attempts'));
     expect(retries).toBeGreaterThan(0);
     expect(lines[retries + 1]).toMatch(/^ +→ a failing batch blocks its shard/);
-    expect(lines.at(-1)).toBe('unhealthy: 30 passed, 1 warning, 1 failed');
+    expect(lines.at(-1)).toBe('unhealthy: 31 passed, 1 warning, 1 failed');
   });
 
   it('n/a is shown as such and counted apart from the passes', () => {
     const text = renderReport(buildReport(localFacts()), plain);
     expect(text).toMatch(/\nn\/a {3}AWS credentials +local pipeline: no AWS account involved\n/);
-    expect(text.split('\n').at(-1)).toBe('healthy: 19 passed, 0 warnings, 0 failed, 5 not applicable');
+    expect(text.split('\n').at(-1)).toBe('healthy: 19 passed, 0 warnings, 0 failed, 6 not applicable');
   });
 
   it('colours only through the style it is given', () => {
