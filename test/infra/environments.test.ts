@@ -138,10 +138,14 @@ function asDev(v: unknown, ids: Map<string, string> = idMap()): unknown {
       if (pi !== undefined && di !== undefined) out = out.replaceAll(pi, di);
     }
     // (Alarm descriptions name the environment's command: `paypipe doctor --env prod`.)
-    return out
-      .replaceAll('paypipe-prod', 'paypipe-dev')
-      .replaceAll('paypipe/prod', 'paypipe/dev')
-      .replaceAll('--env prod', '--env dev');
+    return (
+      out
+        .replaceAll('paypipe-prod', 'paypipe-dev')
+        // The Glue database name is the stack name in Athena's alphabet.
+        .replaceAll('paypipe_prod', 'paypipe_dev')
+        .replaceAll('paypipe/prod', 'paypipe/dev')
+        .replaceAll('--env prod', '--env dev')
+    );
   }
   if (Array.isArray(v)) return v.map((x) => asDev(x, ids));
   if (typeof v === 'object' && v !== null) {
@@ -151,6 +155,7 @@ function asDev(v: unknown, ids: Map<string, string> = idMap()): unknown {
 }
 
 const DATA_BUCKETS = /^(RawBucket|AnalyticsBucket)[0-9A-F]{8}$/;
+const RESULTS_BUCKET = /^QueryResultsBucket[0-9A-F]{8}$/;
 const STREAMS = /^(InputStream|OutputStream)[0-9A-F]{8}$/;
 
 /**
@@ -172,7 +177,9 @@ const CLAIMS: Partial<Record<SettingKey, (d: Difference, t: Template) => boolean
     const id = d.path[1] ?? '';
     const type = t.Resources[id]?.Type ?? '';
     if (/^DataKey/.test(id)) return true; // the key and its alias
-    if (DATA_BUCKETS.test(id) && d.path[3] === 'BucketEncryption') return true;
+    if ((DATA_BUCKETS.test(id) || RESULTS_BUCKET.test(id)) && d.path[3] === 'BucketEncryption') return true;
+    // Athena's query results: SSE-KMS with the data key, or SSE-S3.
+    if (type === 'AWS::Athena::WorkGroup') return d.path.includes('EncryptionConfiguration');
     if (STREAMS.test(id) && d.path[3] === 'StreamEncryption') return true;
     // kms:* statements in the roles' policies, and the policies' shape around them.
     if (type === 'AWS::IAM::Policy') return JSON.stringify([d.dev, d.prod]).includes('kms:');
@@ -465,7 +472,8 @@ describe('the prod stack', () => {
 
   it('retains every bucket policy with its bucket (a retained bucket keeps denying plain HTTP)', () => {
     const policies = ofType(templates.prod, 'AWS::S3::BucketPolicy');
-    expect(policies).toHaveLength(3);
+    // Access logs, raw, analytics, query results.
+    expect(policies).toHaveLength(4);
     for (const [, p] of policies) {
       expect(p.DeletionPolicy).toBe('Retain');
       expect(p.UpdateReplacePolicy).toBe('Retain');

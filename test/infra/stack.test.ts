@@ -82,7 +82,9 @@ describe('buckets', () => {
   it('every bucket (access logs too) denies requests without TLS and is encrypted and private', () => {
     const buckets = ofType('AWS::S3::Bucket');
     expect(buckets.map(([id]) => id).sort()).toEqual(
-      [stack.rawBucket, stack.analyticsBucket, stack.accessLogsBucket].map(logicalId).sort(),
+      [stack.rawBucket, stack.analyticsBucket, stack.accessLogsBucket, stack.query?.resultsBucket]
+        .map((b) => logicalId(b as NonNullable<typeof b>))
+        .sort(),
     );
     for (const [id, b] of buckets) {
       expect(b.Properties?.BucketEncryption).toBeDefined();
@@ -105,10 +107,15 @@ describe('buckets', () => {
 
   it('dev (removal policy destroy) deletes buckets with their objects', () => {
     expect(config.removalPolicy).toBe('destroy');
-    for (const b of [stack.rawBucket, stack.analyticsBucket, stack.accessLogsBucket]) {
-      expect(resources[logicalId(b)]?.DeletionPolicy).toBe('Delete');
+    for (const b of [
+      stack.rawBucket,
+      stack.analyticsBucket,
+      stack.accessLogsBucket,
+      stack.query?.resultsBucket,
+    ]) {
+      expect(resources[logicalId(b as NonNullable<typeof b>)]?.DeletionPolicy).toBe('Delete');
     }
-    expect(ofType('Custom::S3AutoDeleteObjects')).toHaveLength(3);
+    expect(ofType('Custom::S3AutoDeleteObjects')).toHaveLength(4);
   });
 });
 

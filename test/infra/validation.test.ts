@@ -83,7 +83,8 @@ describe.each(CONFIGS)('%s: the real app with validation on', (_env, config) => 
       }
       for (const r of Object.values(t.Resources)) {
         if (r.Type === 'AWS::Athena::WorkGroup') {
-          r.Properties.WorkGroupConfiguration.ResultConfiguration.EncryptionConfiguration.EncryptionOption = 'ROT13';
+          r.Properties.WorkGroupConfiguration.ResultConfiguration.EncryptionConfiguration.EncryptionOption =
+            'ROT13';
           r.Properties.WorkGroupConfiguration.BytesScannedCutoffPerQuery = 5;
         }
         if (r.Type === 'AWS::Glue::Table') r.Properties.TableInput.TableType = 42;
