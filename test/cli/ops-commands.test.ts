@@ -59,6 +59,7 @@ describe('prerequisites', () => {
       ['credentials', 'n/a'],
       ['region', 'n/a'],
       ['stack', 'n/a'],
+      ['tables', 'n/a'],
     ]);
     expect(report.checks[0]?.fix).toContain('paypipe up');
     const err = JSON.parse(r.stderr.trim().split('\n').at(-1) ?? '') as {
