@@ -325,13 +325,11 @@ describe('gatherAws', () => {
 
       healthy();
       const { GlueDatabaseName: _db, AthenaWorkGroupName: _wg, ...older } = outputs();
-      cfn
-        .on(DescribeStacksCommand)
-        .resolves(
-          stack({
-            Outputs: Object.entries(older).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
-          }),
-        );
+      cfn.on(DescribeStacksCommand).resolves(
+        stack({
+          Outputs: Object.entries(older).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
+        }),
+      );
       r = await run();
       expect(check(r, 'tables')).toMatchObject({ status: 'warn' });
       expect(check(r, 'tables').evidence).toContain('no GlueDatabaseName output');
