@@ -74,8 +74,15 @@ describe.each(CONFIGS)('%s: the real app with validation on', (_env, config) => 
   it.skipIf(!hasCfnLint)(
     'cfn-lint checks the Glue and Athena resources (a broken copy of the template fails)',
     () => {
+      type Props = {
+        WorkGroupConfiguration: {
+          BytesScannedCutoffPerQuery: number;
+          ResultConfiguration: { EncryptionConfiguration: { EncryptionOption: string } };
+        };
+        TableInput: { TableType: unknown };
+      };
       const t = JSON.parse(readFileSync(templatePath, 'utf8')) as {
-        Resources: Record<string, { Type: string; Properties: Record<string, any> }>;
+        Resources: Record<string, { Type: string; Properties: Props }>;
       };
       const types = Object.values(t.Resources).map((r) => r.Type);
       for (const type of ['AWS::Glue::Database', 'AWS::Glue::Table', 'AWS::Athena::WorkGroup']) {

@@ -699,13 +699,16 @@ const rows: Row[] = [
     (f) => {
       const t = healthyTables();
       const bo = t.tables.batch_outputs as { location?: string; parameters: Record<string, string> };
-      bo.parameters['storage.location.template'] =
-        's3://analytics-bucket/aggregations/${year}/${month}/${day}/${hour}/';
+      // Hive's `year=` dropped from the template: the folders Firehose writes no longer match.
+      bo.parameters['storage.location.template'] = (bo.parameters['storage.location.template'] ?? '').replace(
+        /(year|month|day|hour)=/g,
+        '',
+      );
       f.tables = k(t);
     },
     'tables',
     'fail',
-    'batch_outputs has storage.location.template = s3://analytics-bucket/aggregations/${year}/',
+    'batch_outputs has storage.location.template = s3://analytics-bucket/aggregations/$',
   ],
   [
     'projection turned off',
