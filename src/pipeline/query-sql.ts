@@ -1,0 +1,331 @@
+/**
+ * The merge rule (docs/windowing.md, src/domain/exact-merge.ts) in SQL, over the tables of
+ * tables.ts, for Athena (engine v3, Trino) and the embedded DuckDB: one text, with a small dialect
+ * switch where the two engines spell a thing differently (regex match, JSON of a value, UNNEST of
+ * an array of structs, ISO time to epoch ms, JSON field extraction).
+ *
+ * How the rule becomes SQL, per input shard:
+ *  - outputs: batch output rows grouped by their envelope (shard, range, records, parts, digest);
+ *    copies of a part (Firehose duplicates, redeliveries) collapse; COMPLETE = every part present
+ *    and no two copies of a part differ.
+ *  - nodes: the sorted sequence endpoints of all outputs (complete or not). Sequence numbers are
+ *    decimal strings up to 128 digits: sorted and compared as left-padded strings, never numbers.
+ *  - edges: a complete output covering endpoints a..b is an edge a → b+1; a chain of disjoint
+ *    complete outputs covering every endpoint is a path 1 → m+1.
+ *  - segments: a node no edge jumps over is a CUT; every path passes every cut, so the search
+ *    splits into the short stretches between cuts (a healthy shard: every node is a cut, every
+ *    stretch one edge). The recursive CTE walks stretches only, so its depth is the longest chain
+ *    inside one retry episode, not the length of the shard (Athena caps recursion at 10 levels: a
+ *    deeper episode fails the query loudly, never silently).
+ *  - a stretch with no path is a GAP (nothing of it is counted); one whose paths give different
+ *    cell totals is AMBIGUOUS (the first path, fewest outputs, is counted); an output with two
+ *    different copies of a part is CONFLICTING. The windows of every output touching one of those
+ *    are UNDECIDED.
+ * What the TypeScript merge does and this does not: it verifies each output's SHA-256 digest
+ * (here: copies are compared, the digest is not recomputed), it counts around a gap what a path
+ * with skips can still cover (here: a whole stretch is left out, and its windows are undecided —
+ * so the SQL's undecided windows include the TypeScript's), and it reads v1 aggregates (objects
+ * from before batch outputs; not in batch_outputs).
+ */
+import { partitionPrefix } from './partitions.js';
+
+export type Dialect = 'duckdb' | 'trino';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/** The spellings that differ between DuckDB and Athena engine v3 (Trino). */
+export interface DialectSql {
+  regexLike(expr: string, pattern: string): string;
+  /** A value (array of structs) as JSON text: copies of a part compare through it. */
+  jsonText(expr: string): string;
+  /** FROM-clause fragment unnesting `aggregates` of alias `o` into columns of alias `c`. */
+  unnestCells(o: string): string;
+  /** The column of alias `c` (after unnestCells). */
+  cell(field: string): string;
+  /** ISO-8601 `…T…Z` text → epoch milliseconds (bigint). */
+  isoToMs(expr: string): string;
+  /** A top-level JSON field of a text, as text (NULL when absent or the text is not JSON). */
+  jsonField(expr: string, field: string): string;
+  /** Text → base64 of its UTF-8 bytes. */
+  base64(expr: string): string;
+}
+
+const CELL_FIELDS = [
+  'window_start',
+  'window_end',
+  'currency',
+  'transaction_count',
+  'total_amount',
+  'avg_amount',
+  'min_amount',
+  'max_amount',
+] as const;
+
+export const DIALECTS: Readonly<Record<Dialect, DialectSql>> = {
+  duckdb: {
+    regexLike: (e, p) => `regexp_full_match(${e}, '${p}')`,
+    jsonText: (e) => `CAST(to_json(${e}) AS VARCHAR)`,
+    unnestCells: (o) => `CROSS JOIN UNNEST(${o}.aggregates) AS u(c)`,
+    cell: (f) => `u.c.${f}`,
+    isoToMs: (e) => `epoch_ms(CAST(${e} AS TIMESTAMPTZ))`,
+    jsonField: (e, f) => `json_extract_string(CASE WHEN json_valid(${e}) THEN ${e} END, '$.${f}')`,
+    base64: (e) => `to_base64(encode(${e}))`,
+  },
+  trino: {
+    regexLike: (e, p) => `regexp_like(${e}, '${p}')`,
+    jsonText: (e) => `json_format(CAST(${e} AS JSON))`,
+    unnestCells: (o) => `CROSS JOIN UNNEST(${o}.aggregates) AS u(${CELL_FIELDS.join(', ')})`,
+    cell: (f) => `u.${f}`,
+    isoToMs: (e) => `CAST(to_unixtime(from_iso8601_timestamp(${e})) * 1000 AS bigint)`,
+    jsonField: (e, f) => `json_extract_scalar(try(json_parse(${e})), '$.${f}')`,
+    base64: (e) => `to_base64(to_utf8(${e}))`,
+  },
+};
+
+/** Text as a SQL string literal. */
+export const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+/**
+ * A predicate on the partition columns selecting the arrival hours that intersect [fromMs, toMs]:
+ * whole days as `(year, month, day)`, partial days with their hours listed, so Athena's partition
+ * projection prunes to exactly those prefixes. `TRUE` without a range.
+ */
+export function partitionPredicate(fromMs: number | undefined, toMs: number | undefined, alias = ''): string {
+  if (fromMs === undefined || toMs === undefined) return 'TRUE';
+  if (!(fromMs <= toMs)) return 'FALSE';
+  const a = alias === '' ? '' : `${alias}.`;
+  const terms: string[] = [];
+  const firstHour = Math.floor(fromMs / HOUR_MS) * HOUR_MS;
+  for (let day = Math.floor(firstHour / DAY_MS) * DAY_MS; day <= toMs; day += DAY_MS) {
+    const p = /year=(\d{4})\/month=(\d{2})\/day=(\d{2})/.exec(partitionPrefix('', day)) as RegExpExecArray;
+    const dayTerm = `${a}year = '${p[1]}' AND ${a}month = '${p[2]}' AND ${a}day = '${p[3]}'`;
+    const lo = Math.max(firstHour, day);
+    const hi = Math.min(toMs, day + DAY_MS - 1);
+    if (lo === day && hi >= day + DAY_MS - HOUR_MS) {
+      terms.push(`(${dayTerm})`);
+      continue;
+    }
+    const hours: string[] = [];
+    for (let h = Math.floor(lo / HOUR_MS) * HOUR_MS; h <= hi; h += HOUR_MS) {
+      hours.push(`'${String(new Date(h).getUTCHours()).padStart(2, '0')}'`);
+    }
+    terms.push(`(${dayTerm} AND ${a}hour IN (${hours.join(', ')}))`);
+  }
+  return terms.length === 0 ? 'FALSE' : `(${terms.join(' OR ')})`;
+}
+
+export interface MergeQueryOptions {
+  /** Windows that overlap [fromMs, toMs) are kept (like `results`); all when absent. */
+  fromMs?: number;
+  toMs?: number;
+  /**
+   * Arrival hours read: those of the range plus this much after it (a window's aggregate lands
+   * after the window closes, by up to Firehose's buffer and the aggregator's retries). Default 1 h,
+   * as `results` reads.
+   */
+  slackMs?: number;
+}
+
+/** The CTEs shared by the merged totals and the undecided windows (everything up to the chain). */
+function mergeCtes(d: DialectSql, o: MergeQueryOptions): string {
+  const slack = o.slackMs ?? HOUR_MS;
+  const pf = partitionPredicate(o.fromMs, o.toMs === undefined ? undefined : o.toMs + slack);
+  const seqOk = (c: string): string => d.regexLike(c, '[0-9]{1,128}');
+  return `bo AS (
+  SELECT shard_id, first_sequence_number AS f, last_sequence_number AS l, records, parts, digest, part,
+    aggregates, ${d.jsonText('aggregates')} AS agg_text,
+    shard_id || '/' || digest || '/' || first_sequence_number || '/' || last_sequence_number || '/'
+      || CAST(parts AS varchar) || '/' || CAST(records AS varchar) AS okey
+  FROM batch_outputs
+  WHERE schema_version = 2 AND ${pf}
+    AND shard_id IS NOT NULL AND digest IS NOT NULL AND records IS NOT NULL
+    AND parts >= 1 AND part >= 1 AND part <= parts
+    AND ${seqOk('first_sequence_number')} AND ${seqOk('last_sequence_number')}
+),
+part_copies AS (
+  SELECT okey, shard_id, f, l, parts, part, count(DISTINCT agg_text) AS variants
+  FROM bo GROUP BY okey, shard_id, f, l, parts, part
+),
+outputs AS (
+  SELECT okey, shard_id, lpad(f, 128, '0') AS fk, lpad(l, 128, '0') AS lk, f, l,
+    CASE WHEN count(*) = max(parts) AND max(variants) = 1 THEN 1 ELSE 0 END AS complete,
+    max(variants) AS variants
+  FROM part_copies GROUP BY okey, shard_id, f, l
+),
+kept AS (
+  SELECT okey, part, aggregates,
+    row_number() OVER (PARTITION BY okey, part ORDER BY agg_text) AS copy
+  FROM bo
+),
+cells AS (
+  SELECT k.okey,
+    ${CELL_FIELDS.map((f) => `${d.cell(f)} AS ${f}`).join(',\n    ')}
+  FROM kept k ${d.unnestCells('k')}
+  WHERE k.copy = 1
+),
+ends AS (
+  SELECT shard_id, fk AS k FROM outputs UNION SELECT shard_id, lk AS k FROM outputs
+),
+nodes AS (
+  SELECT shard_id, k, row_number() OVER (PARTITION BY shard_id ORDER BY k) AS i FROM ends
+),
+shard_sizes AS (SELECT shard_id, count(*) AS m FROM nodes GROUP BY shard_id),
+spans AS (
+  SELECT o.okey, o.shard_id, o.complete, o.variants, o.fk, o.lk, a.i AS a, b.i + 1 AS b
+  FROM outputs o
+  JOIN nodes a ON a.shard_id = o.shard_id AND a.k = o.fk
+  JOIN nodes b ON b.shard_id = o.shard_id AND b.k = o.lk
+),
+edges AS (SELECT okey, shard_id, a, b FROM spans WHERE complete = 1 AND fk <= lk),
+all_nodes AS (
+  SELECT shard_id, i FROM nodes UNION ALL SELECT shard_id, m + 1 AS i FROM shard_sizes
+),
+sweep AS (
+  SELECT shard_id, i AS pos, 0 AS kind, CAST(NULL AS bigint) AS b FROM all_nodes
+  UNION ALL SELECT shard_id, a AS pos, 1 AS kind, b FROM edges
+),
+cover AS (
+  SELECT shard_id, pos, kind,
+    max(b) OVER (PARTITION BY shard_id ORDER BY pos, kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS reach
+  FROM sweep
+),
+cuts AS (
+  SELECT shard_id, pos AS i, CASE WHEN coalesce(reach, 0) <= pos THEN 1 ELSE 0 END AS cut
+  FROM cover WHERE kind = 0
+),
+seg_of AS (
+  SELECT shard_id, i, sum(cut) OVER (PARTITION BY shard_id ORDER BY i ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seg
+  FROM cuts
+),
+seg_starts AS (SELECT shard_id, seg, min(i) AS s_node FROM seg_of GROUP BY shard_id, seg),
+segs AS (
+  SELECT shard_id, seg, s_node, lead(s_node) OVER (PARTITION BY shard_id ORDER BY seg) AS e_node
+  FROM seg_starts
+),
+stretches AS (SELECT shard_id, seg, s_node, e_node FROM segs WHERE e_node IS NOT NULL),
+paths (shard_id, seg, node, path, n) AS (
+  SELECT shard_id, seg, s_node, CAST(',' AS varchar), 0 FROM stretches
+  UNION ALL
+  SELECT p.shard_id, p.seg, e.b, p.path || e.okey || ',', p.n + 1
+  FROM paths p
+  JOIN stretches g ON g.shard_id = p.shard_id AND g.seg = p.seg
+  JOIN edges e ON e.shard_id = p.shard_id AND e.a = p.node
+  WHERE p.node < g.e_node
+),
+full_paths AS (
+  SELECT p.shard_id, p.seg, p.path, p.n
+  FROM paths p JOIN stretches g ON g.shard_id = p.shard_id AND g.seg = p.seg AND p.node = g.e_node
+),
+path_outputs AS (
+  SELECT fp.shard_id, fp.seg, fp.path, fp.n, e.okey
+  FROM full_paths fp
+  JOIN stretches g ON g.shard_id = fp.shard_id AND g.seg = fp.seg
+  JOIN edges e ON e.shard_id = fp.shard_id AND e.a >= g.s_node AND e.a < g.e_node
+    AND strpos(fp.path, ',' || e.okey || ',') > 0
+),
+chosen AS (
+  SELECT shard_id, seg, path FROM (
+    SELECT shard_id, seg, path, row_number() OVER (PARTITION BY shard_id, seg ORDER BY n, path) AS r
+    FROM full_paths
+  ) t WHERE r = 1
+),
+n_paths AS (SELECT shard_id, seg, count(*) AS n FROM full_paths GROUP BY shard_id, seg),
+path_cells AS (
+  SELECT po.shard_id, po.seg, po.path, c.window_start, c.currency,
+    CAST(sum(c.transaction_count) AS varchar) || '/' || CAST(sum(c.total_amount) AS varchar) || '/'
+      || CAST(min(c.min_amount) AS varchar) || '/' || CAST(max(c.max_amount) AS varchar) AS figures
+  FROM path_outputs po JOIN n_paths np ON np.shard_id = po.shard_id AND np.seg = po.seg AND np.n > 1
+  JOIN cells c ON c.okey = po.okey
+  GROUP BY po.shard_id, po.seg, po.path, c.window_start, c.currency
+),
+ambiguous AS (
+  SELECT DISTINCT pc.shard_id, pc.seg
+  FROM path_cells pc JOIN n_paths np ON np.shard_id = pc.shard_id AND np.seg = pc.seg
+  GROUP BY pc.shard_id, pc.seg, pc.window_start, pc.currency, np.n
+  HAVING count(DISTINCT pc.figures) > 1 OR count(*) < np.n
+),
+problems AS (
+  SELECT g.shard_id, 'gap' AS kind, g.s_node AS lo, g.e_node - 1 AS hi
+  FROM stretches g LEFT JOIN n_paths np ON np.shard_id = g.shard_id AND np.seg = g.seg
+  WHERE np.n IS NULL
+  UNION ALL
+  SELECT g.shard_id, 'ambiguous' AS kind, g.s_node AS lo, g.e_node - 1 AS hi
+  FROM stretches g JOIN ambiguous am ON am.shard_id = g.shard_id AND am.seg = g.seg
+  UNION ALL
+  SELECT shard_id, 'conflicting_copies' AS kind, a AS lo, b - 1 AS hi FROM spans WHERE variants > 1
+),
+problem_outputs AS (
+  SELECT DISTINCT pr.shard_id, pr.kind, pr.lo, pr.hi, s.okey
+  FROM problems pr JOIN spans s ON s.shard_id = pr.shard_id AND s.a <= pr.hi AND s.b - 1 >= pr.lo
+),
+undecided_windows AS (
+  SELECT DISTINCT c.window_start FROM problem_outputs po JOIN cells c ON c.okey = po.okey
+),
+chosen_outputs AS (
+  SELECT DISTINCT po.okey FROM chosen ch
+  JOIN path_outputs po ON po.shard_id = ch.shard_id AND po.seg = ch.seg AND po.path = ch.path
+)`;
+}
+
+const windowFilter = (o: MergeQueryOptions, alias: string): string =>
+  o.fromMs === undefined || o.toMs === undefined
+    ? 'TRUE'
+    : `${alias}.window_end > ${sqlString(new Date(o.fromMs).toISOString())} AND ${alias}.window_start < ${sqlString(new Date(o.toMs).toISOString())}`;
+
+/**
+ * Merged per-(window, currency) aggregates under the rule: window_start, window_end, currency,
+ * transaction_count, total_amount, min_amount, max_amount (exact decimals), and `decided` (false
+ * where a gap, an ambiguity or conflicting copies touch the window: the figures are a lower bound
+ * or one of two answers). Sorted by window, then currency.
+ */
+export function mergedAggregatesSql(dialect: Dialect, o: MergeQueryOptions = {}): string {
+  const d = DIALECTS[dialect];
+  return `WITH RECURSIVE ${mergeCtes(d, o)},
+merged AS (
+  SELECT c.window_start, c.window_end, c.currency,
+    sum(c.transaction_count) AS transaction_count, sum(c.total_amount) AS total_amount,
+    min(c.min_amount) AS min_amount, max(c.max_amount) AS max_amount
+  FROM cells c JOIN chosen_outputs co ON co.okey = c.okey
+  GROUP BY c.window_start, c.window_end, c.currency
+)
+SELECT m.window_start, m.window_end, m.currency, m.transaction_count, m.total_amount, m.min_amount, m.max_amount,
+  CASE WHEN u.window_start IS NULL THEN true ELSE false END AS decided
+FROM merged m LEFT JOIN undecided_windows u ON u.window_start = m.window_start
+WHERE ${windowFilter(o, 'm')}
+ORDER BY m.window_start, m.currency`;
+}
+
+/**
+ * Where the rule cannot decide: one row per problem — kind (gap, ambiguous, conflicting_copies),
+ * shard_id, the sequence range (from_sequence..to_sequence, decimal text) and the windows of the
+ * outputs it touches (window_start, one row each; NULL when those outputs hold no cell).
+ */
+export function undecidedWindowsSql(dialect: Dialect, o: MergeQueryOptions = {}): string {
+  const d = DIALECTS[dialect];
+  return `WITH RECURSIVE ${mergeCtes(d, o)},
+named AS (
+  SELECT DISTINCT po.kind, po.shard_id, lo_n.k AS lo_k, hi_n.k AS hi_k, c.window_start
+  FROM problem_outputs po
+  JOIN nodes lo_n ON lo_n.shard_id = po.shard_id AND lo_n.i = po.lo
+  JOIN nodes hi_n ON hi_n.shard_id = po.shard_id AND hi_n.i = po.hi
+  LEFT JOIN cells c ON c.okey = po.okey
+)
+SELECT kind, shard_id,
+  ${stripZeros('lo_k')} AS from_sequence, ${stripZeros('hi_k')} AS to_sequence, window_start
+FROM named n
+WHERE n.window_start IS NULL OR (${windowFilter(o, 'n')})
+ORDER BY shard_id, lo_k, kind, window_start`;
+}
+
+/** A left-padded sequence key back to its decimal text (all zeros → '0'). */
+const stripZeros = (c: string): string =>
+  `CASE WHEN ltrim(${c}, '0') = '' THEN '0' ELSE ltrim(${c}, '0') END`;
+
+/**
+ * Windows ending after window_end > x: helper for callers that build SQL around the merge (e.g.
+ * reconcile) and need the same CTE chain, without the final SELECT.
+ */
+export function mergeWith(dialect: Dialect, o: MergeQueryOptions = {}): string {
+  return `WITH RECURSIVE ${mergeCtes(DIALECTS[dialect], o)}`;
+}
