@@ -23,6 +23,8 @@ export type ErrorCode =
   /** A stop left records undelivered (saved in the data dir or left on a stream): nothing lost, not done. */
   | 'UNDELIVERED'
   | 'CHECK_FAILED'
+  /** Ctrl-C stopped work that was billed or running remotely (an Athena query, stopped too). */
+  | 'INTERRUPTED'
   | 'INTERNAL';
 
 export class PaypipeError extends Error {

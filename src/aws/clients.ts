@@ -19,6 +19,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { type AwsClientTarget, type AwsService, resolveEndpoints } from './settings.js';
 
@@ -117,6 +118,8 @@ export async function awsOnlyClients(target: AwsClientTarget, s: SdkSettings = {
     sqs: async (): Promise<SQSClient> => new (await import('@aws-sdk/client-sqs')).SQSClient(c('sqs')),
     eventBridge: async (): Promise<EventBridgeClient> =>
       new (await import('@aws-sdk/client-eventbridge')).EventBridgeClient(c('eventbridge')),
+    athena: async (): Promise<AthenaClient> =>
+      new (await import('@aws-sdk/client-athena')).AthenaClient(c('athena')),
     firehose: async (): Promise<FirehoseClient> =>
       new (await import('@aws-sdk/client-firehose')).FirehoseClient(c('firehose')),
     glue: async (): Promise<GlueClient> => new (await import('@aws-sdk/client-glue')).GlueClient(c('glue')),

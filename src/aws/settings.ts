@@ -25,6 +25,7 @@ import { DEFAULT_REGION } from '../pipeline/config.js';
 
 /** The services paypipe calls, by the SDK's service id (which names the endpoint variable). */
 const SERVICE_IDS = {
+  athena: 'Athena',
   cloudformation: 'CloudFormation',
   cloudwatch: 'CloudWatch',
   'cloudwatch-logs': 'CloudWatch Logs',

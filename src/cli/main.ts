@@ -15,6 +15,8 @@ import { register as send } from './send/command.js';
 import { register as results } from './results/command.js';
 import { register as peek } from './peek/command.js';
 import { register as deadLetters } from './dead-letters/command.js';
+import { register as query } from './query/command.js';
+import { register as reconcile } from './reconcile/command.js';
 import { register as logs } from './logs/command.js';
 import { register as doctor } from './doctor/command.js';
 import { register as schedule } from './schedule/command.js';
@@ -37,6 +39,8 @@ const commandModules: Register[] = [
   up,
   send,
   results,
+  query,
+  reconcile,
   peek,
   deadLetters,
   redrive,

@@ -320,7 +320,7 @@ ORDER BY shard_id, lo_k, kind, window_start`;
 
 /** A left-padded sequence key back to its decimal text (all zeros → '0'). */
 const stripZeros = (c: string): string =>
-  `CASE WHEN ltrim(${c}, '0') = '' THEN '0' ELSE ltrim(${c}, '0') END`;
+  `CASE WHEN regexp_replace(${c}, '^0+', '') = '' THEN '0' ELSE regexp_replace(${c}, '^0+', '') END`;
 
 /**
  * Windows ending after window_end > x: helper for callers that build SQL around the merge (e.g.
@@ -328,4 +328,144 @@ const stripZeros = (c: string): string =>
  */
 export function mergeWith(dialect: Dialect, o: MergeQueryOptions = {}): string {
   return `WITH RECURSIVE ${mergeCtes(DIALECTS[dialect], o)}`;
+}
+
+/** Merged totals per currency over the range (the sum of the merged windows), and whether all were decided. */
+export function totalsPerCurrencySql(dialect: Dialect, o: MergeQueryOptions = {}): string {
+  return `WITH m AS (
+${mergedAggregatesSql(dialect, o).replace(/\nORDER BY m\.window_start, m\.currency$/, '')}
+)
+SELECT currency, count(*) AS windows, sum(transaction_count) AS transaction_count, sum(total_amount) AS total_amount,
+  min(min_amount) AS min_amount, max(max_amount) AS max_amount, bool_and(decided) AS decided
+FROM m GROUP BY currency ORDER BY currency`;
+}
+
+export interface RawQueryOptions extends MergeQueryOptions {
+  /** Window width, ms (config windowSeconds × 1000). */
+  windowMs: number;
+}
+
+/** The raw side, per line: parsed fields (text), the window it falls in (ms), and whether it parses. */
+function rawCtes(d: DialectSql, o: RawQueryOptions): string {
+  const slack = o.slackMs ?? HOUR_MS;
+  const pf = partitionPredicate(o.fromMs, o.toMs === undefined ? undefined : o.toMs + slack);
+  const inRange =
+    o.fromMs === undefined || o.toMs === undefined
+      ? 'TRUE'
+      : `ts >= ${Math.floor(o.fromMs / o.windowMs) * o.windowMs} AND ts < ${o.toMs}`;
+  return `raw_parsed AS (
+  SELECT line, ${d.base64('line')} AS b64,
+    ${d.jsonField('line', 'transaction_id')} AS transaction_id,
+    ${d.jsonField('line', 'currency')} AS currency,
+    TRY_CAST(${d.jsonField('line', 'amount')} AS decimal(38,9)) AS amount,
+    TRY_CAST(${d.jsonField('line', 'event_timestamp')} AS bigint) AS ts
+  FROM raw_lines WHERE ${pf} AND line <> ''
+),
+raw_in AS (
+  SELECT line, b64, transaction_id, currency, amount, ts,
+    CASE WHEN ts IS NULL THEN NULL ELSE ts - (((ts % ${o.windowMs}) + ${o.windowMs}) % ${o.windowMs}) END AS window_ms
+  FROM raw_parsed
+  WHERE ts IS NULL OR (${inRange})
+)`;
+}
+
+/**
+ * Duplicate transaction_ids in the raw archive over the range: how many copies, whether they are
+ * byte-identical (a retry of the same send) or differ (two payments under one id), and their
+ * effect on the totals (the aggregator counts every copy: extra payments and amount).
+ */
+export function duplicatesSql(dialect: Dialect, o: RawQueryOptions): string {
+  const d = DIALECTS[dialect];
+  return `WITH ${rawCtes(d, o)}
+SELECT transaction_id, count(*) AS copies, count(DISTINCT line) AS distinct_payloads,
+  min(currency) AS currency, count(*) - 1 AS extra_payments,
+  sum(amount) - max(amount) AS extra_amount_at_most
+FROM raw_in
+WHERE transaction_id IS NOT NULL AND amount IS NOT NULL
+GROUP BY transaction_id HAVING count(*) > 1
+ORDER BY copies DESC, transaction_id`;
+}
+
+/**
+ * The accounting identity over the range, one row per finding (none: it holds). Every raw record is
+ * in exactly one place: a dead letter (byte-equal to its data_base64), counted in an aggregate, or
+ * missing. Per (window, currency), the raw totals of the counted records equal the merged aggregates.
+ * kind:
+ *  - `cell_mismatch`: raw count/total ≠ merged (window_start, currency, raw_count, raw_total,
+ *    merged_count, merged_total) — records missing from the aggregates, or aggregates with no raw record;
+ *  - `unaccounted`: a raw record that is neither a payment that parses nor a dead letter (detail: the line);
+ *  - `dead_letter_without_raw`: a dead letter whose bytes are not in the raw archive (detail: base64);
+ *  - `undecided`: the merge rule cannot decide here (detail: kind, shard and sequence range).
+ * Plus one `summary` row: raw records, dead-lettered, counted, unaccounted.
+ */
+export function reconcileSql(dialect: Dialect, o: RawQueryOptions): string {
+  const d = DIALECTS[dialect];
+  const slack = o.slackMs ?? HOUR_MS;
+  const dlPf = partitionPredicate(o.fromMs, o.toMs === undefined ? undefined : o.toMs + slack);
+  return `${mergeWith(dialect, o)},
+${rawCtes(d, o)},
+dl AS (
+  SELECT data_base64, reason, count(*) AS n FROM (
+    SELECT DISTINCT shard_id, sequence_number, data_base64, reason FROM dead_letters WHERE ${dlPf}
+  ) x GROUP BY data_base64, reason
+),
+raw_by_bytes AS (
+  SELECT b64, min(line) AS line, count(*) AS n, min(currency) AS currency, min(amount) AS amount,
+    min(window_ms) AS window_ms, min(ts) AS ts
+  FROM raw_in GROUP BY b64
+),
+placed AS (
+  SELECT r.b64, r.line, r.n AS raw_n, coalesce(x.n, 0) AS dead_n, r.currency, r.amount, r.window_ms,
+    CASE WHEN r.currency IS NULL OR r.amount IS NULL OR r.window_ms IS NULL THEN 0 ELSE 1 END AS parses
+  FROM raw_by_bytes r LEFT JOIN (SELECT data_base64, sum(n) AS n FROM dl GROUP BY data_base64) x ON x.data_base64 = r.b64
+),
+counted AS (
+  SELECT window_ms, currency, sum(raw_n - least(raw_n, dead_n)) AS cnt,
+    sum((raw_n - least(raw_n, dead_n)) * amount) AS tot
+  FROM placed WHERE parses = 1 AND raw_n > dead_n GROUP BY window_ms, currency
+),
+merged AS (
+  SELECT ${d.isoToMs('c.window_start')} AS window_ms, c.window_start, c.currency,
+    sum(c.transaction_count) AS cnt, sum(c.total_amount) AS tot
+  FROM cells c JOIN chosen_outputs co ON co.okey = c.okey
+  ${o.fromMs === undefined || o.toMs === undefined ? '' : `WHERE ${windowFilter(o, 'c')}`}
+  GROUP BY c.window_start, c.currency
+),
+cell_check AS (
+  SELECT coalesce(m.window_ms, r.window_ms) AS window_ms, coalesce(m.currency, r.currency) AS currency,
+    coalesce(r.cnt, 0) AS raw_count, coalesce(r.tot, 0) AS raw_total,
+    coalesce(m.cnt, 0) AS merged_count, coalesce(m.tot, 0) AS merged_total
+  FROM merged m FULL OUTER JOIN counted r ON r.window_ms = m.window_ms AND r.currency = m.currency
+),
+findings AS (
+  SELECT 'cell_mismatch' AS kind, window_ms, currency, raw_count, raw_total, merged_count, merged_total,
+    CAST(NULL AS varchar) AS detail
+  FROM cell_check WHERE raw_count <> merged_count OR raw_total <> merged_total
+  UNION ALL
+  SELECT 'unaccounted', window_ms, currency, raw_n - dead_n, CAST(NULL AS decimal(38,9)), CAST(NULL AS bigint),
+    CAST(NULL AS decimal(38,9)), line
+  FROM placed WHERE parses = 0 AND raw_n > dead_n
+  UNION ALL
+  SELECT 'dead_letter_without_raw', CAST(NULL AS bigint), CAST(NULL AS varchar), CAST(NULL AS bigint),
+    CAST(NULL AS decimal(38,9)), CAST(NULL AS bigint), CAST(NULL AS decimal(38,9)), x.data_base64
+  FROM (SELECT data_base64, sum(n) AS n FROM dl GROUP BY data_base64) x
+  LEFT JOIN raw_by_bytes r ON r.b64 = x.data_base64
+  WHERE coalesce(r.n, 0) < x.n
+  UNION ALL
+  SELECT DISTINCT 'undecided', CAST(NULL AS bigint), CAST(NULL AS varchar), CAST(NULL AS bigint),
+    CAST(NULL AS decimal(38,9)), CAST(NULL AS bigint), CAST(NULL AS decimal(38,9)),
+    po.kind || ' ' || po.shard_id || ' ' || ${stripZeros('lo_n.k')} || '..' || ${stripZeros('hi_n.k')}
+  FROM problem_outputs po
+  JOIN nodes lo_n ON lo_n.shard_id = po.shard_id AND lo_n.i = po.lo
+  JOIN nodes hi_n ON hi_n.shard_id = po.shard_id AND hi_n.i = po.hi
+  UNION ALL
+  SELECT 'summary', CAST(NULL AS bigint), CAST(NULL AS varchar),
+    coalesce(sum(raw_n), 0), CAST(NULL AS decimal(38,9)),
+    coalesce(sum(least(raw_n, dead_n)), 0), CAST(NULL AS decimal(38,9)),
+    CAST(coalesce(sum(CASE WHEN parses = 1 THEN raw_n - least(raw_n, dead_n) ELSE 0 END), 0) AS varchar)
+      || '/' || CAST(coalesce(sum(CASE WHEN parses = 0 THEN raw_n - least(raw_n, dead_n) ELSE 0 END), 0) AS varchar)
+  FROM placed
+)
+SELECT kind, window_ms, currency, raw_count, raw_total, merged_count, merged_total, detail
+FROM findings ORDER BY kind, window_ms, currency, detail`;
 }

@@ -1,0 +1,235 @@
+/**
+ * `paypipe reconcile`: the accounting identity (src/pipeline/query-sql.ts reconcileSql) and the
+ * duplicate transaction_ids, on the target's engine, as one report.
+ */
+import { PaypipeError } from '../../errors.js';
+import { duplicatesSql, reconcileSql } from '../../pipeline/query-sql.js';
+import { implicitWhen, resolveRange } from '../../pipeline/time-range.js';
+import type { Io, Style } from '../io.js';
+import { plural, renderColumns } from '../render/aggregates.js';
+import { openSqlBackend } from '../sql-backend.js';
+import type { ReconcileFlags } from './flags.js';
+
+const HOUR_MS = 3_600_000;
+
+export interface CellMismatch {
+  window_start: string;
+  currency: string;
+  raw_count: number;
+  raw_total: string;
+  merged_count: number;
+  merged_total: string;
+}
+
+export interface ReconcileReport {
+  kind: 'paypipe.reconcile';
+  engine: 'athena' | 'duckdb';
+  target: 'aws' | 'local';
+  range: { from: string; to: string };
+  ok: boolean;
+  records: { raw: number; counted: number; deadLetters: number; unaccounted: number };
+  mismatches: CellMismatch[];
+  /** Raw records neither a payment that parses nor a dead letter: their text. */
+  unaccounted: Array<{ copies: number; line: string }>;
+  /** Dead letters whose bytes are not in the raw archive (base64). */
+  deadLettersWithoutRaw: string[];
+  /** Where the merge rule cannot decide: kind, shard, sequence range. */
+  undecided: string[];
+  duplicates: Array<{
+    transaction_id: string;
+    copies: number;
+    distinct_payloads: number;
+    currency: string | null;
+    extra_payments: number;
+    extra_amount_at_most: string | null;
+  }>;
+  bytesScanned: number;
+  costUsd?: number;
+}
+
+const str = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
+const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+/** Decimal text without trailing zeros after the point ('12.500000000' → '12.5'). */
+const dec = (v: unknown): string => {
+  const s = str(v);
+  return s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
+};
+
+export async function runReconcile(
+  flags: ReconcileFlags,
+  io: Io,
+  nowMs = Date.now(),
+): Promise<ReconcileReport> {
+  const range = resolveRange(
+    { since: flags.since ?? implicitWhen('--since', '1h'), until: flags.until },
+    nowMs,
+  );
+  const backend = await openSqlBackend(flags, io, { fromMs: range.fromMs, toMs: range.toMs + HOUR_MS });
+  try {
+    const o = { fromMs: range.fromMs, toMs: range.toMs, windowMs: backend.windowMs };
+    const found = await backend.run(reconcileSql(backend.dialect, o), 'accounting identity');
+    const dups = await backend.run(duplicatesSql(backend.dialect, o), 'duplicate transaction_ids');
+    const report: ReconcileReport = {
+      kind: 'paypipe.reconcile',
+      engine: backend.engine,
+      target: backend.target.kind,
+      range: { from: new Date(range.fromMs).toISOString(), to: new Date(range.toMs).toISOString() },
+      ok: true,
+      records: { raw: 0, counted: 0, deadLetters: 0, unaccounted: 0 },
+      mismatches: [],
+      unaccounted: [],
+      deadLettersWithoutRaw: [],
+      undecided: [],
+      duplicates: dups.rows.map((r) => ({
+        transaction_id: str(r.transaction_id),
+        copies: num(r.copies),
+        distinct_payloads: num(r.distinct_payloads),
+        currency: r.currency === null ? null : str(r.currency),
+        extra_payments: num(r.extra_payments),
+        extra_amount_at_most: r.extra_amount_at_most === null ? null : dec(r.extra_amount_at_most),
+      })),
+      bytesScanned: found.bytesScanned + dups.bytesScanned,
+      ...(found.costUsd === undefined ? {} : { costUsd: found.costUsd + (dups.costUsd ?? 0) }),
+    };
+    for (const r of found.rows) {
+      switch (r.kind) {
+        case 'summary': {
+          const [counted, unaccounted] = str(r.detail).split('/');
+          report.records = {
+            raw: num(r.raw_count),
+            deadLetters: num(r.merged_count),
+            counted: num(counted),
+            unaccounted: num(unaccounted),
+          };
+          break;
+        }
+        case 'cell_mismatch':
+          report.mismatches.push({
+            window_start: new Date(num(r.window_ms)).toISOString(),
+            currency: str(r.currency),
+            raw_count: num(r.raw_count),
+            raw_total: dec(r.raw_total),
+            merged_count: num(r.merged_count),
+            merged_total: dec(r.merged_total),
+          });
+          break;
+        case 'unaccounted':
+          report.unaccounted.push({ copies: num(r.raw_count), line: str(r.detail) });
+          break;
+        case 'dead_letter_without_raw':
+          report.deadLettersWithoutRaw.push(str(r.detail));
+          break;
+        case 'undecided':
+          report.undecided.push(str(r.detail));
+          break;
+      }
+    }
+    report.ok =
+      report.mismatches.length === 0 &&
+      report.unaccounted.length === 0 &&
+      report.deadLettersWithoutRaw.length === 0 &&
+      report.undecided.length === 0;
+    return report;
+  } finally {
+    backend.close();
+  }
+}
+
+export function failureOf(r: ReconcileReport): PaypipeError | undefined {
+  if (r.ok) return undefined;
+  const where: string[] = [];
+  const m = r.mismatches[0];
+  if (m !== undefined) {
+    where.push(
+      `${m.window_start} ${m.currency}: raw ${m.raw_count} (${m.raw_total}) vs aggregates ${m.merged_count} (${m.merged_total})`,
+    );
+  }
+  if (r.undecided[0] !== undefined) where.push(r.undecided[0]);
+  if (r.unaccounted[0] !== undefined) where.push(`unaccounted record ${r.unaccounted[0].line.slice(0, 80)}`);
+  if (r.deadLettersWithoutRaw[0] !== undefined)
+    where.push(`a dead letter not in the raw archive (${r.deadLettersWithoutRaw[0].slice(0, 40)})`);
+  const n = r.mismatches.length + r.unaccounted.length + r.deadLettersWithoutRaw.length + r.undecided.length;
+  return new PaypipeError(
+    'CHECK_FAILED',
+    `the accounting identity fails in ${plural(n, 'place')}: ${where.join('; ')}`,
+    {
+      hint: 'see the report above; `paypipe query --undecided` and `paypipe dead-letters` show more (docs/query.md)',
+      details: {
+        mismatches: r.mismatches.length,
+        unaccounted: r.unaccounted.length,
+        undecided: r.undecided.length,
+      },
+    },
+  );
+}
+
+export function renderReconcile(r: ReconcileReport, style: Style): string {
+  const out: string[] = [];
+  const rc = r.records;
+  out.push(
+    `${style.bold('Raw records')} ${r.range.from} → ${r.range.to} (${r.engine}): ${rc.raw} = ${rc.counted} counted + ${rc.deadLetters} dead letters + ${rc.unaccounted} unaccounted`,
+  );
+  if (r.mismatches.length > 0) {
+    out.push('', style.red('Windows where the raw records and the merged aggregates differ:'));
+    out.push(
+      renderColumns(
+        ['window', 'currency', 'raw count', 'raw total', 'aggregated count', 'aggregated total'],
+        r.mismatches.map((m) => [
+          m.window_start,
+          m.currency,
+          String(m.raw_count),
+          m.raw_total,
+          String(m.merged_count),
+          m.merged_total,
+        ]),
+        ['l', 'l', 'r', 'r', 'r', 'r'],
+        style,
+      ),
+    );
+  }
+  if (r.undecided.length > 0) {
+    out.push(
+      '',
+      style.red('Where the merge rule cannot decide (shard, sequence range):'),
+      ...r.undecided.map((u) => `  ${u}`),
+    );
+  }
+  if (r.unaccounted.length > 0) {
+    out.push('', style.red('Raw records that are neither counted nor a dead letter:'));
+    for (const u of r.unaccounted.slice(0, 20))
+      out.push(`  ${u.copies}× ${JSON.stringify(u.line.slice(0, 200))}`);
+  }
+  if (r.deadLettersWithoutRaw.length > 0) {
+    out.push(
+      '',
+      style.red(`Dead letters whose bytes are not in the raw archive: ${r.deadLettersWithoutRaw.length}`),
+    );
+  }
+  if (r.duplicates.length > 0) {
+    out.push('', style.yellow('Duplicate transaction_ids (every copy is counted):'));
+    out.push(
+      renderColumns(
+        ['transaction_id', 'copies', 'payloads', 'currency', 'extra payments', 'extra amount ≤'],
+        r.duplicates
+          .slice(0, 50)
+          .map((d) => [
+            d.transaction_id,
+            String(d.copies),
+            d.distinct_payloads === 1 ? 'identical' : String(d.distinct_payloads),
+            d.currency ?? '',
+            String(d.extra_payments),
+            d.extra_amount_at_most ?? '',
+          ]),
+        ['l', 'r', 'r', 'l', 'r', 'r'],
+        style,
+      ),
+    );
+  }
+  out.push(
+    '',
+    r.ok
+      ? style.green('✓ every raw record is accounted for exactly once')
+      : style.red('✗ the accounting identity fails'),
+  );
+  return out.join('\n');
+}
