@@ -237,10 +237,14 @@ async function loadDuckDb(): Promise<typeof import('@duckdb/node-api')> {
   try {
     return await import('@duckdb/node-api');
   } catch (e) {
-    throw new PaypipeError('CONFIG', `the embedded query engine (@duckdb/node-api) did not load: ${oneLineOf(e)}`, {
-      hint: 'reinstall the dependencies (npm ci); on AWS, run the query without --local (Athena)',
-      cause: e,
-    });
+    throw new PaypipeError(
+      'CONFIG',
+      `the embedded query engine (@duckdb/node-api) did not load: ${oneLineOf(e)}`,
+      {
+        hint: 'reinstall the dependencies (npm ci); on AWS, run the query without --local (Athena)',
+        cause: e,
+      },
+    );
   }
 }
 
@@ -275,8 +279,14 @@ async function download(o: LoadOptions, dir: string): Promise<{ objects: number;
   ] as const;
   const jobs: Array<{ table: (typeof plan)[number]['table']; bucket: string; key: string }> = [];
   for (const p of plan) {
-    const prefixes = o.hours === undefined ? [p.prefix] : hourPrefixes(p.prefix, o.hours.fromMs, o.hours.toMs);
-    const objects = await listObjects(o.s3, p.bucket, prefixes, o.signal === undefined ? {} : { signal: o.signal });
+    const prefixes =
+      o.hours === undefined ? [p.prefix] : hourPrefixes(p.prefix, o.hours.fromMs, o.hours.toMs);
+    const objects = await listObjects(
+      o.s3,
+      p.bucket,
+      prefixes,
+      o.signal === undefined ? {} : { signal: o.signal },
+    );
     for (const obj of objects) jobs.push({ table: p.table, bucket: p.bucket, key: obj.key });
   }
   let bytes = 0;

@@ -345,14 +345,14 @@ export interface RawQueryOptions extends MergeQueryOptions {
   windowMs: number;
 }
 
-/** The raw side, per line: parsed fields (text), the window it falls in (ms), and whether it parses. */
+/**
+ * The raw side, per line of the arrival hours read: its base64 (to meet its dead letter), parsed
+ * fields and window (ms). Every line read is accounted for, whatever its timestamp (a record with a
+ * timestamp far in the future is still a dead letter to find); only the cells are range-bound.
+ */
 function rawCtes(d: DialectSql, o: RawQueryOptions): string {
   const slack = o.slackMs ?? HOUR_MS;
   const pf = partitionPredicate(o.fromMs, o.toMs === undefined ? undefined : o.toMs + slack);
-  const inRange =
-    o.fromMs === undefined || o.toMs === undefined
-      ? 'TRUE'
-      : `ts >= ${Math.floor(o.fromMs / o.windowMs) * o.windowMs} AND ts < ${o.toMs}`;
   return `raw_parsed AS (
   SELECT line, ${d.base64('line')} AS b64,
     ${d.jsonField('line', 'transaction_id')} AS transaction_id,
@@ -365,9 +365,13 @@ raw_in AS (
   SELECT line, b64, transaction_id, currency, amount, ts,
     CASE WHEN ts IS NULL THEN NULL ELSE ts - (((ts % ${o.windowMs}) + ${o.windowMs}) % ${o.windowMs}) END AS window_ms
   FROM raw_parsed
-  WHERE ts IS NULL OR (${inRange})
 )`;
 }
+
+const windowMsInRange = (o: RawQueryOptions, col: string): string =>
+  o.fromMs === undefined || o.toMs === undefined
+    ? 'TRUE'
+    : `${col} + ${o.windowMs} > ${o.fromMs} AND ${col} < ${o.toMs}`;
 
 /**
  * Duplicate transaction_ids in the raw archive over the range: how many copies, whether they are
@@ -381,7 +385,7 @@ SELECT transaction_id, count(*) AS copies, count(DISTINCT line) AS distinct_payl
   min(currency) AS currency, count(*) - 1 AS extra_payments,
   sum(amount) - max(amount) AS extra_amount_at_most
 FROM raw_in
-WHERE transaction_id IS NOT NULL AND amount IS NOT NULL
+WHERE transaction_id IS NOT NULL AND transaction_id <> '' AND amount IS NOT NULL AND ${windowMsInRange(o, 'window_ms')}
 GROUP BY transaction_id HAVING count(*) > 1
 ORDER BY copies DESC, transaction_id`;
 }
@@ -422,7 +426,8 @@ placed AS (
 counted AS (
   SELECT window_ms, currency, sum(raw_n - least(raw_n, dead_n)) AS cnt,
     sum((raw_n - least(raw_n, dead_n)) * amount) AS tot
-  FROM placed WHERE parses = 1 AND raw_n > dead_n GROUP BY window_ms, currency
+  FROM placed WHERE parses = 1 AND raw_n > dead_n AND ${windowMsInRange(o, 'window_ms')}
+  GROUP BY window_ms, currency
 ),
 merged AS (
   SELECT ${d.isoToMs('c.window_start')} AS window_ms, c.window_start, c.currency,
