@@ -8,6 +8,9 @@
 import {
   AthenaClient,
   GetQueryExecutionCommand,
+  type GetQueryExecutionCommandOutput,
+  type QueryExecutionState,
+  type QueryExecutionStatus,
   GetQueryResultsCommand,
   StartQueryExecutionCommand,
   StopQueryExecutionCommand,
@@ -26,7 +29,12 @@ const client = new AthenaClient({
 const noSleep = async (): Promise<void> => {};
 const base = { sql: 'SELECT 1', workGroup: 'wg', database: 'paypipe_dev', sleep: noSleep };
 
-const state = (State: string, bytes: number, extra: Record<string, unknown> = {}) => ({
+const state = (
+  State: QueryExecutionState,
+  bytes: number,
+  extra: Omit<QueryExecutionStatus, 'State'> = {},
+): GetQueryExecutionCommandOutput => ({
+  $metadata: {},
   QueryExecution: { Status: { State, ...extra }, Statistics: { DataScannedInBytes: bytes } },
 });
 

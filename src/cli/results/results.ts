@@ -472,6 +472,11 @@ export async function resultsCommand(flags: ResultsFlags, cmd: Command): Promise
     (bufferSeconds + target.config.aggregator.maxBatchingWindowSeconds) * 1000 +
     (target.kind === 'local' ? 5_000 : 60_000);
 
+  // A month is 43,200 objects to download: on AWS, past a day, say how to ask Athena instead (one
+  // query, the same merge rule in SQL; docs/query.md). The output here stays what it always was.
+  const athenaHint = longRangeHint(target.kind, range, flags);
+  if (athenaHint !== undefined) io.info(athenaHint);
+
   const { s3Client } = await import('../../aws/clients.js');
   const s3 = await s3Client(target.clientTarget);
   const readOnce = async (): Promise<ReadResultsOutput> => {
@@ -623,4 +628,21 @@ function finish(d: Omit<ResultsDoc, 'target'>, flags: ResultsFlags, _io: Io): vo
       { hint: 'they are listed above; without --strict they are reported and the run succeeds' },
     );
   }
+}
+
+/** Past this, `results` on AWS points at `paypipe query` (Athena). */
+export const ATHENA_HINT_AFTER_MS = 86_400_000;
+
+/** The hint for a long AWS range (plain aggregates only), or undefined. */
+export function longRangeHint(
+  kind: 'aws' | 'local',
+  range: { fromMs: number; toMs: number },
+  flags: Pick<ResultsFlags, 'raw' | 'files' | 'verify'>,
+): string | undefined {
+  if (kind !== 'aws' || flags.raw === true || flags.files === true || flags.verify !== undefined)
+    return undefined;
+  if (range.toMs - range.fromMs <= ATHENA_HINT_AFTER_MS) return undefined;
+  const hours = Math.ceil((range.toMs - range.fromMs) / 3_600_000);
+  const at = (ms: number): string => new Date(ms).toISOString().slice(0, 16) + 'Z';
+  return `this range spans ${hours} hours (about ${formatCount(hours * 60)} objects to download); one Athena query answers it with the same merge rule: paypipe query --windows --since ${at(range.fromMs)} --until ${at(range.toMs)}`;
 }
