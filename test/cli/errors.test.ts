@@ -239,6 +239,20 @@ const TABLE: Row[] = [
   noCreds('dead-letters', '--profile', 'no-such-profile'),
   nr(['dead-letters']),
   () => ({ args: ['dead-letters', '--local', '--data-dir', staleDir], code: 1, message: NOT_RUNNING }),
+  // query
+  usage(/--since must be a duration like .*got "x"/, 'query', '--since', 'x'),
+  usage(/--sql and --windows conflict/, 'query', '--sql', 'SELECT 1', '--windows'),
+  usage(/--totals and --duplicates conflict/, 'query', '--totals', '--duplicates'),
+  usage(/--sql is empty/, 'query', '--sql', ' '),
+  usage(/--format must be one of table, json, csv, got "xml"/, 'query', '--format', 'xml'),
+  noCreds('query'),
+  noCreds('query', '--undecided', '--since', '1d'),
+  nr(['query']),
+  // reconcile
+  usage(/--since must be from 1m to 366d ago, got "400d"/, 'reconcile', '--since', '400d'),
+  usage(/--since must be a duration like .*got "yesterday"/, 'reconcile', '--since', 'yesterday'),
+  noCreds('reconcile'),
+  nr(['reconcile']),
   // logs
   usage(/function must be one of producer, aggregator, all, got "bogusfn"/, 'logs', 'bogusfn'),
   usage(/--level must be one of debug, info, warn, error, got "loud"/, 'logs', '--level', 'loud'),

@@ -51,7 +51,7 @@ describe('time flags: one set of names, one parser', () => {
     const opts = timeOptions();
     // results, peek, logs, dead-letters at least.
     expect(new Set(opts.map(([c]) => c))).toEqual(
-      new Set(['results', 'peek', 'logs', 'dead-letters', 'status']),
+      new Set(['results', 'query', 'reconcile', 'peek', 'logs', 'dead-letters', 'status']),
     );
     for (const [cmd, o] of opts) {
       const where = `${cmd} ${o.long}`;
