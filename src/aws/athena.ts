@@ -6,6 +6,7 @@
  * Athena's own reason.
  */
 import type { AthenaClient, GetQueryExecutionCommandOutput } from '@aws-sdk/client-athena';
+import { setTimeout as delay } from 'node:timers/promises';
 import { PaypipeError } from '../errors.js';
 import { errorMessage, errorName } from './errors.js';
 
@@ -50,16 +51,9 @@ export interface AthenaResult {
   elapsedMs: number;
 }
 
+/** Resolves after `ms`, or at once when the signal aborts (the loop then stops the query). */
 const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  delay(ms, undefined, signal === undefined ? {} : { signal }).catch(() => undefined);
 
 function awsError(e: unknown, what: string): PaypipeError {
   if (e instanceof PaypipeError) return e;

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { resolveConfig } from '../../src/pipeline/config.js';
 import { hourPrefixes, parsePartition } from '../../src/pipeline/partitions.js';
-import { basePrefix, glueDatabaseName, queryTables, TABLE_NAMES } from '../../src/pipeline/tables.js';
+import {
+  basePrefix,
+  glueDatabaseName,
+  queryTables,
+  TABLE_NAMES,
+  TABLE_PREFIX_SOURCES,
+} from '../../src/pipeline/tables.js';
 
 const config = resolveConfig({ environment: 'dev' });
 const t = queryTables(config);
@@ -28,6 +34,7 @@ describe('query tables', () => {
     expect(t.tables.raw_lines.prefix).toBe(t.tables.raw_events.prefix);
     expect(basePrefix(config.firehose.analytics.prefix)).toBe(t.tables.batch_outputs.prefix);
     expect(t.tables.dead_letters.prefix).toBe(config.aggregator.deadLetterPrefix);
+    for (const n of TABLE_NAMES) expect(t.tables[n].prefix).toBe(TABLE_PREFIX_SOURCES[n]);
     expect(t.tables.raw_events.bucket).toBe('raw');
     expect(t.tables.batch_outputs.bucket).toBe('analytics');
     expect(t.tables.dead_letters.bucket).toBe('analytics');
