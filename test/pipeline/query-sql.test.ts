@@ -23,7 +23,14 @@ import { currencyExponent } from '../../src/domain/currency.js';
 import { type MergeResult, mergeRecords } from '../../src/domain/exact-merge.js';
 import { addObject, type LocalEngine, openEngineOver } from '../../src/local/query-engine.js';
 import { resolveConfig } from '../../src/pipeline/config.js';
-import { mergedAggregatesSql, undecidedWindowsSql } from '../../src/pipeline/query-sql.js';
+import {
+  duplicatesSql,
+  mergedAggregatesSql,
+  partitionPredicate,
+  reconcileSql,
+  totalsPerCurrencySql,
+  undecidedWindowsSql,
+} from '../../src/pipeline/query-sql.js';
 import { queryTables } from '../../src/pipeline/tables.js';
 import { outputOf, type SimRecord, simulate, worldArb, type World } from '../factories/merge-histories.js';
 
@@ -255,5 +262,37 @@ describe('the merge in SQL (DuckDB) equals the TypeScript merge', () => {
     const ts = mergeRecords([...one(0, 1), ...one(2, 3), ...one(1, 2)].map((l) => JSON.parse(l)));
     expect(ts.issues).toEqual([]);
     expect(ts.cells[0]?.totals.count).toBe(4);
+  });
+});
+
+describe('one SQL text, two dialects', () => {
+  // No Trino here: the Athena text is checked for what would certainly fail there (DuckDB-only
+  // spellings), and both texts differ only where the dialect switch says.
+  const o = { fromMs: Date.UTC(2024, 0, 15, 10), toMs: Date.UTC(2024, 0, 15, 12), windowMs: 60_000 };
+  const texts = (d: 'duckdb' | 'trino') => [
+    mergedAggregatesSql(d, o),
+    undecidedWindowsSql(d, o),
+    totalsPerCurrencySql(d, o),
+    duplicatesSql(d, o),
+    reconcileSql(d, o),
+  ];
+  it('the Athena text uses no DuckDB-only function, the DuckDB text no Trino-only one', () => {
+    for (const t of texts('trino')) {
+      expect(t).not.toMatch(
+        /regexp_full_match|json_valid|to_json\(|epoch_ms|encode\(|json_extract_string|TIMESTAMPTZ|u\.c\./,
+      );
+      expect(t).toMatch(/WITH RECURSIVE|WITH raw_parsed/);
+    }
+    for (const t of texts('duckdb')) {
+      expect(t).not.toMatch(
+        /regexp_like|json_format|from_iso8601|to_unixtime|json_extract_scalar|json_parse|to_utf8/,
+      );
+    }
+  });
+  it('the partition predicate names whole days and the hours of partial days (Athena prunes on it)', () => {
+    expect(partitionPredicate(Date.UTC(2024, 0, 15, 22, 30), Date.UTC(2024, 0, 17, 1))).toBe(
+      "((year = '2024' AND month = '01' AND day = '15' AND hour IN ('22', '23')) OR (year = '2024' AND month = '01' AND day = '16') OR (year = '2024' AND month = '01' AND day = '17' AND hour IN ('00', '01')))",
+    );
+    expect(partitionPredicate(undefined, undefined)).toBe('TRUE');
   });
 });
