@@ -399,7 +399,8 @@ ORDER BY copies DESC, transaction_id`;
  *    merged_count, merged_total) — records missing from the aggregates, or aggregates with no raw record;
  *  - `unaccounted`: a raw record that is neither a payment that parses nor a dead letter (detail: the line);
  *  - `dead_letter_without_raw`: a dead letter whose bytes are not in the raw archive (detail: base64);
- *  - `undecided`: the merge rule cannot decide here (detail: kind, shard and sequence range).
+ *  - `undecided`: the merge rule cannot decide here (detail: kind, shard and sequence range);
+ *  - `dead_letter_reason`: dead letters read, per reason (currency: the reason, raw_count: how many).
  * Plus one `summary` row: raw records, dead-lettered, counted, unaccounted.
  */
 export function reconcileSql(dialect: Dialect, o: RawQueryOptions): string {
@@ -463,6 +464,10 @@ findings AS (
   FROM problem_outputs po
   JOIN nodes lo_n ON lo_n.shard_id = po.shard_id AND lo_n.i = po.lo
   JOIN nodes hi_n ON hi_n.shard_id = po.shard_id AND hi_n.i = po.hi
+  UNION ALL
+  SELECT 'dead_letter_reason', CAST(NULL AS bigint), reason, sum(n), CAST(NULL AS decimal(38,9)),
+    CAST(NULL AS bigint), CAST(NULL AS decimal(38,9)), CAST(NULL AS varchar)
+  FROM dl GROUP BY reason
   UNION ALL
   SELECT 'summary', CAST(NULL AS bigint), CAST(NULL AS varchar),
     coalesce(sum(raw_n), 0), CAST(NULL AS decimal(38,9)),

@@ -28,6 +28,8 @@ export interface ReconcileReport {
   range: { from: string; to: string };
   ok: boolean;
   records: { raw: number; counted: number; deadLetters: number; unaccounted: number };
+  /** Dead letters read, by reject reason. */
+  deadLetterReasons: Record<string, number>;
   mismatches: CellMismatch[];
   /** Raw records neither a payment that parses nor a dead letter: their text. */
   unaccounted: Array<{ copies: number; line: string }>;
@@ -76,6 +78,7 @@ export async function runReconcile(
       range: { from: new Date(range.fromMs).toISOString(), to: new Date(range.toMs).toISOString() },
       ok: true,
       records: { raw: 0, counted: 0, deadLetters: 0, unaccounted: 0 },
+      deadLetterReasons: {},
       mismatches: [],
       unaccounted: [],
       deadLettersWithoutRaw: [],
@@ -118,6 +121,9 @@ export async function runReconcile(
           break;
         case 'dead_letter_without_raw':
           report.deadLettersWithoutRaw.push(str(r.detail));
+          break;
+        case 'dead_letter_reason':
+          report.deadLetterReasons[str(r.currency)] = num(r.raw_count);
           break;
         case 'undecided':
           report.undecided.push(str(r.detail));
@@ -169,6 +175,9 @@ export function renderReconcile(r: ReconcileReport, style: Style): string {
   out.push(
     `${style.bold('Raw records')} ${r.range.from} → ${r.range.to} (${r.engine}): ${rc.raw} = ${rc.counted} counted + ${rc.deadLetters} dead letters + ${rc.unaccounted} unaccounted`,
   );
+  const reasons = Object.entries(r.deadLetterReasons).sort((a, b) => b[1] - a[1]);
+  if (reasons.length > 0)
+    out.push(style.dim(`  dead letters by reason: ${reasons.map(([k, v]) => `${k} ${v}`).join(', ')}`));
   if (r.mismatches.length > 0) {
     out.push('', style.red('Windows where the raw records and the merged aggregates differ:'));
     out.push(

@@ -127,6 +127,7 @@ describe('paypipe reconcile --local', () => {
       unaccounted: 0,
     });
     expect(r.duplicates.length).toBe(sent.duplicateIds);
+    expect(Object.values(r.deadLetterReasons).reduce((a, b) => a + b, 0)).toBe(sent.malformed);
     expect(r.ok).toBe(true);
     expect(failureOf(r)).toBeUndefined();
   });
