@@ -143,7 +143,7 @@ describe('paypipe reconcile --local', () => {
     expect(failureOf(r)?.code).toBe('CHECK_FAILED');
   });
 
-  it('a deleted aggregate object: reconcile fails and names the window and the shard range', async (ctx) => {
+  it('a deleted aggregate object (a whole output: no gap the merge can see): reconcile fails, naming the window and currency', async (ctx) => {
     if (!newFormat) ctx.skip();
     const keys = await listKeys(p.s3, p.config.buckets.analytics, 'aggregations/');
     await p.s3.send(new DeleteObjectCommand({ Bucket: p.config.buckets.analytics, Key: keys[0] as string }));
