@@ -32,6 +32,8 @@ import { partitionPrefix } from './partitions.js';
 export type Dialect = 'duckdb' | 'trino';
 
 const HOUR_MS = 3_600_000;
+/** Shard number × KEY + node index: one bigint key per (shard, node), for cheap joins in the recursion. */
+const KEY = 4_294_967_296;
 const DAY_MS = 86_400_000;
 
 /** The spellings that differ between DuckDB and Athena engine v3 (Trino). */
@@ -49,6 +51,13 @@ export interface DialectSql {
   jsonField(expr: string, field: string): string;
   /** Text → base64 of its UTF-8 bytes. */
   base64(expr: string): string;
+  /**
+   * Before a CTE's body: DuckDB inlines a CTE at every reference unless told to materialize it
+   * (the recursive step would recompute the edges at each level); Trino plans CTEs itself.
+   */
+  materialized: string;
+  /** A comma-separated text → array of its pieces. */
+  split(expr: string): string;
 }
 
 const CELL_FIELDS = [
@@ -71,6 +80,8 @@ export const DIALECTS: Readonly<Record<Dialect, DialectSql>> = {
     isoToMs: (e) => `epoch_ms(CAST(${e} AS TIMESTAMPTZ))`,
     jsonField: (e, f) => `json_extract_string(CASE WHEN json_valid(${e}) THEN ${e} END, '$.${f}')`,
     base64: (e) => `to_base64(encode(${e}))`,
+    materialized: 'MATERIALIZED ',
+    split: (e) => `string_split(${e}, ',')`,
   },
   trino: {
     regexLike: (e, p) => `regexp_like(${e}, '${p}')`,
@@ -80,6 +91,8 @@ export const DIALECTS: Readonly<Record<Dialect, DialectSql>> = {
     isoToMs: (e) => `CAST(to_unixtime(from_iso8601_timestamp(${e})) * 1000 AS bigint)`,
     jsonField: (e, f) => `json_extract_scalar(try(json_parse(${e})), '$.${f}')`,
     base64: (e) => `to_base64(to_utf8(${e}))`,
+    materialized: '',
+    split: (e) => `split(${e}, ',')`,
   },
 };
 
@@ -132,7 +145,7 @@ function mergeCtes(d: DialectSql, o: MergeQueryOptions): string {
   const slack = o.slackMs ?? HOUR_MS;
   const pf = partitionPredicate(o.fromMs, o.toMs === undefined ? undefined : o.toMs + slack);
   const seqOk = (c: string): string => d.regexLike(c, '[0-9]{1,128}');
-  return `bo AS (
+  return `bo AS ${d.materialized}(
   SELECT shard_id, first_sequence_number AS f, last_sequence_number AS l, records, parts, digest, part,
     aggregates, ${d.jsonText('aggregates')} AS agg_text,
     shard_id || '/' || digest || '/' || first_sequence_number || '/' || last_sequence_number || '/'
@@ -147,7 +160,7 @@ part_copies AS (
   SELECT okey, shard_id, f, l, parts, part, count(DISTINCT agg_text) AS variants
   FROM bo GROUP BY okey, shard_id, f, l, parts, part
 ),
-outputs AS (
+outputs AS ${d.materialized}(
   SELECT okey, shard_id, lpad(f, 128, '0') AS fk, lpad(l, 128, '0') AS lk, f, l,
     CASE WHEN count(*) = max(parts) AND max(variants) = 1 THEN 1 ELSE 0 END AS complete,
     max(variants) AS variants
@@ -158,71 +171,81 @@ kept AS (
     row_number() OVER (PARTITION BY okey, part ORDER BY agg_text) AS copy
   FROM bo
 ),
-cells AS (
+cells AS ${d.materialized}(
   SELECT k.okey,
     ${CELL_FIELDS.map((f) => `${d.cell(f)} AS ${f}`).join(',\n    ')}
   FROM kept k ${d.unnestCells('k')}
   WHERE k.copy = 1
 ),
-ends AS (
-  SELECT shard_id, fk AS k FROM outputs UNION SELECT shard_id, lk AS k FROM outputs
+ends AS ${d.materialized}(
+  SELECT okey, shard_id, side, k, dense_rank() OVER (PARTITION BY shard_id ORDER BY k) AS i,
+    dense_rank() OVER (ORDER BY shard_id) AS sn
+  FROM (
+    SELECT okey, shard_id, 'f' AS side, fk AS k FROM outputs
+    UNION ALL SELECT okey, shard_id, 'l' AS side, lk AS k FROM outputs
+  ) e
 ),
-nodes AS (
-  SELECT shard_id, k, row_number() OVER (PARTITION BY shard_id ORDER BY k) AS i FROM ends
+nodes AS ${d.materialized}(SELECT DISTINCT shard_id, sn, k, i, sn * ${KEY} + i AS nk FROM ends),
+shard_sizes AS (SELECT shard_id, sn, max(i) AS m FROM nodes GROUP BY shard_id, sn),
+spans AS ${d.materialized}(
+  SELECT o.okey, o.shard_id, x.sn, o.complete, o.variants, o.fk, o.lk, x.a, x.b
+  FROM outputs o JOIN (
+    SELECT okey, max(sn) AS sn, max(CASE WHEN side = 'f' THEN i END) AS a,
+      max(CASE WHEN side = 'l' THEN i END) + 1 AS b
+    FROM ends GROUP BY okey
+  ) x ON x.okey = o.okey
 ),
-shard_sizes AS (SELECT shard_id, count(*) AS m FROM nodes GROUP BY shard_id),
-spans AS (
-  SELECT o.okey, o.shard_id, o.complete, o.variants, o.fk, o.lk, a.i AS a, b.i + 1 AS b
-  FROM outputs o
-  JOIN nodes a ON a.shard_id = o.shard_id AND a.k = o.fk
-  JOIN nodes b ON b.shard_id = o.shard_id AND b.k = o.lk
+edges AS ${d.materialized}(
+  SELECT okey, shard_id, sn, a, b, sn * ${KEY} + a AS ak, sn * ${KEY} + b AS bk
+  FROM spans WHERE complete = 1 AND fk <= lk
 ),
-edges AS (SELECT okey, shard_id, a, b FROM spans WHERE complete = 1 AND fk <= lk),
 all_nodes AS (
-  SELECT shard_id, i FROM nodes UNION ALL SELECT shard_id, m + 1 AS i FROM shard_sizes
+  SELECT shard_id, sn, i FROM nodes UNION ALL SELECT shard_id, sn, m + 1 AS i FROM shard_sizes
 ),
 sweep AS (
-  SELECT shard_id, i AS pos, 0 AS kind, CAST(NULL AS bigint) AS b FROM all_nodes
-  UNION ALL SELECT shard_id, a AS pos, 1 AS kind, b FROM edges
+  SELECT shard_id, sn, i AS pos, 0 AS kind, CAST(NULL AS bigint) AS b FROM all_nodes
+  UNION ALL SELECT shard_id, sn, a AS pos, 1 AS kind, b FROM edges
 ),
 cover AS (
-  SELECT shard_id, pos, kind,
+  SELECT shard_id, sn, pos, kind,
     max(b) OVER (PARTITION BY shard_id ORDER BY pos, kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS reach
   FROM sweep
 ),
 cuts AS (
-  SELECT shard_id, pos AS i, CASE WHEN coalesce(reach, 0) <= pos THEN 1 ELSE 0 END AS cut
+  SELECT shard_id, sn, pos AS i, CASE WHEN coalesce(reach, 0) <= pos THEN 1 ELSE 0 END AS cut
   FROM cover WHERE kind = 0
 ),
 seg_of AS (
-  SELECT shard_id, i, sum(cut) OVER (PARTITION BY shard_id ORDER BY i ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seg
+  SELECT shard_id, sn, i,
+    sum(cut) OVER (PARTITION BY shard_id ORDER BY i ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seg
   FROM cuts
 ),
-seg_starts AS (SELECT shard_id, seg, min(i) AS s_node FROM seg_of GROUP BY shard_id, seg),
+seg_starts AS (SELECT shard_id, sn, seg, min(i) AS s_node FROM seg_of GROUP BY shard_id, sn, seg),
 segs AS (
-  SELECT shard_id, seg, s_node, lead(s_node) OVER (PARTITION BY shard_id ORDER BY seg) AS e_node
+  SELECT shard_id, sn, seg, s_node, lead(s_node) OVER (PARTITION BY shard_id ORDER BY seg) AS e_node
   FROM seg_starts
 ),
-stretches AS (SELECT shard_id, seg, s_node, e_node FROM segs WHERE e_node IS NOT NULL),
-paths (shard_id, seg, node, path, n) AS (
-  SELECT shard_id, seg, s_node, CAST(',' AS varchar), 0 FROM stretches
+stretches AS ${d.materialized}(
+  SELECT shard_id, sn, seg, s_node, e_node, sn * ${KEY} + seg AS gk, sn * ${KEY} + s_node AS sk,
+    sn * ${KEY} + e_node AS ek
+  FROM segs WHERE e_node IS NOT NULL
+),
+paths (gk, ek, node, path, n) AS (
+  SELECT gk, ek, sk, CAST(',' AS varchar), 0 FROM stretches
   UNION ALL
-  SELECT p.shard_id, p.seg, e.b, p.path || e.okey || ',', p.n + 1
-  FROM paths p
-  JOIN stretches g ON g.shard_id = p.shard_id AND g.seg = p.seg
-  JOIN edges e ON e.shard_id = p.shard_id AND e.a = p.node
-  WHERE p.node < g.e_node
+  SELECT p.gk, p.ek, e.bk, p.path || e.okey || ',', p.n + 1
+  FROM paths p JOIN edges e ON e.ak = p.node
+  WHERE p.node < p.ek
 ),
-full_paths AS (
-  SELECT p.shard_id, p.seg, p.path, p.n
-  FROM paths p JOIN stretches g ON g.shard_id = p.shard_id AND g.seg = p.seg AND p.node = g.e_node
+full_paths AS ${d.materialized}(
+  SELECT g.shard_id, g.seg, p.path, p.n
+  FROM paths p JOIN stretches g ON g.gk = p.gk
+  WHERE p.node = p.ek
 ),
-path_outputs AS (
-  SELECT fp.shard_id, fp.seg, fp.path, fp.n, e.okey
-  FROM full_paths fp
-  JOIN stretches g ON g.shard_id = fp.shard_id AND g.seg = fp.seg
-  JOIN edges e ON e.shard_id = fp.shard_id AND e.a >= g.s_node AND e.a < g.e_node
-    AND strpos(fp.path, ',' || e.okey || ',') > 0
+path_outputs AS ${d.materialized}(
+  SELECT fp.shard_id, fp.seg, fp.path, fp.n, t.okey
+  FROM full_paths fp CROSS JOIN UNNEST(${d.split('fp.path')}) AS t(okey)
+  WHERE t.okey <> ''
 ),
 chosen AS (
   SELECT shard_id, seg, path FROM (
@@ -230,7 +253,7 @@ chosen AS (
     FROM full_paths
   ) t WHERE r = 1
 ),
-n_paths AS (SELECT shard_id, seg, count(*) AS n FROM full_paths GROUP BY shard_id, seg),
+n_paths AS ${d.materialized}(SELECT shard_id, seg, count(*) AS n FROM full_paths GROUP BY shard_id, seg),
 path_cells AS (
   SELECT po.shard_id, po.seg, po.path, c.window_start, c.currency,
     CAST(sum(c.transaction_count) AS varchar) || '/' || CAST(sum(c.total_amount) AS varchar) || '/'
@@ -246,23 +269,23 @@ ambiguous AS (
   HAVING count(DISTINCT pc.figures) > 1 OR count(*) < np.n
 ),
 problems AS (
-  SELECT g.shard_id, 'gap' AS kind, g.s_node AS lo, g.e_node - 1 AS hi
+  SELECT g.shard_id, g.sn, 'gap' AS kind, g.s_node AS lo, g.e_node - 1 AS hi
   FROM stretches g LEFT JOIN n_paths np ON np.shard_id = g.shard_id AND np.seg = g.seg
   WHERE np.n IS NULL
   UNION ALL
-  SELECT g.shard_id, 'ambiguous' AS kind, g.s_node AS lo, g.e_node - 1 AS hi
+  SELECT g.shard_id, g.sn, 'ambiguous' AS kind, g.s_node AS lo, g.e_node - 1 AS hi
   FROM stretches g JOIN ambiguous am ON am.shard_id = g.shard_id AND am.seg = g.seg
   UNION ALL
-  SELECT shard_id, 'conflicting_copies' AS kind, a AS lo, b - 1 AS hi FROM spans WHERE variants > 1
+  SELECT shard_id, sn, 'conflicting_copies' AS kind, a AS lo, b - 1 AS hi FROM spans WHERE variants > 1
 ),
-problem_outputs AS (
-  SELECT DISTINCT pr.shard_id, pr.kind, pr.lo, pr.hi, s.okey
+problem_outputs AS ${d.materialized}(
+  SELECT DISTINCT pr.shard_id, pr.kind, pr.lo, pr.hi, pr.sn * ${KEY} + pr.lo AS lo_key, pr.sn * ${KEY} + pr.hi AS hi_key, s.okey
   FROM problems pr JOIN spans s ON s.shard_id = pr.shard_id AND s.a <= pr.hi AND s.b - 1 >= pr.lo
 ),
 undecided_windows AS (
   SELECT DISTINCT c.window_start FROM problem_outputs po JOIN cells c ON c.okey = po.okey
 ),
-chosen_outputs AS (
+chosen_outputs AS ${d.materialized}(
   SELECT DISTINCT po.okey FROM chosen ch
   JOIN path_outputs po ON po.shard_id = ch.shard_id AND po.seg = ch.seg AND po.path = ch.path
 )`;
@@ -282,7 +305,7 @@ const windowFilter = (o: MergeQueryOptions, alias: string): string =>
 export function mergedAggregatesSql(dialect: Dialect, o: MergeQueryOptions = {}): string {
   const d = DIALECTS[dialect];
   return `WITH RECURSIVE ${mergeCtes(d, o)},
-merged AS (
+merged AS ${d.materialized}(
   SELECT c.window_start, c.window_end, c.currency,
     sum(c.transaction_count) AS transaction_count, sum(c.total_amount) AS total_amount,
     min(c.min_amount) AS min_amount, max(c.max_amount) AS max_amount
@@ -304,11 +327,11 @@ ORDER BY m.window_start, m.currency`;
 export function undecidedWindowsSql(dialect: Dialect, o: MergeQueryOptions = {}): string {
   const d = DIALECTS[dialect];
   return `WITH RECURSIVE ${mergeCtes(d, o)},
-named AS (
+named AS ${DIALECTS[dialect].materialized}(
   SELECT DISTINCT po.kind, po.shard_id, lo_n.k AS lo_k, hi_n.k AS hi_k, c.window_start
   FROM problem_outputs po
-  JOIN nodes lo_n ON lo_n.shard_id = po.shard_id AND lo_n.i = po.lo
-  JOIN nodes hi_n ON hi_n.shard_id = po.shard_id AND hi_n.i = po.hi
+  JOIN nodes lo_n ON lo_n.nk = po.lo_key
+  JOIN nodes hi_n ON hi_n.nk = po.hi_key
   LEFT JOIN cells c ON c.okey = po.okey
 )
 SELECT kind, shard_id,
@@ -361,7 +384,7 @@ function rawCtes(d: DialectSql, o: RawQueryOptions): string {
     TRY_CAST(${d.jsonField('line', 'event_timestamp')} AS bigint) AS ts
   FROM raw_lines WHERE ${pf} AND line <> ''
 ),
-raw_in AS (
+raw_in AS ${d.materialized}(
   SELECT line, b64, transaction_id, currency, amount, ts,
     CASE WHEN ts IS NULL THEN NULL ELSE ts - (((ts % ${o.windowMs}) + ${o.windowMs}) % ${o.windowMs}) END AS window_ms
   FROM raw_parsed
@@ -409,17 +432,17 @@ export function reconcileSql(dialect: Dialect, o: RawQueryOptions): string {
   const dlPf = partitionPredicate(o.fromMs, o.toMs === undefined ? undefined : o.toMs + slack);
   return `${mergeWith(dialect, o)},
 ${rawCtes(d, o)},
-dl AS (
+dl AS ${d.materialized}(
   SELECT data_base64, reason, count(*) AS n FROM (
     SELECT DISTINCT shard_id, sequence_number, data_base64, reason FROM dead_letters WHERE ${dlPf}
   ) x GROUP BY data_base64, reason
 ),
-raw_by_bytes AS (
+raw_by_bytes AS ${d.materialized}(
   SELECT b64, min(line) AS line, count(*) AS n, min(currency) AS currency, min(amount) AS amount,
     min(window_ms) AS window_ms, min(ts) AS ts
   FROM raw_in GROUP BY b64
 ),
-placed AS (
+placed AS ${d.materialized}(
   SELECT r.b64, r.line, r.n AS raw_n, coalesce(x.n, 0) AS dead_n, r.currency, r.amount, r.window_ms,
     CASE WHEN r.currency IS NULL OR r.amount IS NULL OR r.window_ms IS NULL THEN 0 ELSE 1 END AS parses
   FROM raw_by_bytes r LEFT JOIN (SELECT data_base64, sum(n) AS n FROM dl GROUP BY data_base64) x ON x.data_base64 = r.b64
@@ -430,7 +453,7 @@ counted AS (
   FROM placed WHERE parses = 1 AND raw_n > dead_n AND ${windowMsInRange(o, 'window_ms')}
   GROUP BY window_ms, currency
 ),
-merged AS (
+merged AS ${d.materialized}(
   SELECT ${d.isoToMs('c.window_start')} AS window_ms, c.window_start, c.currency,
     sum(c.transaction_count) AS cnt, sum(c.total_amount) AS tot
   FROM cells c JOIN chosen_outputs co ON co.okey = c.okey
@@ -462,8 +485,8 @@ findings AS (
     CAST(NULL AS decimal(38,9)), CAST(NULL AS bigint), CAST(NULL AS decimal(38,9)),
     po.kind || ' ' || po.shard_id || ' ' || ${stripZeros('lo_n.k')} || '..' || ${stripZeros('hi_n.k')}
   FROM problem_outputs po
-  JOIN nodes lo_n ON lo_n.shard_id = po.shard_id AND lo_n.i = po.lo
-  JOIN nodes hi_n ON hi_n.shard_id = po.shard_id AND hi_n.i = po.hi
+  JOIN nodes lo_n ON lo_n.nk = po.lo_key
+  JOIN nodes hi_n ON hi_n.nk = po.hi_key
   UNION ALL
   SELECT 'dead_letter_reason', CAST(NULL AS bigint), reason, sum(n), CAST(NULL AS decimal(38,9)),
     CAST(NULL AS bigint), CAST(NULL AS decimal(38,9)), CAST(NULL AS varchar)
