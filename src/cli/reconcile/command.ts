@@ -36,7 +36,9 @@ as missing. Per (window, currency) the raw count and total of the counted record
 aggregates (the merge rule of \`results\`). Duplicate transaction_ids are listed with their effect on
 the totals (the pipeline counts every copy). The same SQL runs in Athena on AWS and in the embedded
 DuckDB with --local. Exit 1 when the identity fails; the report says where (window, currency, shard
-and sequence range, the records).
+and sequence range, the records). The last windows may still be in the Firehose buffer (60 s by
+default): a window closed less than that ago that is short of records is listed as not there yet,
+not as a failure.
 
 Examples:
   $ paypipe reconcile --local

@@ -65,6 +65,8 @@ beforeAll(async () => {
 afterAll(() => p?.cleanup());
 
 const local = () => ({ local: true, dataDir: p.dataDir });
+/** Reconcile as if run ten minutes later: nothing can still be in the Firehose buffer (injected clock). */
+const later = (): number => Date.now() + 10 * 60_000;
 
 describe('paypipe query --local', () => {
   it('merged aggregates per window in SQL equal the TypeScript merge over the same objects', async () => {
@@ -117,7 +119,7 @@ describe('paypipe query --local', () => {
 describe('paypipe reconcile --local', () => {
   it('after a messy send every raw record is in exactly one place', async (ctx) => {
     if (!newFormat) ctx.skip(); // the raw archive must be newline-delimited (issue 13 part A)
-    const r = await runReconcile({ ...local() }, quietIo());
+    const r = await runReconcile({ ...local() }, quietIo(), later());
     expect(r.unaccounted).toEqual([]);
     expect(r.mismatches).toEqual([]);
     expect(r.records).toEqual({
@@ -128,8 +130,11 @@ describe('paypipe reconcile --local', () => {
     });
     expect(r.duplicates.length).toBe(sent.duplicateIds);
     expect(Object.values(r.deadLetterReasons).reduce((a, b) => a + b, 0)).toBe(sent.malformed);
+    expect(r.pending).toEqual([]);
     expect(r.ok).toBe(true);
     expect(failureOf(r)).toBeUndefined();
+    // Run right away, the window still open is short of nothing here (all delivered): still ok.
+    expect((await runReconcile({ ...local() }, quietIo())).ok).toBe(true);
   });
 
   it('a deleted dead letter object: reconcile fails and names the records', async (ctx) => {
@@ -137,7 +142,7 @@ describe('paypipe reconcile --local', () => {
     const keys = await listKeys(p.s3, p.config.buckets.analytics, 'dead-letters/');
     expect(keys.length).toBeGreaterThan(0);
     await p.s3.send(new DeleteObjectCommand({ Bucket: p.config.buckets.analytics, Key: keys[0] as string }));
-    const r = await runReconcile({ ...local() }, quietIo());
+    const r = await runReconcile({ ...local() }, quietIo(), later());
     expect(r.ok).toBe(false);
     expect(r.unaccounted.length + r.mismatches.length).toBeGreaterThan(0);
     expect(failureOf(r)?.code).toBe('CHECK_FAILED');
@@ -147,7 +152,7 @@ describe('paypipe reconcile --local', () => {
     if (!newFormat) ctx.skip();
     const keys = await listKeys(p.s3, p.config.buckets.analytics, 'aggregations/');
     await p.s3.send(new DeleteObjectCommand({ Bucket: p.config.buckets.analytics, Key: keys[0] as string }));
-    const r = await runReconcile({ ...local() }, quietIo());
+    const r = await runReconcile({ ...local() }, quietIo(), later());
     expect(r.ok).toBe(false);
     expect(r.mismatches.length).toBeGreaterThan(0);
     expect(r.mismatches.every((m) => m.raw_count > m.merged_count)).toBe(true);
