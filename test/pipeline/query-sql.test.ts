@@ -84,7 +84,7 @@ const k = (w: string, c: string): string => `${w}|${c}`;
 /** A decimal text with any scale → integer in thousandths (exact). */
 const milli = (s: string): bigint => {
   const [i, f = ''] = s.split('.');
-  return BigInt(i as string) * 1000n + BigInt((f + '000').slice(0, 3));
+  return BigInt(i as string) * 1000n + BigInt(`${f}000`.slice(0, 3));
 };
 const tsMilli = (minor: number, currency: string): bigint =>
   BigInt(minor) * 10n ** BigInt(3 - (currencyExponent(currency) as number));

@@ -643,6 +643,6 @@ export function longRangeHint(
     return undefined;
   if (range.toMs - range.fromMs <= ATHENA_HINT_AFTER_MS) return undefined;
   const hours = Math.ceil((range.toMs - range.fromMs) / 3_600_000);
-  const at = (ms: number): string => new Date(ms).toISOString().slice(0, 16) + 'Z';
+  const at = (ms: number): string => `${new Date(ms).toISOString().slice(0, 16)}Z`;
   return `this range spans ${hours} hours (about ${formatCount(hours * 60)} objects to download); one Athena query answers it with the same merge rule: paypipe query --windows --since ${at(range.fromMs)} --until ${at(range.toMs)}`;
 }
