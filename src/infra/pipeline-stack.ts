@@ -45,6 +45,7 @@ import {
 import { PaypipeError } from '../errors.js';
 import { paypipeVersion } from '../version.js';
 import { Monitoring } from './monitoring.js';
+import { privateBucketProps } from './private-bucket.js';
 import { QueryTables } from './query-tables.js';
 import type { StackOutputKey } from './output-keys.js';
 import { type LambdaEntries, lambdaEntries, lockFile, packageRoot } from './paths.js';
@@ -153,17 +154,8 @@ export class PaypipeStack extends Stack {
 
     const dataBucket = (id: string, logPrefix: string): s3.Bucket =>
       new s3.Bucket(this, id, {
-        ...(key === undefined
-          ? { encryption: s3.BucketEncryption.S3_MANAGED }
-          : // Bucket keys: one KMS call per bucket key instead of per object (cost, KMS quotas).
-            { encryption: s3.BucketEncryption.KMS, encryptionKey: key, bucketKeyEnabled: true }),
-        enforceSSL: true,
-        minimumTLSVersion: 1.2,
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        ...privateBucketProps(key, { bucket: this.accessLogsBucket, prefix: logPrefix }),
         versioned: true,
-        serverAccessLogsBucket: this.accessLogsBucket,
-        serverAccessLogsPrefix: logPrefix,
         lifecycleRules: lifecycleRules(config.lifecycle),
         removalPolicy,
         autoDeleteObjects: destroy,

@@ -14,6 +14,7 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { privateBucketProps } from './private-bucket.js';
 import type { PipelineConfig } from '../pipeline/config.js';
 import { type QueryTable, type TableName, TABLE_NAMES, queryTables } from '../pipeline/tables.js';
 
@@ -70,15 +71,7 @@ export class QueryTables extends Construct {
     // Query results can hold payment data: encrypted like the data buckets, private, TLS only,
     // logged, and kept only as long as a person needs to look at them.
     this.resultsBucket = new s3.Bucket(this, 'ResultsBucket', {
-      ...(key === undefined
-        ? { encryption: s3.BucketEncryption.S3_MANAGED }
-        : { encryption: s3.BucketEncryption.KMS, encryptionKey: key, bucketKeyEnabled: true }),
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      serverAccessLogsBucket: props.accessLogsBucket,
-      serverAccessLogsPrefix: 'query-results/',
+      ...privateBucketProps(key, { bucket: props.accessLogsBucket, prefix: 'query-results/' }),
       lifecycleRules: [
         {
           id: 'expire-query-results',
