@@ -21,6 +21,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { STSClient } from '@aws-sdk/client-sts';
+import { hooked } from './client-hooks.js';
 import { type AwsClientTarget, type AwsService, resolveEndpoints } from './settings.js';
 
 export type ClientTarget =
@@ -65,16 +66,19 @@ async function common(target: ClientTarget, s: SdkSettings) {
 export async function kinesisClient(target: ClientTarget, s: SdkSettings = {}): Promise<KinesisClient> {
   const { KinesisClient } = await import('@aws-sdk/client-kinesis');
   const endpoint = target.kind === 'local' ? target.kinesisEndpoint : awsEndpoint('kinesis', target);
-  return new KinesisClient({
-    ...(await common(target, s)),
-    ...(endpoint === undefined ? {} : { endpoint }),
-  });
+  return hooked(
+    new KinesisClient({
+      ...(await common(target, s)),
+      ...(endpoint === undefined ? {} : { endpoint }),
+    }),
+  );
 }
 
 export async function s3Client(target: ClientTarget, s: SdkSettings = {}): Promise<S3Client> {
   const { S3Client } = await import('@aws-sdk/client-s3');
   const endpoint = target.kind === 'local' ? target.s3Endpoint : awsEndpoint('s3', target);
-  return new S3Client({
+  return hooked(
+    new S3Client({
     ...(await common(target, s)),
     ...(endpoint === undefined ? {} : { endpoint }),
     ...(target.kind === 'local' || (endpoint !== undefined && isLocalHost(endpoint))
@@ -84,7 +88,8 @@ export async function s3Client(target: ClientTarget, s: SdkSettings = {}): Promi
           responseChecksumValidation: 'WHEN_REQUIRED' as const,
         }
       : {}),
-  });
+    }),
+  );
 }
 
 /** The target's endpoint for a service: as resolved with the target, else from this environment. */

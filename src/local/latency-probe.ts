@@ -20,6 +20,8 @@ export interface LatencyOptions {
   count: number;
   seed: number;
   bufferIntervalSeconds: number;
+  /** The cloud assembly whose bundles run (see startLocalPipeline). */
+  assembly: string;
   /** Event times are spread over this long before now. */
   spanMs?: number;
   timeoutMs?: number;
@@ -41,6 +43,7 @@ export async function measureEndToEnd(o: LatencyOptions): Promise<LatencyResult>
   const dataDir = mkdtempSync(join(tmpdir(), 'paypipe-latency-'));
   const p = await startLocalPipeline({
     dataDir,
+    assembly: o.assembly,
     bufferIntervalSeconds: o.bufferIntervalSeconds,
     schedule: false,
     idlePollMs: 100,

@@ -16,18 +16,13 @@ import { describeStreamSummary, type KinesisClient } from '../aws/kinesis.js';
 import type { S3Client } from '../aws/s3.js';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { mkdirSync, readFileSync, type Stats, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { type ClientTarget, kinesisClient, s3Client } from '../aws/clients.js';
+import { join, relative, resolve } from 'node:path';
+import { type ClientTarget, kinesisClient, LOCAL_CREDENTIALS, s3Client } from '../aws/clients.js';
 import { type ConfigOverrides, type PipelineConfig, resolveConfig } from '../pipeline/config.js';
 import { isPaypipeError, PaypipeError } from '../errors.js';
-import { type AggregatorHandler, createAggregatorHandler } from '../lambdas/aggregator-handler.js';
-import { createLogger } from '../lambdas/lib/logger.js';
-import { createMetrics } from '../lambdas/lib/metrics.js';
-import {
-  createProducerHandler,
-  type ProducerEvent,
-  type ProducerResult,
-} from '../lambdas/producer-handler.js';
+import type { AggregatorHandler } from '../lambdas/aggregator-handler.js';
+import type { ProducerEvent, ProducerResult } from '../lambdas/producer-handler.js';
+import { type FunctionRole, type LocalAssembly, readAssembly, readSynthConfig } from './assembly.js';
 import {
   acquireDataDirLock,
   type LocalEndpoints,
@@ -37,13 +32,26 @@ import {
 import { EventSourceMapping } from './event-source-mapping.js';
 import { guardDataDir, localPaths, storageFault, writeJsonAtomicSync } from './files.js';
 import { type AbandonReport, FirehoseDelivery, type ParkedDelivery } from './firehose.js';
-import { LocalFunction } from './function-runtime.js';
+import { type Handler, type LambdaContextLike, LocalFunction } from './function-runtime.js';
+import { type AccessDenial, RoleChecker, type SdkCall } from './iam.js';
 import { defaultSchedule, type LocalSchedule, parseScheduleExpression, Scheduler } from './schedule.js';
 import { LOCAL_ACCOUNT_ID, type LocalServers, provisionResources, startLocalServers } from './servers.js';
-import type { DeliveryStatus, LocalFault, LocalStatus, ParkedStatus, StopSummary } from './status.js';
+import type {
+  DeliveryStatus,
+  LocalFault,
+  LocalStatus,
+  ParkedStatus,
+  RunningFunction,
+  StopSummary,
+} from './status.js';
 
 export interface LocalPipelineOptions {
   dataDir: string;
+  /**
+   * The cloud assembly whose function bundles run (a `paypipe synth` output directory): code,
+   * handler, environment, memory, timeout and execution-role policies all come from its template.
+   */
+  assembly: string;
   configOverrides?: ConfigOverrides;
   /** Both Firehose buffer intervals (e.g. 1 s for demos and tests; Firehose's default is 60 s). */
   bufferIntervalSeconds?: number;
@@ -51,7 +59,10 @@ export interface LocalPipelineOptions {
   schedule?: boolean | Partial<LocalSchedule>;
   /** Notes from the pipeline itself (warnings, errors its pollers retry past). */
   log?: (line: string) => void;
-  /** Test hook: wraps the aggregator handler (e.g. to make one batch fail once). */
+  /**
+   * Test hook: wraps the aggregator's invocations (e.g. to make one batch fail once); the wrapper
+   * runs in this process around the bundle's handler in its execution environment.
+   */
   wrapAggregator?: (handler: AggregatorHandler) => AggregatorHandler;
   /**
    * How long a poller waits after an empty poll (default 200 ms); the wait doubles while nothing
@@ -108,6 +119,10 @@ export interface LocalPipeline {
   /** Clients on the local servers (the pipeline's own; do not destroy them). */
   readonly kinesis: KinesisClient;
   readonly s3: S3Client;
+  /** The cloud assembly the functions run from (bundles, settings, roles). */
+  readonly assembly: LocalAssembly;
+  /** Per function, the local IAM check: what it was asked (`used`) and what it denied. */
+  readonly iam: Readonly<Record<FunctionRole, RoleChecker>>;
   status(): LocalStatus;
   /** Invokes the producer function now (as the schedule would). */
   invokeProducer(event?: ProducerEvent): Promise<ProducerResult>;
@@ -137,27 +152,11 @@ export interface LocalPipeline {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Counts the records of every dead-letter object the aggregator puts (by key: a rewrite counts once). */
-function countDeadLetters(s3: S3Client, bucket: string, prefix: string, counts: Map<string, number>): void {
-  s3.middlewareStack.add(
-    (next) => async (args) => {
-      const out = await next(args);
-      const input = args.input as { Bucket?: string; Key?: string; Body?: unknown };
-      if (input.Bucket === bucket && typeof input.Key === 'string' && input.Key.startsWith(prefix)) {
-        const body = input.Body;
-        const text =
-          typeof body === 'string'
-            ? body
-            : body instanceof Uint8Array
-              ? Buffer.from(body).toString('utf8')
-              : '';
-        counts.set(input.Key, text.split('\n').filter((l) => l.trim() !== '').length);
-      }
-      return out;
-    },
-    { step: 'initialize', name: 'paypipeLocalDeadLetterCount' },
-  );
-}
+/** A path as the user would type it from here (absolute when outside the working directory). */
+const relativeToCwd = (p: string): string => {
+  const r = relative(process.cwd(), p);
+  return r.startsWith('..') || r === '' ? p : r;
+};
 
 function countLines(file: string): number {
   try {
@@ -198,6 +197,8 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
   let servers: LocalServers | undefined;
   let stopped = false;
   const clients: Array<{ destroy(): void }> = [];
+  // Functions' execution environments (worker threads), ended with the pipeline.
+  const functions: Array<{ close(): Promise<void> }> = [];
   // Started pollers, crashed if the start fails half-way (e.g. a damaged checkpoint further on).
   const started: Array<{ crash(): void }> = [];
   try {
@@ -291,72 +292,126 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
         else log(`warning: ${name}: deliveries parked: ${p.reason}; retrying every second — ${parkedFix(p)}`);
       };
 
-    // The aggregator: its own clients (as a Lambda has), a dead-letter counter on its S3 client.
-    const aggKinesis = await kinesisClient(target);
-    const aggS3 = await s3Client(target);
-    clients.push(aggKinesis, aggS3);
+    // The functions: the cloud assembly's bundles, each in its own execution environments, with
+    // the template's handler, environment, memory and timeout, and its role's policies enforced.
+    const assembly = readAssembly(opts.assembly, {
+      region: config.region,
+      accountId: LOCAL_ACCOUNT_ID,
+      config,
+    });
+    const synthConfig = readSynthConfig(assembly.dir);
     const deadLetters = new Map<string, number>();
-    countDeadLetters(aggS3, config.buckets.analytics, config.aggregator.deadLetterPrefix, deadLetters);
-    const aggregator = new LocalFunction<KinesisStreamEvent, KinesisStreamBatchResponse>({
-      name: config.aggregator.functionName,
-      logName: 'aggregator',
-      region: config.region,
-      accountId: LOCAL_ACCOUNT_ID,
-      memoryMiB: config.aggregator.memoryMiB,
-      timeoutSeconds: config.aggregator.timeoutSeconds,
-      logsDir: paths.logs,
-      now,
-      init: (sink) => {
-        const h = createAggregatorHandler({
-          kinesis: aggKinesis,
-          s3: aggS3,
-          outputStreamName: config.streams.output.name,
-          deadLetterBucket: config.buckets.analytics,
-          deadLetterPrefix: config.aggregator.deadLetterPrefix,
-          windowSeconds: config.aggregator.windowSeconds,
-          maxFutureSkewMs: config.aggregator.maxFutureSkewMs,
-          logger: createLogger({
-            service: 'aggregator',
-            functionName: config.aggregator.functionName,
-            sink,
-            now,
+    const denials: AccessDenial[] = [];
+    const checkers = {} as Record<FunctionRole, RoleChecker>;
+    const runningFunctions = {} as Record<FunctionRole, RunningFunction>;
+    const runtimeEnvironment = {
+      // The seam: the bundle's client resolver honours these like any SDK would.
+      AWS_ENDPOINT_URL_KINESIS: servers.kinesisEndpoint,
+      AWS_ENDPOINT_URL_S3: servers.s3Endpoint,
+      // Lambda hands the role's session credentials to the function in these variables.
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      // No profile files on Lambda: this machine's must not leak into the function.
+      AWS_CONFIG_FILE: join(dataDir, 'no-aws-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(dataDir, 'no-aws-credentials'),
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    };
+    const localFunction = <E, R>(
+      role: FunctionRole,
+      extra: { wrap?: (h: Handler<E, R>) => Handler<E, R>; onCall?: (call: SdkCall) => void },
+    ): LocalFunction<E, R> => {
+      const f = assembly.functions[role];
+      // A run-time knob (a test's short timeout) that differs from the configuration the assembly
+      // was synthesized from wins, and the status says so; otherwise the template's values stand.
+      const overridden: string[] = [];
+      const setting = (key: 'timeoutSeconds' | 'memoryMiB', fromTemplate: number): number => {
+        const wanted = config[role][key];
+        if (synthConfig !== undefined && synthConfig[role][key] !== wanted && wanted !== fromTemplate) {
+          overridden.push(`${key} ${wanted} (template ${fromTemplate})`);
+          return wanted;
+        }
+        return fromTemplate;
+      };
+      const timeoutSeconds = setting('timeoutSeconds', f.timeoutSeconds);
+      const memoryMiB = setting('memoryMiB', f.memoryMiB);
+      runningFunctions[role] = {
+        functionName: f.functionName,
+        handler: f.handler,
+        runtime: f.runtime,
+        bundleHash: f.bundleHash,
+        assetHash: f.assetHash,
+        timeoutSeconds,
+        memoryMiB,
+        ...(overridden.length === 0 ? {} : { overridden }),
+      };
+      const checker = new RoleChecker(
+        f.executionRole.statements,
+        { roleName: f.executionRole.name, sessionName: f.functionName, accountId: LOCAL_ACCOUNT_ID },
+        { region: config.region, accountId: LOCAL_ACCOUNT_ID },
+        (d) => {
+          denials.push(d);
+          log(`error: AccessDenied: ${d.message}`);
+          raise({
+            kind: 'access-denied',
+            message: `the ${role} was denied ${d.action} on ${d.resource}: its execution role ${f.executionRole.logicalId} in ${relativeToCwd(assembly.templatePath)} does not allow it (AccessDenied, as on AWS)`,
+            hint: `grant ${d.action} to the ${role} in src/infra/pipeline-stack.ts (or stop the code calling it), then run again`,
+          });
+        },
+      );
+      checkers[role] = checker;
+      return new LocalFunction<E, R>({
+        name: f.functionName,
+        logName: role,
+        region: config.region,
+        accountId: LOCAL_ACCOUNT_ID,
+        codeDir: f.assetDir,
+        handler: f.handler,
+        runtime: f.runtime,
+        memoryMiB,
+        timeoutSeconds,
+        environment: f.environment,
+        runtimeEnvironment,
+        logsDir: paths.logs,
+        authorize: (call) => checker.authorize(call),
+        ...(extra.onCall === undefined ? {} : { onCall: extra.onCall }),
+        ...(extra.wrap === undefined ? {} : { wrap: extra.wrap }),
+        onInitError: (e) => {
+          log(`error: ${f.functionName}: ${e.errorType}: ${e.errorMessage}`);
+          raise({
+            kind: 'function-init',
+            message: `the ${role} (${f.functionName}) failed to start: ${e.errorType}: ${e.errorMessage}`,
+            hint: `its bundle ${relativeToCwd(f.assetDir)} is what a deploy would upload, and Lambda would fail the same way; see \`paypipe logs --local ${role}\``,
+          });
+        },
+        now,
+      });
+    };
+    const aggregatorWrap = opts.wrapAggregator;
+    const aggregator = localFunction<KinesisStreamEvent, KinesisStreamBatchResponse>('aggregator', {
+      ...(aggregatorWrap === undefined
+        ? {}
+        : {
+            wrap: (h) => {
+              const w = aggregatorWrap((event, context) => h(event, context as LambdaContextLike));
+              return (event, context) => w(event, context);
+            },
           }),
-          metrics: createMetrics({ environment: config.stackName, sink, now }),
-          now,
-        });
-        const wrapped = opts.wrapAggregator?.(h) ?? h;
-        return (event, context) => wrapped(event, context);
+      // Dead letters counted from the aggregator's successful puts (by key: a rewrite counts once).
+      onCall: (call) => {
+        const i = call.input;
+        if (
+          call.commandName === 'PutObjectCommand' &&
+          i.Bucket === config.buckets.analytics &&
+          i.Key?.startsWith(config.aggregator.deadLetterPrefix) === true &&
+          i.Body !== undefined
+        ) {
+          deadLetters.set(i.Key, i.Body.split('\n').filter((l) => l.trim() !== '').length);
+        }
       },
     });
-
-    const prodKinesis = await kinesisClient(target);
-    clients.push(prodKinesis);
-    const producer = new LocalFunction<ProducerEvent, ProducerResult>({
-      name: config.producer.functionName,
-      logName: 'producer',
-      region: config.region,
-      accountId: LOCAL_ACCOUNT_ID,
-      memoryMiB: config.producer.memoryMiB,
-      timeoutSeconds: config.producer.timeoutSeconds,
-      logsDir: paths.logs,
-      now,
-      init: (sink) => {
-        const h = createProducerHandler({
-          kinesis: prodKinesis,
-          streamName: config.streams.input.name,
-          defaultCount: config.producer.eventsPerInvocation,
-          logger: createLogger({
-            service: 'producer',
-            functionName: config.producer.functionName,
-            sink,
-            now,
-          }),
-          metrics: createMetrics({ environment: config.stackName, sink, now }),
-          now,
-        });
-        return (event, context) => h(event, context);
-      },
-    });
+    const producer = localFunction<ProducerEvent, ProducerResult>('producer', {});
+    functions.push(aggregator, producer);
+    aggregator.warm();
     const producerStats = { eventsSent: 0, eventsFailed: 0, lastError: undefined as string | undefined };
     const invokeProducer = async (event: ProducerEvent = {}): Promise<ProducerResult> => {
       try {
@@ -478,6 +533,18 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
       producer: { invocations: producer.invocations, ...producerStats },
       firehose: { raw: delivery(raw), analytics: delivery(analytics) },
       schedule: { ...scheduler.status },
+      functions: runningFunctions,
+      assembly: assembly.dir,
+      ...(denials.length === 0
+        ? {}
+        : {
+            accessDenied: denials.map((d) => ({
+              functionName: d.functionName,
+              action: d.action,
+              resource: d.resource,
+              message: d.message,
+            })),
+          }),
       lastError,
       ...(faultInfo === undefined ? {} : { fault: faultInfo }),
       ...(stoppedSummary === undefined ? {} : { stopped: stoppedSummary }),
@@ -537,6 +604,8 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
         esm.crash();
         raw.crash();
         analytics.crash();
+        void aggregator.close();
+        void producer.close();
         await servers?.kill();
         for (const c of clients) c.destroy();
         // What a dead process leaves is a stale endpoints file; in-process we remove it instead
@@ -627,6 +696,8 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
 
     const handle: LocalPipeline = {
       fault,
+      assembly,
+      iam: checkers,
       dataDir,
       config,
       endpoints,
@@ -682,6 +753,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
   } catch (e) {
     stopped = true;
     for (const c of started) c.crash();
+    for (const f of functions) void f.close();
     for (const c of clients) c.destroy();
     await servers?.stop().catch(() => {});
     unguard();

@@ -28,7 +28,7 @@ export interface DeliveryStatus {
 
 /** Why the pipeline cannot go on (the runner stops it). */
 export interface LocalFault {
-  kind: 'servers-lost' | 'data-dir-lost' | 'storage' | 'state' | 'internal';
+  kind: 'servers-lost' | 'data-dir-lost' | 'storage' | 'state' | 'internal' | 'access-denied' | 'function-init';
   message: string;
   hint: string;
 }
@@ -50,6 +50,21 @@ export interface StopSummary {
     unsaved?: { records: number; reason: string };
     reason?: string;
   }>;
+}
+
+/** One function as the local pipeline runs it (from the cloud assembly). */
+export interface RunningFunction {
+  functionName: string;
+  handler: string;
+  runtime: string;
+  /** sha256 over the bundle's files, as loaded. */
+  bundleHash: string;
+  /** CDK's asset hash (the S3 key of the code a deploy uploads). */
+  assetHash: string;
+  timeoutSeconds: number;
+  memoryMiB: number;
+  /** Settings the run changed from the template (a local knob such as a test's timeout). */
+  overridden?: string[];
 }
 
 export interface LocalStatus {
@@ -84,6 +99,15 @@ export interface LocalStatus {
   producer: { invocations: number; eventsSent: number; eventsFailed: number; lastError: string | undefined };
   firehose: { raw: DeliveryStatus; analytics: DeliveryStatus };
   schedule: SchedulerStatus | { enabled: false; expression: string; count: number };
+  /**
+   * The code that runs: per function, the cloud assembly's bundle (its hash, CDK's asset hash) and
+   * the settings the template gives it (timeout and memory as the run uses them).
+   */
+  functions?: Record<'producer' | 'aggregator', RunningFunction>;
+  /** The cloud assembly the functions were loaded from. */
+  assembly?: string;
+  /** SDK calls the local IAM check denied (since start; the first also ends the run as a fault). */
+  accessDenied?: Array<{ functionName: string; action: string; resource: string; message: string }>;
   /** Last error a poller or delivery hit (they retry on their own). */
   lastError: string | undefined;
   /** Set when the pipeline hit a fault it cannot run through. */

@@ -26,10 +26,24 @@ import {
 import { readRecords } from '../../src/aws/s3-objects.js';
 import { currencyExponent } from '../../src/domain/currency.js';
 import { toMinor } from '../../src/domain/money.js';
+import { prepareLocalAssembly } from '../../src/cli/local-assembly.js';
+import { resolveConfig } from '../../src/pipeline/config.js';
 
 export interface TestPipeline extends LocalPipeline {
   /** Stops the pipeline (clean stop unless it was already stopped) and deletes its data dir. */
   cleanup(): Promise<void>;
+}
+
+let assembly: Promise<string> | undefined;
+
+/**
+ * The cloud assembly every test pipeline runs: this checkout's stack synthesized once for the
+ * default configuration (cached across test files and runs until a source changes), so the tests
+ * exercise the same bundles a deploy uploads.
+ */
+export function testAssembly(): Promise<string> {
+  assembly ??= prepareLocalAssembly(resolveConfig({})).then((a) => a.dir);
+  return assembly;
 }
 
 export function tempDataDir(label = 'local'): string {
@@ -43,6 +57,7 @@ export function tempDataDir(label = 'local'): string {
 export async function startTestPipeline(opts: Partial<LocalPipelineOptions> = {}): Promise<TestPipeline> {
   const dataDir = opts.dataDir ?? tempDataDir();
   const p = await startLocalPipeline({
+    assembly: opts.assembly ?? (await testAssembly()),
     schedule: false,
     bufferIntervalSeconds: 1,
     idlePollMs: 50,

@@ -3,7 +3,7 @@
  * the local servers) is loaded when the command runs.
  */
 import { type Command, Option } from 'commander';
-import { durationFlag, intFlag, ioFor } from '../options.js';
+import { dirFlag, durationFlag, intFlag, ioFor } from '../options.js';
 
 interface DemoFlags {
   keep?: boolean;
@@ -12,6 +12,7 @@ interface DemoFlags {
   span: number;
   malformed: number;
   timeout: number;
+  assembly?: string;
 }
 
 export function register(program: Command): void {
@@ -40,6 +41,11 @@ export function register(program: Command): void {
       5,
     )
     .option('--keep', 'keep the data directory afterwards and print where it is')
+    .option(
+      '--assembly <dir>',
+      'run the functions from this cloud assembly (`paypipe synth --out <dir>`) instead of a fresh synthesis of this checkout',
+      dirFlag('--assembly'),
+    )
     .addOption(
       new Option('--timeout <duration>', 'give up waiting for the aggregates after')
         .argParser(durationFlag('--timeout', 5000, 600_000))
@@ -49,7 +55,8 @@ export function register(program: Command): void {
       'after',
       `
 The pipeline runs in a temporary data directory with real Kinesis and S3 API servers (kinesalite,
-s3rver) and the project's own Lambda handlers; Firehose buffers for 1 s instead of 60 s. Exit status
+s3rver) and the functions' deployment bundles (the stack synthesized from this checkout, cached until
+a source changes; the first run after a change takes some seconds longer); Firehose buffers for 1 s instead of 60 s. Exit status
 is 1 when the aggregates in S3 do not add up to what was sent.
 
 Examples:
@@ -68,6 +75,7 @@ Examples:
           malformed: flags.malformed,
           keep: flags.keep === true,
           timeoutMs: flags.timeout,
+          ...(flags.assembly === undefined ? {} : { assembly: flags.assembly }),
         },
         ioFor(cmd),
       );

@@ -15,6 +15,7 @@ import { serializeEvent, type PaymentEvent, type RejectReason } from '../../doma
 import { generateEvents, type GeneratedRecord } from '../../domain/generator.js';
 import { PaypipeError } from '../../errors.js';
 import { loadConfig } from '../configuration.js';
+import { assemblyFor } from '../local-assembly.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.js';
 import { listKeys, readRecords } from '../../aws/s3-objects.js';
 import { shellQuote } from '../hints.js';
@@ -39,6 +40,8 @@ export interface DemoOptions {
   keep: boolean;
   /** Give up waiting for the aggregates after this long. */
   timeoutMs: number;
+  /** A cloud assembly to run (default: the cached synthesis of this checkout). */
+  assembly?: string;
   /** For tests: where the kept/temporary data dir is created. */
   tmpRoot?: string;
 }
@@ -88,12 +91,18 @@ export async function runDemo(o: DemoOptions, io: Io): Promise<DemoResult> {
   };
   for (const sig of signals) process.on(sig, onSignal);
   try {
+    const loaded = loadConfig();
+    const assembly = await assemblyFor(loaded.config, o.assembly, () =>
+      spinner.update('Synthesizing the stack (first local run after a source change)…'),
+    );
+    spinner.update('Starting the local pipeline (Kinesis + S3 API servers)…');
     pipeline = await startLocalPipeline({
       dataDir,
+      assembly,
       // Seconds, not Firehose's default minute: the demo should finish in seconds.
       bufferIntervalSeconds: 1,
       // The environment's settings from paypipe.config.json (dev), like `paypipe up`.
-      configOverrides: loadConfig().overrides,
+      configOverrides: loaded.overrides,
       schedule: false,
       idlePollMs: 100,
       maxIdlePollMs: 200,
@@ -133,7 +142,13 @@ export async function runDemo(o: DemoOptions, io: Io): Promise<DemoResult> {
     }
 
     spinner.update('Waiting for every aggregate to reach S3…');
-    await p.waitForIdle({ timeoutMs: o.timeoutMs });
+    // A fault (a function denied a call, a bundle that cannot load) ends the wait at once.
+    await Promise.race([
+      p.waitForIdle({ timeoutMs: o.timeoutMs }),
+      p.fault.then((f) => {
+        throw new PaypipeError('CHECK_FAILED', f.message, { hint: f.hint });
+      }),
+    ]);
 
     const expected = expectedTotals(events);
     const read = async () => {

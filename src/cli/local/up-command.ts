@@ -12,6 +12,7 @@ interface UpFlags {
   bufferInterval?: number;
   stopTimeout: number;
   exitWithParent: boolean;
+  assembly?: string;
 }
 
 export function register(program: Command): void {
@@ -43,12 +44,21 @@ export function register(program: Command): void {
         .default(5000, '5s'),
     )
     .option(
+      '--assembly <dir>',
+      'run the functions from this cloud assembly (`paypipe synth --out <dir>`) instead of a fresh synthesis of this checkout',
+      dirFlag('--assembly'),
+    )
+    .option(
       '--no-exit-with-parent',
       'keep running when the process that started up exits (by default up then stops, as on SIGTERM)',
     )
     .addHelpText(
       'after',
       `
+The functions run from their deployment bundles: the stack is synthesized from this checkout (cached
+until a source file, the lock file or the configuration changes) and each function is loaded from its
+code asset with the template's handler, environment, memory, timeout and role permissions.
+
 State survives restarts: run \`paypipe up\` again on the same --data-dir and every poller resumes from
 its checkpoint (nothing lost, nothing counted twice). Other commands find the running pipeline with
 --local (and the same --data-dir): send, results, peek, logs, doctor, schedule.
@@ -76,6 +86,7 @@ Examples:
           ...(flags.bufferInterval === undefined ? {} : { bufferIntervalSeconds: flags.bufferInterval }),
           stopTimeoutMs: flags.stopTimeout,
           exitWithParent: flags.exitWithParent,
+          ...(flags.assembly === undefined ? {} : { assembly: flags.assembly }),
         },
         ioFor(cmd),
       );

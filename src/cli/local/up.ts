@@ -11,6 +11,7 @@ import { ConfigError } from '../../pipeline/config.js';
 import { PaypipeError, usageError } from '../../errors.js';
 import { assertNotRunning } from '../../local/endpoints.js';
 import { loadConfig } from '../configuration.js';
+import { assemblyFor } from '../local-assembly.js';
 import { type LocalPipeline, type StopReport, startLocalPipeline } from '../../local/pipeline.js';
 import type { LocalFault, LocalStatus } from '../../local/status.js';
 import { shellQuote } from '../hints.js';
@@ -28,6 +29,8 @@ export interface UpOptions {
   exitWithParent?: boolean;
   /** Plain status lines this often when stderr is not a terminal (default 10 s). */
   plainIntervalMs?: number;
+  /** A cloud assembly to run (default: the cached synthesis of this checkout). */
+  assembly?: string;
   /** Resolves with a reason to stop, as a signal would (tests, embedding). */
   until?: Promise<string>;
   /** Called once the pipeline is up (tests). */
@@ -177,8 +180,13 @@ export async function runUp(o: UpOptions, io: Io): Promise<UpResult> {
   let pipeline: LocalPipeline;
   const spinner = await io.spinner(`Starting the local pipeline in ${dataDir}…`);
   try {
+    const assembly = await assemblyFor(loadConfig().config, o.assembly, () =>
+      spinner.update('Synthesizing the stack (first local run after a source change)…'),
+    );
+    spinner.update(`Starting the local pipeline in ${dataDir}…`);
     pipeline = await startLocalPipeline({
       dataDir,
+      assembly,
       schedule: o.schedule ? {} : false,
       ...(o.bufferIntervalSeconds === undefined ? {} : { bufferIntervalSeconds: o.bufferIntervalSeconds }),
       // paypipe.config.json (environment dev) and --shards: the same resolution as every command.
