@@ -40,3 +40,48 @@ export function hooked<C>(client: C): C {
   if (typeof hook === 'function') (hook as ClientHook)(client as unknown as HookableClient);
   return client;
 }
+
+/** An SDK call as an authorizer sees it: the client, the command and the string members of its input. */
+export interface ObservedCall {
+  clientName: string;
+  commandName: string;
+  input: Record<string, string>;
+}
+
+/** A denial, as the HTTP response the service would have sent (the SDK's deserializer parses it). */
+export interface DeniedHttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Adds an authorizer to a client: every call is first put to `authorize`; a denial short-circuits
+ * the request with the service's own error response, parsed by the SDK as if the service had sent
+ * it (so callers see exactly the exception AWS would raise). Placed inside the deserializer, after
+ * signing: what is checked is the request as it would go out. The local runtime's worker bootstrap
+ * (src/local/function-runtime.ts) adds the same middleware to the clients a function builds.
+ */
+export function addAuthorizer(
+  client: HookableClient,
+  authorize: (call: ObservedCall) => DeniedHttpResponse | undefined,
+): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input: Record<string, string> = {};
+      for (const [k, v] of Object.entries(args.input ?? {})) if (typeof v === 'string') input[k] = v;
+      const denied = authorize({
+        clientName: context.clientName ?? '',
+        commandName: context.commandName ?? '',
+        input,
+      });
+      if (denied !== undefined) {
+        return {
+          response: { statusCode: denied.statusCode, headers: denied.headers, body: Buffer.from(denied.body) },
+        };
+      }
+      return next(args);
+    },
+    { step: 'deserialize', name: 'paypipeLocalIam', priority: 'low' },
+  );
+}

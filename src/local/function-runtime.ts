@@ -73,6 +73,11 @@ export interface LocalFunctionOptions<E, R> {
   logsDir: string;
   /** Answers each SDK call: undefined allows it, a response denies it (the local IAM check). */
   authorize?: (call: SdkCall) => DeniedResponse | undefined;
+  /**
+   * Answers what Lambda does with the role for each environment (CreateLogStream, PutLogEvents):
+   * recorded for the permission report; a denial is the caller's to report (AWS drops the logs).
+   */
+  authorizePlatform?: (call: SdkCall) => DeniedResponse | undefined;
   /** Called after each SDK call the function made succeeded (string members of its input). */
   onCall?: (call: SdkCall) => void;
   /** Test hook: wraps each invocation (the wrapper runs here, the handler in its environment). */
@@ -172,14 +177,15 @@ const doc = (e) => {
 };
 class RuntimeError extends Error {
   constructor(type, cause) {
-    super(asTask(String(cause)));
+    // The runtime's wording: 'Error: Cannot find package …' (name and message, no error code).
+    super(asTask(cause instanceof Error ? cause.name + ': ' + cause.message : String(cause)));
     this.name = 'Runtime.' + type;
     this.stack = this.name + ': ' + this.message + '\n' + asTask((cause && cause.stack) || '').split('\n').slice(1).join('\n');
   }
 }
 async function load() {
   const m = /^([^.]*)\.(.*)$/.exec(path.basename(handlerString));
-  if (m === null) throw new RuntimeError('MalformedHandlerName', new Error("Bad handler " + handlerString));
+  if (m === null) throw new RuntimeError('MalformedHandlerName', 'Bad handler');
   const moduleRoot = path.dirname(handlerString);
   const base = path.resolve(codeDir, moduleRoot, m[1]);
   let mod;
@@ -299,6 +305,13 @@ export class LocalFunction<E, R> {
       stderr: false,
     });
     worker.unref();
+    for (const op of ['CreateLogStream', 'PutLogEvents']) {
+      this.o.authorizePlatform?.({
+        clientName: 'CloudWatchLogsClient',
+        commandName: `${op}Command`,
+        input: { logGroupName: `/aws/lambda/${this.o.name}`, logStreamName },
+      });
+    }
     const env: Environment = {
       worker,
       logStreamName,

@@ -11,6 +11,7 @@
  * checked by the services, which the local servers are not), SCPs and permission boundaries.
  */
 import { randomUUID } from 'node:crypto';
+import type { DeniedHttpResponse, ObservedCall } from '../aws/client-hooks.js';
 import { PaypipeError } from '../errors.js';
 import type { PolicyStatement } from './assembly.js';
 
@@ -127,15 +128,16 @@ export function grantedActions(statements: readonly PolicyStatement[]): string[]
 // ------------------------------------------------------------------ SDK calls → IAM requests
 
 /** What the runtime's SDK middleware reports of one call (string members of the input only). */
-export interface SdkCall {
-  clientName: string;
-  commandName: string;
-  input: Record<string, string>;
-}
+export type SdkCall = ObservedCall;
 
 export interface CallScope {
   region: string;
   accountId: string;
+  /**
+   * The stream a Kinesis call names only through a shard iterator (GetRecords): the event source
+   * mapping reads one stream, so its checker is told which.
+   */
+  iteratorStreamArn?: string;
 }
 
 /** S3 operations whose IAM action is not `s3:<Operation>` (the service authorization reference). */
@@ -155,8 +157,11 @@ const S3_ACTIONS: Record<string, string> = {
   ListBuckets: 's3:ListAllMyBuckets',
 };
 
-/** The service prefix of an SDK client (`KinesisClient` → `kinesis`). */
-const serviceOf = (clientName: string): string => clientName.replace(/Client$/, '').toLowerCase();
+/** The service prefix of an SDK client (`KinesisClient` → `kinesis`, `CloudWatchLogsClient` → `logs`). */
+const serviceOf = (clientName: string): string => {
+  const s = clientName.replace(/Client$/, '').toLowerCase();
+  return s === 'cloudwatchlogs' ? 'logs' : s;
+};
 
 /** The IAM requests one SDK call makes (one, except S3 CopyObject: read the source, write the copy). */
 export function requestsFor(call: SdkCall, scope: CallScope): AuthzRequest[] {
@@ -173,7 +178,9 @@ export function requestsFor(call: SdkCall, scope: CallScope): AuthzRequest[] {
   if (service === 'kinesis') {
     const arn =
       i.StreamARN ??
-      (i.StreamName === undefined ? '*' : `arn:aws:kinesis:${region}:${accountId}:stream/${i.StreamName}`);
+      (i.StreamName === undefined
+        ? (scope.iteratorStreamArn ?? '*')
+        : `arn:aws:kinesis:${region}:${accountId}:stream/${i.StreamName}`);
     return [{ action: `kinesis:${op}`, resource: arn, context }];
   }
   if (service === 's3') {
@@ -188,6 +195,10 @@ export function requestsFor(call: SdkCall, scope: CallScope): AuthzRequest[] {
       out.unshift({ action: 's3:GetObject', resource: `arn:aws:s3:::${decodeURIComponent(i.CopySource.replace(/^\//, ''))}`, context });
     }
     return out;
+  }
+  if (service === 'logs' && i.logGroupName !== undefined) {
+    const stream = i.logStreamName === undefined ? '' : `:log-stream:${i.logStreamName}`;
+    return [{ action: `logs:${op}`, resource: `arn:aws:logs:${region}:${accountId}:log-group:${i.logGroupName}${stream}`, context }];
   }
   if (service === 'sqs' && i.QueueUrl !== undefined) {
     const name = i.QueueUrl.slice(i.QueueUrl.lastIndexOf('/') + 1);
@@ -215,11 +226,7 @@ export function deniedMessage(p: Principal, r: AuthzRequest, explicit: boolean):
 }
 
 /** The HTTP response the service returns for a denial, in its protocol (the SDK parses it). */
-export interface DeniedResponse {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: string;
-}
+export type DeniedResponse = DeniedHttpResponse;
 
 export function deniedResponse(clientName: string, message: string): DeniedResponse {
   const requestId = randomUUID();

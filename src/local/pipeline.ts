@@ -17,6 +17,7 @@ import type { S3Client } from '../aws/s3.js';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { mkdirSync, readFileSync, type Stats, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { addAuthorizer, type HookableClient } from '../aws/client-hooks.js';
 import { type ClientTarget, kinesisClient, LOCAL_CREDENTIALS, s3Client } from '../aws/clients.js';
 import { type ConfigOverrides, type PipelineConfig, resolveConfig } from '../pipeline/config.js';
 import { isPaypipeError, PaypipeError } from '../errors.js';
@@ -111,6 +112,11 @@ export interface StopOptions {
   deadlineMs?: number;
 }
 
+export interface FunctionIam {
+  code: RoleChecker;
+  platform: RoleChecker;
+}
+
 export interface LocalPipeline {
   readonly dataDir: string;
   readonly config: PipelineConfig;
@@ -121,8 +127,12 @@ export interface LocalPipeline {
   readonly s3: S3Client;
   /** The cloud assembly the functions run from (bundles, settings, roles). */
   readonly assembly: LocalAssembly;
-  /** Per function, the local IAM check: what it was asked (`used`) and what it denied. */
-  readonly iam: Readonly<Record<FunctionRole, RoleChecker>>;
+  /**
+   * Per function, the local IAM checks of its role: `code` for the calls its bundle makes,
+   * `platform` for what Lambda does with the role (event source mapping reads, logs); each records
+   * what it was asked (`used`) and what it denied.
+   */
+  readonly iam: Readonly<Record<FunctionRole, FunctionIam>>;
   status(): LocalStatus;
   /** Invokes the producer function now (as the schedule would). */
   invokeProducer(event?: ProducerEvent): Promise<ProducerResult>;
@@ -302,7 +312,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
     const synthConfig = readSynthConfig(assembly.dir);
     const deadLetters = new Map<string, number>();
     const denials: AccessDenial[] = [];
-    const checkers = {} as Record<FunctionRole, RoleChecker>;
+    const checkers = {} as Record<FunctionRole, FunctionIam>;
     const runningFunctions = {} as Record<FunctionRole, RunningFunction>;
     const runtimeEnvironment = {
       // The seam: the bundle's client resolver honours these like any SDK would.
@@ -344,21 +354,36 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
         memoryMiB,
         ...(overridden.length === 0 ? {} : { overridden }),
       };
-      const checker = new RoleChecker(
-        f.executionRole.statements,
-        { roleName: f.executionRole.name, sessionName: f.functionName, accountId: LOCAL_ACCOUNT_ID },
-        { region: config.region, accountId: LOCAL_ACCOUNT_ID },
-        (d) => {
+      const principal = {
+        roleName: f.executionRole.name,
+        sessionName: f.functionName,
+        accountId: LOCAL_ACCOUNT_ID,
+      };
+      const deny =
+        (who: string) =>
+        (d: AccessDenial): void => {
           denials.push(d);
           log(`error: AccessDenied: ${d.message}`);
           raise({
             kind: 'access-denied',
-            message: `the ${role} was denied ${d.action} on ${d.resource}: its execution role ${f.executionRole.logicalId} in ${relativeToCwd(assembly.templatePath)} does not allow it (AccessDenied, as on AWS)`,
-            hint: `grant ${d.action} to the ${role} in src/infra/pipeline-stack.ts (or stop the code calling it), then run again`,
+            message: `${who} was denied ${d.action} on ${d.resource}: the execution role ${f.executionRole.logicalId} in ${relativeToCwd(assembly.templatePath)} does not allow it (AccessDenied, as on AWS)`,
+            hint: `grant ${d.action} to the ${role}'s role in src/infra/pipeline-stack.ts (or stop calling it), then run again`,
           });
+        };
+      const scope = { region: config.region, accountId: LOCAL_ACCOUNT_ID };
+      const checker = new RoleChecker(f.executionRole.statements, principal, scope, deny(`the ${role}`));
+      // What Lambda itself does with the role: the event source mapping's reads (one stream), logs.
+      const platform = new RoleChecker(
+        f.executionRole.statements,
+        principal,
+        { ...scope, iteratorStreamArn: inputArn },
+        (d) => {
+          if (d.action.startsWith('logs:')) {
+            log(`warning: ${d.message} (on AWS this function's logs would be dropped)`);
+          } else deny(`the ${role}'s event source mapping`)(d);
         },
       );
-      checkers[role] = checker;
+      checkers[role] = { code: checker, platform };
       return new LocalFunction<E, R>({
         name: f.functionName,
         logName: role,
@@ -373,6 +398,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
         runtimeEnvironment,
         logsDir: paths.logs,
         authorize: (call) => checker.authorize(call),
+        authorizePlatform: (call) => platform.authorize(call),
         ...(extra.onCall === undefined ? {} : { onCall: extra.onCall }),
         ...(extra.wrap === undefined ? {} : { wrap: extra.wrap }),
         onInitError: (e) => {
@@ -428,8 +454,12 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
 
     const idlePollMs = opts.idlePollMs ?? 200;
     const maxIdlePollMs = opts.maxIdlePollMs ?? 1000;
+    // The mapping reads with the function's execution role, as Lambda's poller does.
+    const esmKinesis = await kinesisClient(target);
+    clients.push(esmKinesis);
+    addAuthorizer(esmKinesis as unknown as HookableClient, (call) => checkers.aggregator.platform.authorize(call));
     const esm = new EventSourceMapping({
-      kinesis,
+      kinesis: esmKinesis,
       streamName: config.streams.input.name,
       streamArn: inputArn,
       region: config.region,

@@ -26,6 +26,9 @@ export async function buildCli(): Promise<BuiltCli> {
   copyFileSync(join(root, 'bin', 'paypipe.js'), join(dir, 'bin', 'paypipe.js'));
   copyFileSync(join(root, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  // `up` and `demo` run the stack's bundles: they synthesize from src/ (cached by content).
+  symlinkSync(join(root, 'src'), join(dir, 'src'), 'dir');
+  symlinkSync(join(root, 'package-lock.json'), join(dir, 'package-lock.json'));
   return {
     dir,
     bin: join(dir, 'bin', 'paypipe.js'),

@@ -4,17 +4,11 @@
  * at synth time and pick the package manager from package-lock.json, both found next to dist/.
  * Without them the toolkit fails with a bare "Assembly builder failed".
  */
-import { symlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import { type BuiltCli, buildCli } from './build-cli.js';
 
-const root = new URL('../..', import.meta.url).pathname;
-
 export async function buildFullCli(): Promise<BuiltCli> {
-  const cli = await buildCli();
-  symlinkSync(join(root, 'src'), join(cli.dir, 'src'), 'dir');
-  symlinkSync(join(root, 'package-lock.json'), join(cli.dir, 'package-lock.json'));
-  return cli;
+  // buildCli links src/ and the lock file already (the local pipeline synthesizes too).
+  return buildCli();
 }
 
 /** Environment for spawned processes: the SDK's Node-version notice off, no colour. */
