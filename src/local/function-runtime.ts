@@ -82,6 +82,8 @@ export interface LocalFunctionOptions<E, R> {
   onCall?: (call: SdkCall) => void;
   /** Test hook: wraps each invocation (the wrapper runs here, the handler in its environment). */
   wrap?: (handler: Handler<E, R>) => Handler<E, R>;
+  /** Also called with each log event's message (e.g. `paypipe invoke` prints them). */
+  onLog?: (message: string) => void;
   /** Called once per environment whose init failed, with the runtime's error. */
   onInitError?: (e: FunctionError) => void;
   now?: () => number;
@@ -263,6 +265,7 @@ export class LocalFunction<E, R> {
   private write(logStreamName: string, message: string): void {
     const e: LogEvent = { timestamp: this.now(), logStreamName, message };
     this.out.write(`${JSON.stringify(e)}\n`);
+    this.o.onLog?.(message);
   }
 
   /** The variables Lambda sets in every environment, then the template's (which cannot override them). */

@@ -16,14 +16,15 @@ import { describeStreamSummary, type KinesisClient } from '../aws/kinesis.js';
 import type { S3Client } from '../aws/s3.js';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { mkdirSync, readFileSync, type Stats, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { addAuthorizer, type HookableClient } from '../aws/client-hooks.js';
-import { type ClientTarget, kinesisClient, LOCAL_CREDENTIALS, s3Client } from '../aws/clients.js';
+import { type ClientTarget, kinesisClient, s3Client } from '../aws/clients.js';
 import { type ConfigOverrides, type PipelineConfig, resolveConfig } from '../pipeline/config.js';
 import { isPaypipeError, PaypipeError } from '../errors.js';
 import type { AggregatorHandler } from '../lambdas/aggregator-handler.js';
 import type { ProducerEvent, ProducerResult } from '../lambdas/producer-handler.js';
-import { type FunctionRole, type LocalAssembly, readAssembly, readSynthConfig } from './assembly.js';
+import { type FunctionRole, type LocalAssembly, readAssembly } from './assembly.js';
+import { assemblyFunction, deniedFault, type FunctionIam, initFault } from './assembly-function.js';
 import {
   acquireDataDirLock,
   type LocalEndpoints,
@@ -34,7 +35,7 @@ import { EventSourceMapping } from './event-source-mapping.js';
 import { guardDataDir, localPaths, storageFault, writeJsonAtomicSync } from './files.js';
 import { type AbandonReport, FirehoseDelivery, type ParkedDelivery } from './firehose.js';
 import { type Handler, type LambdaContextLike, LocalFunction } from './function-runtime.js';
-import { type AccessDenial, RoleChecker, type SdkCall } from './iam.js';
+import type { AccessDenial, SdkCall } from './iam.js';
 import { defaultSchedule, type LocalSchedule, parseScheduleExpression, Scheduler } from './schedule.js';
 import { LOCAL_ACCOUNT_ID, type LocalServers, provisionResources, startLocalServers } from './servers.js';
 import type {
@@ -112,11 +113,6 @@ export interface StopOptions {
   deadlineMs?: number;
 }
 
-export interface FunctionIam {
-  code: RoleChecker;
-  platform: RoleChecker;
-}
-
 export interface LocalPipeline {
   readonly dataDir: string;
   readonly config: PipelineConfig;
@@ -161,12 +157,6 @@ export interface LocalPipeline {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** A path as the user would type it from here (absolute when outside the working directory). */
-const relativeToCwd = (p: string): string => {
-  const r = relative(process.cwd(), p);
-  return r.startsWith('..') || r === '' ? p : r;
-};
 
 function countLines(file: string): number {
   try {
@@ -309,108 +299,37 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
       accountId: LOCAL_ACCOUNT_ID,
       config,
     });
-    const synthConfig = readSynthConfig(assembly.dir);
     const deadLetters = new Map<string, number>();
     const denials: AccessDenial[] = [];
     const checkers = {} as Record<FunctionRole, FunctionIam>;
     const runningFunctions = {} as Record<FunctionRole, RunningFunction>;
-    const runtimeEnvironment = {
-      // The seam: the bundle's client resolver honours these like any SDK would.
-      AWS_ENDPOINT_URL_KINESIS: servers.kinesisEndpoint,
-      AWS_ENDPOINT_URL_S3: servers.s3Endpoint,
-      // Lambda hands the role's session credentials to the function in these variables.
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      // No profile files on Lambda: this machine's must not leak into the function.
-      AWS_CONFIG_FILE: join(dataDir, 'no-aws-config'),
-      AWS_SHARED_CREDENTIALS_FILE: join(dataDir, 'no-aws-credentials'),
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    };
     const localFunction = <E, R>(
       role: FunctionRole,
       extra: { wrap?: (h: Handler<E, R>) => Handler<E, R>; onCall?: (call: SdkCall) => void },
     ): LocalFunction<E, R> => {
-      const f = assembly.functions[role];
-      // A run-time knob (a test's short timeout) that differs from the configuration the assembly
-      // was synthesized from wins, and the status says so; otherwise the template's values stand.
-      const overridden: string[] = [];
-      const setting = (key: 'timeoutSeconds' | 'memoryMiB', fromTemplate: number): number => {
-        const wanted = config[role][key];
-        if (synthConfig !== undefined && synthConfig[role][key] !== wanted && wanted !== fromTemplate) {
-          overridden.push(`${key} ${wanted} (template ${fromTemplate})`);
-          return wanted;
-        }
-        return fromTemplate;
-      };
-      const timeoutSeconds = setting('timeoutSeconds', f.timeoutSeconds);
-      const memoryMiB = setting('memoryMiB', f.memoryMiB);
-      runningFunctions[role] = {
-        functionName: f.functionName,
-        handler: f.handler,
-        runtime: f.runtime,
-        bundleHash: f.bundleHash,
-        assetHash: f.assetHash,
-        timeoutSeconds,
-        memoryMiB,
-        ...(overridden.length === 0 ? {} : { overridden }),
-      };
-      const principal = {
-        roleName: f.executionRole.name,
-        sessionName: f.functionName,
-        accountId: LOCAL_ACCOUNT_ID,
-      };
-      const deny =
-        (who: string) =>
-        (d: AccessDenial): void => {
+      const built = assemblyFunction<E, R>({
+        assembly,
+        role,
+        config,
+        endpoints: servers as LocalServers,
+        dataDir,
+        sourceStreamArn: inputArn,
+        onDenied: (who, d) => {
           denials.push(d);
           log(`error: AccessDenied: ${d.message}`);
-          raise({
-            kind: 'access-denied',
-            message: `${who} was denied ${d.action} on ${d.resource}: the execution role ${f.executionRole.logicalId} in ${relativeToCwd(assembly.templatePath)} does not allow it (AccessDenied, as on AWS)`,
-            hint: `grant ${d.action} to the ${role}'s role in src/infra/pipeline-stack.ts (or stop calling it), then run again`,
-          });
-        };
-      const scope = { region: config.region, accountId: LOCAL_ACCOUNT_ID };
-      const checker = new RoleChecker(f.executionRole.statements, principal, scope, deny(`the ${role}`));
-      // What Lambda itself does with the role: the event source mapping's reads (one stream), logs.
-      const platform = new RoleChecker(
-        f.executionRole.statements,
-        principal,
-        { ...scope, iteratorStreamArn: inputArn },
-        (d) => {
-          if (d.action.startsWith('logs:')) {
-            log(`warning: ${d.message} (on AWS this function's logs would be dropped)`);
-          } else deny(`the ${role}'s event source mapping`)(d);
+          raise(deniedFault(assembly, role, who, d));
         },
-      );
-      checkers[role] = { code: checker, platform };
-      return new LocalFunction<E, R>({
-        name: f.functionName,
-        logName: role,
-        region: config.region,
-        accountId: LOCAL_ACCOUNT_ID,
-        codeDir: f.assetDir,
-        handler: f.handler,
-        runtime: f.runtime,
-        memoryMiB,
-        timeoutSeconds,
-        environment: f.environment,
-        runtimeEnvironment,
-        logsDir: paths.logs,
-        authorize: (call) => checker.authorize(call),
-        authorizePlatform: (call) => platform.authorize(call),
-        ...(extra.onCall === undefined ? {} : { onCall: extra.onCall }),
-        ...(extra.wrap === undefined ? {} : { wrap: extra.wrap }),
+        onLogDenied: (d) => log(`warning: ${d.message} (on AWS this function's logs would be dropped)`),
         onInitError: (e) => {
-          log(`error: ${f.functionName}: ${e.errorType}: ${e.errorMessage}`);
-          raise({
-            kind: 'function-init',
-            message: `the ${role} (${f.functionName}) failed to start: ${e.errorType}: ${e.errorMessage}`,
-            hint: `its bundle ${relativeToCwd(f.assetDir)} is what a deploy would upload, and Lambda would fail the same way; see \`paypipe logs --local ${role}\``,
-          });
+          log(`error: ${assembly.functions[role].functionName}: ${e.errorType}: ${e.errorMessage}`);
+          raise(initFault(assembly, role, e));
         },
+        ...extra,
         now,
       });
+      checkers[role] = built.iam;
+      runningFunctions[role] = built.running;
+      return built.fn;
     };
     const aggregatorWrap = opts.wrapAggregator;
     const aggregator = localFunction<KinesisStreamEvent, KinesisStreamBatchResponse>('aggregator', {
