@@ -37,6 +37,42 @@ export async function invokeFunction(
   };
 }
 
+export interface TailedInvocation extends Invocation {
+  /** The last 4 KB of the invocation's log, as Lambda returns it with LogType Tail (decoded). */
+  log: string;
+  /** The version that ran (`$LATEST`). */
+  executedVersion?: string | undefined;
+  statusCode?: number | undefined;
+}
+
+/**
+ * One synchronous Invoke with LogType Tail: the response and the end of the invocation's log
+ * (`paypipe invoke`). A function error is in the result (functionError), not thrown; SDK errors
+ * (no such function, AccessDenied, throttling past the SDK's retries) are thrown as they are.
+ */
+export async function invokeWithLog(
+  lambda: LambdaClient,
+  functionName: string,
+  payload: unknown,
+): Promise<TailedInvocation> {
+  const { InvokeCommand } = await sdk();
+  const out = await lambda.send(
+    new InvokeCommand({
+      FunctionName: functionName,
+      InvocationType: 'RequestResponse',
+      LogType: 'Tail',
+      Payload: Buffer.from(JSON.stringify(payload)),
+    }),
+  );
+  return {
+    payload: out.Payload === undefined ? '' : Buffer.from(out.Payload).toString('utf8'),
+    functionError: out.FunctionError,
+    log: out.LogResult === undefined ? '' : Buffer.from(out.LogResult, 'base64').toString('utf8'),
+    executedVersion: out.ExecutedVersion,
+    statusCode: out.StatusCode,
+  };
+}
+
 /**
  * The producer's own default events per run (its EVENTS_PER_INVOCATION variable), or undefined
  * when it cannot be read (no permission, no such function, not set).

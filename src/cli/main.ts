@@ -29,6 +29,7 @@ import { register as diff } from './stack/diff-command.js';
 import { register as deploy } from './stack/deploy-command.js';
 import { register as destroy } from './stack/destroy-command.js';
 import { register as outputs } from './stack/outputs-command.js';
+import { register as invoke } from './invoke/command.js';
 
 type Register = (program: Command) => void;
 
@@ -46,6 +47,7 @@ const commandModules: Register[] = [
   redrive,
   scale,
   logs,
+  invoke,
   doctor,
   status,
   schedule,

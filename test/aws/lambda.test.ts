@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { invokeFunction, kinesisMappingsOf, producerDefaultCount } from '../../src/aws/lambda.js';
+import { invokeFunction, invokeWithLog, kinesisMappingsOf, producerDefaultCount } from '../../src/aws/lambda.js';
 import { LAMBDA_ENV } from '../../src/pipeline/config.js';
 
 const lambda = mockClient(LambdaClient);
@@ -92,5 +92,36 @@ describe('kinesisMappingsOf', () => {
     const calls = lambda.commandCalls(ListEventSourceMappingsCommand);
     expect(calls).toHaveLength(2);
     expect(calls[0]?.args[0].input.FunctionName).toBe('agg');
+  });
+});
+
+describe('invokeWithLog (paypipe invoke on AWS)', () => {
+  it("asks for the log tail and decodes it; a function error is in the result, not thrown", async () => {
+    const log = 'START RequestId: r Version: $LATEST\nboom\nEND RequestId: r\nREPORT RequestId: r\tDuration: 1.00 ms\n';
+    lambda.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      FunctionError: 'Unhandled',
+      ExecutedVersion: '$LATEST',
+      LogResult: Buffer.from(log).toString('base64'),
+      Payload: payload('{"errorType":"Runtime.ImportModuleError","errorMessage":"Error: Cannot find package \'x\'"}'),
+    });
+    const out = await invokeWithLog(client, 'paypipe-dev-aggregator', { Records: [] });
+    expect(out).toEqual({
+      payload: '{"errorType":"Runtime.ImportModuleError","errorMessage":"Error: Cannot find package \'x\'"}',
+      functionError: 'Unhandled',
+      log,
+      executedVersion: '$LATEST',
+      statusCode: 200,
+    });
+    const input = lambda.commandCalls(InvokeCommand)[0]?.args[0].input;
+    expect(input?.LogType).toBe('Tail');
+    expect(input?.InvocationType).toBe('RequestResponse');
+    expect(input?.FunctionName).toBe('paypipe-dev-aggregator');
+    expect(JSON.parse(Buffer.from(input?.Payload as Uint8Array).toString())).toEqual({ Records: [] });
+  });
+
+  it('an SDK error (no such function) is thrown as the SDK raised it', async () => {
+    lambda.on(InvokeCommand).rejects(Object.assign(new Error('Function not found'), { name: 'ResourceNotFoundException' }));
+    await expect(invokeWithLog(client, 'nope', {})).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   });
 });

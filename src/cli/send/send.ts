@@ -18,7 +18,7 @@ import { interruptSignal } from '../interrupt.js';
 import { DEFAULT_DATA_DIR, ioFor } from '../options.js';
 import { type ResolvedTarget, resolveTarget } from '../target.js';
 import { formatCount, formatMinorAmount, plural, renderColumns } from '../render/aggregates.js';
-import { parseScenario } from './scenario.js';
+import { parseScenario } from '../scenario.js';
 import {
   fileItems,
   generatedItems,

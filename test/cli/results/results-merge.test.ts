@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RawAccumulator } from '../../../src/cli/results/results-merge.js';
-import { parseScenario } from '../../../src/cli/send/scenario.js';
+import { parseScenario } from '../../../src/cli/scenario.js';
 import { parseExactTotal, readSummaryTotals } from '../../../src/pipeline/send-summary.js';
 
 const W0 = Date.UTC(2024, 0, 15, 10);

@@ -124,7 +124,7 @@ describe('send flags and progress', () => {
 describe('--scenario: a typo is not the clean preset', () => {
   it('rejects specs with nothing in them or with empty parts; keeps presets and overrides', async () => {
     const fc = (await import('fast-check')).default;
-    const { parseScenario } = await import('../../../src/cli/send/scenario.js');
+    const { parseScenario } = await import('../../../src/cli/scenario.js');
     fc.assert(
       fc.property(fc.stringMatching(/^[ ,\t]*$/), (spec) => {
         expect(() => parseScenario(spec)).toThrow(/--scenario is empty/);

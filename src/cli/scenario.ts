@@ -1,14 +1,14 @@
 /**
- * `send --scenario`: one compact, shell-friendly spec for test traffic, parsed into the
+ * `send --scenario` (and `invoke aggregator --scenario`): one compact, shell-friendly spec for test traffic, parsed into the
  * generator's Scenario (src/domain/generator.ts) plus the event-time span.
  *
  *   late=0.1,duplicates=0.05,malformed=0.02,currencies=USD:0.7+EUR:0.3,merchants=Amazon+Uber,late-max=15m,span=5m
  *
  * or a preset name (`messy`), optionally followed by overrides: `messy,late=0.3`.
  */
-import { parseDuration } from '../../pipeline/duration.js';
-import { type Scenario, scenarioProblem } from '../../domain/generator.js';
-import { usageError } from '../../errors.js';
+import { parseDuration } from '../pipeline/duration.js';
+import { type Scenario, scenarioProblem } from '../domain/generator.js';
+import { usageError } from '../errors.js';
 
 export interface ParsedScenario {
   scenario: Scenario;

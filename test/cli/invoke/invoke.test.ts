@@ -1,0 +1,99 @@
+/**
+ * `paypipe invoke`: sample events shaped as the pipeline delivers them, bad --event input as one
+ * usage line, and a local invocation through the running pipeline's runtime (the same bundle, the
+ * same role checks). Adversaries: a sample the handler would never see in the pipeline, an event
+ * file that is not JSON, a local invoke that runs other code than the running pipeline.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type InvokeResult, runInvoke, sampleEvent } from '../../../src/cli/invoke/invoke.js';
+import { Io } from '../../../src/cli/io.js';
+import { validateRecord } from '../../../src/domain/event.js';
+import { resolveConfig } from '../../../src/pipeline/config.js';
+import { startTestPipeline, type TestPipeline } from '../../helpers/local-pipeline.js';
+
+const quietIo = (): Io => {
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  return new Io({ stdout: sink, stderr: sink, env: {} });
+};
+const config = resolveConfig({});
+const at = { region: 'ap-southeast-2', accountId: '123456789012', nowMs: Date.UTC(2024, 0, 15, 10, 30) };
+
+describe('sample events', () => {
+  it('the aggregator gets a Kinesis batch of generated payments, with --scenario malformed records among them', () => {
+    const e = sampleEvent('aggregator', { seed: 7, count: 50, scenario: 'malformed=0.5' }, config, at) as KinesisStreamEvent;
+    expect(e.Records).toHaveLength(50);
+    const seqs = e.Records.map((r) => r.kinesis.sequenceNumber);
+    expect([...seqs].sort()).toEqual(seqs);
+    expect(new Set(seqs).size).toBe(50);
+    let bad = 0;
+    for (const r of e.Records) {
+      expect(r.eventSource).toBe('aws:kinesis');
+      expect(r.eventID).toBe(`shardId-000000000000:${r.kinesis.sequenceNumber}`);
+      expect(r.eventSourceARN).toBe('arn:aws:kinesis:ap-southeast-2:123456789012:stream/paypipe-dev-input-stream');
+      const v = validateRecord(Buffer.from(r.kinesis.data, 'base64'), { arrivalMs: at.nowMs, maxFutureSkewMs: 86_400_000 });
+      if (!v.ok) bad++;
+    }
+    expect(bad).toBeGreaterThan(5);
+    expect(bad).toBeLessThan(45);
+    // Same seed, same batch.
+    expect(sampleEvent('aggregator', { seed: 7, count: 50, scenario: 'malformed=0.5' }, config, at)).toEqual(e);
+  });
+
+  it('the producer gets the EventBridge scheduled event, or {count} as `schedule --count` sets it', () => {
+    expect(sampleEvent('producer', { seed: 1 }, config, at)).toMatchObject({
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: '123456789012',
+      time: '2024-01-15T10:30:00Z',
+      detail: {},
+    });
+    expect(sampleEvent('producer', { seed: 1, count: 5 }, config, at)).toEqual({ count: 5 });
+  });
+});
+
+describe('invoke --local', () => {
+  let p: TestPipeline;
+  beforeAll(async () => {
+    p = await startTestPipeline({ statusIntervalMs: 100 });
+  });
+  afterAll(() => p.cleanup());
+
+  it("runs the running pipeline's bundle with its role, and returns the response and the log lines", async () => {
+    const r = (await runInvoke('aggregator', { local: true, dataDir: p.dataDir, seed: 3, count: 20 }, quietIo())) as InvokeResult;
+    expect(r.where).toBe('local');
+    expect(r.error).toBeUndefined();
+    expect(r.response).toEqual({ batchItemFailures: [] });
+    expect(r.bundleHash).toBe(p.status().functions?.aggregator.bundleHash);
+    expect(r.logs[0]).toMatch(/^START RequestId: /);
+    expect(r.logs.at(-1)).toMatch(/^REPORT RequestId: .*\tMemory Size: 512 MB\t/);
+    expect(r.logs.some((l) => l.includes('"aggregated batch"'))).toBe(true);
+    expect(r.accessDenied).toBeUndefined();
+  });
+
+  it('an --event file that is not JSON is one usage line', async () => {
+    const file = join(p.dataDir, 'bad.json');
+    writeFileSync(file, '{"Records": [');
+    await expect(runInvoke('aggregator', { local: true, dataDir: p.dataDir, seed: 1, event: file }, quietIo())).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringMatching(/^--event .*bad\.json is not JSON: /),
+    });
+    await expect(runInvoke('aggregator', { local: true, dataDir: p.dataDir, seed: 1, event: join(p.dataDir, 'none.json') }, quietIo())).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringMatching(/cannot be read: ENOENT$/),
+    });
+  });
+
+  it("a handler error comes back as Lambda's error document", async () => {
+    const file = join(p.dataDir, 'bad-count.json');
+    writeFileSync(file, '{"count": -1}');
+    const r = (await runInvoke('producer', { local: true, dataDir: p.dataDir, seed: 1, event: file }, quietIo())) as InvokeResult;
+    expect(r.error?.errorType).toBe('RangeError');
+    expect(r.response).toEqual(r.error);
+    expect(r.error?.trace?.[0]).toMatch(/^RangeError: /);
+    expect(r.logs.some((l) => /\tERROR\tInvoke Error \t\{"errorType":"RangeError"/.test(l))).toBe(true);
+  });
+});
