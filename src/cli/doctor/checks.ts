@@ -28,6 +28,7 @@ import type {
   RegionFact,
   StreamFact,
   Target,
+  BundlesFact,
 } from './facts.js';
 import { shellQuote } from '../hints.js';
 import { awsCli, type CommandKind, paypipe } from './fix-commands.js';
@@ -508,6 +509,28 @@ const localSettings = notApplicable(
 // ---------------------------------------------------------------------------------------------
 // THE list, in report order.
 
+/** The running bundles against the last `paypipe synth`: what runs locally is what a deploy uploads. */
+function judgeBundles(b: BundlesFact, _f: DoctorFacts, say: Say): Verdict {
+  const running = b.functions.map((x) => `${x.role} ${x.bundleHash.slice(0, 12)}`).join(', ');
+  if (b.accessDenied > 0) {
+    return fail(
+      `${running}; ${plural(b.accessDenied, 'call')} denied by the role's policies (AccessDenied, as on AWS)`,
+      `see the AccessDenied lines of the running pipeline; grant the action in src/infra/pipeline-stack.ts and restart: ${say.paypipe('up', 'up')}`,
+    );
+  }
+  const last = b.lastSynth;
+  if (last === undefined) return pass(`${running} (no \`paypipe synth\` output in cdk.out to compare with)`);
+  if ('problem' in last) {
+    return warn(`${running}; ${last.dir}: ${last.problem}`, `synthesize again: ${say.paypipe('synth', 'stack')}`);
+  }
+  const differ = b.functions.filter((x) => last.bundleHashes[x.role] !== x.bundleHash).map((x) => x.role);
+  if (differ.length === 0) return pass(`${running}, the same as the last synth (${last.dir}, ${last.synthesizedAt})`);
+  return warn(
+    `${running}: the ${differ.join(' and ')} ${differ.length === 1 ? 'differs' : 'differ'} from the last synth (${last.dir}, ${last.synthesizedAt}) — a deploy of that assembly would upload other code than runs here`,
+    `synthesize this checkout again (${say.paypipe('synth', 'stack')}), or run that assembly: ${say.paypipe('up --assembly cdk.out', 'up')}`,
+  );
+}
+
 export const CHECKS: readonly Check[] = [
   check({
     id: 'local.running',
@@ -612,6 +635,13 @@ export const CHECKS: readonly Check[] = [
             `${s.kinesisEndpoint} / ${s.s3Endpoint} not answering: ${s.error}`,
             `see ${s.logFile}; stop the running pipeline (Ctrl-C in its terminal) and start it again: ${say.paypipe('up', 'up')}`,
           ),
+  }),
+  check({
+    id: 'local.bundles',
+    title: 'Function bundles (local)',
+    fact: (f) => f.bundles ?? { known: false, missing: { kind: 'skipped', why: 'AWS target' } },
+    onMissing: 'omit',
+    judge: judgeBundles,
   }),
   check({
     id: 'stream.input',

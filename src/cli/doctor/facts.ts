@@ -76,6 +76,22 @@ export interface DoctorFacts {
   /** The last hour's figures and the alarm states (CloudWatch, or the local functions' metrics). */
   metrics: Fact<PipelineMetrics>;
   probe: Fact<ProbeFact>;
+  /** Local: the function bundles running and the last `paypipe synth` (absent on AWS: `paypipe diff`). */
+  bundles?: Fact<BundlesFact>;
+}
+
+/** Which code the local functions run, and whether it is what the last synth (cdk.out) holds. */
+export interface BundlesFact {
+  /** The cloud assembly the running pipeline loaded. */
+  assembly: string;
+  functions: Array<{ role: string; functionName: string; bundleHash: string; assetHash: string }>;
+  /** The last `paypipe synth` output in the working directory, if any. */
+  lastSynth?:
+    | { dir: string; synthesizedAt: string; bundleHashes: Record<string, string> }
+    | { dir: string; problem: string }
+    | undefined;
+  /** Calls the local IAM check denied since the pipeline started. */
+  accessDenied: number;
 }
 
 export type LocalPipelineFact =

@@ -6,6 +6,7 @@
  * AWS-only questions (IAM, region, CloudFormation, the mapping's deployed settings) are
  * `not-here`, so their checks say n/a.
  */
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { kinesisClient, s3Client } from '../../aws/clients.js';
 import { httpStatus } from '../../aws/errors.js';
@@ -17,7 +18,7 @@ import { parseLogMessage } from '../../pipeline/log-format.js';
 import type { LocalStatus } from '../../local/status.js';
 import { DEFAULT_DATA_DIR, type TargetFlags } from '../options.js';
 import { type ResolvedTarget, resolveTarget } from '../target.js';
-import type { DoctorFacts, Fact, FunctionErrorsFact, LagFact } from './facts.js';
+import type { BundlesFact, DoctorFacts, Fact, FunctionErrorsFact, LagFact } from './facts.js';
 import {
   errLine,
   type GatherOptions,
@@ -45,6 +46,8 @@ const METRICS_WINDOW_MS = 3_600_000;
 export interface LocalGatherDeps {
   /** The clock ages are measured with (tests move it forward instead of sleeping). */
   now?: () => number;
+  /** Where the last `paypipe synth` output (cdk.out) is looked for (default: the working directory). */
+  cwd?: string;
 }
 
 /** The AWS-only facts, with the reason each means nothing here. */
@@ -91,7 +94,7 @@ export async function gatherLocal(
   const kinesis = await kinesisClient(t.clientTarget, { maxAttempts: 2 });
   const s3 = await s3Client(t.clientTarget, { maxAttempts: 2 });
   try {
-    return await gatherRunning(t, o, { ...base, config: t.config }, { kinesis, s3, now });
+    return await gatherRunning(t, o, { ...base, config: t.config }, { kinesis, s3, now, cwd: deps.cwd ?? process.cwd() });
   } finally {
     kinesis.destroy();
     s3.destroy();
@@ -102,7 +105,7 @@ async function gatherRunning(
   t: LocalTarget,
   o: GatherOptions,
   base: Pick<DoctorFacts, 'target' | 'subject' | 'config' | 'invocation' | 'limits'>,
-  d: { kinesis: Kinesis; s3: S3; now: () => number },
+  d: { kinesis: Kinesis; s3: S3; now: () => number; cwd: string },
 ): Promise<DoctorFacts> {
   const { kinesis, s3 } = d;
   const c = t.config;
@@ -239,6 +242,7 @@ async function gatherRunning(
     schedule,
     metrics,
     probe: skipped('no --probe'),
+    bundles: status.known ? await gather(o, 'bundles', () => bundlesFact(status.value, t, d.cwd)) : status,
   };
   if (!o.probe) return facts;
   o.progress?.('probe: sending a canary event');
@@ -246,6 +250,41 @@ async function gatherRunning(
     runProbe({ kinesis, s3, names: n, config: c, ...probeOptions(o, 250) }),
   );
   return { ...facts, probe };
+}
+
+/**
+ * The bundles the running functions loaded (status.json) and, when this directory has one, the last
+ * `paypipe synth` output (cdk.out): the same bundle bytes there mean a deploy of it uploads the code
+ * that runs here.
+ */
+async function bundlesFact(s: LocalStatus, t: LocalTarget, cwd: string): Promise<BundlesFact> {
+  const functions = Object.entries(s.functions ?? {}).map(([role, f]) => ({
+    role,
+    functionName: f.functionName,
+    bundleHash: f.bundleHash,
+    assetHash: f.assetHash,
+  }));
+  const fact: BundlesFact = {
+    assembly: s.assembly ?? '(unknown: a pipeline from an older paypipe)',
+    functions,
+    accessDenied: s.accessDenied?.length ?? 0,
+  };
+  const dir = resolve(cwd, 'cdk.out');
+  if (!existsSync(join(dir, 'manifest.json'))) return fact;
+  const { readAssembly } = await import('../../local/assembly.js');
+  try {
+    const a = readAssembly(dir, { region: t.region, accountId: '000000000000', config: t.config });
+    return {
+      ...fact,
+      lastSynth: {
+        dir: 'cdk.out',
+        synthesizedAt: statSync(join(dir, 'manifest.json')).mtime.toISOString(),
+        bundleHashes: { producer: a.functions.producer.bundleHash, aggregator: a.functions.aggregator.bundleHash },
+      },
+    };
+  } catch (e) {
+    return { ...fact, lastSynth: { dir: 'cdk.out', problem: e instanceof Error ? e.message.replace(`${dir} `, '') : String(e) } };
+  }
 }
 
 /**
