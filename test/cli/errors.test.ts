@@ -156,6 +156,10 @@ const TABLE: Row[] = [
   usage(/--malformed must be a whole number from 0 to 1,000, got "1001"/, 'demo', '--malformed', '1001'),
   usage(/--timeout must be from 5s to 10m, got "1s"/, 'demo', '--timeout', '1s'),
   // send
+  usage(/"foo" is not a function of the pipeline: use producer or aggregator/, 'invoke', 'foo'),
+  usage(/missing required argument 'function'/, 'invoke'),
+  usage(/--count must be a whole number from 1 to 10,000/, 'invoke', 'aggregator', '--count', '0'),
+  usage(/--event \/nonexistent\/event\.json cannot be read: ENOENT/, 'invoke', 'aggregator', '--event', '/nonexistent/event.json'),
   usage(/--count must be a whole number from 1 to 10,000,000, got "0"/, 'send', '--count', '0'),
   usage(/--count must be a whole number .*got "-5"/, 'send', '-n', '-5'),
   usage(/--concurrency must be a whole number from 1 to 64, got "65"/, 'send', '--concurrency', '65'),

@@ -87,7 +87,7 @@ export function sampleEvent(
   });
 }
 
-function readEvent(source: string): unknown {
+function readEvent(source: string, fn: InvokeFunction): unknown {
   let text: string;
   try {
     text = readFileSync(source === '-' ? 0 : source, 'utf8');
@@ -102,7 +102,9 @@ function readEvent(source: string): unknown {
   } catch (e) {
     throw usageError(
       `--event ${source === '-' ? '(stdin)' : source} is not JSON: ${(e as Error).message}`,
-      'generate a valid one with `paypipe invoke <function> --print-event > event.json`',
+      fn === 'producer'
+        ? 'generate a valid one with `paypipe invoke producer --print-event > event.json`'
+        : 'generate a valid one with `paypipe invoke aggregator --print-event > event.json`',
     );
   }
 }
@@ -213,7 +215,10 @@ async function invokeAws(
 }
 
 export async function runInvoke(fn: InvokeFunction, flags: InvokeFlags, io: Io): Promise<InvokeResult | unknown> {
-  if (flags.printEvent === true && flags.event === undefined) {
+  // A bad --event is a usage error before anything else (no pipeline, no credentials needed).
+  const given = flags.event === undefined ? undefined : readEvent(flags.event, fn);
+  if (flags.printEvent === true && given !== undefined) return given;
+  if (flags.printEvent === true) {
     // Only the configuration: printing a sample needs no pipeline and no credentials.
     const { loadEnvironment } = await import('../configuration.js');
     const { loaded, aws } = loadEnvironment(flags);
@@ -221,8 +226,8 @@ export async function runInvoke(fn: InvokeFunction, flags: InvokeFlags, io: Io):
   }
   const t = await resolveTarget(flags, { need: [fn === 'producer' ? 'producerFunction' : 'aggregatorFunction'] });
   const event =
-    flags.event !== undefined
-      ? readEvent(flags.event)
+    given !== undefined
+      ? given
       : sampleEvent(fn, flags, t.config, {
           region: t.region,
           accountId: t.kind === 'local' ? '000000000000' : '123456789012',
