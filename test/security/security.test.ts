@@ -110,6 +110,7 @@ const AWS_COMMANDS: string[][] = [
   ['logs', '--since', '5m'],
   ['doctor', '--probe', '--timeout', '5s'],
   ['schedule'],
+  ['invoke', 'producer', '--count', '3'],
 ];
 
 /** Runs that break the error contract today (see the report in docs/proof.md); checked with it.fails. */
