@@ -14,7 +14,10 @@ export interface HookableClient {
 }
 
 /** The slice of the SDK's middleware types a hook uses (the SDK's own are structurally the same). */
-export type Handler = (args: { input: object; request?: unknown }) => Promise<{ response: unknown; output?: unknown }>;
+export type Handler = (args: {
+  input: object;
+  request?: unknown;
+}) => Promise<{ response: unknown; output?: unknown }>;
 export interface HandlerContext {
   clientName?: string;
   commandName?: string;
@@ -27,12 +30,8 @@ export interface MiddlewareOptions {
 
 export type ClientHook = (client: HookableClient) => void;
 
+/** The hook's key: the local runtime's bootstrap sets `globalThis[KEY]` in each environment. */
 const KEY = Symbol.for('paypipe.sdk-client-hook');
-
-/** Registers the hook every client built from now on passes through (undefined removes it). */
-export function setClientHook(hook: ClientHook | undefined): void {
-  (globalThis as Record<symbol, unknown>)[KEY] = hook;
-}
 
 /** Passes a freshly built client through the registered hook, if any. */
 export function hooked<C>(client: C): C {
@@ -77,7 +76,11 @@ export function addAuthorizer(
       });
       if (denied !== undefined) {
         return {
-          response: { statusCode: denied.statusCode, headers: denied.headers, body: Buffer.from(denied.body) },
+          response: {
+            statusCode: denied.statusCode,
+            headers: denied.headers,
+            body: Buffer.from(denied.body),
+          },
         };
       }
       return next(args);

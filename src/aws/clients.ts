@@ -79,15 +79,15 @@ export async function s3Client(target: ClientTarget, s: SdkSettings = {}): Promi
   const endpoint = target.kind === 'local' ? target.s3Endpoint : awsEndpoint('s3', target);
   return hooked(
     new S3Client({
-    ...(await common(target, s)),
-    ...(endpoint === undefined ? {} : { endpoint }),
-    ...(target.kind === 'local' || (endpoint !== undefined && isLocalHost(endpoint))
-      ? {
-          forcePathStyle: true,
-          requestChecksumCalculation: 'WHEN_REQUIRED' as const,
-          responseChecksumValidation: 'WHEN_REQUIRED' as const,
-        }
-      : {}),
+      ...(await common(target, s)),
+      ...(endpoint === undefined ? {} : { endpoint }),
+      ...(target.kind === 'local' || (endpoint !== undefined && isLocalHost(endpoint))
+        ? {
+            forcePathStyle: true,
+            requestChecksumCalculation: 'WHEN_REQUIRED' as const,
+            responseChecksumValidation: 'WHEN_REQUIRED' as const,
+          }
+        : {}),
     }),
   );
 }

@@ -17,24 +17,30 @@ export interface Invocation {
   functionError?: string | undefined;
 }
 
+/** One synchronous (RequestResponse) Invoke with a JSON payload, the log tail when asked. */
+async function invoke(lambda: LambdaClient, functionName: string, payload: unknown, tail: boolean) {
+  const { InvokeCommand } = await sdk();
+  return lambda.send(
+    new InvokeCommand({
+      FunctionName: functionName,
+      InvocationType: 'RequestResponse',
+      ...(tail ? { LogType: 'Tail' as const } : {}),
+      Payload: Buffer.from(JSON.stringify(payload)),
+    }),
+  );
+}
+
+const payloadText = (p: Uint8Array | undefined): string =>
+  p === undefined ? '' : Buffer.from(p).toString('utf8');
+
 /** One synchronous (RequestResponse) Invoke with a JSON payload. SDK errors are thrown as they are. */
 export async function invokeFunction(
   lambda: LambdaClient,
   functionName: string,
   payload: unknown,
 ): Promise<Invocation> {
-  const { InvokeCommand } = await sdk();
-  const out = await lambda.send(
-    new InvokeCommand({
-      FunctionName: functionName,
-      InvocationType: 'RequestResponse',
-      Payload: Buffer.from(JSON.stringify(payload)),
-    }),
-  );
-  return {
-    payload: out.Payload === undefined ? '' : Buffer.from(out.Payload).toString('utf8'),
-    functionError: out.FunctionError,
-  };
+  const out = await invoke(lambda, functionName, payload, false);
+  return { payload: payloadText(out.Payload), functionError: out.FunctionError };
 }
 
 export interface TailedInvocation extends Invocation {
@@ -55,17 +61,9 @@ export async function invokeWithLog(
   functionName: string,
   payload: unknown,
 ): Promise<TailedInvocation> {
-  const { InvokeCommand } = await sdk();
-  const out = await lambda.send(
-    new InvokeCommand({
-      FunctionName: functionName,
-      InvocationType: 'RequestResponse',
-      LogType: 'Tail',
-      Payload: Buffer.from(JSON.stringify(payload)),
-    }),
-  );
+  const out = await invoke(lambda, functionName, payload, true);
   return {
-    payload: out.Payload === undefined ? '' : Buffer.from(out.Payload).toString('utf8'),
+    payload: payloadText(out.Payload),
     functionError: out.FunctionError,
     log: out.LogResult === undefined ? '' : Buffer.from(out.LogResult, 'base64').toString('utf8'),
     executedVersion: out.ExecutedVersion,

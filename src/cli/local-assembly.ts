@@ -189,9 +189,13 @@ export async function assemblyFor(
 ): Promise<string> {
   if (given !== undefined) {
     if (!existsSync(join(given, 'manifest.json'))) {
-      throw new PaypipeError('USAGE', `--assembly ${given} is not a cloud assembly (it has no manifest.json)`, {
-        hint: 'pass the directory `paypipe synth --out <dir>` wrote (default cdk.out), or leave --assembly out',
-      });
+      throw new PaypipeError(
+        'USAGE',
+        `--assembly ${given} is not a cloud assembly (it has no manifest.json)`,
+        {
+          hint: 'pass the directory `paypipe synth --out <dir>` wrote (default cdk.out), or leave --assembly out',
+        },
+      );
     }
     return given;
   }

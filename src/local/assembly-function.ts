@@ -84,7 +84,9 @@ export function assemblyFunction<E, R>(o: AssemblyFunctionOptions<E, R>): Assemb
   };
   const principal = { roleName: f.executionRole.name, sessionName: f.functionName, accountId: LOCAL_ACCOUNT };
   const scope = { region: config.region, accountId: LOCAL_ACCOUNT };
-  const code = new RoleChecker(f.executionRole.statements, principal, scope, (d) => o.onDenied(`the ${role}`, d));
+  const code = new RoleChecker(f.executionRole.statements, principal, scope, (d) =>
+    o.onDenied(`the ${role}`, d),
+  );
   const platform = new RoleChecker(
     f.executionRole.statements,
     principal,

@@ -109,7 +109,10 @@ export class FunctionError extends Error {
 
 export class FunctionTimeoutError extends FunctionError {
   constructor(requestId: string, seconds: number) {
-    super('Sandbox.Timedout', `RequestId: ${requestId} Error: Task timed out after ${seconds.toFixed(2)} seconds`);
+    super(
+      'Sandbox.Timedout',
+      `RequestId: ${requestId} Error: Task timed out after ${seconds.toFixed(2)} seconds`,
+    );
   }
 }
 
@@ -423,7 +426,13 @@ export class LocalFunction<E, R> {
       return new Promise<R>((resolve, reject) => {
         env.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
         const { getRemainingTimeInMillis: _, ...plain } = ctx;
-        env.worker.postMessage({ type: 'invoke', id, event: ev, context: plain, deadline: Date.now() + ctx.getRemainingTimeInMillis() });
+        env.worker.postMessage({
+          type: 'invoke',
+          id,
+          event: ev,
+          context: plain,
+          deadline: Date.now() + ctx.getRemainingTimeInMillis(),
+        });
       });
     };
     const handler = this.o.wrap?.(call) ?? call;
@@ -433,13 +442,21 @@ export class LocalFunction<E, R> {
       return await Promise.race([
         handler(event, context),
         new Promise<never>((_, rej) => {
-          timer = setTimeout(() => rej(new FunctionTimeoutError(requestId, this.o.timeoutSeconds)), this.o.timeoutSeconds * 1000);
+          timer = setTimeout(
+            () => rej(new FunctionTimeoutError(requestId, this.o.timeoutSeconds)),
+            this.o.timeoutSeconds * 1000,
+          );
         }),
       ]);
     } catch (e) {
       this.errors++;
       failed =
-        e instanceof FunctionError ? e : new FunctionError(e instanceof Error ? e.name : 'Error', e instanceof Error ? e.message : String(e));
+        e instanceof FunctionError
+          ? e
+          : new FunctionError(
+              e instanceof Error ? e.name : 'Error',
+              e instanceof Error ? e.message : String(e),
+            );
       if (failed instanceof FunctionTimeoutError) {
         this.write(env.logStreamName, `${new Date(this.now()).toISOString()} ${failed.errorMessage}`);
       } else if (failed.phase !== 'init') {

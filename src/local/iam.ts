@@ -33,7 +33,13 @@ const list = (v: string | string[] | undefined): string[] | undefined =>
 export function wildcard(pattern: string, value: string, ignoreCase = false): boolean {
   const p = ignoreCase ? pattern.toLowerCase() : pattern;
   const v = ignoreCase ? value.toLowerCase() : value;
-  const re = new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+  const re = new RegExp(
+    `^${p
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    's',
+  );
   return re.test(v);
 }
 
@@ -81,9 +87,13 @@ function conditionHolds(op: string, key: string, wanted: unknown, ctx: Record<st
     case 'NumericGreaterThanEquals':
       return values.some((w) => Number(actual) >= Number(w));
     default:
-      throw new PaypipeError('INTERNAL', `the local IAM check does not implement the condition operator ${op}`, {
-        hint: 'add it to src/local/iam.ts (conditionHolds) before relying on it in the stack',
-      });
+      throw new PaypipeError(
+        'INTERNAL',
+        `the local IAM check does not implement the condition operator ${op}`,
+        {
+          hint: 'add it to src/local/iam.ts (conditionHolds) before relying on it in the stack',
+        },
+      );
   }
 }
 
@@ -187,18 +197,32 @@ export function requestsFor(call: SdkCall, scope: CallScope): AuthzRequest[] {
     const action = S3_ACTIONS[op] ?? `s3:${op}`;
     if (op === 'ListBuckets') return [{ action, resource: '*', context }];
     const bucketArn = `arn:aws:s3:::${i.Bucket ?? ''}`;
-    const onBucket = i.Key === undefined || /^(ListObjects|ListObjectsV2|ListObjectVersions|HeadBucket|ListMultipartUploads|DeleteObjects)$/.test(op);
+    const onBucket =
+      i.Key === undefined ||
+      /^(ListObjects|ListObjectsV2|ListObjectVersions|HeadBucket|ListMultipartUploads|DeleteObjects)$/.test(
+        op,
+      );
     const resource = onBucket ? bucketArn : `${bucketArn}/${i.Key}`;
     const ctx = i.Prefix === undefined ? context : { ...context, 's3:prefix': i.Prefix };
     const out = [{ action, resource, context: ctx }];
     if (op === 'CopyObject' && i.CopySource !== undefined) {
-      out.unshift({ action: 's3:GetObject', resource: `arn:aws:s3:::${decodeURIComponent(i.CopySource.replace(/^\//, ''))}`, context });
+      out.unshift({
+        action: 's3:GetObject',
+        resource: `arn:aws:s3:::${decodeURIComponent(i.CopySource.replace(/^\//, ''))}`,
+        context,
+      });
     }
     return out;
   }
   if (service === 'logs' && i.logGroupName !== undefined) {
     const stream = i.logStreamName === undefined ? '' : `:log-stream:${i.logStreamName}`;
-    return [{ action: `logs:${op}`, resource: `arn:aws:logs:${region}:${accountId}:log-group:${i.logGroupName}${stream}`, context }];
+    return [
+      {
+        action: `logs:${op}`,
+        resource: `arn:aws:logs:${region}:${accountId}:log-group:${i.logGroupName}${stream}`,
+        context,
+      },
+    ];
   }
   if (service === 'sqs' && i.QueueUrl !== undefined) {
     const name = i.QueueUrl.slice(i.QueueUrl.lastIndexOf('/') + 1);
@@ -275,7 +299,13 @@ export class RoleChecker {
       const seen = this.used.get(r.action) ?? new Set<string>();
       seen.add(r.resource);
       this.used.set(r.action, seen);
-      const d = evaluate(this.statements, { ...r, context: { ...r.context, 'aws:PrincipalArn': `arn:aws:iam::${this.principal.accountId}:role/${this.principal.roleName}` } });
+      const d = evaluate(this.statements, {
+        ...r,
+        context: {
+          ...r.context,
+          'aws:PrincipalArn': `arn:aws:iam::${this.principal.accountId}:role/${this.principal.roleName}`,
+        },
+      });
       if (d.allowed) continue;
       const message = deniedMessage(this.principal, r, d.explicit);
       const denial: AccessDenial = {

@@ -34,7 +34,7 @@ import {
 import { EventSourceMapping } from './event-source-mapping.js';
 import { guardDataDir, localPaths, storageFault, writeJsonAtomicSync } from './files.js';
 import { type AbandonReport, FirehoseDelivery, type ParkedDelivery } from './firehose.js';
-import { type Handler, type LambdaContextLike, LocalFunction } from './function-runtime.js';
+import type { Handler, LambdaContextLike, LocalFunction } from './function-runtime.js';
 import type { AccessDenial, SdkCall } from './iam.js';
 import { defaultSchedule, type LocalSchedule, parseScheduleExpression, Scheduler } from './schedule.js';
 import { LOCAL_ACCOUNT_ID, type LocalServers, provisionResources, startLocalServers } from './servers.js';
@@ -376,7 +376,9 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
     // The mapping reads with the function's execution role, as Lambda's poller does.
     const esmKinesis = await kinesisClient(target);
     clients.push(esmKinesis);
-    addAuthorizer(esmKinesis as unknown as HookableClient, (call) => checkers.aggregator.platform.authorize(call));
+    addAuthorizer(esmKinesis as unknown as HookableClient, (call) =>
+      checkers.aggregator.platform.authorize(call),
+    );
     const esm = new EventSourceMapping({
       kinesis: esmKinesis,
       streamName: config.streams.input.name,

@@ -28,7 +28,14 @@ export interface DeliveryStatus {
 
 /** Why the pipeline cannot go on (the runner stops it). */
 export interface LocalFault {
-  kind: 'servers-lost' | 'data-dir-lost' | 'storage' | 'state' | 'internal' | 'access-denied' | 'function-init';
+  kind:
+    | 'servers-lost'
+    | 'data-dir-lost'
+    | 'storage'
+    | 'state'
+    | 'internal'
+    | 'access-denied'
+    | 'function-init';
   message: string;
   hint: string;
 }

@@ -7,7 +7,12 @@ import {
 } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { invokeFunction, invokeWithLog, kinesisMappingsOf, producerDefaultCount } from '../../src/aws/lambda.js';
+import {
+  invokeFunction,
+  invokeWithLog,
+  kinesisMappingsOf,
+  producerDefaultCount,
+} from '../../src/aws/lambda.js';
 import { LAMBDA_ENV } from '../../src/pipeline/config.js';
 
 const lambda = mockClient(LambdaClient);
@@ -96,14 +101,17 @@ describe('kinesisMappingsOf', () => {
 });
 
 describe('invokeWithLog (paypipe invoke on AWS)', () => {
-  it("asks for the log tail and decodes it; a function error is in the result, not thrown", async () => {
-    const log = 'START RequestId: r Version: $LATEST\nboom\nEND RequestId: r\nREPORT RequestId: r\tDuration: 1.00 ms\n';
+  it('asks for the log tail and decodes it; a function error is in the result, not thrown', async () => {
+    const log =
+      'START RequestId: r Version: $LATEST\nboom\nEND RequestId: r\nREPORT RequestId: r\tDuration: 1.00 ms\n';
     lambda.on(InvokeCommand).resolves({
       StatusCode: 200,
       FunctionError: 'Unhandled',
       ExecutedVersion: '$LATEST',
       LogResult: Buffer.from(log).toString('base64'),
-      Payload: payload('{"errorType":"Runtime.ImportModuleError","errorMessage":"Error: Cannot find package \'x\'"}'),
+      Payload: payload(
+        '{"errorType":"Runtime.ImportModuleError","errorMessage":"Error: Cannot find package \'x\'"}',
+      ),
     });
     const out = await invokeWithLog(client, 'paypipe-dev-aggregator', { Records: [] });
     expect(out).toEqual({
@@ -121,7 +129,11 @@ describe('invokeWithLog (paypipe invoke on AWS)', () => {
   });
 
   it('an SDK error (no such function) is thrown as the SDK raised it', async () => {
-    lambda.on(InvokeCommand).rejects(Object.assign(new Error('Function not found'), { name: 'ResourceNotFoundException' }));
-    await expect(invokeWithLog(client, 'nope', {})).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    lambda
+      .on(InvokeCommand)
+      .rejects(Object.assign(new Error('Function not found'), { name: 'ResourceNotFoundException' }));
+    await expect(invokeWithLog(client, 'nope', {})).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+    });
   });
 });

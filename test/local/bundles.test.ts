@@ -21,7 +21,12 @@ import {
 } from '../helpers/local-pipeline.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> }> };
+type Template = {
+  Resources: Record<
+    string,
+    { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> }
+  >;
+};
 
 const dirs: string[] = [];
 let p: TestPipeline | undefined;
@@ -121,8 +126,20 @@ describe('the local pipeline runs the synthesized bundles', () => {
       const l = logLines(pipeline.dataDir, 'aggregator');
       return l.some((x) => x.startsWith('INIT_REPORT')) && l;
     }, 'the INIT_REPORT line');
-    expect(lines.some((l) => /\tERROR\tUncaught Exception \t\{"errorType":"Runtime\.ImportModuleError","errorMessage":"Error: Cannot find package 'commander' imported from \/var\/task\/index\.mjs"/.test(l))).toBe(true);
-    expect(lines.some((l) => /^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: Runtime\.ImportModuleError$/.test(l))).toBe(true);
+    expect(
+      lines.some((l) =>
+        /\tERROR\tUncaught Exception \t\{"errorType":"Runtime\.ImportModuleError","errorMessage":"Error: Cannot find package 'commander' imported from \/var\/task\/index\.mjs"/.test(
+          l,
+        ),
+      ),
+    ).toBe(true);
+    expect(
+      lines.some((l) =>
+        /^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: Runtime\.ImportModuleError$/.test(
+          l,
+        ),
+      ),
+    ).toBe(true);
   });
 
   it('a handler past the template timeout is stopped (even a busy loop) and retried as a Lambda timeout', async () => {
@@ -130,7 +147,10 @@ describe('the local pipeline runs the synthesized bundles', () => {
       const agg = fnResource(t, 'paypipe-dev-aggregator');
       agg.Properties.Timeout = 1;
       // Never yields: an in-process race could not stop it; a terminated environment can.
-      writeFileSync(join(assetOf(d, t, 'paypipe-dev-aggregator'), 'index.mjs'), 'export const handler = async () => { for (;;) {} };\n');
+      writeFileSync(
+        join(assetOf(d, t, 'paypipe-dev-aggregator'), 'index.mjs'),
+        'export const handler = async () => { for (;;) {} };\n',
+      );
       save();
     });
     p = await startTestPipeline({ assembly: dir, configOverrides: { shardCount: 1, retryAttempts: 1 } });

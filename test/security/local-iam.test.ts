@@ -27,7 +27,10 @@ interface Statement {
   Effect: string;
 }
 type Template = {
-  Resources: Record<string, { Type: string; Properties: { PolicyDocument?: { Statement: Statement[] }; Roles?: unknown[] } }>;
+  Resources: Record<
+    string,
+    { Type: string; Properties: { PolicyDocument?: { Statement: Statement[] }; Roles?: unknown[] } }
+  >;
 };
 
 const dirs: string[] = [];
@@ -69,7 +72,9 @@ const logText = (dataDir: string, fn: string): string =>
 
 describe('local IAM: a grant removed from the stack fails the local pipeline with AccessDenied', () => {
   it('the aggregator without kinesis:PutRecords on the output stream', async () => {
-    p = await startTestPipeline({ assembly: await withoutGrant('AggregatorRoleDefaultPolicy', 'kinesis:PutRecords') });
+    p = await startTestPipeline({
+      assembly: await withoutGrant('AggregatorRoleDefaultPolicy', 'kinesis:PutRecords'),
+    });
     await sendEvents(p, makeEvents(30, { startMs: Date.now() - 60_000, spanMs: 60_000 }));
     const fault = await p.fault;
     expect(fault.kind).toBe('access-denied');
@@ -82,35 +87,53 @@ describe('local IAM: a grant removed from the stack fails the local pipeline wit
     );
     // The function itself saw the SDK's AccessDeniedException, parsed from the service's answer.
     const pipeline = p;
-    await waitFor(() => /AccessDeniedException/.test(logText(pipeline.dataDir, 'aggregator')), 'the aggregator logging AccessDeniedException');
+    await waitFor(
+      () => /AccessDeniedException/.test(logText(pipeline.dataDir, 'aggregator')),
+      'the aggregator logging AccessDeniedException',
+    );
   });
 
   it('the aggregator without s3:PutObject on its dead-letter prefix (only bad records need it)', async () => {
-    p = await startTestPipeline({ assembly: await withoutGrant('AggregatorRoleDefaultPolicy', 's3:PutObject') });
+    p = await startTestPipeline({
+      assembly: await withoutGrant('AggregatorRoleDefaultPolicy', 's3:PutObject'),
+    });
     await sendRaw(p, [{ data: 'not json', partitionKey: 'k' }]);
     const fault = await p.fault;
     expect(fault.kind).toBe('access-denied');
-    expect(fault.message).toMatch(/denied s3:PutObject on arn:aws:s3:::paypipe-dev-analytics-[a-z0-9-]+\/dead-letters\//);
+    expect(fault.message).toMatch(
+      /denied s3:PutObject on arn:aws:s3:::paypipe-dev-analytics-[a-z0-9-]+\/dead-letters\//,
+    );
     const pipeline = p;
     // S3's own error code (403, XML), as the SDK reports it.
-    await waitFor(() => /AccessDenied/.test(logText(pipeline.dataDir, 'aggregator')), 'the aggregator logging AccessDenied');
+    await waitFor(
+      () => /AccessDenied/.test(logText(pipeline.dataDir, 'aggregator')),
+      'the aggregator logging AccessDenied',
+    );
   });
 
   it('the producer without kinesis:PutRecords on the input stream', async () => {
-    p = await startTestPipeline({ assembly: await withoutGrant('ProducerRoleDefaultPolicy', 'kinesis:PutRecords') });
+    p = await startTestPipeline({
+      assembly: await withoutGrant('ProducerRoleDefaultPolicy', 'kinesis:PutRecords'),
+    });
     const invoked = p.invokeProducer({ count: 5 }).then(
       (r) => r,
       (e: unknown) => e,
     );
     const fault = await p.fault;
-    expect(fault.message).toMatch(/^the producer was denied kinesis:PutRecords on .*stream\/paypipe-dev-input/);
+    expect(fault.message).toMatch(
+      /^the producer was denied kinesis:PutRecords on .*stream\/paypipe-dev-input/,
+    );
     await invoked;
   });
 
   it("the event source mapping reads with the aggregator's role: without kinesis:GetRecords it cannot poll", async () => {
-    p = await startTestPipeline({ assembly: await withoutGrant('AggregatorRoleDefaultPolicy', 'kinesis:GetRecords') });
+    p = await startTestPipeline({
+      assembly: await withoutGrant('AggregatorRoleDefaultPolicy', 'kinesis:GetRecords'),
+    });
     const fault = await p.fault;
-    expect(fault.message).toMatch(/^the aggregator's event source mapping was denied kinesis:GetRecords on .*stream\/paypipe-dev-input/);
+    expect(fault.message).toMatch(
+      /^the aggregator's event source mapping was denied kinesis:GetRecords on .*stream\/paypipe-dev-input/,
+    );
   });
 });
 
@@ -128,14 +151,20 @@ const JUSTIFIED: Record<'producer' | 'aggregator', Record<string, string>> = {
   },
   aggregator: {
     'kinesis:PutRecord': GRANT_PUT_EXTRA,
-    'kinesis:DescribeStream': "Lambda's Kinesis poller (the AWSLambdaKinesisExecutionRole set); the local mapping lists shards instead",
+    'kinesis:DescribeStream':
+      "Lambda's Kinesis poller (the AWSLambdaKinesisExecutionRole set); the local mapping lists shards instead",
     'kinesis:DescribeStreamSummary': "Lambda's Kinesis poller; granted by KinesisEventSource",
     'kinesis:ListStreams': "Lambda's Kinesis poller; granted by KinesisEventSource",
-    'kinesis:SubscribeToShard': 'enhanced fan-out only (not used: no consumer); granted by KinesisEventSource, which cannot leave it out',
-    'kinesis:DescribeStreamConsumer': 'enhanced fan-out only (not used: no consumer); granted by KinesisEventSource',
-    'sqs:SendMessage': "the mapping's on-failure destination: Lambda sends the failed-batch record with the function's role (locally: failed-batches.ndjson)",
-    'sqs:GetQueueAttributes': 'the on-failure destination: Lambda checks the queue when the mapping is created',
-    'sqs:GetQueueUrl': 'the on-failure destination (granted with SendMessage by the SQS destination construct)',
+    'kinesis:SubscribeToShard':
+      'enhanced fan-out only (not used: no consumer); granted by KinesisEventSource, which cannot leave it out',
+    'kinesis:DescribeStreamConsumer':
+      'enhanced fan-out only (not used: no consumer); granted by KinesisEventSource',
+    'sqs:SendMessage':
+      "the mapping's on-failure destination: Lambda sends the failed-batch record with the function's role (locally: failed-batches.ndjson)",
+    'sqs:GetQueueAttributes':
+      'the on-failure destination: Lambda checks the queue when the mapping is created',
+    'sqs:GetQueueUrl':
+      'the on-failure destination (granted with SendMessage by the SQS destination construct)',
   },
 };
 
@@ -151,7 +180,9 @@ describe('unused permissions', () => {
     const report: Record<string, { held: string[]; used: string[]; unused: string[] }> = {};
     for (const role of ['producer', 'aggregator'] as const) {
       const held = grantedActions(p.assembly.functions[role].executionRole.statements);
-      const used = [...new Set([...p.iam[role].code.used.keys(), ...p.iam[role].platform.used.keys()])].sort();
+      const used = [
+        ...new Set([...p.iam[role].code.used.keys(), ...p.iam[role].platform.used.keys()]),
+      ].sort();
       report[role] = { held, used, unused: held.filter((a) => !used.includes(a)) };
     }
     // The report, for whoever reads the test output.

@@ -521,10 +521,14 @@ function judgeBundles(b: BundlesFact, _f: DoctorFacts, say: Say): Verdict {
   const last = b.lastSynth;
   if (last === undefined) return pass(`${running} (no \`paypipe synth\` output in cdk.out to compare with)`);
   if ('problem' in last) {
-    return warn(`${running}; ${last.dir}: ${last.problem}`, `synthesize again: ${say.paypipe('synth', 'stack')}`);
+    return warn(
+      `${running}; ${last.dir}: ${last.problem}`,
+      `synthesize again: ${say.paypipe('synth', 'stack')}`,
+    );
   }
   const differ = b.functions.filter((x) => last.bundleHashes[x.role] !== x.bundleHash).map((x) => x.role);
-  if (differ.length === 0) return pass(`${running}, the same as the last synth (${last.dir}, ${last.synthesizedAt})`);
+  if (differ.length === 0)
+    return pass(`${running}, the same as the last synth (${last.dir}, ${last.synthesizedAt})`);
   return warn(
     `${running}: the ${differ.join(' and ')} ${differ.length === 1 ? 'differs' : 'differ'} from the last synth (${last.dir}, ${last.synthesizedAt}) — a deploy of that assembly would upload other code than runs here`,
     `synthesize this checkout again (${say.paypipe('synth', 'stack')}), or run that assembly: ${say.paypipe('up --assembly cdk.out', 'up')}`,

@@ -94,7 +94,12 @@ export async function gatherLocal(
   const kinesis = await kinesisClient(t.clientTarget, { maxAttempts: 2 });
   const s3 = await s3Client(t.clientTarget, { maxAttempts: 2 });
   try {
-    return await gatherRunning(t, o, { ...base, config: t.config }, { kinesis, s3, now, cwd: deps.cwd ?? process.cwd() });
+    return await gatherRunning(
+      t,
+      o,
+      { ...base, config: t.config },
+      { kinesis, s3, now, cwd: deps.cwd ?? process.cwd() },
+    );
   } finally {
     kinesis.destroy();
     s3.destroy();
@@ -279,11 +284,20 @@ async function bundlesFact(s: LocalStatus, t: LocalTarget, cwd: string): Promise
       lastSynth: {
         dir: 'cdk.out',
         synthesizedAt: statSync(join(dir, 'manifest.json')).mtime.toISOString(),
-        bundleHashes: { producer: a.functions.producer.bundleHash, aggregator: a.functions.aggregator.bundleHash },
+        bundleHashes: {
+          producer: a.functions.producer.bundleHash,
+          aggregator: a.functions.aggregator.bundleHash,
+        },
       },
     };
   } catch (e) {
-    return { ...fact, lastSynth: { dir: 'cdk.out', problem: e instanceof Error ? e.message.replace(`${dir} `, '') : String(e) } };
+    return {
+      ...fact,
+      lastSynth: {
+        dir: 'cdk.out',
+        problem: e instanceof Error ? e.message.replace(`${dir} `, '') : String(e),
+      },
+    };
   }
 }
 

@@ -18,18 +18,26 @@ export function register(program: Command): void {
     )
     .argument('<function>', 'producer or aggregator', (v: string) => {
       if (!(FUNCTIONS as readonly string[]).includes(v)) {
-        throw new InvalidArgumentError(`"${v}" is not a function of the pipeline: use producer or aggregator`);
+        throw new InvalidArgumentError(
+          `"${v}" is not a function of the pipeline: use producer or aggregator`,
+        );
       }
       return v as InvokeFunction;
     })
-    .option('--event <file>', 'the event as JSON, from a file or - for stdin (default: a generated sample event)')
+    .option(
+      '--event <file>',
+      'the event as JSON, from a file or - for stdin (default: a generated sample event)',
+    )
     .option(
       '-n, --count <n>',
       'sample event: records in the Kinesis batch (aggregator, default 10) or events to produce (producer: {"count": n})',
       intFlag('--count', 1, 10_000),
     )
     .option('--seed <n>', 'sample event: generator seed', intFlag('--seed', 0, 2 ** 31 - 1), 42)
-    .option('--scenario <spec>', 'sample aggregator batch: traffic as `send --scenario` takes it, e.g. messy or malformed=0.2')
+    .option(
+      '--scenario <spec>',
+      'sample aggregator batch: traffic as `send --scenario` takes it, e.g. messy or malformed=0.2',
+    )
     .option('--print-event', 'print the event (given or sample) and invoke nothing');
   addTargetOptions(cmd);
   cmd.addHelpText(

@@ -214,7 +214,11 @@ async function invokeAws(
   }
 }
 
-export async function runInvoke(fn: InvokeFunction, flags: InvokeFlags, io: Io): Promise<InvokeResult | unknown> {
+export async function runInvoke(
+  fn: InvokeFunction,
+  flags: InvokeFlags,
+  io: Io,
+): Promise<InvokeResult | unknown> {
   // A bad --event is a usage error before anything else (no pipeline, no credentials needed).
   const given = flags.event === undefined ? undefined : readEvent(flags.event, fn);
   if (flags.printEvent === true && given !== undefined) return given;
@@ -222,9 +226,15 @@ export async function runInvoke(fn: InvokeFunction, flags: InvokeFlags, io: Io):
     // Only the configuration: printing a sample needs no pipeline and no credentials.
     const { loadEnvironment } = await import('../configuration.js');
     const { loaded, aws } = loadEnvironment(flags);
-    return sampleEvent(fn, flags, loaded.config, { region: aws.region, accountId: '123456789012', nowMs: Date.now() });
+    return sampleEvent(fn, flags, loaded.config, {
+      region: aws.region,
+      accountId: '123456789012',
+      nowMs: Date.now(),
+    });
   }
-  const t = await resolveTarget(flags, { need: [fn === 'producer' ? 'producerFunction' : 'aggregatorFunction'] });
+  const t = await resolveTarget(flags, {
+    need: [fn === 'producer' ? 'producerFunction' : 'aggregatorFunction'],
+  });
   const event =
     given !== undefined
       ? given
@@ -233,7 +243,6 @@ export async function runInvoke(fn: InvokeFunction, flags: InvokeFlags, io: Io):
           accountId: t.kind === 'local' ? '000000000000' : '123456789012',
           nowMs: Date.now(),
         });
-  if (flags.printEvent === true) return event;
   const spinner = await io.spinner(`Invoking the ${fn}${t.kind === 'local' ? ' (local)' : ''}…`);
   try {
     const r = t.kind === 'local' ? await invokeLocal(fn, event, t) : await invokeAws(fn, event, t);
@@ -255,7 +264,8 @@ export function renderInvoke(r: InvokeResult, s: Style): string {
   for (const d of r.accessDenied ?? []) lines.push(s.red(`AccessDenied: ${d}`));
   lines.push(s.bold(r.error === undefined ? 'Response:' : s.red('Error:')));
   lines.push(JSON.stringify(r.response, null, 2));
-  if (r.bundleHash !== undefined) lines.push(s.dim(`bundle sha256 ${r.bundleHash.slice(0, 16)}…, ${r.durationMs} ms`));
+  if (r.bundleHash !== undefined)
+    lines.push(s.dim(`bundle sha256 ${r.bundleHash.slice(0, 16)}…, ${r.durationMs} ms`));
   return lines.join('\n');
 }
 

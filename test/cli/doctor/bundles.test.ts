@@ -24,11 +24,31 @@ describe('the local.bundles check', () => {
   const judge = (bundles: Parameters<typeof knownFact>[0]) =>
     bundleCheck(buildReport({ ...localFacts(), bundles: knownFact(bundles) as never }));
 
-  it('passes when the running bundles are the last synth\'s, warns when one differs, fails on AccessDenied', () => {
-    const same = judge({ assembly: '/x', functions: running, accessDenied: 0, lastSynth: { dir: 'cdk.out', synthesizedAt: 't', bundleHashes: { producer: 'a'.repeat(64), aggregator: 'b'.repeat(64) } } });
+  it("passes when the running bundles are the last synth's, warns when one differs, fails on AccessDenied", () => {
+    const same = judge({
+      assembly: '/x',
+      functions: running,
+      accessDenied: 0,
+      lastSynth: {
+        dir: 'cdk.out',
+        synthesizedAt: 't',
+        bundleHashes: { producer: 'a'.repeat(64), aggregator: 'b'.repeat(64) },
+      },
+    });
     expect(same?.status).toBe('pass');
-    expect(same?.evidence).toContain('producer aaaaaaaaaaaa, aggregator bbbbbbbbbbbb, the same as the last synth (cdk.out, t)');
-    const differs = judge({ assembly: '/x', functions: running, accessDenied: 0, lastSynth: { dir: 'cdk.out', synthesizedAt: 't', bundleHashes: { producer: 'a'.repeat(64), aggregator: 'c'.repeat(64) } } });
+    expect(same?.evidence).toContain(
+      'producer aaaaaaaaaaaa, aggregator bbbbbbbbbbbb, the same as the last synth (cdk.out, t)',
+    );
+    const differs = judge({
+      assembly: '/x',
+      functions: running,
+      accessDenied: 0,
+      lastSynth: {
+        dir: 'cdk.out',
+        synthesizedAt: 't',
+        bundleHashes: { producer: 'a'.repeat(64), aggregator: 'c'.repeat(64) },
+      },
+    });
     expect(differs?.status).toBe('warn');
     expect(differs?.evidence).toContain('the aggregator differs from the last synth');
     expect(differs?.fix).toContain('`paypipe up --assembly cdk.out');
@@ -52,7 +72,11 @@ describe('doctor --local against a running pipeline and a cdk.out', () => {
     rmSync(cwd, { recursive: true, force: true });
   });
   const doctor = async () =>
-    bundleCheck(buildReport(await gatherLocal({ local: true, dataDir: p.dataDir }, { probe: false, timeoutMs: 20_000 }, { cwd })));
+    bundleCheck(
+      buildReport(
+        await gatherLocal({ local: true, dataDir: p.dataDir }, { probe: false, timeoutMs: 20_000 }, { cwd }),
+      ),
+    );
 
   it('names the running bundles and matches them with the last synth; an edited bundle there is a warning', async () => {
     const ok = await doctor();

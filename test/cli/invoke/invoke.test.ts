@@ -24,7 +24,12 @@ const at = { region: 'ap-southeast-2', accountId: '123456789012', nowMs: Date.UT
 
 describe('sample events', () => {
   it('the aggregator gets a Kinesis batch of generated payments, with --scenario malformed records among them', () => {
-    const e = sampleEvent('aggregator', { seed: 7, count: 50, scenario: 'malformed=0.5' }, config, at) as KinesisStreamEvent;
+    const e = sampleEvent(
+      'aggregator',
+      { seed: 7, count: 50, scenario: 'malformed=0.5' },
+      config,
+      at,
+    ) as KinesisStreamEvent;
     expect(e.Records).toHaveLength(50);
     const seqs = e.Records.map((r) => r.kinesis.sequenceNumber);
     expect([...seqs].sort()).toEqual(seqs);
@@ -33,14 +38,21 @@ describe('sample events', () => {
     for (const r of e.Records) {
       expect(r.eventSource).toBe('aws:kinesis');
       expect(r.eventID).toBe(`shardId-000000000000:${r.kinesis.sequenceNumber}`);
-      expect(r.eventSourceARN).toBe('arn:aws:kinesis:ap-southeast-2:123456789012:stream/paypipe-dev-input-stream');
-      const v = validateRecord(Buffer.from(r.kinesis.data, 'base64'), { arrivalMs: at.nowMs, maxFutureSkewMs: 86_400_000 });
+      expect(r.eventSourceARN).toBe(
+        'arn:aws:kinesis:ap-southeast-2:123456789012:stream/paypipe-dev-input-stream',
+      );
+      const v = validateRecord(Buffer.from(r.kinesis.data, 'base64'), {
+        arrivalMs: at.nowMs,
+        maxFutureSkewMs: 86_400_000,
+      });
       if (!v.ok) bad++;
     }
     expect(bad).toBeGreaterThan(5);
     expect(bad).toBeLessThan(45);
     // Same seed, same batch.
-    expect(sampleEvent('aggregator', { seed: 7, count: 50, scenario: 'malformed=0.5' }, config, at)).toEqual(e);
+    expect(sampleEvent('aggregator', { seed: 7, count: 50, scenario: 'malformed=0.5' }, config, at)).toEqual(
+      e,
+    );
   });
 
   it('the producer gets the EventBridge scheduled event, or {count} as `schedule --count` sets it', () => {
@@ -63,7 +75,11 @@ describe('invoke --local', () => {
   afterAll(() => p.cleanup());
 
   it("runs the running pipeline's bundle with its role, and returns the response and the log lines", async () => {
-    const r = (await runInvoke('aggregator', { local: true, dataDir: p.dataDir, seed: 3, count: 20 }, quietIo())) as InvokeResult;
+    const r = (await runInvoke(
+      'aggregator',
+      { local: true, dataDir: p.dataDir, seed: 3, count: 20 },
+      quietIo(),
+    )) as InvokeResult;
     expect(r.where).toBe('local');
     expect(r.error).toBeUndefined();
     expect(r.response).toEqual({ batchItemFailures: [] });
@@ -77,11 +93,19 @@ describe('invoke --local', () => {
   it('an --event file that is not JSON is one usage line', async () => {
     const file = join(p.dataDir, 'bad.json');
     writeFileSync(file, '{"Records": [');
-    await expect(runInvoke('aggregator', { local: true, dataDir: p.dataDir, seed: 1, event: file }, quietIo())).rejects.toMatchObject({
+    await expect(
+      runInvoke('aggregator', { local: true, dataDir: p.dataDir, seed: 1, event: file }, quietIo()),
+    ).rejects.toMatchObject({
       code: 'USAGE',
       message: expect.stringMatching(/^--event .*bad\.json is not JSON: /),
     });
-    await expect(runInvoke('aggregator', { local: true, dataDir: p.dataDir, seed: 1, event: join(p.dataDir, 'none.json') }, quietIo())).rejects.toMatchObject({
+    await expect(
+      runInvoke(
+        'aggregator',
+        { local: true, dataDir: p.dataDir, seed: 1, event: join(p.dataDir, 'none.json') },
+        quietIo(),
+      ),
+    ).rejects.toMatchObject({
       code: 'USAGE',
       message: expect.stringMatching(/cannot be read: ENOENT$/),
     });
@@ -90,7 +114,11 @@ describe('invoke --local', () => {
   it("a handler error comes back as Lambda's error document", async () => {
     const file = join(p.dataDir, 'bad-count.json');
     writeFileSync(file, '{"count": -1}');
-    const r = (await runInvoke('producer', { local: true, dataDir: p.dataDir, seed: 1, event: file }, quietIo())) as InvokeResult;
+    const r = (await runInvoke(
+      'producer',
+      { local: true, dataDir: p.dataDir, seed: 1, event: file },
+      quietIo(),
+    )) as InvokeResult;
     expect(r.error?.errorType).toBe('RangeError');
     expect(r.response).toEqual(r.error);
     expect(r.error?.trace?.[0]).toMatch(/^RangeError: /);

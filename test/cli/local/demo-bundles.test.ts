@@ -40,7 +40,10 @@ beforeAll(async () => {
   broken = mkdtempSync(join(tmpdir(), 'paypipe-broken-'));
   cpSync(await testAssembly(), broken, { recursive: true });
   const t = JSON.parse(readFileSync(templateOf(broken, 'paypipe-dev'), 'utf8')) as {
-    Resources: Record<string, { Type: string; Properties: { FunctionName?: string }; Metadata?: Record<string, string> }>;
+    Resources: Record<
+      string,
+      { Type: string; Properties: { FunctionName?: string }; Metadata?: Record<string, string> }
+    >;
   };
   const agg = Object.values(t.Resources).find((r) => r.Properties.FunctionName === 'paypipe-dev-aggregator');
   const file = join(broken, agg?.Metadata?.['aws:asset:path'] as string, 'index.mjs');
@@ -53,7 +56,10 @@ describe('paypipe demo on a broken bundle', () => {
     const started = Date.now();
     const r = await run(['demo', '--assembly', broken, '--count', '100']);
     expect(r.code).toBe(1);
-    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('paypipe: '));
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('paypipe: '));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(
       "the aggregator (paypipe-dev-aggregator) failed to start: Runtime.ImportModuleError: Error: Cannot find package 'commander' imported from /var/task/index.mjs",
