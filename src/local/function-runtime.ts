@@ -296,8 +296,10 @@ export class LocalFunction<E, R> {
   }
 
   private environment(): Environment {
-    const reuse = this.free.pop();
-    if (reuse !== undefined) return reuse;
+    return this.free.pop() ?? this.startEnvironment();
+  }
+
+  private startEnvironment(): Environment {
     const d = new Date(this.now());
     const logStreamName = `${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())}/[$LATEST]${randomBytes(16).toString('hex')}`;
     const worker = new Worker(BOOTSTRAP, {
@@ -497,9 +499,13 @@ export class LocalFunction<E, R> {
     }
   }
 
-  /** Starts one environment ahead of the first invocation (init off the critical path). */
-  warm(): void {
-    if (this.free.length === 0 && this.all.size === 0) this.free.push(this.environment());
+  /**
+   * Starts environments ahead of the first invocations (init off the critical path): `n` of them,
+   * one per invocation that will run at once (the event source mapping invokes once per shard).
+   */
+  warm(n = 1): void {
+    // environment() would hand back a free one: start fresh ones directly.
+    for (let i = this.all.size; i < n; i++) this.free.push(this.startEnvironment());
   }
 
   /** Stops every environment and flushes the log file. */

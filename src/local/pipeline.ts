@@ -356,7 +356,8 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
     });
     const producer = localFunction<ProducerEvent, ProducerResult>('producer', {});
     functions.push(aggregator, producer);
-    aggregator.warm();
+    // One environment per shard: the mapping invokes each shard's batches concurrently.
+    aggregator.warm(provisioned.inputShards);
     const producerStats = { eventsSent: 0, eventsFailed: 0, lastError: undefined as string | undefined };
     const invokeProducer = async (event: ProducerEvent = {}): Promise<ProducerResult> => {
       try {
