@@ -94,6 +94,15 @@ export async function prepareLocalAssembly(
   const started = performance.now();
   const root = o.root ?? packageRoot();
   const cache = o.cacheDir ?? assemblyCacheDir();
+  if (!existsSync(join(root, 'src', 'lambdas'))) {
+    throw new PaypipeError(
+      'IO',
+      `the local pipeline bundles the functions from ${join(root, 'src')}, which is not there`,
+      {
+        hint: 'run paypipe from a complete installation or checkout, or pass --assembly <dir> (a `paypipe synth --out <dir>` output)',
+      },
+    );
+  }
   const key = sourceKey(config, root);
   const dir = join(cache, key.slice(0, 24));
   const done = (synthesized: boolean): PreparedAssembly => {

@@ -180,3 +180,22 @@ describe('the local pipeline runs the synthesized bundles', () => {
     expect(p.status().functions?.producer.overridden).toBeUndefined();
   });
 });
+
+describe('the assembly cache', () => {
+  it('synthesizes on a miss, reuses while the sources are unchanged, and says so when there is no src/', async () => {
+    const { prepareLocalAssembly, sourceKey } = await import('../../src/cli/local-assembly.js');
+    const { resolveConfig } = await import('../../src/pipeline/config.js');
+    const cfg = resolveConfig({});
+    const first = await prepareLocalAssembly(cfg);
+    const again = await prepareLocalAssembly(cfg);
+    expect(again).toMatchObject({ dir: first.dir, key: first.key, synthesized: false });
+    // Another configuration is another assembly (its template differs).
+    expect(sourceKey(resolveConfig({ aggregatorTimeoutSeconds: 30 }))).not.toBe(first.key);
+    const empty = mkdtempSync(join(tmpdir(), 'paypipe-nosrc-'));
+    dirs.push(empty);
+    await expect(prepareLocalAssembly(cfg, { root: empty, cacheDir: empty })).rejects.toMatchObject({
+      code: 'IO',
+      hint: expect.stringContaining('--assembly'),
+    });
+  });
+});
