@@ -111,6 +111,9 @@ const AWS_COMMANDS: string[][] = [
   ['doctor', '--probe', '--timeout', '5s'],
   ['schedule'],
   ['invoke', 'producer', '--count', '3'],
+  ['query', '--since', '2h'],
+  ['query', '--sql', 'SELECT 1'],
+  ['reconcile', '--since', '2h'],
 ];
 
 /** Runs that break the error contract today (see the report in docs/proof.md); checked with it.fails. */
