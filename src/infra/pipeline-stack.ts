@@ -371,8 +371,10 @@ export class PaypipeStack extends Stack {
 
     /** Put records on a stream: the write actions, and with a customer key only GenerateDataKey on it. */
     const grantPut = (grantee: iam.IGrantable, target: kinesis.Stream): void => {
-      // stream.grantWrite would also grant kms:Encrypt, kms:ReEncrypt* and kms:GenerateDataKey*.
-      target.grant(grantee, 'kinesis:ListShards', 'kinesis:PutRecord', 'kinesis:PutRecords');
+      // stream.grantWrite would also grant kms:Encrypt, kms:ReEncrypt*, kms:GenerateDataKey*,
+      // kinesis:PutRecord and kinesis:ListShards: the functions only call PutRecords (the local IAM
+      // report in test/security/local-iam.test.ts fails if a held action goes unused).
+      target.grant(grantee, 'kinesis:PutRecords');
       grantGenerateDataKey(grantee);
     };
     const grantGenerateDataKey = (grantee: iam.IGrantable): void => {

@@ -142,15 +142,9 @@ describe('local IAM: a grant removed from the stack fails the local pipeline wit
  * when a role gains an action nobody uses (remove it, or justify it here and in docs/local-pipeline.md)
  * and when an entry here goes stale (the action is used now, or no longer held).
  */
-const GRANT_PUT_EXTRA =
-  'UNUSED: the stack grants it with kinesis:PutRecords (grantPut in src/infra/pipeline-stack.ts) but the code only calls PutRecords; to be removed there';
 const JUSTIFIED: Record<'producer' | 'aggregator', Record<string, string>> = {
-  producer: {
-    'kinesis:PutRecord': GRANT_PUT_EXTRA,
-    'kinesis:ListShards': GRANT_PUT_EXTRA,
-  },
+  producer: {},
   aggregator: {
-    'kinesis:PutRecord': GRANT_PUT_EXTRA,
     'kinesis:DescribeStream':
       "Lambda's Kinesis poller (the AWSLambdaKinesisExecutionRole set); the local mapping lists shards instead",
     'kinesis:DescribeStreamSummary': "Lambda's Kinesis poller; granted by KinesisEventSource",
