@@ -1,12 +1,14 @@
 /**
  * A private build of the CLI for the CLI tests: the same esbuild transpile as `npm run build`, into
  * a temp dir (with package.json, bin/ and a node_modules link), so these tests never race another
- * suite's `npm run build` wiping dist/.
+ * suite's `npm run build` wiping dist/. Under `vitest run` the build is made once for the whole run
+ * (test/global-setup.ts) and copied here; a copy, because suites write into their dir.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inject } from 'vitest';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -19,9 +21,14 @@ export interface BuiltCli {
 export async function buildCli(): Promise<BuiltCli> {
   const dir = mkdtempSync(join(tmpdir(), 'paypipe-cli-'));
   // The project's own build (per-module files + the bundled CLI entry), into this private dir.
-  execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--out', join(dir, 'dist')], {
-    cwd: root,
-  });
+  const shared = inject('paypipeBuiltDist');
+  if (shared !== undefined && existsSync(join(shared, 'cli', 'entry.js'))) {
+    cpSync(shared, join(dir, 'dist'), { recursive: true });
+  } else {
+    execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--out', join(dir, 'dist')], {
+      cwd: root,
+    });
+  }
   mkdirSync(join(dir, 'bin'));
   copyFileSync(join(root, 'bin', 'paypipe.js'), join(dir, 'bin', 'paypipe.js'));
   copyFileSync(join(root, 'package.json'), join(dir, 'package.json'));
