@@ -129,7 +129,11 @@ describe.skipIf(motoBin === undefined)('the AWS path on moto', () => {
 
   let outputs: Record<string, string>;
 
-  it('deploy --bootstrap --method direct: fails naming the outputs moto left out (Firehose), not "Deployed"', async () => {
+  // The test timeouts match the CLI's (runCli kills it past its own): a deploy on a loaded machine
+  // may take longer than the default 60 s and must then fail as a timeout of the CLI, not of vitest.
+  it('deploy --bootstrap --method direct: fails naming the outputs moto left out (Firehose), not "Deployed"', {
+    timeout: 160_000,
+  }, async () => {
     const responder = answerCustomResources(moto, aws.cfn);
     let r: RunResult;
     try {
@@ -239,7 +243,7 @@ describe.skipIf(motoBin === undefined)('the AWS path on moto', () => {
     expect(r.stdout).toContain('123.45');
   });
 
-  it('a second deploy with no changes updates nothing', async () => {
+  it('a second deploy with no changes updates nothing', { timeout: 130_000 }, async () => {
     const before = await stackState(aws.cfn);
     const r = await paypipe(
       ['deploy', '--method', 'direct', '--require-approval', 'never', '--json', '--debug'],
@@ -260,7 +264,7 @@ describe.skipIf(motoBin === undefined)('the AWS path on moto', () => {
     expect(rule.ScheduleExpression).toBe('rate(5 minutes)');
   });
 
-  it('destroy leaves nothing of the stack behind', async () => {
+  it('destroy leaves nothing of the stack behind', { timeout: 130_000 }, async () => {
     // CDK's auto-delete handler empties the buckets during deletion; moto cannot run it (Lambda).
     for (const b of [outputs.RawBucketName, outputs.AnalyticsBucketName])
       await emptyBucket(aws.s3, b as string);
