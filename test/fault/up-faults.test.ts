@@ -148,7 +148,9 @@ describe('the data dir removed while `up` runs', () => {
     await send(cli, d, 50, `${d}-sent.json`);
     dirs.push(`${d}-sent.json`);
     const t0 = performance.now();
-    rmSync(d, { recursive: true, force: true });
+    // maxRetries: \`up\` may write a file into the directory while it is being removed (ENOTEMPTY);
+    // the user's \`rm -rf\` would be retried the same way.
+    rmSync(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 10 });
     const exit = await up.exited;
     expect(exit.at - t0).toBeLessThan(3000);
     expect(exit.code).toBe(1);

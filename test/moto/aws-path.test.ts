@@ -43,7 +43,7 @@
  *
  * Skipped, with a printed reason, where moto_server is not on PATH.
  */
-import { copyFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
@@ -79,7 +79,6 @@ if (motoBin === undefined) {
   );
 }
 
-const root = new URL('../..', import.meta.url).pathname;
 const STACK = 'paypipe-dev';
 const FIREHOSE_OUTPUTS = ['RawDeliveryStreamName', 'AnalyticsDeliveryStreamName'];
 /** Doctor checks that fail only because moto cannot run Firehose or Lambda (see the header). */
@@ -100,9 +99,8 @@ describe.skipIf(motoBin === undefined)('the AWS path on moto', () => {
 
   beforeAll(async () => {
     [moto, cli] = await Promise.all([startMoto(motoBin as string), buildCli()]);
-    // deploy bundles the Lambdas from src/lambdas, as an installed paypipe does from its package.
-    symlinkSync(join(root, 'src'), join(cli.dir, 'src'), 'dir');
-    copyFileSync(join(root, 'package-lock.json'), join(cli.dir, 'package-lock.json'));
+    // deploy bundles the Lambdas from src/lambdas: buildCli links src/ and the lock file, as an
+    // installed paypipe has them in its package.
     // moto cannot create CloudWatch alarms, Glue tables or Athena workgroups through
     // CloudFormation (see above).
     configFile = join(cli.dir, 'paypipe.config.json');
