@@ -132,6 +132,28 @@ describe('README: the local walk, verbatim', () => {
     // What the walk is for: the aggregates match what was sent.
     const results = done.find((r) => r.line.includes('paypipe results'));
     expect(results?.stdout, results && outputOf(results)).toMatch(/verify against sent\.json: match/);
+    // The SQL over the archive gives the totals the merge gave, and every event sent is accounted for.
+    const rows = (text: string, re: RegExp): Map<string, string> =>
+      new Map(
+        text
+          .split('\n')
+          .map((l) => re.exec(l.trim()))
+          .filter((m): m is RegExpExecArray => m !== null)
+          .map((m) => [
+            m[1] as string,
+            `${Number(m[2]?.replace(/,/g, ''))} ${Number(m[3]?.replace(/,/g, ''))}`,
+          ]),
+      );
+    const merged = rows(results?.stdout ?? '', /^✓ ([A-Z]{3})\s+([\d,]+) payments\s+([\d,.]+)/);
+    const query = done.find((r) => r.line.includes('paypipe query'));
+    const bySql = rows(query?.stdout ?? '', /^([A-Z]{3})\s+\d+\s+(\d+)\s+([\d.]+)\s/);
+    expect(merged.size, results && outputOf(results)).toBeGreaterThanOrEqual(3);
+    expect(bySql, query && outputOf(query)).toEqual(merged);
+    const reconcile = done.find((r) => r.line.includes('paypipe reconcile'));
+    expect(reconcile?.stdout, reconcile && outputOf(reconcile)).toMatch(
+      /: 5000 = 5000 counted \+ 0 dead letters \+ 0 unaccounted/,
+    );
+    expect(reconcile?.stdout).toMatch(/every raw record is accounted for exactly once/);
     // Nobody is left to guess why the aggregates are not there yet.
     expect(u.stderr).toMatch(/New aggregates take up to the Firehose buffer interval \(\d+ s\) to appear/);
     const send = done.find((r) => r.line.includes('paypipe send'));
