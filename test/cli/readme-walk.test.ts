@@ -146,7 +146,7 @@ describe('README: the local walk, verbatim', () => {
       );
     const merged = rows(results?.stdout ?? '', /^✓ ([A-Z]{3})\s+([\d,]+) payments\s+([\d,.]+)/);
     const query = done.find((r) => r.line.includes('paypipe query'));
-    const bySql = rows(query?.stdout ?? '', /^([A-Z]{3})\s+\d+\s+(\d+)\s+([\d.]+)\s/);
+    const bySql = rows(query?.stdout ?? '', /^([A-Z]{3})\s+\d+\s+([\d,]+)\s+([\d,.]+)\s/);
     expect(merged.size, results && outputOf(results)).toBeGreaterThanOrEqual(3);
     expect(bySql, query && outputOf(query)).toEqual(merged);
     const reconcile = done.find((r) => r.line.includes('paypipe reconcile'));

@@ -2,6 +2,7 @@
  * `paypipe query`: one SQL statement (canned, or --sql) on the target's engine, printed as a
  * table, JSON or CSV through the io layer.
  */
+import { currencyExponent } from '../../domain/currency.js';
 import { usageError } from '../../errors.js';
 import {
   duplicatesSql,
@@ -94,11 +95,29 @@ const numeric = (type: string): boolean =>
 
 const csvCell = (v: string): string => (/[",\n\r]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
 
+/**
+ * An amount column of a row that names its currency, as `results` prints money: the currency's own
+ * decimals (JPY 0, USD 2, BHD 3) and grouped digits. Only the text is reshaped, never through a
+ * double, and digits past the currency's decimals are kept when they are not zeros (an average).
+ */
+function moneyText(v: string, currency: unknown): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(v);
+  if (m === null || typeof currency !== 'string') return v;
+  const exp = currencyExponent(currency) ?? 2;
+  const frac = (m[3] ?? '').replace(/0+$/, '');
+  const shown = frac.length <= exp ? frac.padEnd(exp, '0') : frac;
+  const int = (m[2] as string).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${m[1]}${int}${shown === '' ? '' : `.${shown}`}`;
+}
+
+const cellText = (r: QueryDoc['rows'][number], column: string): string =>
+  column.endsWith('_amount') && 'currency' in r ? moneyText(text(r[column]), r.currency) : text(r[column]);
+
 export function renderQuery(d: QueryDoc, style: Style): string {
   if (d.rows.length === 0) return style.dim('(no rows)');
   return renderColumns(
     d.columns.map((c) => c.name),
-    d.rows.map((r) => d.columns.map((c) => text(r[c.name]))),
+    d.rows.map((r) => d.columns.map((c) => cellText(r, c.name))),
     d.columns.map((c) => (numeric(c.type) ? 'r' : 'l')),
     style,
   );

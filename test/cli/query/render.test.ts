@@ -1,0 +1,48 @@
+/**
+ * The query table prints money as `results` does. Adversary: DuckDB and Athena hand decimals back
+ * with the column's scale (`717124.000` yen, `16694.510` dollars), which reads as a different amount
+ * of yen to a person; reshaping through a double would lose digits past 2^53 minor units.
+ */
+import { describe, expect, it } from 'vitest';
+import { type QueryDoc, renderQuery } from '../../../src/cli/query/query.js';
+
+const id = (s: string): string => s;
+const style = { bold: id, dim: id, red: id, green: id, yellow: id, cyan: id };
+const doc = (rows: QueryDoc['rows']): QueryDoc => ({
+  kind: 'paypipe.query',
+  question: 'totals',
+  engine: 'duckdb',
+  target: 'local',
+  range: null,
+  columns: [
+    { name: 'currency', type: 'VARCHAR' },
+    { name: 'total_amount', type: 'DECIMAL(38,3)' },
+    { name: 'avg_amount', type: 'DECIMAL(38,9)' },
+  ],
+  rows,
+  bytesScanned: 0,
+});
+
+describe('query table money', () => {
+  it("uses each currency's decimals, groups digits, keeps digits that are not zeros", () => {
+    const out = renderQuery(
+      doc([
+        { currency: 'JPY', total_amount: '717124.000', avg_amount: '7392.000000000' },
+        { currency: 'USD', total_amount: '16694.510', avg_amount: '66.861200000' },
+        { currency: 'BHD', total_amount: '1.234', avg_amount: '0.100000000' },
+        { currency: 'USD', total_amount: '123456789012345678.990', avg_amount: null },
+      ]),
+      style,
+    );
+    const lines = out.split('\n').slice(2);
+    expect(lines[0]).toMatch(/^JPY\s+717,124\s+7,392$/);
+    expect(lines[1]).toMatch(/^USD\s+16,694\.51\s+66\.8612$/);
+    expect(lines[2]).toMatch(/^BHD\s+1\.234\s+0\.100$/);
+    expect(lines[3]).toMatch(/^USD\s+123,456,789,012,345,678\.99\s*$/);
+  });
+
+  it('leaves columns without a currency, and text that is not a number, as they are', () => {
+    const out = renderQuery(doc([{ currency: 'USD', total_amount: 'n/a', avg_amount: '1e3' }]), style);
+    expect(out.split('\n')[2]).toMatch(/^USD\s+n\/a\s+1e3$/);
+  });
+});
