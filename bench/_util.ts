@@ -1,6 +1,9 @@
 /** Helpers shared by the benches (the runner skips files starting with `_`). */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 /** Median of the samples (the mean of the middle two for an even count). */
 export const median = (xs: readonly number[]): number => {
@@ -8,6 +11,104 @@ export const median = (xs: readonly number[]): number => {
   const m = s.length >> 1;
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
+
+/** `npm run bench -- --quick`: fewer rounds and sizes, for iterating (results.json is not written). */
+export const QUICK = process.env.PAYPIPE_BENCH_QUICK === '1';
+
+/** Median and spread: the quartiles for 4 samples or more, else min and max. */
+export function spread(xs: readonly number[]): { median: number; lo: number; hi: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length < 4) return { median: median(s), lo: s[0] as number, hi: s.at(-1) as number };
+  const q = (p: number): number => {
+    const at = (s.length - 1) * p;
+    const i = Math.floor(at);
+    return (s[i] as number) + ((s[Math.min(i + 1, s.length - 1)] as number) - (s[i] as number)) * (at - i);
+  };
+  return { median: median(s), lo: q(0.25), hi: q(0.75) };
+}
+
+/**
+ * Runs every subject once to warm up, then `rounds` rounds of each, interleaved (A B A B…, the
+ * order reversed every other round so neither side always runs on a warmer or busier machine).
+ * Returns each subject's samples in round order, so ratios can be taken per round.
+ */
+export async function interleave<K extends string, S>(
+  rounds: number,
+  subjects: Record<K, () => S | Promise<S>>,
+  onSample?: (name: K, round: number, sample: S) => void,
+): Promise<Record<K, S[]>> {
+  const names = Object.keys(subjects) as K[];
+  const out = Object.fromEntries(names.map((n) => [n, [] as S[]])) as Record<K, S[]>;
+  for (const n of names) await subjects[n]();
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? names : [...names].reverse();
+    for (const n of order) {
+      const s = await subjects[n]();
+      out[n].push(s);
+      onSample?.(n, r, s);
+    }
+  }
+  return out;
+}
+
+/** Median of the per-round ratios a[i] / b[i] (paired rounds: drift on a shared machine cancels). */
+export const pairedRatio = (a: readonly number[], b: readonly number[]): number =>
+  median(a.map((x, i) => x / (b[i] as number)));
+
+export interface ChildRun {
+  wallS: number;
+  /** User + system CPU of the child itself. */
+  cpuS: number;
+  /** Peak RSS of the child (getrusage maxRSS). */
+  maxRssMiB: number;
+  stdout: string;
+}
+
+/**
+ * Runs `node args…` in a fresh process with the rusage preload (bench/ceilings/rusage-preload.mjs):
+ * wall time seen from here, CPU time and peak RSS as the kernel accounted them for that process.
+ */
+export function runNode(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildRun {
+  const root = repoRoot();
+  const dir = mkdtempSync(join(tmpdir(), 'paypipe-bench-rusage-'));
+  const file = join(dir, 'rusage.json');
+  try {
+    const t0 = performance.now();
+    const r = spawnSync(
+      process.execPath,
+      ['--import', pathToFileURL(join(root, 'bench', 'ceilings', 'rusage-preload.mjs')).href, ...args],
+      {
+        cwd: opts.cwd ?? root,
+        encoding: 'utf8',
+        maxBuffer: 1024 * 2 ** 20,
+        env: {
+          ...process.env,
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          NO_COLOR: '1',
+          ...opts.env,
+          PAYPIPE_BENCH_RUSAGE_FILE: file,
+        },
+      },
+    );
+    const wallS = (performance.now() - t0) / 1000;
+    if (r.status !== 0) throw new Error(`node ${args.slice(0, 2).join(' ')} exited ${r.status}: ${r.stderr.slice(-2000)}`);
+    const u = JSON.parse(readFileSync(file, 'utf8')) as { userUs: number; systemUs: number; maxRssKiB: number };
+    return { wallS, cpuS: (u.userUs + u.systemUs) / 1e6, maxRssMiB: u.maxRssKiB / 1024, stdout: r.stdout };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** An executable on PATH (never an absolute path baked in), or undefined. */
+export function onPath(name: string): string | undefined {
+  for (const d of (process.env.PATH ?? '').split(delimiter)) {
+    if (d !== '' && existsSync(join(d, name))) return join(d, name);
+  }
+  return undefined;
+}
+
+/** `1,234` */
+export const count = (n: number): string => n.toLocaleString('en-US');
 
 /** The paypipe checkout: cwd or one of its parents (npm run bench runs from the root). */
 export function repoRoot(): string {

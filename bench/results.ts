@@ -1,13 +1,23 @@
 /**
- * `paypipe results` over one hour of aggregation objects (60 gzip objects, one per minute, as the
- * analytics Firehose writes them) in the local S3 (s3rver), through the built CLI, median of 5,
- * against the original recipe run for real on the same bucket: `aws s3 ls`, then
- * `aws s3 cp s3://…/key - | gunzip -c` per object (only when /usr/bin/aws exists; else the
- * baseline is null). Plus memory: peak RSS of reading 200 MB of uncompressed aggregates, in a
- * fresh process.
+ * `paypipe results` against its ceilings, in the same run, interleaved, on s3rver over real HTTP:
+ *
+ * - the bare SDK script (bench/ceilings/results-sdk.mjs): ListObjectsV2 paginator over the same
+ *   hour prefixes, GetObject at the same concurrency, gunzip, JSON.parse, a Map — the best a
+ *   plain implementation does, without paypipe's guarantees (strict checks, the merge rule,
+ *   damage handling, bounded memory). Its per-currency totals must equal paypipe's or the bench
+ *   fails;
+ * - the original recipe (`aws s3 ls`, then `aws s3 cp s3://… - | gunzip -c` per object, the `aws`
+ *   found on PATH), over the hour only (a Python process per object); skipped with the reason
+ *   printed when there is no `aws` (or with --quick).
+ *
+ * Scaling: an hour (60 objects), a day (1,440) and a week (10,080), one object a minute as the
+ * analytics Firehose writes them (~4 KB of gzip: 30 batch outputs from 2 shards, 5 currencies).
+ * Each size lives in its own bucket. Every run is a fresh process (CLI start included on both
+ * sides); wall time, CPU (user + system) and peak RSS come from the kernel's accounting of that
+ * process (bench/ceilings/rusage-preload.mjs).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,32 +25,65 @@ import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { BenchRow } from './types.js';
 import { renderBatchOutput } from '../src/domain/batch-output.js';
-import { BatchOutputSource, log, median, repoRoot } from './_util.js';
+import {
+  BatchOutputSource,
+  type ChildRun,
+  count,
+  interleave,
+  log,
+  median,
+  onPath,
+  pairedRatio,
+  QUICK,
+  repoRoot,
+  runNode,
+  spread,
+} from './_util.js';
 
-const OBJECTS = 60;
-/** Batch outputs per object, 5 cells (currencies) each: 500 aggregates an object, 30,000 an hour. */
-const BATCHES_PER_OBJECT = 100;
-const AGGREGATES_PER_OBJECT = BATCHES_PER_OBJECT * 5;
-const RUNS = 5;
-const MEMORY_BYTES = 200 * 1000 * 1000;
-const AWS = '/usr/bin/aws';
-const HOUR = Date.UTC(2024, 0, 15, 10);
+const BATCHES_PER_OBJECT = 30;
+const CONCURRENCY = 16;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+interface Size {
+  name: 'hour' | 'day' | 'week';
+  objects: number;
+  rounds: number;
+}
+const SIZES: Size[] = QUICK
+  ? [
+      { name: 'hour', objects: 60, rounds: 3 },
+      { name: 'day', objects: 1_440, rounds: 3 },
+    ]
+  : [
+      { name: 'hour', objects: 60, rounds: 5 },
+      { name: 'day', objects: 1_440, rounds: 5 },
+      { name: 'week', objects: 10_080, rounds: 3 },
+    ];
+const RECIPE_ROUNDS = 3;
+
+interface Totals {
+  byCurrency: Record<string, { count: number; totalMinor: number }>;
+  cells: number;
+}
 
 export async function run(): Promise<BenchRow[]> {
   const root = repoRoot();
   spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
   const dist = (p: string): Promise<unknown> => import(pathToFileURL(join(root, 'dist', p)).href);
-  const { startLocalServers, provisionResources } = (await dist(
-    'local/servers.js',
-  )) as typeof import('../src/local/servers.js');
-  const { kinesisClient, s3Client } = (await dist(
-    'aws/clients.js',
-  )) as typeof import('../src/aws/clients.js');
-  const { resolveConfig } = (await dist('pipeline/config.js')) as typeof import('../src/pipeline/config.js');
-  const { writeLocalEndpoints } = (await dist(
-    'local/endpoints.js',
-  )) as typeof import('../src/local/endpoints.js');
-  const { PutObjectCommand } = createRequire(join(root, 'package.json'))(
+  const { startLocalServers } = (await dist('local/servers.js')) as typeof import('../src/local/servers.js');
+  const { s3Client } = (await dist('aws/clients.js')) as typeof import('../src/aws/clients.js');
+  const { resolveConfig, PREFIXES } = (await dist(
+    'pipeline/config.js',
+  )) as typeof import('../src/pipeline/config.js');
+  const { hourPrefixes, partitionPrefix } = (await dist(
+    'pipeline/partitions.js',
+  )) as typeof import('../src/pipeline/partitions.js');
+  const { writeLocalEndpoints } = (await dist('local/endpoints.js')) as typeof import('../src/local/endpoints.js');
+  const { parseExactTotal } = (await dist(
+    'pipeline/send-summary.js',
+  )) as typeof import('../src/pipeline/send-summary.js');
+  const { CreateBucketCommand, PutObjectCommand } = createRequire(join(root, 'package.json'))(
     '@aws-sdk/client-s3',
   ) as typeof import('@aws-sdk/client-s3');
 
@@ -53,11 +96,11 @@ export async function run(): Promise<BenchRow[]> {
     kinesisEndpoint: servers.kinesisEndpoint,
     s3Endpoint: servers.s3Endpoint,
   };
-  const kinesis = await kinesisClient(target);
   const s3 = await s3Client(target);
-  const bucket = config.buckets.analytics;
+  // The week ends at the last midnight (results' time flags reach back a month at most).
+  const end = Math.floor(Date.now() / DAY_MS) * DAY_MS;
+  const rows: BenchRow[] = [];
   try {
-    await provisionResources(config, kinesis, s3);
     writeLocalEndpoints(dataDir, {
       pid: process.pid,
       kinesisEndpoint: servers.kinesisEndpoint,
@@ -66,187 +109,284 @@ export async function run(): Promise<BenchRow[]> {
       startedAt: new Date().toISOString(),
       configOverrides: {},
     });
-    // One hour: an object per minute, each holding that minute's aggregates from many batches.
-    const prefix = 'aggregations/year=2024/month=01/day=15/hour=10/';
-    let uncompressed = 0;
-    const source = new BatchOutputSource(2, 1, renderBatchOutput);
-    for (let m = 0; m < OBJECTS; m++) {
-      let text = '';
-      for (let i = 0; i < BATCHES_PER_OBJECT; i++) text += source.line(HOUR + m * 60_000);
-      uncompressed += text.length;
-      const key = `${prefix}paypipe-dev-analytics-firehose-1-2024-01-15-10-${String(m).padStart(2, '0')}-00-${m}.gz`;
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: gzipSync(text) }));
-    }
-    log(
-      `${OBJECTS} objects, ${(uncompressed / 1e6).toFixed(1)} MB uncompressed, ${OBJECTS * AGGREGATES_PER_OBJECT} aggregates in ${OBJECTS * BATCHES_PER_OBJECT} batch outputs`,
-    );
-
-    const cli = (): { seconds: number; aggregates: number } => {
+    const measured: Record<string, { paypipe: ChildRun[]; sdk: ChildRun[] }> = {};
+    for (const size of SIZES) {
+      const bucket = `bench-results-${size.name}`;
+      const fromMs = end - size.objects * 60_000;
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      // One object a minute, each that minute's batch outputs (as Firehose buffers them).
+      const source = new BatchOutputSource(2, 1, renderBatchOutput);
+      let bytes = 0;
+      let next = 0;
       const t0 = performance.now();
-      const r = spawnSync(
-        process.execPath,
-        [
-          join(root, 'bin/paypipe.js'),
-          'results',
-          '--local',
-          '--data-dir',
-          dataDir,
-          '--date',
-          '2024-01-15',
-          '--hour',
-          '10',
-          '--json',
-        ],
-        {
-          encoding: 'utf8',
-          maxBuffer: 256 * 2 ** 20,
-          env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-        },
-      );
-      const seconds = (performance.now() - t0) / 1000;
-      if (r.status !== 0) throw new Error(`paypipe results failed: ${r.stderr}`);
-      const doc = JSON.parse(r.stdout) as { records: number; aggregates: unknown[]; complete: boolean };
-      if (doc.records !== OBJECTS * BATCHES_PER_OBJECT || !doc.complete)
-        throw new Error(`read ${doc.records} records`);
-      return { seconds, aggregates: doc.aggregates.length };
-    };
-    cli(); // warm the page cache and s3rver
-    const ours: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const r = cli();
-      ours.push(r.seconds);
-      log(`run ${i + 1} paypipe results: ${r.seconds.toFixed(2)} s (${r.aggregates} merged rows)`);
-    }
-
-    let baseline: number | null = null;
-    let note: string;
-    if (existsSync(AWS)) {
-      const env = {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: 'S3RVER',
-        AWS_SECRET_ACCESS_KEY: 'S3RVER',
-        AWS_DEFAULT_REGION: config.region,
-        AWS_PAGER: '',
-      };
-      // AWS CLI 2.9 (Debian) predates AWS_ENDPOINT_URL: the flag it is.
-      const ep = `--endpoint-url ${servers.s3Endpoint}`;
-      const runs: number[] = [];
-      for (let i = 0; i < Math.min(RUNS, 3); i++) {
-        const t0 = performance.now();
-        const ls = spawnSync(
-          AWS,
-          ['s3', 'ls', `s3://${bucket}/${prefix}`, '--endpoint-url', servers.s3Endpoint],
-          {
-            encoding: 'utf8',
-            env,
-          },
-        );
-        if (ls.status !== 0) throw new Error(`aws s3 ls failed: ${ls.stderr}`);
-        const keys = ls.stdout
-          .trim()
-          .split('\n')
-          .map((l) => l.trim().split(/\s+/).at(-1) as string);
-        let lines = 0;
-        for (const k of keys) {
-          const r = spawnSync(
-            'sh',
-            ['-c', `${AWS} s3 cp ${ep} "s3://${bucket}/${prefix}${k}" - | gunzip -c`],
-            {
-              encoding: 'utf8',
-              env,
-              maxBuffer: 64 * 2 ** 20,
-            },
-          );
-          lines += r.stdout.split('\n').filter((l) => l !== '').length;
-        }
-        if (lines !== OBJECTS * BATCHES_PER_OBJECT) throw new Error(`aws recipe read ${lines} lines`);
-        runs.push((performance.now() - t0) / 1000);
-        log(`run ${i + 1} aws s3 ls + cp, gunzip: ${runs.at(-1)?.toFixed(2)} s`);
-      }
-      baseline = median(runs);
-      note = 'recipe only prints the lines (no merging); both against the same s3rver bucket';
-    } else {
-      note = `no ${AWS} on this machine: baseline not measured`;
-    }
-
-    // Memory: 200 MB of uncompressed aggregates in one hour's partition, read in a fresh process.
-    const memPrefix = 'aggregations/year=2024/month=02/day=01/hour=00/';
-    const perObject = 10 * 1000 * 1000;
-    let written = 0;
-    let n = 0;
-    const big = new BatchOutputSource(4, 4, renderBatchOutput);
-    while (written < MEMORY_BYTES) {
-      const parts: string[] = [];
-      let size = 0;
-      for (let i = 0; size < perObject; i++) {
-        const line = big.line(Date.UTC(2024, 1, 1, 0, i % 57));
-        parts.push(line);
-        size += line.length;
-      }
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: `${memPrefix}big-${n++}.gz`,
-          Body: gzipSync(parts.join(''), { level: 1 }),
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next < size.objects) {
+            const m = next++;
+            const minute = fromMs + m * 60_000;
+            let text = '';
+            for (let i = 0; i < BATCHES_PER_OBJECT; i++) text += source.line(minute);
+            const body = gzipSync(text);
+            bytes += body.length;
+            const key = `${partitionPrefix(PREFIXES.aggregations, minute)}paypipe-bench-analytics-${m}.gz`;
+            await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+          }
         }),
       );
-      written += size;
-    }
-    log(`memory set: ${n} objects, ${(written / 1e6).toFixed(0)} MB uncompressed`);
-    const script = `
-      const { readResults } = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/cli/results/results.js')).href)});
-      const { s3Client } = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/aws/clients.js')).href)});
-      const s3 = await s3Client(${JSON.stringify(target)});
-      const t0 = performance.now();
-      const out = await readResults(s3, { bucket: ${JSON.stringify(bucket)}, range: { fromMs: ${Date.UTC(2024, 1, 1)}, toMs: ${Date.UTC(2024, 1, 1, 1)} }, raw: false, windowMs: 60000, maxFutureSkewMs: 86400000, nowMs: Date.now() });
-      s3.destroy();
-      process.stdout.write(JSON.stringify({ records: out.doc.records, rows: out.doc.aggregates.length, problems: out.doc.problems.length, seconds: (performance.now() - t0) / 1000, maxRssKiB: process.resourceUsage().maxRSS }));
-    `;
-    const mem = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      cwd: root,
-      encoding: 'utf8',
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    });
-    if (mem.status !== 0) throw new Error(`memory run failed: ${mem.stderr}`);
-    const m = JSON.parse(mem.stdout) as {
-      records: number;
-      rows: number;
-      problems: number;
-      seconds: number;
-      maxRssKiB: number;
-    };
-    const rssMiB = m.maxRssKiB / 1024;
-    log(
-      `200 MB: ${m.records.toLocaleString('en-US')} records → ${m.rows} rows in ${m.seconds.toFixed(1)} s (${(written / 1e6 / m.seconds).toFixed(0)} MB/s), peak RSS ${rssMiB.toFixed(0)} MiB`,
-    );
-
-    const p = median(ours);
-    return [
-      {
-        figure: `results over an hour of aggregation objects (${OBJECTS} gzip objects, ${(OBJECTS * AGGREGATES_PER_OBJECT).toLocaleString('en-US')} aggregates)`,
-        paypipe: p,
-        baseline,
+      log(
+        `${size.name}: ${count(size.objects)} objects (${((bytes / size.objects) / 1024).toFixed(1)} KiB gzip each), ${count(size.objects * BATCHES_PER_OBJECT)} batch outputs, written in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
+      const prefixes = hourPrefixes(PREFIXES.aggregations, fromMs, end - 1 + HOUR_MS);
+      const iso = (ms: number): string => new Date(ms).toISOString().slice(0, 16) + 'Z';
+      const paypipeArgs = [
+        join(root, 'bin/paypipe.js'),
+        'results',
+        '--local',
+        '--data-dir',
+        dataDir,
+        '--bucket',
+        bucket,
+        '--from',
+        iso(fromMs),
+        '--to',
+        iso(end),
+        '--concurrency',
+        String(CONCURRENCY),
+        '--format',
+        'json',
+      ];
+      const sdkArgs = [
+        join(root, 'bench/ceilings/results-sdk.mjs'),
+        JSON.stringify({
+          endpoint: servers.s3Endpoint,
+          region: config.region,
+          bucket,
+          prefixes,
+          concurrency: CONCURRENCY,
+        }),
+      ];
+      let expected: Totals | undefined;
+      const check = (who: string, t: Totals): void => {
+        const key = JSON.stringify(Object.entries(t.byCurrency).sort()) + `|${t.cells}`;
+        if (expected === undefined) expected = t;
+        const want = JSON.stringify(Object.entries(expected.byCurrency).sort()) + `|${expected.cells}`;
+        if (key !== want) throw new Error(`${size.name}: ${who}'s totals differ: ${key} vs ${want}`);
+      };
+      const subjects = {
+        paypipe: (): ChildRun => {
+          const r = runNode(paypipeArgs);
+          const doc = JSON.parse(r.stdout) as {
+            complete: boolean;
+            records: number;
+            aggregates: unknown[];
+            byCurrency: Record<string, { count: number; total: string }>;
+          };
+          if (!doc.complete || doc.records !== size.objects * BATCHES_PER_OBJECT)
+            throw new Error(`${size.name}: paypipe read ${doc.records} records, complete ${doc.complete}`);
+          check('paypipe', {
+            cells: doc.aggregates.length,
+            byCurrency: Object.fromEntries(
+              Object.entries(doc.byCurrency).map(([c, s]) => [
+                c,
+                { count: s.count, totalMinor: parseExactTotal(s.total, c) as number },
+              ]),
+            ),
+          });
+          return r;
+        },
+        sdk: (): ChildRun => {
+          const r = runNode(sdkArgs);
+          const t = JSON.parse(r.stdout) as Totals & { records: number };
+          if (t.records !== size.objects * BATCHES_PER_OBJECT)
+            throw new Error(`${size.name}: the SDK script read ${t.records} records`);
+          check('the bare SDK script', t);
+          return r;
+        },
+      };
+      const s = await interleave(size.rounds, subjects, (n, r, x) =>
+        log(
+          `${size.name} round ${r + 1} ${n}: ${x.wallS.toFixed(2)} s wall, ${x.cpuS.toFixed(2)} s CPU, peak RSS ${x.maxRssMiB.toFixed(0)} MiB`,
+        ),
+      );
+      measured[size.name] = s;
+      const wall = (xs: ChildRun[]): number[] => xs.map((x) => x.wallS);
+      const cpu = (xs: ChildRun[]): number[] => xs.map((x) => x.cpuS);
+      const pw = spread(wall(s.paypipe));
+      const sw = spread(wall(s.sdk));
+      const throughput = pairedRatio(wall(s.sdk), wall(s.paypipe));
+      const cpuRatio = pairedRatio(cpu(s.paypipe), cpu(s.sdk));
+      const perObjectMs = (x: number): number => (x * 1000) / size.objects;
+      rows.push({
+        id: `results-${size.name}-throughput`,
+        figure: `results over ${size.name === "hour" ? "an" : "a"} ${size.name} (${count(size.objects)} objects): wall time per object`,
+        unit: 'ms/object',
+        paypipe: perObjectMs(pw.median),
+        paypipeSpread: [perObjectMs(pw.lo), perObjectMs(pw.hi)],
+        ceilingName: `bare SDK script (concurrency ${CONCURRENCY})`,
+        ceiling: perObjectMs(sw.median),
+        ceilingSpread: [perObjectMs(sw.lo), perObjectMs(sw.hi)],
+        ratio: throughput,
+        target: '≥ 0.9× throughput',
+        met: throughput >= 0.9,
+        rounds: size.rounds,
+        note: 'process start included on both sides; identical per-currency totals and cell counts checked every run',
+      });
+      const pc = spread(cpu(s.paypipe));
+      const sc = spread(cpu(s.sdk));
+      rows.push({
+        id: `results-${size.name}-cpu`,
+        figure: `results over ${size.name === "hour" ? "an" : "a"} ${size.name}: CPU (user + system)`,
         unit: 's',
-        ratio: baseline === null ? null : baseline / p,
-        target: '≥ 20× faster than aws s3 ls + cp, gunzip',
-        met: baseline === null ? null : baseline / p >= 20,
-        note: `median of ${RUNS}, through bin/paypipe.js (process start included); ${note}`,
-      },
-      {
-        figure: `results over ${(written / 1e6).toFixed(0)} MB of uncompressed aggregates: peak RSS`,
-        paypipe: rssMiB,
-        baseline: null,
+        paypipe: pc.median,
+        paypipeSpread: [pc.lo, pc.hi],
+        ceilingName: 'bare SDK script',
+        ceiling: sc.median,
+        ceilingSpread: [sc.lo, sc.hi],
+        ratio: cpuRatio,
+        target: '≤ 1.15× CPU',
+        met: cpuRatio <= 1.15,
+        rounds: size.rounds,
+      });
+      const pr = spread(s.paypipe.map((x) => x.maxRssMiB));
+      const sr = spread(s.sdk.map((x) => x.maxRssMiB));
+      rows.push({
+        id: `results-${size.name}-rss`,
+        figure: `results over ${size.name === "hour" ? "an" : "a"} ${size.name}: peak RSS`,
         unit: 'MiB',
-        ratio: null,
-        target: '< 200 MB',
-        met: m.maxRssKiB * 1024 < 200 * 1000 * 1000,
-        note: `${m.records.toLocaleString('en-US')} records in ${m.seconds.toFixed(1)} s, fresh process`,
-      },
-    ];
+        paypipe: pr.median,
+        paypipeSpread: [pr.lo, pr.hi],
+        ceilingName: 'bare SDK script',
+        ceiling: sr.median,
+        ceilingSpread: [sr.lo, sr.hi],
+        ratio: pr.median / sr.median,
+        target: '—',
+        met: null,
+        rounds: size.rounds,
+      });
+
+      if (size.name === 'hour') rows.push(recipe(size, bucket, prefixes, servers.s3Endpoint, config.region, paypipeArgs));
+    }
+    const day = measured.day;
+    const week = measured.week;
+    if (day !== undefined && week !== undefined) {
+      const d = median(day.paypipe.map((x) => x.maxRssMiB));
+      const w = median(week.paypipe.map((x) => x.maxRssMiB));
+      rows.push({
+        id: 'results-week-vs-day-rss',
+        figure: 'results: peak RSS over a week vs over a day',
+        unit: 'MiB',
+        paypipe: w,
+        ceilingName: 'the same over a day',
+        ceiling: d,
+        ratio: w / d,
+        target: '≤ 1.2×',
+        met: w / d <= 1.2,
+        note: `bare SDK script: ${median(week.sdk.map((x) => x.maxRssMiB)).toFixed(0)} MiB over a week, ${median(day.sdk.map((x) => x.maxRssMiB)).toFixed(0)} over a day`,
+      });
+    } else {
+      log('week size skipped (--quick): no week-vs-day RSS figure');
+    }
+    return rows;
   } finally {
-    kinesis.destroy();
     s3.destroy();
     await servers.stop().catch(() => servers.kill());
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The original recipe over the hour, interleaved with paypipe: `aws s3 ls`, then one
+ * `aws s3 cp … - | gunzip -c` per object, in sequence. The `aws` on PATH, warmed up like paypipe.
+ */
+function recipe(
+  size: Size,
+  bucket: string,
+  prefixes: string[],
+  endpoint: string,
+  region: string,
+  paypipeArgs: string[],
+): BenchRow {
+  const row = (extra: Partial<BenchRow>): BenchRow => ({
+    id: 'results-hour-vs-recipe',
+    figure: `results over an hour vs the original recipe (aws s3 ls + aws s3 cp | gunzip per object)`,
+    unit: 's',
+    paypipe: Number.NaN,
+    ceilingName: 'aws CLI recipe',
+    ceiling: null,
+    ratio: null,
+    target: '≥ 20× faster',
+    met: null,
+    ...extra,
+  });
+  const aws = onPath('aws');
+  const skipped = QUICK ? 'not run with --quick (a Python process per object)' : aws === undefined ? 'no `aws` on PATH' : undefined;
+  if (skipped !== undefined || aws === undefined) {
+    log(`recipe skipped: ${skipped}`);
+    return row({ skipped, paypipe: 0 });
+  }
+  const env = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_DEFAULT_REGION: region,
+    AWS_PAGER: '',
+  };
+  const version = spawnSync(aws, ['--version'], { encoding: 'utf8', env });
+  const awsVersion = `${version.stdout}${version.stderr}`.trim().split(/\s/)[0] ?? 'aws';
+  const lines = (keys: string[]): number => {
+    let n = 0;
+    for (const k of keys) {
+      // The endpoint flag: AWS CLI 1.x and early 2.x predate AWS_ENDPOINT_URL.
+      const r = spawnSync('sh', ['-c', `"$AWS" s3 cp --endpoint-url "$EP" "s3://${bucket}/${k}" - | gunzip -c`], {
+        encoding: 'utf8',
+        env: { ...env, AWS: aws, EP: endpoint },
+        maxBuffer: 64 * 2 ** 20,
+      });
+      n += r.stdout.split('\n').filter((l) => l !== '').length;
+    }
+    return n;
+  };
+  const list = (): string[] => {
+    const keys: string[] = [];
+    for (const p of prefixes) {
+      const ls = spawnSync(aws, ['s3', 'ls', `s3://${bucket}/${p}`, '--endpoint-url', endpoint], {
+        encoding: 'utf8',
+        env,
+      });
+      // An empty prefix exits 1 with nothing listed.
+      for (const l of ls.stdout.split('\n')) if (l.trim() !== '') keys.push(p + (l.trim().split(/\s+/).at(-1) as string));
+    }
+    return keys;
+  };
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  // Warm-up for both: paypipe once, the recipe's list and one copy (Python's imports, page cache).
+  runNode(paypipeArgs);
+  lines(list().slice(0, 1));
+  for (let r = 0; r < RECIPE_ROUNDS; r++) {
+    const order = r % 2 === 0 ? ['paypipe', 'recipe'] : ['recipe', 'paypipe'];
+    for (const who of order) {
+      if (who === 'paypipe') ours.push(runNode(paypipeArgs).wallS);
+      else {
+        const t0 = performance.now();
+        const n = lines(list());
+        if (n !== size.objects * BATCHES_PER_OBJECT) throw new Error(`the recipe read ${n} lines`);
+        theirs.push((performance.now() - t0) / 1000);
+      }
+      log(`hour round ${r + 1} ${who}: ${(who === 'paypipe' ? ours : theirs).at(-1)?.toFixed(2)} s`);
+    }
+  }
+  const p = spread(ours);
+  const c = spread(theirs);
+  const ratio = pairedRatio(theirs, ours);
+  return row({
+    paypipe: p.median,
+    paypipeSpread: [p.lo, p.hi],
+    ceiling: c.median,
+    ceilingSpread: [c.lo, c.hi],
+    ratio,
+    met: ratio >= 20,
+    rounds: RECIPE_ROUNDS,
+    note: `${awsVersion} from PATH; the recipe only prints the lines (no merging, no checks)`,
+  });
 }

@@ -82,6 +82,7 @@ export async function readObjects(
             records += recs.length;
             return opts.onRecords(recs, obj);
           },
+          obj.size,
         );
         records = r.count;
         if (r.error !== undefined) problem = { kind: r.error.kind, message: r.error.message };

@@ -213,8 +213,21 @@ function amountOf(a: unknown, exp: number): number {
 export class CellParser {
   private readonly windows = new Map<string, { startMs: number; endMs: number } | null>();
 
+  /** The last pair asked for: cells come in runs of one window (no key string built for those). */
+  private lastStart = '';
+  private lastEnd = '';
+  private last: { startMs: number; endMs: number } | null = null;
+
   private window(start: unknown, end: unknown): { startMs: number; endMs: number } | null {
     if (typeof start !== 'string' || typeof end !== 'string') return null;
+    if (start === this.lastStart && end === this.lastEnd) return this.last;
+    this.lastStart = start;
+    this.lastEnd = end;
+    this.last = this.lookup(start, end);
+    return this.last;
+  }
+
+  private lookup(start: string, end: string): { startMs: number; endMs: number } | null {
     const key = `${start}|${end}`;
     let w = this.windows.get(key);
     if (w === undefined) {

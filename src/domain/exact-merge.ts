@@ -591,17 +591,32 @@ export class ExactMerger {
   private mergeShard(shard: string, outputs: Output[], broken: BrokenRange[]): void {
     const name = oneLine(shard);
     // Endpoints of every output of the shard, complete or not: each is a record that exists.
-    const keys = new Set<bigint>();
-    for (const o of outputs) keys.add(o.first).add(o.last);
-    for (const b of broken) keys.add(b.first).add(b.last);
-    const points = [...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const at = new Map<bigint, number>(points.map((p, i) => [p, i]));
+    // Ranked by sorting them once (a Set and a Map keyed by BigInt cost more than the whole sort).
+    const vals: bigint[] = [];
+    for (const o of outputs) vals.push(o.first, o.last);
+    for (const b of broken) vals.push(b.first, b.last);
+    const order = Array.from(vals.keys()).sort((x, y) => {
+      const a = vals[x] as bigint;
+      const b = vals[y] as bigint;
+      return a < b ? -1 : a > b ? 1 : 0;
+    });
+    const rank = new Int32Array(vals.length);
+    const points: bigint[] = [];
+    for (const k of order) {
+      const v = vals[k] as bigint;
+      if (points.length === 0 || (points[points.length - 1] as bigint) !== v) points.push(v);
+      rank[k] = points.length - 1;
+    }
+    // Node of the k-th output's first endpoint (rank[2k]) and last (rank[2k + 1]); broken after them.
+    const firstAt = (k: number): number => rank[2 * k] as number;
+    const lastAt = (k: number): number => rank[2 * k + 1] as number;
     const m = points.length;
     // Edges: complete outputs, node a → node b + 1 for endpoints a..b, in a canonical order.
-    const edges = outputs
-      .filter((o) => o.state === 'complete')
-      .map((o) => ({ o, a: at.get(o.first) as number, b: (at.get(o.last) as number) + 1 }))
-      .sort((x, y) => x.a - y.a || x.b - y.b || (x.o.digest < y.o.digest ? -1 : 1));
+    const edges: Array<{ o: Output; a: number; b: number }> = [];
+    for (const [k, o] of outputs.entries()) {
+      if (o.state === 'complete') edges.push({ o, a: firstAt(k), b: lastAt(k) + 1 });
+    }
+    edges.sort((x, y) => x.a - y.a || x.b - y.b || (x.o.digest < y.o.digest ? -1 : 1));
     const from = new Map<number, typeof edges>();
     for (const e of edges) {
       const l = from.get(e.a);
@@ -627,8 +642,8 @@ export class ExactMerger {
       relax(u + 1, s + 1, n, null);
       for (const e of from.get(u) ?? []) relax(e.b, s, n + 1, e);
     }
-    // Walk back: chosen outputs and skipped endpoints.
-    const chosen = new Set<Output>();
+    // Walk back: chosen outputs (each once: the path only moves forward) and skipped endpoints.
+    const chosen: Output[] = [];
     const skipped = new Uint8Array(m);
     for (let v = m; v > 0; ) {
       const e = via[v];
@@ -636,7 +651,7 @@ export class ExactMerger {
         skipped[v - 1] = 1;
         v -= 1;
       } else {
-        chosen.add(e.o);
+        chosen.push(e.o);
         v = e.a;
       }
     }
@@ -653,12 +668,12 @@ export class ExactMerger {
         this.addMerged(c.key, c.startMs, c.endMs, c.currency, c.count, c.total, c.min, c.max, this.scratchId);
       });
     }
-    this.stats.batchOutputs.counted += chosen.size;
-    this.stats.batchOutputs.superseded += edges.length - chosen.size;
+    this.stats.batchOutputs.counted += chosen.length;
+    this.stats.batchOutputs.superseded += edges.length - chosen.length;
 
-    const corrupt = outputs.filter((o) => o.state === 'corrupt');
+    const corrupt = outputs.some((o) => o.state === 'corrupt');
     // A healthy shard: every complete output is in the one chain, nothing to report.
-    if (corrupt.length === 0 && !skipped.includes(1) && edges.length === chosen.size) return;
+    if (!corrupt && !skipped.includes(1) && edges.length === chosen.length) return;
 
     // What each endpoint is covered by, for "does this issue touch the range".
     const touching = new Int32Array(m + 1);
@@ -666,10 +681,11 @@ export class ExactMerger {
       touching[a] = (touching[a] as number) + 1;
       touching[b] = (touching[b] as number) - 1;
     };
-    for (const o of outputs) {
-      if (this.touchesRange(o)) cover(at.get(o.first) as number, (at.get(o.last) as number) + 1);
+    for (const [k, o] of outputs.entries()) if (this.touchesRange(o)) cover(firstAt(k), lastAt(k) + 1);
+    for (let j = 0; j < broken.length; j++) {
+      const k = outputs.length + j;
+      cover(firstAt(k), lastAt(k) + 1);
     }
-    for (const b of broken) cover(at.get(b.first) as number, (at.get(b.last) as number) + 1);
     // hits[i]: endpoints before i that something touching the range covers.
     const hits = new Int32Array(m + 1);
     for (let i = 0; i < m; i++) {
@@ -679,9 +695,10 @@ export class ExactMerger {
     const touches = (a: number, b: number): boolean => (hits[b + 1] as number) > (hits[a] as number);
     const seq = (i: number): string => (points[i] as bigint).toString();
 
-    for (const o of corrupt) {
-      const a = at.get(o.first) as number;
-      const b = at.get(o.last) as number;
+    for (const [k, o] of outputs.entries()) {
+      if (o.state !== 'corrupt') continue;
+      const a = firstAt(k);
+      const b = lastAt(k);
       this.note({
         kind: 'corrupt_output',
         shard,

@@ -301,6 +301,27 @@ export class JsonStreamDecoder {
           continue;
         }
         this.sawContent = true;
+        if (c === OPEN_CURLY && !this.candidate) {
+          // NDJSON fast path: a whole line that JSON.parse accepts is exactly the record the
+          // scanner below would find (valid JSON passes every one of its checks), so it skips the
+          // character walk. Anything else (no newline yet, glued records, damage) takes the walk.
+          const nl = buf.indexOf('\n', i);
+          if (nl !== -1 && nl - i <= limit && buf.charCodeAt(nl - 1) === CLOSE_CURLY) {
+            let value: unknown;
+            try {
+              value = JSON.parse(buf.slice(i, nl));
+            } catch {
+              value = undefined;
+            }
+            if (value !== undefined) {
+              out.push(value);
+              this.count++;
+              this.inDamage = false;
+              i = nl + 1;
+              continue;
+            }
+          }
+        }
         if (c === OPEN_CURLY || c === OPEN_SQUARE) {
           start = i;
           depth = 1;
@@ -452,19 +473,34 @@ export function decodeObject(bytes: Uint8Array, key: string): DecodeResult {
   return error === undefined ? { records } : { records, error };
 }
 
-/** Gunzips as much as possible: on damage, the output of the longest prefix that still inflates. */
-function gunzipSalvage(bytes: Uint8Array, key: string): { data: Uint8Array; error?: DecodeError } {
+/**
+ * Gunzips as much as possible: on damage, the output of the longest prefix that still inflates.
+ * With `maxOutput`, a larger output throws zlib's ERR_BUFFER_TOO_LARGE instead (the caller streams).
+ */
+function gunzipSalvage(
+  bytes: Uint8Array,
+  key: string,
+  maxOutput?: number,
+): { data: Uint8Array; error?: DecodeError } {
+  const inflate = (b: Uint8Array, flush?: number): Uint8Array =>
+    gunzipSync(b, {
+      ...(flush === undefined ? {} : { finishFlush: flush }),
+      ...(maxOutput === undefined ? {} : { maxOutputLength: maxOutput }),
+    });
+  const tooLarge = (e: unknown): boolean => (e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
   try {
-    return { data: gunzipSync(bytes) };
+    return { data: inflate(bytes) };
   } catch (e) {
     const code = (e as { code?: string }).code;
     const message = (e as Error).message;
+    if (tooLarge(e)) throw e;
     if (code === 'Z_BUF_ERROR') {
       // Cut off: inflate what is there (sync flush returns the partial output instead of throwing).
       let data: Uint8Array = new Uint8Array(0);
       try {
-        data = gunzipSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH });
-      } catch {
+        data = inflate(bytes, constants.Z_SYNC_FLUSH);
+      } catch (e2) {
+        if (tooLarge(e2)) throw e2;
         // A header cut short has no output to salvage.
       }
       return {
@@ -484,16 +520,18 @@ function gunzipSalvage(bytes: Uint8Array, key: string): { data: Uint8Array; erro
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
       try {
-        best = gunzipSync(bytes.subarray(0, mid), { finishFlush: constants.Z_SYNC_FLUSH });
+        best = inflate(bytes.subarray(0, mid), constants.Z_SYNC_FLUSH);
         lo = mid;
-      } catch {
+      } catch (e2) {
+        if (tooLarge(e2)) throw e2;
         hi = mid - 1;
       }
     }
     if (lo > 0 && best.length === 0) {
       try {
-        best = gunzipSync(bytes.subarray(0, lo), { finishFlush: constants.Z_SYNC_FLUSH });
-      } catch {
+        best = inflate(bytes.subarray(0, lo), constants.Z_SYNC_FLUSH);
+      } catch (e2) {
+        if (tooLarge(e2)) throw e2;
         best = new Uint8Array(0);
       }
     }
@@ -510,14 +548,29 @@ function gunzipSalvage(bytes: Uint8Array, key: string): { data: Uint8Array; erro
 }
 
 /**
+ * A gzip object up to this size (compressed) is read whole and inflated in one gunzipSync call:
+ * for the small objects Firehose writes every minute (a few KB) the streaming inflater's per-chunk
+ * machinery cost 3.7× the inflation itself. Larger objects stream, so memory stays bounded.
+ */
+export const WHOLE_GZIP_MAX_BYTES = 256 * 1024;
+/**
+ * ...and inflate to at most this much in one piece (a gzip bomb of 256 KB can claim gigabytes):
+ * past it, the bytes already here are streamed like a large object.
+ */
+export const WHOLE_GZIP_MAX_OUTPUT = 8 * 1024 * 1024;
+
+/**
  * Streams one object (e.g. an S3 GetObject body) through the decoder with bounded memory:
  * gunzips when the first bytes are the gzip magic, and hands records to `onRecords` as they
  * complete. Never throws for damaged data (errors from `chunks` itself or `onRecords` propagate).
+ * `sizeHint` (the size the listing gave): a small gzip object is read whole and inflated at once
+ * (see WHOLE_GZIP_MAX_BYTES); same records, same errors.
  */
 export async function decodeObjectStream(
   chunks: AsyncIterable<Uint8Array>,
   key: string,
   onRecords: (records: unknown[]) => void | Promise<void>,
+  sizeHint?: number,
 ): Promise<{ count: number; error?: DecodeError }> {
   const d = new JsonStreamDecoder(key);
   const text = new TextDecoder('utf-8');
@@ -540,12 +593,45 @@ export async function decodeObjectStream(
       error: { kind: 'empty', key, offset: 0, message: `${key}: object is empty (0 bytes)` },
     };
   }
+  // Chunks already taken from `it` (a small object read whole that turned out too big to inflate at once).
+  let taken: Uint8Array[] = [];
   async function* rest(): AsyncGenerator<Uint8Array> {
     if (head.length > 0) yield head;
+    for (const c of taken) yield c;
+    taken = [];
     if (done) return;
     for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
   }
   let gzipError: DecodeError | undefined;
+  if (isGzip(head) && sizeHint !== undefined && sizeHint <= WHOLE_GZIP_MAX_BYTES) {
+    // Read it whole (bounded: more bytes than promised switch to streaming), inflate at once.
+    let size = head.length;
+    while (!done && size <= WHOLE_GZIP_MAX_BYTES) {
+      const n = await it.next();
+      if (n.done) done = true;
+      else {
+        taken.push(n.value);
+        size += n.value.length;
+      }
+    }
+    if (done) {
+      const bytes = taken.length === 0 ? head : concat(head, ...taken);
+      let g: { data: Uint8Array; error?: DecodeError } | undefined;
+      try {
+        g = gunzipSalvage(bytes, key, WHOLE_GZIP_MAX_OUTPUT);
+      } catch {
+        // Inflates past WHOLE_GZIP_MAX_OUTPUT: stream it below.
+      }
+      if (g !== undefined) {
+        taken = [];
+        await deliver(text.decode(g.data));
+        const tail = d.end();
+        if (tail.records.length > 0) await onRecords(tail.records);
+        const error = g.error ?? tail.error;
+        return error === undefined ? { count: d.count } : { count: d.count, error };
+      }
+    }
+  }
   if (!isGzip(head)) gzipError = notGzip(key);
   else {
     const gunzip = createGunzip();
@@ -621,9 +707,12 @@ function notGzip(key: string): DecodeError | undefined {
   };
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
