@@ -64,7 +64,10 @@ export function renderTable(doc: BenchResults): string {
   const missed = doc.rows.filter((r) => r.met === false);
   if (missed.length > 0) {
     out.push('', 'Missed targets, what bounds them and what it would take:', '');
-    for (const r of missed) out.push(`- **${cell(r.figure)}** (${r.ratio?.toFixed(2)}×, target ${r.target}): ${r.bound ?? 'not analysed yet'}`);
+    for (const r of missed)
+      out.push(
+        `- **${cell(r.figure)}** (${r.ratio?.toFixed(2)}×, target ${r.target}): ${r.bound ?? 'not analysed yet'}`,
+      );
   }
   return out.join('\n');
 }

@@ -68,7 +68,10 @@ export interface ChildRun {
  * Runs `node args…` in a fresh process with the rusage preload (bench/ceilings/rusage-preload.mjs):
  * wall time seen from here, CPU time and peak RSS as the kernel accounted them for that process.
  */
-export function runNode(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildRun {
+export function runNode(
+  args: readonly string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): ChildRun {
   const root = repoRoot();
   const dir = mkdtempSync(join(tmpdir(), 'paypipe-bench-rusage-'));
   const file = join(dir, 'rusage.json');
@@ -91,8 +94,13 @@ export function runNode(args: readonly string[], opts: { cwd?: string; env?: Nod
       },
     );
     const wallS = (performance.now() - t0) / 1000;
-    if (r.status !== 0) throw new Error(`node ${args.slice(0, 2).join(' ')} exited ${r.status}: ${r.stderr.slice(-2000)}`);
-    const u = JSON.parse(readFileSync(file, 'utf8')) as { userUs: number; systemUs: number; maxRssKiB: number };
+    if (r.status !== 0)
+      throw new Error(`node ${args.slice(0, 2).join(' ')} exited ${r.status}: ${r.stderr.slice(-2000)}`);
+    const u = JSON.parse(readFileSync(file, 'utf8')) as {
+      userUs: number;
+      systemUs: number;
+      maxRssKiB: number;
+    };
     return { wallS, cpuS: (u.userUs + u.systemUs) / 1e6, maxRssMiB: u.maxRssKiB / 1024, stdout: r.stdout };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -79,7 +79,9 @@ export async function run(): Promise<BenchRow[]> {
   const { hourPrefixes, partitionPrefix } = (await dist(
     'pipeline/partitions.js',
   )) as typeof import('../src/pipeline/partitions.js');
-  const { writeLocalEndpoints } = (await dist('local/endpoints.js')) as typeof import('../src/local/endpoints.js');
+  const { writeLocalEndpoints } = (await dist(
+    'local/endpoints.js',
+  )) as typeof import('../src/local/endpoints.js');
   const { parseExactTotal } = (await dist(
     'pipeline/send-summary.js',
   )) as typeof import('../src/pipeline/send-summary.js');
@@ -134,7 +136,7 @@ export async function run(): Promise<BenchRow[]> {
         }),
       );
       log(
-        `${size.name}: ${count(size.objects)} objects (${((bytes / size.objects) / 1024).toFixed(1)} KiB gzip each), ${count(size.objects * BATCHES_PER_OBJECT)} batch outputs, written in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+        `${size.name}: ${count(size.objects)} objects (${(bytes / size.objects / 1024).toFixed(1)} KiB gzip each), ${count(size.objects * BATCHES_PER_OBJECT)} batch outputs, written in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
       );
       const prefixes = hourPrefixes(PREFIXES.aggregations, fromMs, end - 1 + HOUR_MS);
       const iso = (ms: number): string => new Date(ms).toISOString().slice(0, 16) + 'Z';
@@ -218,7 +220,7 @@ export async function run(): Promise<BenchRow[]> {
       const perObjectMs = (x: number): number => (x * 1000) / size.objects;
       rows.push({
         id: `results-${size.name}-throughput`,
-        figure: `results over ${size.name === "hour" ? "an" : "a"} ${size.name} (${count(size.objects)} objects): wall time per object`,
+        figure: `results over ${size.name === 'hour' ? 'an' : 'a'} ${size.name} (${count(size.objects)} objects): wall time per object`,
         unit: 'ms/object',
         paypipe: perObjectMs(pw.median),
         paypipeSpread: [perObjectMs(pw.lo), perObjectMs(pw.hi)],
@@ -235,7 +237,7 @@ export async function run(): Promise<BenchRow[]> {
       const sc = spread(cpu(s.sdk));
       rows.push({
         id: `results-${size.name}-cpu`,
-        figure: `results over ${size.name === "hour" ? "an" : "a"} ${size.name}: CPU (user + system)`,
+        figure: `results over ${size.name === 'hour' ? 'an' : 'a'} ${size.name}: CPU (user + system)`,
         unit: 's',
         paypipe: pc.median,
         paypipeSpread: [pc.lo, pc.hi],
@@ -251,7 +253,7 @@ export async function run(): Promise<BenchRow[]> {
       const sr = spread(s.sdk.map((x) => x.maxRssMiB));
       rows.push({
         id: `results-${size.name}-rss`,
-        figure: `results over ${size.name === "hour" ? "an" : "a"} ${size.name}: peak RSS`,
+        figure: `results over ${size.name === 'hour' ? 'an' : 'a'} ${size.name}: peak RSS`,
         unit: 'MiB',
         paypipe: pr.median,
         paypipeSpread: [pr.lo, pr.hi],
@@ -264,7 +266,8 @@ export async function run(): Promise<BenchRow[]> {
         rounds: size.rounds,
       });
 
-      if (size.name === 'hour') rows.push(recipe(size, bucket, prefixes, servers.s3Endpoint, config.region, paypipeArgs));
+      if (size.name === 'hour')
+        rows.push(recipe(size, bucket, prefixes, servers.s3Endpoint, config.region, paypipeArgs));
     }
     const day = measured.day;
     const week = measured.week;
@@ -319,7 +322,11 @@ function recipe(
     ...extra,
   });
   const aws = onPath('aws');
-  const skipped = QUICK ? 'not run with --quick (a Python process per object)' : aws === undefined ? 'no `aws` on PATH' : undefined;
+  const skipped = QUICK
+    ? 'not run with --quick (a Python process per object)'
+    : aws === undefined
+      ? 'no `aws` on PATH'
+      : undefined;
   if (skipped !== undefined || aws === undefined) {
     log(`recipe skipped: ${skipped}`);
     return row({ skipped, paypipe: 0 });
@@ -337,11 +344,15 @@ function recipe(
     let n = 0;
     for (const k of keys) {
       // The endpoint flag: AWS CLI 1.x and early 2.x predate AWS_ENDPOINT_URL.
-      const r = spawnSync('sh', ['-c', `"$AWS" s3 cp --endpoint-url "$EP" "s3://${bucket}/${k}" - | gunzip -c`], {
-        encoding: 'utf8',
-        env: { ...env, AWS: aws, EP: endpoint },
-        maxBuffer: 64 * 2 ** 20,
-      });
+      const r = spawnSync(
+        'sh',
+        ['-c', `"$AWS" s3 cp --endpoint-url "$EP" "s3://${bucket}/${k}" - | gunzip -c`],
+        {
+          encoding: 'utf8',
+          env: { ...env, AWS: aws, EP: endpoint },
+          maxBuffer: 64 * 2 ** 20,
+        },
+      );
       n += r.stdout.split('\n').filter((l) => l !== '').length;
     }
     return n;
@@ -354,7 +365,8 @@ function recipe(
         env,
       });
       // An empty prefix exits 1 with nothing listed.
-      for (const l of ls.stdout.split('\n')) if (l.trim() !== '') keys.push(p + (l.trim().split(/\s+/).at(-1) as string));
+      for (const l of ls.stdout.split('\n'))
+        if (l.trim() !== '') keys.push(p + (l.trim().split(/\s+/).at(-1) as string));
     }
     return keys;
   };

@@ -45,7 +45,8 @@ const bundle = async (name) => {
 const table = await bundle('_table');
 const resultsFile = join(root, 'bench', 'results.json');
 const readmeFile = join(root, 'README.md');
-const writeReadme = (doc) => writeFileSync(readmeFile, table.withTable(readFileSync(readmeFile, 'utf8'), doc));
+const writeReadme = (doc) =>
+  writeFileSync(readmeFile, table.withTable(readFileSync(readmeFile, 'utf8'), doc));
 
 if (readmeOnly) {
   writeReadme(JSON.parse(readFileSync(resultsFile, 'utf8')));

@@ -41,7 +41,11 @@ await Promise.all(
           const scale = 10 ** (EXP[a.currency] ?? 2);
           const c = cells.get(k);
           if (c === undefined) {
-            cells.set(k, { currency: a.currency, count: a.transaction_count, totalMinor: Math.round(a.total_amount * scale) });
+            cells.set(k, {
+              currency: a.currency,
+              count: a.transaction_count,
+              totalMinor: Math.round(a.total_amount * scale),
+            });
           } else {
             c.count += a.transaction_count;
             c.totalMinor += Math.round(a.total_amount * scale);

@@ -6,5 +6,8 @@ process.on('exit', () => {
   const file = process.env.PAYPIPE_BENCH_RUSAGE_FILE;
   if (file === undefined) return;
   const r = process.resourceUsage();
-  writeFileSync(file, JSON.stringify({ userUs: r.userCPUTime, systemUs: r.systemCPUTime, maxRssKiB: r.maxRSS }));
+  writeFileSync(
+    file,
+    JSON.stringify({ userUs: r.userCPUTime, systemUs: r.systemCPUTime, maxRssKiB: r.maxRSS }),
+  );
 });

@@ -41,6 +41,9 @@ export interface BatchOutputHeader {
   shardId: string;
   first: bigint;
   last: bigint;
+  /** `first` and `last` as written (decimal strings): the digest hashes these. */
+  firstSequenceNumber: string;
+  lastSequenceNumber: string;
   /** Input records in the batch, valid or not. */
   records: number;
   digest: string;
@@ -53,6 +56,10 @@ export interface ParsedPart {
   part: number;
   cells: ParsedCell[];
 }
+
+/** What a cell's line of digest text starts with. */
+export const cellPrefix = (startMs: number, endMs: number, currency: string): string =>
+  `\n${startMs},${endMs},${currency},`;
 
 /** One-shot SHA-256 (Node 20.12+): no Hash object per output. Older Nodes stream into createHash. */
 const hashOnce = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
@@ -75,6 +82,27 @@ export class OutputDigest {
     this.text = JSON.stringify([SCHEMA_VERSION, ref.shardId, ref.first, ref.last, records, parts]);
   }
 
+  /**
+   * The same digest from parts a reader already has: `shardJson` is JSON.stringify(shardId), and
+   * first/last are checked decimal strings (JSON.stringify adds only the quotes). No array built.
+   */
+  static of(shardJson: string, first: string, last: string, records: number, parts: number): OutputDigest {
+    const d = Object.create(OutputDigest.prototype) as OutputDigest;
+    d.text = `[${SCHEMA_VERSION},${shardJson},"${first}","${last}",${records},${parts}]`;
+    d.hash = undefined;
+    return d;
+  }
+
+  /** add() with the cell's `\n${startMs},${endMs},${currency},` already rendered (see cellPrefix). */
+  addWithPrefix(prefix: string, count: number, total: number, min: number, max: number): void {
+    this.text += `${prefix}${count},${total},${min},${max}`;
+    if (this.text.length > DIGEST_FLUSH_CHARS) {
+      this.hash ??= createHash('sha256');
+      this.hash.update(this.text);
+      this.text = '';
+    }
+  }
+
   add(
     startMs: number,
     endMs: number,
@@ -84,16 +112,12 @@ export class OutputDigest {
     min: number,
     max: number,
   ): void {
-    this.text += `\n${startMs},${endMs},${currency},${count},${total},${min},${max}`;
-    if (this.text.length > DIGEST_FLUSH_CHARS) {
-      this.hash ??= createHash('sha256');
-      this.hash.update(this.text);
-      this.text = '';
-    }
+    this.addWithPrefix(cellPrefix(startMs, endMs, currency), count, total, min, max);
   }
 
   hex(): string {
-    if (this.hash === undefined && hashOnce !== undefined) return hashOnce('sha256', this.text, 'hex').slice(0, 32);
+    if (this.hash === undefined && hashOnce !== undefined)
+      return hashOnce('sha256', this.text, 'hex').slice(0, 32);
     const h = this.hash ?? createHash('sha256');
     h.update(this.text);
     return h.digest('hex').slice(0, 32);
@@ -275,6 +299,8 @@ export function scanBatchOutputPart(
     shardId: shard_id,
     first: BigInt(f),
     last: BigInt(l),
+    firstSequenceNumber: f,
+    lastSequenceNumber: l,
     records,
     digest,
     parts,

@@ -32,7 +32,13 @@ import {
   renderAggregate,
   type Totals,
 } from './aggregate.js';
-import { type BatchOutputHeader, isBatchOutput, OutputDigest, scanBatchOutputPart } from './batch-output.js';
+import {
+  type BatchOutputHeader,
+  cellPrefix,
+  isBatchOutput,
+  OutputDigest,
+  scanBatchOutputPart,
+} from './batch-output.js';
 import { oneLine } from './event.js';
 import { addMinor } from './money.js';
 import { fnv1a, hash64, IdSet, isHexId } from './id-set.js';
@@ -192,14 +198,18 @@ class CellStore {
     this.n = n;
   }
 
-  push(c: ParsedCell): void {
+  /** Stores the cell; returns its merged-cell key (window id × 2^16 + currency id). */
+  push(c: ParsedCell): number {
     const t = c.totals;
-    this.varint(this.windowId(c.windowStartMs, c.windowEndMs));
-    this.varint(this.currencyId(c.currency));
+    const w = this.windowId(c.windowStartMs, c.windowEndMs);
+    const ci = this.currencyId(c.currency);
+    this.varint(w);
+    this.varint(ci);
     this.varint(t.count);
     this.varint(t.totalMinor);
     this.varint(t.minMinor);
     this.varint(t.maxMinor);
+    return w * 65_536 + ci;
   }
 
   /** Reads `cells` cells from byte `off` into `into`, calling `visit` for each. */
@@ -252,7 +262,7 @@ class CellStore {
  * One batch output (all copies of all its parts): its envelope (flat: tens of thousands of these
  * are held), and the parts that came.
  */
-interface Output extends BatchOutputHeader {
+interface Output extends Omit<BatchOutputHeader, 'firstSequenceNumber' | 'lastSequenceNumber'> {
   /**
    * The parts that came, in arrival order: number, where its cells are in the columns, and a
    * fingerprint of them. Only what came: `parts` comes from the data and must not decide memory.
@@ -362,13 +372,20 @@ export class ExactMerger {
     let fp = 0x811c9dc5;
     let digest: OutputDigest | undefined;
     const r = scanBatchOutputPart(rec, this.cellParser, (c, h) => {
-      fp = cellFingerprint(fp, c);
-      this.columns.push(c);
+      // A one-part output's fingerprint is the digest of its cells, computed below anyway.
+      if (h.parts !== 1) fp = cellFingerprint(fp, c);
+      const cellKey = this.columns.push(c);
       // A one-part output can be checked against its digest right here, while its cells are at hand.
       if (h.parts === 1) {
-        digest ??= outputDigestFor(h);
+        digest ??= OutputDigest.of(
+          this.shardJson(h.shardId),
+          h.firstSequenceNumber,
+          h.lastSequenceNumber,
+          h.records,
+          1,
+        );
         const t = c.totals;
-        digest.add(c.windowStartMs, c.windowEndMs, c.currency, t.count, t.totalMinor, t.minMinor, t.maxMinor);
+        digest.addWithPrefix(this.digestPrefix(cellKey, c), t.count, t.totalMinor, t.minMinor, t.maxMinor);
       }
     });
     if (!r.ok) {
@@ -387,9 +404,17 @@ export class ExactMerger {
       key = `${h.digest}|${h.shardId}|${h.first}|${h.last}|${h.parts}|${h.records}`;
       o = this.outputs.get(key);
     }
-    fp = mix(fp, r.cells);
+    let verified: boolean | undefined;
+    if (h.parts === 1) {
+      const computed = (
+        digest ??
+        OutputDigest.of(this.shardJson(h.shardId), h.firstSequenceNumber, h.lastSequenceNumber, h.records, 1)
+      ).hex();
+      verified = computed === h.digest;
+      // Two copies are the same exactly when their cells hash the same (what the digest is for).
+      fp = Number.parseInt(computed.slice(0, 8), 16);
+    } else fp = mix(fp, r.cells);
     const ref = { n: part, off: start, len: r.cells, fp };
-    const verified = h.parts === 1 ? (digest ?? outputDigestFor(h)).hex() === h.digest : undefined;
     if (o === undefined) {
       // One literal with every field, in one order: all outputs share one hidden class (spreading
       // and adding fields later gave each its own, ~400 bytes apiece); `got` made with its element.
@@ -419,6 +444,30 @@ export class ExactMerger {
     o.got.push(ref);
     o.received++;
     return true;
+  }
+
+  /** JSON of each shard id, for digests (a handful of shards; hostile ids are bounded like shardIds). */
+  private readonly shardJsons = new Map<string, string>();
+  /** Each merged cell's line prefix in digest text (one per window × currency, not per cell). */
+  private readonly digestPrefixes = new Map<number, string>();
+
+  private shardJson(shardId: string): string {
+    let j = this.shardJsons.get(shardId);
+    if (j === undefined) {
+      j = JSON.stringify(shardId);
+      if (this.shardJsons.size > 10_000) this.shardJsons.clear();
+      this.shardJsons.set(own(shardId), j);
+    }
+    return j;
+  }
+
+  private digestPrefix(cellKey: number, c: ParsedCell): string {
+    let p = this.digestPrefixes.get(cellKey);
+    if (p === undefined) {
+      p = cellPrefix(c.windowStartMs, c.windowEndMs, c.currency);
+      this.digestPrefixes.set(cellKey, p);
+    }
+    return p;
   }
 
   /** The shard id shared (tens of thousands of outputs name a handful of shards). */
@@ -827,7 +876,7 @@ function outputDigestOf(o: Output, forEachCell: (o: Output, visit: (c: StoredCel
   return d.hex();
 }
 
-const outputDigestFor = (h: BatchOutputHeader): OutputDigest =>
+const outputDigestFor = (h: Output): OutputDigest =>
   new OutputDigest(
     { shardId: h.shardId, first: h.first.toString(), last: h.last.toString() },
     h.records,
@@ -837,11 +886,12 @@ const outputDigestFor = (h: BatchOutputHeader): OutputDigest =>
 /**
  * A copy of a string that holds on to nothing else. Strings taken from a decoded record may be
  * slices of the decoder's text: keeping one would keep the whole chunk it came from (for every
- * output held, that is the whole object).
+ * output held, that is the whole object). A flat copy (a concatenation-and-slice trick would be
+ * cheaper to make but keeps a slice header and its parent: more bytes for each output held).
  */
 const own = (s: string): string => Buffer.from(s, 'utf8').toString('utf8');
 
-const sameHeader = (a: BatchOutputHeader, b: BatchOutputHeader): boolean =>
+const sameHeader = (a: Output, b: BatchOutputHeader): boolean =>
   a.shardId === b.shardId &&
   a.first === b.first &&
   a.last === b.last &&
