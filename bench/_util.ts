@@ -1,6 +1,6 @@
 /** Helpers shared by the benches (the runner skips files starting with `_`). */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -188,5 +188,82 @@ export class BatchOutputSource {
       60_000,
     );
     return only as string;
+  }
+}
+
+interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/**
+ * Where a profile's time went, as one line for a report: self time grouped into the AWS SDK,
+ * zlib, GC, other Node internals, and paypipe's own functions (by name and file), top `n` shares.
+ */
+export function profileSummary(p: CpuProfile, n = 6): string {
+  const byId = new Map(p.nodes.map((x) => [x.id, x.callFrame]));
+  const share = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    const dt = p.timeDeltas[i] ?? 0;
+    const f = byId.get(p.samples[i] as number);
+    if (f === undefined || f.functionName === '(idle)' || f.functionName === '(program)') continue;
+    total += dt;
+    // Bench bundles live under node_modules/.cache: their code is paypipe's (and the bench's).
+    const u = f.url.replace(/^.*node_modules\/\.cache\/paypipe-bench\//, 'bench/');
+    const group = /node_modules\/(@aws-sdk|@smithy)\//.test(u)
+      ? 'AWS SDK'
+      : /node_modules\//.test(u)
+        ? `${/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(u)?.[1]}`
+        : u.startsWith('node:zlib') || /^(processChunk|Zlib|zlib)/.test(f.functionName)
+          ? 'zlib'
+          : f.functionName === '(garbage collector)'
+            ? 'GC'
+            : u.startsWith('node:') || u === ''
+              ? 'Node internals'
+              : `${f.functionName || '(anonymous)'} (${u.replace(/^.*\/(dist|src)\//, '')}:${f.lineNumber + 1})`;
+    share.set(group, (share.get(group) ?? 0) + dt);
+  }
+  return [...share]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, t]) => `${k} ${((100 * t) / total).toFixed(0)}%`)
+    .join(', ');
+}
+
+/** `node --cpu-prof args…` once; the summary of where its CPU time went. */
+export function profileNodeRun(args: readonly string[], intervalUs = 1000): string {
+  const dir = mkdtempSync(join(tmpdir(), 'paypipe-bench-prof-'));
+  try {
+    const flags = ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', String(intervalUs)];
+    const r = spawnSync(process.execPath, [...flags, ...args], {
+      cwd: repoRoot(),
+      encoding: 'utf8',
+      maxBuffer: 1024 * 2 ** 20,
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1' },
+    });
+    if (r.status !== 0) return `(profile run failed: exit ${r.status})`;
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    if (file === undefined) return '(no profile written)';
+    return profileSummary(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Profiles `fn` in this process (the inspector's sampling profiler); the summary. */
+export async function profileInProcess(fn: () => Promise<unknown>): Promise<string> {
+  const { Session } = await import('node:inspector/promises');
+  const s = new Session();
+  s.connect();
+  try {
+    await s.post('Profiler.enable');
+    await s.post('Profiler.start');
+    await fn();
+    const { profile } = (await s.post('Profiler.stop')) as unknown as { profile: CpuProfile };
+    return profileSummary(profile);
+  } finally {
+    s.disconnect();
   }
 }

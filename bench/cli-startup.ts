@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { BenchRow } from './types.js';
-import { interleave, log, pairedRatio, QUICK, repoRoot, spread } from './_util.js';
+import { interleave, log, pairedRatio, profileNodeRun, QUICK, repoRoot, spread } from './_util.js';
 
 const ROUNDS = QUICK ? 9 : 31;
 
@@ -43,6 +43,11 @@ export async function run(): Promise<BenchRow[]> {
       ratio,
       target: '≤ 1.15× node -e 0',
       met: ratio <= 1.15,
+      ...(ratio <= 1.15
+        ? {}
+        : {
+            bound: `profile of one paypipe --${which} (100 µs samples): ${profileNodeRun([bin, `--${which}`], 100)}; the absolute gap is ${(p.median - floor.median).toFixed(0)} ms over node's own start. Node 20 has no compile cache for ES modules (module.enableCompileCache is Node 22), so every start parses and compiles the CLI entry (commander and every command's wiring, ~100 KB) and its 8 small modules. What it would take: Node 22's compile cache, or a CommonJS entry run from a V8 code cache (vm.Script cachedData) built at install time`,
+          }),
       rounds: ROUNDS,
       note: 'ratio = paypipe ÷ node, median of the per-round ratios',
     };
