@@ -148,7 +148,8 @@ export async function run(): Promise<BenchRow[]> {
         continue;
       }
       const { transaction_id, currency, merchant, event_timestamp: ts } = o;
-      const exp = typeof currency === 'string' && /^[A-Z]{3}$/.test(currency) ? (EXPONENT[currency] ?? 2) : -1;
+      const exp =
+        typeof currency === 'string' && /^[A-Z]{3}$/.test(currency) ? (EXPONENT[currency] ?? 2) : -1;
       const minor = exp === -1 ? -1 : strictMinor(text, exp);
       if (
         typeof transaction_id !== 'string' ||
@@ -220,7 +221,13 @@ export async function run(): Promise<BenchRow[]> {
   };
   log(`median of the handler ${Math.round(median(s.handler)).toLocaleString('en-US')} records/s`);
   return [
-    row('aggregator-vs-decode-parse', 'base64 + JSON.parse + strict amounts', s.decodeParse, '≥ 0.7× throughput', 0.7),
+    row(
+      'aggregator-vs-decode-parse',
+      'base64 + JSON.parse + strict amounts',
+      s.decodeParse,
+      '≥ 0.7× throughput',
+      0.7,
+    ),
     row('aggregator-vs-minimal', 'a minimal correct aggregator', s.minimal, '—', null),
   ];
 }

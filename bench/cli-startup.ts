@@ -27,7 +27,9 @@ export async function run(): Promise<BenchRow[]> {
     version: () => timeOnce([bin, '--version']),
   });
   const floor = spread(s.node);
-  log(`node -e 0 ${floor.median.toFixed(1)} ms, --help ${spread(s.help).median.toFixed(1)} ms, --version ${spread(s.version).median.toFixed(1)} ms`);
+  log(
+    `node -e 0 ${floor.median.toFixed(1)} ms, --help ${spread(s.help).median.toFixed(1)} ms, --version ${spread(s.version).median.toFixed(1)} ms`,
+  );
   return (['help', 'version'] as const).map((which) => {
     const p = spread(s[which]);
     const ratio = pairedRatio(s[which], s.node);

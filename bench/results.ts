@@ -143,7 +143,7 @@ export async function run(): Promise<BenchRow[]> {
         `${size.name}: ${count(size.objects)} objects (${(bytes / size.objects / 1024).toFixed(1)} KiB gzip each), ${count(size.objects * BATCHES_PER_OBJECT)} batch outputs, written in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
       );
       const prefixes = hourPrefixes(PREFIXES.aggregations, fromMs, end - 1 + HOUR_MS);
-      const iso = (ms: number): string => new Date(ms).toISOString().slice(0, 16) + 'Z';
+      const iso = (ms: number): string => `${new Date(ms).toISOString().slice(0, 16)}Z`;
       const paypipeArgs = [
         join(root, 'bin/paypipe.js'),
         'results',
@@ -173,9 +173,9 @@ export async function run(): Promise<BenchRow[]> {
       ];
       let expected: Totals | undefined;
       const check = (who: string, t: Totals): void => {
-        const key = JSON.stringify(Object.entries(t.byCurrency).sort()) + `|${t.cells}`;
+        const key = `${JSON.stringify(Object.entries(t.byCurrency).sort())}|${t.cells}`;
         if (expected === undefined) expected = t;
-        const want = JSON.stringify(Object.entries(expected.byCurrency).sort()) + `|${expected.cells}`;
+        const want = `${JSON.stringify(Object.entries(expected.byCurrency).sort())}|${expected.cells}`;
         if (key !== want) throw new Error(`${size.name}: ${who}'s totals differ: ${key} vs ${want}`);
       };
       const subjects = {
@@ -310,10 +310,10 @@ export async function run(): Promise<BenchRow[]> {
 }
 
 const RESULTS_WOULD_TAKE =
-  'Both sides pay the same SDK cost per GetObject; the difference is paypipe checking every output (SHA-256 digest of its cells, strict amounts, the average check) and keeping each one until the chain is chosen, then rendering every merged row. What it would take: hashing the digest text in native code without the JS string build (a digest over the raw bytes would change the output format), and merging a shard\'s outputs as soon as they are known contiguous instead of at the end';
+  "Both sides pay the same SDK cost per GetObject; the difference is paypipe checking every output (SHA-256 digest of its cells, strict amounts, the average check) and keeping each one until the chain is chosen, then rendering every merged row. What it would take: hashing the digest text in native code without the JS string build (a digest over the raw bytes would change the output format), and merging a shard's outputs as soon as they are known contiguous instead of at the end";
 
 const RSS_WOULD_TAKE =
-  'The merge rule picks, per shard, a chain of complete outputs only when all are in, so every output (range as two BigInts, digest, part list) is held to the end: memory grows with outputs, not with windows × currencies. What it would take: folding each shard\'s outputs into a running chain once contiguous and verified (keeping their modular signatures for the ambiguity check), or holding outputs in typed columns (~100 B instead of ~500)';
+  "The merge rule picks, per shard, a chain of complete outputs only when all are in, so every output (range as two BigInts, digest, part list) is held to the end: memory grows with outputs, not with windows × currencies. What it would take: folding each shard's outputs into a running chain once contiguous and verified (keeping their modular signatures for the ambiguity check), or holding outputs in typed columns (~100 B instead of ~500)";
 
 /** Heap bytes the merge holds per batch output, measured in a fresh process (--expose-gc). */
 function mergeStatePerOutput(root: string): string {
@@ -329,7 +329,9 @@ function mergeStatePerOutput(root: string): string {
     for (let i = 0; i < n; i++) m.add(JSON.parse(src.line(Date.UTC(2024, 0, 1) + Math.floor(i / 30) * 60000)));
     globalThis.gc();
     process.stdout.write(String((process.memoryUsage().heapUsed - h0) / n));`;
-  const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+  });
   const perOutput = Number(r.stdout);
   return Number.isFinite(perOutput)
     ? `Measured in this run: the merge holds ${Math.round(perOutput)} bytes of heap per batch output (a week here is ${count(10_080 * BATCHES_PER_OBJECT)} outputs, ${((perOutput * 10_080 * BATCHES_PER_OBJECT) / 2 ** 20).toFixed(0)} MiB; a day ${((perOutput * 1_440 * BATCHES_PER_OBJECT) / 2 ** 20).toFixed(0)} MiB).`

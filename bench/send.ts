@@ -90,7 +90,10 @@ export async function run(): Promise<BenchRow[]> {
     const name = `bench-send-${++streamNo}`;
     await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: 2 }));
     // ACTIVE before anyone times a send into it (kinesalite takes a moment, like Kinesis).
-    await waitUntilStreamExists({ client, maxWaitTime: 60, minDelay: 0.1, maxDelay: 0.5 }, { StreamName: name });
+    await waitUntilStreamExists(
+      { client, maxWaitTime: 60, minDelay: 0.1, maxDelay: 0.5 },
+      { StreamName: name },
+    );
     return name;
   };
   const prebuilt = (seed: number, n: number): Array<{ Data: Uint8Array; PartitionKey: string }> => {
@@ -154,7 +157,9 @@ export async function run(): Promise<BenchRow[]> {
           ceiling.push({ rate: EVENTS / s, cpuS: (c.user + c.system) / 1e6 });
         }
         const x = (which === 'paypipe' ? paypipe : ceiling).at(-1) as { rate: number; cpuS: number };
-        log(`run ${i + 1} ${which}: ${Math.round(x.rate).toLocaleString('en-US')} events/s, ${x.cpuS.toFixed(2)} s CPU`);
+        log(
+          `run ${i + 1} ${which}: ${Math.round(x.rate).toLocaleString('en-US')} events/s, ${x.cpuS.toFixed(2)} s CPU`,
+        );
       }
     }
     const naiveStream = await freshStream();
@@ -182,7 +187,9 @@ export async function run(): Promise<BenchRow[]> {
     // size in a fresh process (peak RSS from the kernel's own accounting).
     // 1M is past V8's heap warm-up; flat means 10× the events barely move the peak.
     const small = peakRss(root, MEMORY_SMALL);
-    log(`${MEMORY_SMALL.toLocaleString('en-US')} events: peak RSS ${small.rssMiB.toFixed(0)} MiB (${small.seconds.toFixed(1)} s)`);
+    log(
+      `${MEMORY_SMALL.toLocaleString('en-US')} events: peak RSS ${small.rssMiB.toFixed(0)} MiB (${small.seconds.toFixed(1)} s)`,
+    );
     const big = peakRss(root, MEMORY_EVENTS);
     log(
       `${MEMORY_EVENTS.toLocaleString('en-US')} events: peak RSS ${big.rssMiB.toFixed(0)} MiB (${big.seconds.toFixed(1)} s, ${Math.round(MEMORY_EVENTS / big.seconds).toLocaleString('en-US')} events/s)`,

@@ -58,7 +58,8 @@ await Promise.all(
 s3.destroy();
 const byCurrency = {};
 for (const c of cells.values()) {
-  const t = (byCurrency[c.currency] ??= { count: 0, totalMinor: 0 });
+  byCurrency[c.currency] ??= { count: 0, totalMinor: 0 };
+  const t = byCurrency[c.currency];
   t.count += c.count;
   t.totalMinor += c.totalMinor;
 }

@@ -9,6 +9,8 @@ import {
   isGzip,
   JsonStreamDecoder,
   MAX_RECORD_CHARS,
+  WHOLE_GZIP_MAX_BYTES,
+  WHOLE_GZIP_MAX_OUTPUT,
 } from '../../src/pipeline/codec.js';
 import { generateEvents, mulberry32, recordData, take } from '../../src/domain/generator.js';
 
@@ -35,11 +37,16 @@ const objArb = fc.dictionary(
   { maxKeys: 6 },
 );
 
-async function streamDecode(chunks: Uint8Array[], key = KEY) {
+async function streamDecode(chunks: Uint8Array[], key = KEY, sizeHint?: number) {
   const got: unknown[] = [];
-  const r = await decodeObjectStream(Readable.from(chunks), key, (rs) => {
-    got.push(...rs);
-  });
+  const r = await decodeObjectStream(
+    Readable.from(chunks),
+    key,
+    (rs) => {
+      got.push(...rs);
+    },
+    sizeHint,
+  );
   return { ...r, records: got };
 }
 
@@ -605,3 +612,92 @@ describe('the newline-delimited archive (Firehose appends a newline to every raw
     expect(r.error).toBeUndefined();
   });
 });
+
+describe('small gzip objects read whole (sizeHint)', () => {
+  const events = (n: number, seed: number): string[] =>
+    take(generateEvents({ seed, nowMs: Date.UTC(2024, 0, 15, 10, 30) }), n).map((r) => recordData(r));
+  // The adversary: damage anywhere in a small object, any chunking. Read whole, it must decode
+  // exactly as the whole-bytes decoder does (records, error, offset), and with no gzip damage
+  // exactly as the stream path does. (On a cut gzip the whole read salvages at least as much as the
+  // stream path: inflate gets everything present at once.)
+  it('same records and errors as decodeObject, and as the stream path unless the gzip is damaged (property)', async () => {
+    const pool = events(20, 91);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 20 }),
+        fc.constantFrom('none', 'truncate', 'corrupt', 'cut-record'),
+        fc.nat(),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        async (n, damage, at, cuts) => {
+          let text = `${pool.slice(0, n).join('\n')}\n`;
+          if (damage === 'cut-record')
+            text = text.slice(0, at % text.length) + text.slice((at % text.length) + 7);
+          let bytes: Uint8Array = gzipSync(enc(text));
+          if (damage === 'truncate') bytes = bytes.subarray(0, 10 + (at % (bytes.length - 10)));
+          if (damage === 'corrupt') {
+            bytes = Uint8Array.from(bytes);
+            const i = 10 + (at % (bytes.length - 18));
+            bytes[i] = (bytes[i] as number) ^ 0x5a;
+          }
+          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+          const chunks: Uint8Array[] = [];
+          let last = 0;
+          for (const p of [...points, bytes.length]) {
+            if (p > last) chunks.push(bytes.subarray(last, p));
+            last = p;
+          }
+          const whole = await streamDecode(chunks, `${KEY}.gz`, bytes.length);
+          const reference = decodeObject(bytes, `${KEY}.gz`);
+          expect(whole.records).toEqual(reference.records);
+          expect(whole.error).toEqual(reference.error);
+          expect(whole.count).toBe(reference.records.length);
+          const streamed = await streamDecode(chunks, `${KEY}.gz`);
+          expect(whole.error?.kind).toBe(streamed.error?.kind);
+          if (streamed.error?.kind !== 'corrupt_gzip' && streamed.error?.kind !== 'truncated_gzip') {
+            expect(whole.records).toEqual(streamed.records);
+            expect(whole.error).toEqual(streamed.error);
+          } else expect(whole.records.length).toBeGreaterThanOrEqual(streamed.records.length);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a small object that inflates past the whole-object limit (a gzip bomb) is streamed: every record, bounded', async () => {
+    const line = `${JSON.stringify({ id: 'x'.repeat(80), n: 1 })}\n`;
+    const text = line.repeat(Math.ceil((WHOLE_GZIP_MAX_OUTPUT * 1.5) / line.length));
+    const bytes = gzipSync(enc(text), { level: 9 });
+    expect(bytes.length).toBeLessThanOrEqual(WHOLE_GZIP_MAX_BYTES);
+    let most = 0;
+    let count = 0;
+    const r = await decodeObjectStream(
+      Readable.from([bytes]),
+      `${KEY}.gz`,
+      (rs) => {
+        count += rs.length;
+        most = Math.max(most, rs.length);
+      },
+      bytes.length,
+    );
+    expect(r.error).toBeUndefined();
+    expect(count).toBe(text.length / line.length);
+    // Streamed: records came in many small deliveries, never the whole inflated text at once.
+    expect(most).toBeLessThan(count / 4);
+  });
+
+  it('an object larger than the listing said is streamed past the limit, not buffered', async () => {
+    const text = `${pool4k()}`;
+    const bytes = gzipSync(enc(text), { level: 0 });
+    expect(bytes.length).toBeGreaterThan(WHOLE_GZIP_MAX_BYTES);
+    const r = await streamDecode([bytes.subarray(0, 1000), bytes.subarray(1000)], `${KEY}.gz`, 10);
+    expect(r.error).toBeUndefined();
+    expect(r.records.length).toBe(text.split('\n').length - 1);
+  });
+});
+
+/** ~400 KB of NDJSON (uncompressed gzip level 0 keeps it past WHOLE_GZIP_MAX_BYTES). */
+const pool4k = (): string => {
+  let t = '';
+  for (let i = 0; t.length < 400_000; i++) t += `${JSON.stringify({ i, pad: 'p'.repeat(100) })}\n`;
+  return t;
+};
