@@ -5,24 +5,37 @@
 // still opt back in by setting the variable to false.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const { main, reportError } = await import('../dist/cli/entry.js');
+// `paypipe --version` needs none of the CLI: print it before loading the entry (parsing and compiling
+// commander and every command's wiring is most of a cold start). Same output as commander's.
+const only = process.argv.length === 3 ? process.argv[2] : undefined;
+if (only === '--version' || only === '-V') {
+  const { readFileSync } = await import('node:fs');
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  process.stdout.write(`${pkg.version}\n`);
+} else {
+  await run();
+}
 
-const closedPipe = (err) => err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED';
+async function run() {
+  const { main, reportError } = await import('../dist/cli/entry.js');
 
-// `paypipe logs --follow | head` closes our stdout: that is the reader saying "enough", not a failure.
-process.stdout.on('error', (err) => {
-  if (closedPipe(err)) process.exit(process.exitCode ?? 0);
-  throw err;
-});
-// `paypipe synth 2>&1 | head -1` closes stderr too, where progress goes. Nobody reads it any more:
-// stop writing there and let the command finish; its result and exit status do not depend on it.
-process.stderr.on('error', (err) => {
-  if (!closedPipe(err)) throw err;
-  process.stderr.write = () => true;
-});
+  const closedPipe = (err) => err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED';
 
-try {
-  await main(process.argv);
-} catch (err) {
-  process.exitCode = reportError(err, process.argv);
+  // `paypipe logs --follow | head` closes our stdout: that is the reader saying "enough", not a failure.
+  process.stdout.on('error', (err) => {
+    if (closedPipe(err)) process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+  // `paypipe synth 2>&1 | head -1` closes stderr too, where progress goes. Nobody reads it any more:
+  // stop writing there and let the command finish; its result and exit status do not depend on it.
+  process.stderr.on('error', (err) => {
+    if (!closedPipe(err)) throw err;
+    process.stderr.write = () => true;
+  });
+
+  try {
+    await main(process.argv);
+  } catch (err) {
+    process.exitCode = reportError(err, process.argv);
+  }
 }

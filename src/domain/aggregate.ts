@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { currencyExponent } from './currency.js';
 import { oneLine, type PaymentEvent } from './event.js';
-import { addMinor, averageMinor, fromMinor, MAX_TOTAL_MINOR, toMinor } from './money.js';
+import { addMinor, averageMinor, fromMinor, MAX_TOTAL_MINOR, minorOrNegative } from './money.js';
 import { isoMs, windowStartMs } from './window.js';
 
 /** One (window, currency) cell's figures as written: JSON numbers with the currency's decimals. */
@@ -198,9 +198,7 @@ export interface ParsedCell {
 
 /** A rendered amount back in minor units, or -1 when it is not a valid amount of that currency. */
 function amountOf(a: unknown, exp: number): number {
-  if (typeof a !== 'number') return -1;
-  const r = toMinor(a, exp, MAX_TOTAL_MINOR);
-  return r.ok ? r.minor : -1;
+  return typeof a === 'number' ? minorOrNegative(a, exp, MAX_TOTAL_MINOR) : -1;
 }
 
 /**

@@ -41,7 +41,7 @@ import {
 } from './batch-output.js';
 import { oneLine } from './event.js';
 import { addMinor } from './money.js';
-import { fnv1a, hash64, IdSet, isHexId } from './id-set.js';
+import { fnv1a, hash64, IdSet } from './id-set.js';
 import { isoMs } from './window.js';
 
 /** Windows that overlap [fromMs, toMs) are kept; the others are counted as out of range. */
@@ -166,8 +166,22 @@ class CellStore {
   private readonly currencies: string[] = [];
   private readonly currencyIndex = new Map<string, number>();
 
+  /** The last pair asked for (an output's cells come window by window). */
+  private lastStart = Number.NaN;
+  private lastEnd = Number.NaN;
+  private lastW = 0;
+
   /** A small number for a (window start, end) pair. */
   windowId(startMs: number, endMs: number): number {
+    if (startMs === this.lastStart && endMs === this.lastEnd) return this.lastW;
+    const w = this.windowIdOf(startMs, endMs);
+    this.lastStart = startMs;
+    this.lastEnd = endMs;
+    this.lastW = w;
+    return w;
+  }
+
+  private windowIdOf(startMs: number, endMs: number): number {
     let byEnd = this.windowIndex.get(startMs);
     if (byEnd === undefined) {
       byEnd = new Map();
@@ -914,9 +928,25 @@ function cellFingerprint(h: number, c: ParsedCell): number {
 
 /** A 128-bit id as four words, into `w` (ids that are not our hex: their MD5, so XOR stays streaming). */
 function idWords(id: string, w: Uint32Array): Uint32Array {
-  const hex = isHexId(id) ? id : createHash('md5').update(id).digest('hex');
-  for (let i = 0; i < 4; i++) w[i] = Number.parseInt(hex.slice(i * 8, i * 8 + 8), 16) >>> 0;
+  if (hexWords(id, w)) return w;
+  hexWords(createHash('md5').update(id).digest('hex'), w);
   return w;
+}
+
+/** 32 lower-case hex digits into four words (false, `w` undefined, for anything else). Per output read. */
+function hexWords(s: string, w: Uint32Array): boolean {
+  if (s.length !== 32) return false;
+  for (let i = 0; i < 4; i++) {
+    let x = 0;
+    for (let j = i * 8; j < i * 8 + 8; j++) {
+      const c = s.charCodeAt(j);
+      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+      if (d === -1) return false;
+      x = x * 16 + d;
+    }
+    w[i] = x;
+  }
+  return true;
 }
 
 /** A batch output's contribution to one cell's id, into `w`: its digest mixed with the cell. */

@@ -99,10 +99,3 @@ export function hash64(s: string): [number, number] {
   h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   return [h2 >>> 0, h1 >>> 0];
 }
-
-const HEX32 = /^[0-9a-f]{32}$/;
-
-/** Our aggregate ids are 128-bit hex; anything else is hashed. */
-export function isHexId(id: string): boolean {
-  return id.length === 32 && HEX32.test(id);
-}

@@ -8,8 +8,8 @@
  * failure inside the credential check (advised "check [profile …], aws sso login"); `demo --json`
  * totals as display strings ("20,497.15") where `send --json` has exact decimals.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,33 @@ describe('bare paypipe', () => {
     const help = await runCli(cli, ['--help'], { env: NO_AWS });
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: paypipe/);
+  });
+});
+
+describe('--version', () => {
+  // Cold start: the version must not cost the whole CLI. The adversary: a fast path that drifts from
+  // what commander prints (the full path still answers `--debug --version`).
+  it('prints exactly what the full CLI prints, without loading the CLI entry', async () => {
+    const full = await runCli(cli, ['--debug', '--version'], { env: NO_AWS });
+    expect(full.code).toBe(0);
+    for (const flag of ['--version', '-V']) {
+      const r = await runCli(cli, [flag], { env: NO_AWS });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(full.stdout);
+      expect(r.stderr).toBe('');
+    }
+    // With the entry gone, --version still answers (it never loaded it) and --help cannot.
+    const bare = mkdtempSync(join(scratch, 'no-entry-'));
+    mkdirSync(join(bare, 'bin'));
+    copyFileSync(cli.bin, join(bare, 'bin', 'paypipe.js'));
+    copyFileSync(join(cli.dir, 'package.json'), join(bare, 'package.json'));
+    const v = spawnSync(process.execPath, [join(bare, 'bin', 'paypipe.js'), '--version'], {
+      encoding: 'utf8',
+    });
+    expect(v.status).toBe(0);
+    expect(v.stdout).toBe(full.stdout);
+    const h = spawnSync(process.execPath, [join(bare, 'bin', 'paypipe.js'), '--help'], { encoding: 'utf8' });
+    expect(h.status).not.toBe(0);
   });
 });
 

@@ -8,6 +8,7 @@ import {
   fromMinor,
   MAX_AMOUNT_MINOR,
   MAX_TOTAL_MINOR,
+  minorOrNegative,
   toMinor,
   toMinorFromText,
 } from '../../src/domain/money.js';
@@ -120,6 +121,32 @@ describe('toMinor', () => {
         },
       ),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('minorOrNegative (the allocation-free reading of rendered amounts)', () => {
+  // The adversary: any double a record can hold, any currency exponent, any cap — the fast answer
+  // must be toMinor's, to the unit (and -1 exactly where toMinor rejects).
+  it('answers exactly as toMinor for any double, exponent and cap (property)', () => {
+    const amounts = fc.oneof(
+      fc.double(),
+      fc.integer({ min: 0, max: 10 ** 9 }).map((m) => m / 100),
+      fc.integer({ min: 0, max: 10 ** 9 }).map((m) => m / 1000),
+      fc.constantFrom(-0, 0.1, 0.3, 1e-7, 1e21, 999999999999999, 90000000000000.01, Number.MAX_SAFE_INTEGER),
+    );
+    fc.assert(
+      fc.property(
+        amounts,
+        fc.constantFrom(0, 2, 3),
+        fc.constantFrom(MAX_AMOUNT_MINOR, MAX_TOTAL_MINOR),
+        (a, e, cap) => {
+          const r = toMinor(a, e, cap);
+          const m = minorOrNegative(a, e, cap);
+          expect(Object.is(m, r.ok ? r.minor : -1)).toBe(true);
+        },
+      ),
+      { numRuns: 5000 },
     );
   });
 });

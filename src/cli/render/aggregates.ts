@@ -37,7 +37,12 @@ export function formatMinorAmount(minor: number, currency: string): string {
   return frac === undefined ? group(int) : `${group(int)}.${frac}`;
 }
 
-export const formatCount = (n: number): string => n.toLocaleString('en-US');
+/** One formatter for the process: toLocaleString builds one per call (results formats per object read). */
+let counts: Intl.NumberFormat | undefined;
+export const formatCount = (n: number): string => {
+  counts ??= new Intl.NumberFormat('en-US');
+  return counts.format(n);
+};
 
 /** `1 object`, `2 objects`, `1,000 records`: a count with its noun in agreement. */
 export const plural = (n: number, singular: string, pluralForm = `${singular}s`): string =>
