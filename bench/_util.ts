@@ -232,8 +232,11 @@ export function profileSummary(p: CpuProfile, n = 6): string {
     .join(', ');
 }
 
+const NOT_PROFILED = '(no profile with --quick: the full run takes one)';
+
 /** `node --cpu-prof args…` once; the summary of where its CPU time went. */
 export function profileNodeRun(args: readonly string[], intervalUs = 1000): string {
+  if (QUICK) return NOT_PROFILED;
   const dir = mkdtempSync(join(tmpdir(), 'paypipe-bench-prof-'));
   try {
     const flags = ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', String(intervalUs)];
@@ -254,6 +257,7 @@ export function profileNodeRun(args: readonly string[], intervalUs = 1000): stri
 
 /** Profiles `fn` in this process (the inspector's sampling profiler); the summary. */
 export async function profileInProcess(fn: () => Promise<unknown>): Promise<string> {
+  if (QUICK) return NOT_PROFILED;
   const { Session } = await import('node:inspector/promises');
   const s = new Session();
   s.connect();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { BenchRow } from './types.js';
 import { interleave, log, pairedRatio, profileNodeRun, QUICK, repoRoot, spread } from './_util.js';
 
-const ROUNDS = QUICK ? 9 : 31;
+const ROUNDS = QUICK ? 7 : 31;
 
 function timeOnce(args: string[]): number {
   const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1' };

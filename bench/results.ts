@@ -54,7 +54,7 @@ interface Size {
 const SIZES: Size[] = QUICK
   ? [
       { name: 'hour', objects: 60, rounds: 3 },
-      { name: 'day', objects: 1_440, rounds: 3 },
+      { name: 'day', objects: 1_440, rounds: 2 },
     ]
   : [
       { name: 'hour', objects: 60, rounds: 5 },

@@ -26,13 +26,13 @@ import { log, pairedRatio, profileInProcess, QUICK, repoRoot, spread } from './_
 
 const EVENTS = QUICK ? 20_000 : 100_000;
 const NAIVE_EVENTS = QUICK ? 500 : 2_000;
-const RUNS = QUICK ? 3 : 5;
+const RUNS = QUICK ? 2 : 5;
 const CONCURRENCY = 8;
-const MEMORY_EVENTS = QUICK ? 400_000 : 10_000_000;
+const MEMORY_EVENTS = QUICK ? 200_000 : 10_000_000;
 /** The run MEMORY_EVENTS is compared with (past V8's heap warm-up in the full run). */
-const MEMORY_SMALL = QUICK ? 200_000 : 1_000_000;
+const MEMORY_SMALL = QUICK ? 100_000 : 1_000_000;
 const PACE_RATE = 2_000;
-const PACE_EVENTS = QUICK ? 6_000 : 20_000;
+const PACE_EVENTS = QUICK ? 4_000 : 20_000;
 
 /** Sends `count` events into an instant client in a fresh process; its peak RSS and time. */
 function peakRss(root: string, count: number): { rssMiB: number; seconds: number } {
