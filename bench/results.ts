@@ -61,7 +61,7 @@ const SIZES: Size[] = QUICK
       { name: 'day', objects: 1_440, rounds: 5 },
       { name: 'week', objects: 10_080, rounds: 3 },
     ];
-const RECIPE_ROUNDS = 3;
+const RECIPE_ROUNDS = 2;
 
 interface Totals {
   byCurrency: Record<string, { count: number; totalMinor: number }>;
