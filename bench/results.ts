@@ -322,7 +322,8 @@ function mergeStatePerOutput(root: string): string {
     const { ExactMerger } = await import(${url('domain/exact-merge.js')});
     const { renderBatchOutput } = await import(${url('domain/batch-output.js')});
     const { BatchOutputSource } = await import(${JSON.stringify(pathToFileURL(join(root, 'node_modules/.cache/paypipe-bench/results.mjs')).href)});
-    const m = new ExactMerger();
+    // On globalThis: a merger no code uses after the loop could be collected before it is measured.
+    const m = (globalThis.merger = new ExactMerger());
     const src = new BatchOutputSource(2, 1, renderBatchOutput);
     globalThis.gc(); const h0 = process.memoryUsage().heapUsed;
     const n = 50000;

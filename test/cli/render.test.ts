@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Style } from '../../src/cli/io.js';
 import {
+  formatCount,
   checkTotals,
   countsPerWindow,
   formatAmount,
@@ -144,5 +146,23 @@ describe('aggregate rendering', () => {
       / · failed batches 0 · analytics delivery parked \(bucket paypipe-dev-analytics-results missing\)$/,
     );
     expect(renderStatusLine(parked, plain, { compact: true })).toMatch(/ · failed 0 · analytics parked$/);
+  });
+});
+
+describe('formatCount', () => {
+  // The adversary: any number a count can be (and some it cannot): grouped exactly as Intl does.
+  it('prints what Intl en-US prints, for any safe integer and any other number (property)', () => {
+    const intl = new Intl.NumberFormat('en-US');
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.integer({ min: -1e6, max: 1e12 }), fc.maxSafeInteger(), fc.double({ noNaN: true })),
+        (n) => {
+          expect(formatCount(n)).toBe(intl.format(n));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    for (const n of [0, -0, 999, 1000, -1000, 1_000_000, Number.MAX_SAFE_INTEGER])
+      expect(formatCount(n)).toBe(intl.format(n));
   });
 });
