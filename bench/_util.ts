@@ -202,6 +202,7 @@ interface CpuProfile {
  * zlib, GC, other Node internals, and paypipe's own functions (by name and file), top `n` shares.
  */
 export function profileSummary(p: CpuProfile, n = 6): string {
+  const root = repoRoot();
   const byId = new Map(p.nodes.map((x) => [x.id, x.callFrame]));
   const share = new Map<string, number>();
   let total = 0;
@@ -211,7 +212,10 @@ export function profileSummary(p: CpuProfile, n = 6): string {
     if (f === undefined || f.functionName === '(idle)' || f.functionName === '(program)') continue;
     total += dt;
     // Bench bundles live under node_modules/.cache: their code is paypipe's (and the bench's).
-    const u = f.url.replace(/^.*node_modules\/\.cache\/paypipe-bench\//, 'bench/');
+    // Paths relative to the checkout: no machine's directory layout in a report.
+    const u = f.url
+      .replace(/^.*node_modules\/\.cache\/paypipe-bench\//, 'bench/')
+      .replace(`file://${root}/`, '');
     const group = /node_modules\/(@aws-sdk|@smithy)\//.test(u)
       ? 'AWS SDK'
       : /node_modules\//.test(u)
@@ -220,9 +224,12 @@ export function profileSummary(p: CpuProfile, n = 6): string {
           ? 'zlib'
           : f.functionName === '(garbage collector)'
             ? 'GC'
-            : u.startsWith('node:') || u === ''
-              ? 'Node internals'
-              : `${f.functionName || '(anonymous)'} (${u.replace(/^.*\/(dist|src)\//, '')}:${f.lineNumber + 1})`;
+            : /^node:internal\/(modules|deps\/cjs-module-lexer)/.test(u) ||
+                /^(wrapSafe|compileSourceTextModule|compileForInternalLoader)$/.test(f.functionName)
+              ? 'module loading'
+              : u.startsWith('node:') || u === ''
+                ? 'Node internals'
+                : `${f.functionName || '(anonymous)'} (${u.replace(/^.*\/(dist|src)\//, '')}:${f.lineNumber + 1})`;
     share.set(group, (share.get(group) ?? 0) + dt);
   }
   return [...share]
