@@ -159,6 +159,14 @@ const TABLE: Row[] = [
   usage(/"foo" is not a function of the pipeline: use producer or aggregator/, 'invoke', 'foo'),
   usage(/missing required argument 'function'/, 'invoke'),
   usage(/--count must be a whole number from 1 to 10,000/, 'invoke', 'aggregator', '--count', '0'),
+  // A sample batch would land in the real account's totals: on AWS only with --yes.
+  usage(
+    /invoke aggregator on AWS writes its aggregates .* real output/,
+    'invoke',
+    'aggregator',
+    '--env',
+    'dev',
+  ),
   usage(
     /--event \/nonexistent\/event\.json cannot be read: ENOENT/,
     'invoke',

@@ -38,7 +38,11 @@ export function register(program: Command): void {
       '--scenario <spec>',
       'sample aggregator batch: traffic as `send --scenario` takes it, e.g. messy or malformed=0.2',
     )
-    .option('--print-event', 'print the event (given or sample) and invoke nothing');
+    .option('--print-event', 'print the event (given or sample) and invoke nothing')
+    .option(
+      '--yes',
+      "on AWS: invoke the aggregator although its aggregates and dead letters land in the stack's real output",
+    );
   addTargetOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -49,6 +53,9 @@ EventBridge "Scheduled Event" (or {"count": n} with --count, as \`schedule --cou
 With --local, \`paypipe up\` must be running: the function runs from the same cloud assembly, its
 calls reach that pipeline's streams and buckets and are checked against the role's policies, and
 its log lines go to \`paypipe logs --local\` too. Exit status 1 when the function returns an error.
+The aggregator's output is real: its aggregates reach the output stream and the archive, so
+\`results\` counts the invoked payments and \`reconcile\` reports them (they are not in the raw
+archive). On AWS it therefore runs only with --yes.
 
 Examples:
   $ paypipe invoke aggregator --local                        # a sample batch of 10 payments
@@ -56,7 +63,7 @@ Examples:
   $ paypipe invoke producer --env dev --count 50
   $ paypipe invoke aggregator --print-event > batch.json     # edit it, then:
   $ paypipe invoke aggregator --local --event batch.json
-  $ cat batch.json | paypipe invoke aggregator --env dev --event -`,
+  $ cat batch.json | paypipe invoke aggregator --env dev --event - --yes`,
   );
   cmd.action(async (fn: InvokeFunction, flags: InvokeFlags, c: Command) => {
     const { invokeCommand } = await import('./invoke.js');

@@ -13,4 +13,6 @@ export interface InvokeFlags extends TargetFlags {
   scenario?: string;
   /** Print the event (the given one or the sample) and invoke nothing. */
   printEvent?: boolean;
+  /** On AWS: confirms that the aggregator's output (aggregates, dead letters) is real. */
+  yes?: boolean;
 }

@@ -232,6 +232,15 @@ export async function runInvoke(
       nowMs: Date.now(),
     });
   }
+  // Adversary: a sample batch of invented payments added to a real account's totals by someone who
+  // only wanted to see the function run. The aggregator's output is never a dry run. Checked before
+  // the target is resolved: no credentials needed to be told.
+  if (fn === 'aggregator' && flags.local !== true && flags.yes !== true) {
+    throw usageError(
+      "invoke aggregator on AWS writes its aggregates and dead letters into the stack's real output: results would count these payments",
+      'add --yes to do it anyway, or try it on the local pipeline with --local',
+    );
+  }
   const t = await resolveTarget(flags, {
     need: [fn === 'producer' ? 'producerFunction' : 'aggregatorFunction'],
   });
@@ -243,6 +252,11 @@ export async function runInvoke(
           accountId: t.kind === 'local' ? '000000000000' : '123456789012',
           nowMs: Date.now(),
         });
+  if (fn === 'aggregator') {
+    io.warn(
+      `the aggregator writes this batch's aggregates to the output stream (and its bad records to dead letters): results counts them, and reconcile reports them as not in the raw archive`,
+    );
+  }
   const spinner = await io.spinner(`Invoking the ${fn}${t.kind === 'local' ? ' (local)' : ''}…`);
   try {
     const r = t.kind === 'local' ? await invokeLocal(fn, event, t) : await invokeAws(fn, event, t);
