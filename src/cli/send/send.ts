@@ -206,11 +206,26 @@ export function renderSummary(s: SendSummaryDoc, style: Style): string {
  * Said after every send: the aggregates are not in S3 yet. Firehose holds them for up to its buffer
  * interval (60 s by default, on AWS and in `paypipe up`), and a results run before that is short.
  */
-export function deliveryNote(target: Pick<ResolvedTarget, 'kind' | 'config'>): string {
+export function deliveryNote(
+  target: Pick<ResolvedTarget, 'kind' | 'config'>,
+  oldestEvent: string | null = null,
+  nowMs: number = Date.now(),
+): string {
   const buffer = target.config.firehose.analytics.bufferIntervalSeconds;
   const quicker =
     target.kind === 'local' && buffer > 5 ? '; `paypipe up --buffer-interval 1` delivers within seconds' : '';
-  return `new aggregates take up to the Firehose buffer interval (${buffer} s) to appear in S3${quicker}: \`paypipe results --since 10m\``;
+  return `new aggregates take up to the Firehose buffer interval (${buffer} s) to appear in S3${quicker}: \`paypipe results --since ${sinceCovering(oldestEvent, nowMs)}\``;
+}
+
+/**
+ * A `--since` that reaches the oldest event sent (a `late` scenario spreads event times back by
+ * half an hour: `--since 10m` would leave most of them out), never less than 10m.
+ */
+export function sinceCovering(oldestEvent: string | null, nowMs: number): string {
+  const oldestMs = oldestEvent === null ? Number.NaN : Date.parse(oldestEvent);
+  const minutes = Number.isFinite(oldestMs) ? Math.ceil((nowMs - oldestMs) / 60_000) + 1 : 0;
+  if (minutes <= 10) return '10m';
+  return minutes <= 120 ? `${minutes}m` : `${Math.ceil(minutes / 60)}h`;
 }
 
 export async function sendCommand(flags: SendFlags, cmd: Command): Promise<void> {
@@ -227,7 +242,7 @@ export async function sendCommand(flags: SendFlags, cmd: Command): Promise<void>
   try {
     const doc = await sendWith(client, streamName, target, flags, io);
     io.result(doc, renderSummary);
-    if (doc.sent > doc.invalid) io.info(io.errStyle.dim(deliveryNote(target)));
+    if (doc.sent > doc.invalid) io.info(io.errStyle.dim(deliveryNote(target, doc.eventTime?.from ?? null)));
     if (doc.failed > 0) {
       throw new PaypipeError(
         'UNSENT',

@@ -5,7 +5,7 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkSendFlags, invokeProducer, progressLine } from '../../../src/cli/send/send.js';
+import { checkSendFlags, invokeProducer, progressLine, sinceCovering } from '../../../src/cli/send/send.js';
 import { readSummaryTotals } from '../../../src/pipeline/send-summary.js';
 
 const lambdaMock = mockClient(LambdaClient);
@@ -136,5 +136,18 @@ describe('--scenario: a typo is not the clean preset', () => {
     expect(parseScenario('clean').spanMs).toBe(0);
     expect(parseScenario('messy, late=0.3').scenario.lateShare).toBe(0.3);
     expect(() => checkSendFlags({ scenario: ',,,' })).toThrow(/--scenario is empty/);
+  });
+});
+
+describe('the results hint after a send reaches the oldest event sent', () => {
+  const now = Date.parse('2026-12-03T17:25:00Z');
+  // Adversary: `send --scenario late` spreads event times back by half an hour; the old hint said
+  // `--since 10m` whatever was sent, and those results left most of the late events out.
+  it('is 10m for recent events and covers older ones', () => {
+    expect(sinceCovering(null, now)).toBe('10m');
+    expect(sinceCovering('2026-12-03T17:24:10Z', now)).toBe('10m');
+    expect(sinceCovering('2026-12-03T16:55:00Z', now)).toBe('31m');
+    expect(sinceCovering('2026-12-03T14:00:30Z', now)).toBe('4h');
+    expect(sinceCovering('not a time', now)).toBe('10m');
   });
 });
