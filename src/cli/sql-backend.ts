@@ -25,7 +25,8 @@ export interface SqlBackend {
   target: ResolvedTarget;
   /** Windows the pipeline aggregates into, ms. */
   windowMs: number;
-  run(sql: string, label: string): Promise<SqlRows>;
+  /** `userSql`: the statement is the user's (--sql), so its errors are usage errors. */
+  run(sql: string, label: string, o?: { userSql?: boolean }): Promise<SqlRows>;
   close(): void;
 }
 
@@ -80,9 +81,9 @@ export async function openSqlBackend(flags: SqlBackendFlags, io: Io, hours?: Tim
       dialect: 'duckdb',
       target,
       windowMs,
-      async run(sql: string, label: string): Promise<SqlRows> {
+      async run(sql: string, label: string, ro: { userSql?: boolean } = {}): Promise<SqlRows> {
         io.debugLog(`${label}:\n${sql}`);
-        const r = await engine.query(sql);
+        const r = await engine.query(sql, ro);
         return { ...r, bytesScanned: engine.loaded.bytes };
       },
       close: () => engine.close(),

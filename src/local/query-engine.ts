@@ -37,7 +37,8 @@ export interface QueryRows {
 }
 
 export interface LocalEngine {
-  query(sql: string): Promise<QueryRows>;
+  /** `userSql`: the statement is the user's (--sql): its errors are usage errors; otherwise our bug. */
+  query(sql: string, o?: { userSql?: boolean }): Promise<QueryRows>;
   /** Bytes of objects fetched, and how many. */
   readonly loaded: { objects: number; bytes: number };
   close(): void;
@@ -160,13 +161,18 @@ export async function openEngineOver(
   for (const stmt of viewStatements(tables, dir)) await conn.run(stmt);
   return {
     loaded,
-    async query(sql: string): Promise<QueryRows> {
+    async query(sql: string, qo: { userSql?: boolean } = {}): Promise<QueryRows> {
       let reader: Awaited<ReturnType<typeof conn.runAndReadAll>>;
       try {
         reader = await conn.runAndReadAll(sql);
       } catch (e) {
-        throw new PaypipeError('USAGE', `the query failed: ${oneLineOf(e)}`, {
-          hint: 'tables: raw_events, raw_lines, batch_outputs, dead_letters (docs/query.md)',
+        if (qo.userSql === true)
+          throw new PaypipeError('USAGE', `the query failed: ${oneLineOf(e)}`, {
+            hint: 'tables: raw_events, raw_lines, batch_outputs, dead_letters (docs/query.md)',
+            cause: e,
+          });
+        throw new PaypipeError('INTERNAL', `paypipe's own query failed in DuckDB: ${oneLineOf(e)}`, {
+          hint: 'this is a paypipe bug, not your input: please report it with the --debug output',
           cause: e,
         });
       }

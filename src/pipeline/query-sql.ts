@@ -328,7 +328,7 @@ export function undecidedWindowsSql(dialect: Dialect, o: MergeQueryOptions = {})
   const d = DIALECTS[dialect];
   return `WITH RECURSIVE ${mergeCtes(d, o)},
 named AS ${DIALECTS[dialect].materialized}(
-  SELECT DISTINCT po.kind, po.shard_id, lo_n.k AS lo_k, hi_n.k AS hi_k, c.window_start
+  SELECT DISTINCT po.kind, po.shard_id, lo_n.k AS lo_k, hi_n.k AS hi_k, c.window_start, c.window_end
   FROM problem_outputs po
   JOIN nodes lo_n ON lo_n.nk = po.lo_key
   JOIN nodes hi_n ON hi_n.nk = po.hi_key

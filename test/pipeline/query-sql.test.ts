@@ -139,6 +139,10 @@ async function sqlMerge(): Promise<{
   const undecided = new Set(
     problems.map((p) => p.window_start).filter((w): w is string => typeof w === 'string'),
   );
+  // With a range (what `query --undecided` always passes): the same rows when the range covers all.
+  const ranged = (await engine.query(undecidedWindowsSql('duckdb', { fromMs: 0, toMs: 4_102_444_800_000 })))
+    .rows;
+  expect(ranged).toEqual(problems);
   return { cells, undecided, problems: problems.length };
 }
 
@@ -288,6 +292,20 @@ describe('one SQL text, two dialects', () => {
         /regexp_like|json_format|from_iso8601|to_unixtime|json_extract_scalar|json_parse|to_utf8/,
       );
     }
+  });
+  it('the undecided query selects every column its filter names, in both dialects (same shape)', () => {
+    for (const d of ['duckdb', 'trino'] as const) {
+      const t = undecidedWindowsSql(d, o);
+      const named = /named AS [^(]*\(\n\s*SELECT DISTINCT ([^\n]*)\n/.exec(t)?.[1] ?? '';
+      for (const col of t.match(/\bn\.(\w+)/g) ?? [])
+        expect(named, `${d}: ${col}`).toContain(`.${col.slice(2)}`);
+    }
+  });
+  it("a DuckDB error in our own SQL is an INTERNAL error (exit 1); only the user's --sql is a USAGE error", async () => {
+    await expect(engine.query('SELECT nope FROM nowhere')).rejects.toMatchObject({ code: 'INTERNAL' });
+    await expect(engine.query('SELECT nope FROM nowhere', { userSql: true })).rejects.toMatchObject({
+      code: 'USAGE',
+    });
   });
   it('the partition predicate names whole days and the hours of partial days (Athena prunes on it)', () => {
     expect(partitionPredicate(Date.UTC(2024, 0, 15, 22, 30), Date.UTC(2024, 0, 17, 1))).toBe(

@@ -68,7 +68,9 @@ export async function runQuery(flags: QueryFlags, io: Io, nowMs = Date.now()): P
             : question === 'duplicates'
               ? duplicatesSql(d, o)
               : (flags.sql as string);
-    const r = await backend.run(sql, question === 'sql' ? 'query' : question);
+    const r = await backend.run(sql, question === 'sql' ? 'query' : question, {
+      userSql: question === 'sql',
+    });
     return {
       kind: 'paypipe.query',
       question,

@@ -12,7 +12,7 @@ import { currencyExponent } from '../../../src/domain/currency.js';
 import { generateEvents, recordData, recordPartitionKey, take } from '../../../src/domain/generator.js';
 import { listKeys } from '../../../src/aws/s3.js';
 import { Io } from '../../../src/cli/io.js';
-import { runQuery } from '../../../src/cli/query/query.js';
+import { renderQuery, runQuery } from '../../../src/cli/query/query.js';
 import { failureOf, runReconcile } from '../../../src/cli/reconcile/reconcile.js';
 import {
   readMergedAggregates,
@@ -109,6 +109,20 @@ describe('paypipe query --local', () => {
     expect(d.rows.length).toBe(sent.duplicateIds);
     const any = await runQuery({ ...local(), sql: 'SELECT count(*) AS n FROM dead_letters' }, quietIo());
     expect(Number(any.rows[0]?.n)).toBe(sent.malformed);
+  });
+
+  it('--undecided runs on DuckDB over the range: none in a clean history, printed as (no rows)', async () => {
+    const u = await runQuery({ ...local(), undecided: true }, quietIo());
+    expect(u.question).toBe('undecided');
+    expect(u.columns.map((c) => c.name)).toEqual([
+      'kind',
+      'shard_id',
+      'from_sequence',
+      'to_sequence',
+      'window_start',
+    ]);
+    expect(u.rows).toEqual([]);
+    expect(renderQuery(u, quietIo().style)).toBe('(no rows)');
   });
 
   it('bad SQL is one clear usage error, not a stack trace', async () => {
