@@ -50,7 +50,7 @@ Examples:
     const { runReconcile, renderReconcile, failureOf } = await import('./reconcile.js');
     const report = await runReconcile(flags, io);
     io.result(report, renderReconcile);
-    const failure = failureOf(report);
+    const failure = failureOf(report, flags);
     if (failure !== undefined) throw failure;
   });
 }

@@ -156,7 +156,32 @@ export async function runReconcile(
   }
 }
 
-export function failureOf(r: ReconcileReport): PaypipeError | undefined {
+const shellWord = (v: string): string => (/^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replaceAll("'", "'\\''")}'`);
+
+/** The target flags as the user gave them, to repeat in a suggested command. */
+export function targetArgs(flags: ReconcileFlags, athena = true): string {
+  const out: string[] = [];
+  if (flags.local === true) out.push('--local');
+  const valued: Array<[string, string | undefined]> = [
+    ['--data-dir', flags.dataDir],
+    ['--env', flags.env],
+    ['--project', flags.project],
+    ['--region', flags.region],
+    ['--profile', flags.profile],
+    ['--stack', flags.stack],
+    ...(athena
+      ? ([
+          ['--workgroup', flags.workgroup],
+          ['--database', flags.database],
+        ] as Array<[string, string | undefined]>)
+      : []),
+  ];
+  for (const [flag, v] of valued) if (v !== undefined) out.push(flag, shellWord(v));
+  return out.join(' ');
+}
+
+/** `flags`: the run's own, so the suggested follow-up asks about the same range and target. */
+export function failureOf(r: ReconcileReport, flags: ReconcileFlags = {}): PaypipeError | undefined {
   if (r.ok) return undefined;
   const where: string[] = [];
   const m = r.mismatches[0];
@@ -174,7 +199,7 @@ export function failureOf(r: ReconcileReport): PaypipeError | undefined {
     'CHECK_FAILED',
     `the accounting identity fails in ${plural(n, 'place')}: ${where.join('; ')}`,
     {
-      hint: 'see the report above; `paypipe query --undecided` and `paypipe dead-letters` show more (docs/query.md)',
+      hint: `see the report above; \`${['paypipe query --undecided', `--since ${r.range.from} --until ${r.range.to}`, targetArgs(flags)].filter((w) => w !== '').join(' ')}\` and \`${['paypipe dead-letters', targetArgs(flags, false)].filter((w) => w !== '').join(' ')}\` show more (docs/query.md)`,
       details: {
         mismatches: r.mismatches.length,
         unaccounted: r.unaccounted.length,

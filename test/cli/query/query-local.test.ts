@@ -161,6 +161,18 @@ describe('paypipe reconcile --local', () => {
     expect(r.ok).toBe(false);
     expect(r.unaccounted.length + r.mismatches.length).toBeGreaterThan(0);
     expect(failureOf(r)?.code).toBe('CHECK_FAILED');
+    // The follow-up it suggests asks about the same range and the same target.
+    const since = new Date(Date.now() - 2 * 3_600_000);
+    const flags = {
+      ...local(),
+      since: { kind: 'at' as const, ms: since.getTime(), flag: '--since', text: since.toISOString() },
+    };
+    const r2 = await runReconcile(flags, quietIo(), later());
+    const hint = failureOf(r2, flags)?.hint ?? '';
+    expect(hint).toContain(
+      `paypipe query --undecided --since ${r2.range.from} --until ${r2.range.to} --local --data-dir ${p.dataDir}`,
+    );
+    expect(r2.range.from).toBe(since.toISOString());
   });
 
   it('a deleted aggregate object (a whole output: no gap the merge can see): reconcile fails, naming the window and currency', async () => {
