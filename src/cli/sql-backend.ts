@@ -56,6 +56,15 @@ export async function openSqlBackend(flags: SqlBackendFlags, io: Io, hours?: Tim
   if (target.kind === 'local') {
     const { s3Client } = await import('../aws/clients.js');
     const { openLocalEngine } = await import('../local/query-engine.js');
+    const { interruptSignal } = await import('./interrupt.js');
+    const { PaypipeError } = await import('../errors.js');
+    // Ctrl-C from here to close(): stop the fetch or the query, then close() removes the temporary
+    // copy of the payment data (the callers close in finally), and the command ends as interrupted.
+    const interrupt = interruptSignal();
+    const interrupted = (e: unknown): InstanceType<typeof PaypipeError> =>
+      new PaypipeError('INTERRUPTED', 'the query stopped (interrupted); its temporary files are removed', {
+        cause: e,
+      });
     const s3 = await s3Client(target.clientTarget);
     const spinner = await io.spinner('Fetching the local archive for the embedded engine…');
     let engine: Awaited<ReturnType<typeof openLocalEngine>>;
@@ -65,6 +74,7 @@ export async function openSqlBackend(flags: SqlBackendFlags, io: Io, hours?: Tim
         buckets: { raw: target.names.rawBucket, analytics: target.names.analyticsBucket },
         tables,
         ...(hours === undefined ? {} : { hours }),
+        signal: interrupt.signal,
         onObject: (done, total) => spinner.update(`Fetching the local archive: ${done}/${total} objects…`),
       });
       spinner.succeed(
@@ -72,10 +82,14 @@ export async function openSqlBackend(flags: SqlBackendFlags, io: Io, hours?: Tim
       );
     } catch (e) {
       spinner.fail('Fetching the local archive failed');
-      throw e;
+      interrupt.dispose();
+      throw interrupt.signal.aborted ? interrupted(e) : e;
     } finally {
       s3.destroy();
     }
+    const open = engine;
+    const stop = (): void => open.interrupt();
+    interrupt.signal.addEventListener('abort', stop, { once: true });
     return {
       engine: 'duckdb',
       dialect: 'duckdb',
@@ -83,10 +97,20 @@ export async function openSqlBackend(flags: SqlBackendFlags, io: Io, hours?: Tim
       windowMs,
       async run(sql: string, label: string, ro: { userSql?: boolean } = {}): Promise<SqlRows> {
         io.debugLog(`${label}:\n${sql}`);
-        const r = await engine.query(sql, ro);
-        return { ...r, bytesScanned: engine.loaded.bytes };
+        if (interrupt.signal.aborted) throw interrupted(interrupt.signal.reason);
+        try {
+          const r = await open.query(sql, ro);
+          if (interrupt.signal.aborted) throw interrupted(interrupt.signal.reason);
+          return { ...r, bytesScanned: open.loaded.bytes };
+        } catch (e) {
+          throw interrupt.signal.aborted ? interrupted(e) : e;
+        }
       },
-      close: () => engine.close(),
+      close: () => {
+        interrupt.signal.removeEventListener('abort', stop);
+        interrupt.dispose();
+        open.close();
+      },
     };
   }
 

@@ -41,6 +41,9 @@ export interface LocalEngine {
   query(sql: string, o?: { userSql?: boolean }): Promise<QueryRows>;
   /** Bytes of objects fetched, and how many. */
   readonly loaded: { objects: number; bytes: number };
+  /** Stops the running query (it rejects); for Ctrl-C. */
+  interrupt(): void;
+  /** Closes DuckDB and removes the temporary directory it owns (even when closing fails). */
   close(): void;
 }
 
@@ -157,8 +160,14 @@ export async function openEngineOver(
   const { DuckDBInstance } = await loadDuckDb();
   const instance = await DuckDBInstance.create(':memory:');
   const conn = await instance.connect();
-  for (const name of ['raw_lines', 'batch_outputs', 'dead_letters'] as const) addEmpty(dir, name);
-  for (const stmt of viewStatements(tables, dir)) await conn.run(stmt);
+  try {
+    for (const name of ['raw_lines', 'batch_outputs', 'dead_letters'] as const) addEmpty(dir, name);
+    for (const stmt of viewStatements(tables, dir)) await conn.run(stmt);
+  } catch (e) {
+    conn.closeSync();
+    instance.closeSync();
+    throw e;
+  }
   return {
     loaded,
     async query(sql: string, qo: { userSql?: boolean } = {}): Promise<QueryRows> {
@@ -181,10 +190,16 @@ export async function openEngineOver(
       const rows = reader.getRowObjectsJson() as QueryRows['rows'];
       return { columns: names.map((name, i) => ({ name, type: types[i] ?? '' })), rows };
     },
+    interrupt(): void {
+      conn.interrupt();
+    },
     close(): void {
-      conn.closeSync();
-      instance.closeSync();
-      if (owned) rmSync(dir, { recursive: true, force: true });
+      try {
+        conn.closeSync();
+        instance.closeSync();
+      } finally {
+        if (owned) rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }
@@ -298,6 +313,7 @@ async function download(o: LoadOptions, dir: string): Promise<{ objects: number;
   let bytes = 0;
   let done = 0;
   await forEachLimit(jobs, o.concurrency ?? 16, async (job) => {
+    if (o.signal?.aborted === true) throw o.signal.reason;
     if (parsePartition(job.key) === undefined) return;
     const raw = await getObjectBytes(o.s3, job.bucket, job.key);
     bytes += raw.byteLength;

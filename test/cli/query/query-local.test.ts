@@ -5,6 +5,10 @@
  * records) every raw record is in exactly one place. The adversary then removes evidence — a dead
  * letter object, an aggregate object — and reconcile must fail and say where.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +18,9 @@ import { listKeys } from '../../../src/aws/s3.js';
 import { Io } from '../../../src/cli/io.js';
 import { renderQuery, runQuery } from '../../../src/cli/query/query.js';
 import { failureOf, runReconcile } from '../../../src/cli/reconcile/reconcile.js';
+import { baseEnv } from '../../helpers/built-cli.js';
+import { type BuiltCli, buildCli } from '../../helpers/build-cli.js';
+import { waitFor } from '../../helpers/wait-for.js';
 import {
   readMergedAggregates,
   sendRaw,
@@ -131,6 +138,54 @@ describe('paypipe query --local', () => {
       message: expect.stringMatching(/^the query failed: .*nowhere/),
     });
   });
+});
+
+describe('Ctrl-C during query --local', () => {
+  let built: BuiltCli;
+  beforeAll(async () => {
+    built = await buildCli();
+  }, 120_000);
+  afterAll(() => built?.cleanup());
+
+  it('interrupts DuckDB, removes the temporary copy of the data and ends as interrupted, in one line', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'paypipe-sigint-'));
+    try {
+      const copies = (): string[] => readdirSync(tmp).filter((n) => n.startsWith('paypipe-query-'));
+      const child = spawn(
+        process.execPath,
+        [
+          built.bin,
+          'query',
+          '--local',
+          '--data-dir',
+          p.dataDir,
+          '--sql',
+          'SELECT count(*) AS n FROM range(0, 1000000000000) t(i) WHERE i % 7 = 3',
+        ],
+        { env: { ...baseEnv(), HOME: tmp, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      // Started: the archive is fetched (its copy exists) and the query is running.
+      await waitFor(
+        () => /Local archive: /.test(stderr) && copies().length === 1,
+        'the query to start',
+        60_000,
+      );
+      child.kill('SIGINT');
+      const code = await exited;
+      expect(code, stderr).toBe(1);
+      const lines = stderr.split('\n').filter((l) => /interrupted/.test(l));
+      expect(lines, stderr).toHaveLength(1);
+      expect(stderr).not.toMatch(/\n\s+at /);
+      expect(copies()).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe('paypipe reconcile --local', () => {
