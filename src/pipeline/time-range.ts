@@ -143,6 +143,11 @@ export interface RangeOptions {
   defaultMs?: number;
   /** The range when no time flag is given at all (e.g. the windows of a --verify summary). */
   fallback?: TimeRange | undefined;
+  /**
+   * The range flags the command has, for the "too long" hint (default: --since/--until and --date,
+   * as `results`); a command without --date must not be told to use it.
+   */
+  flags?: readonly string[];
 }
 
 /** The half-open UTC range [fromMs, toMs) the flags select. */
@@ -188,10 +193,18 @@ export function resolveRange(f: RangeFlags, nowMs: number, o: RangeOptions = {})
   if (range.toMs - range.fromMs > MAX_RANGE_MS) {
     throw usageError(
       `the range ${iso(range.fromMs)} → ${iso(range.toMs)} is longer than ${formatDuration(MAX_RANGE_MS)}`,
-      'narrow it with --since/--until or --date',
+      `narrow it with ${narrowWith(o.flags ?? ['--since', '--until', '--date'])}`,
     );
   }
   return range;
+}
+
+/** `['--since', '--until', '--date']` → `--since/--until or --date`. */
+function narrowWith(flags: readonly string[]): string {
+  const pair = flags.includes('--since') && flags.includes('--until') ? ['--since/--until'] : [];
+  const rest = flags.filter((f) => pair.length === 0 || (f !== '--since' && f !== '--until'));
+  const all = [...pair, ...rest];
+  return all.length <= 1 ? (all[0] ?? '--since') : `${all.slice(0, -1).join(', ')} or ${all.at(-1)}`;
 }
 
 /** The start instant of a one-sided selection (logs, dead-letters): never in the future. */

@@ -37,6 +37,11 @@ export async function runQuery(flags: QueryFlags, io: Io, nowMs = Date.now()): P
     if (asked.length > 0) throw usageError(`--sql and --${asked[0]} conflict; use one of them`);
     if (flags.sql.trim() === '')
       throw usageError('--sql is empty', 'give it a statement, e.g. --sql "SELECT count(*) FROM raw_events"');
+    if ((flags.since !== undefined && flags.since.implicit !== true) || flags.until !== undefined)
+      throw usageError(
+        '--since/--until do not apply to --sql; filter on year/month/day/hour in the SQL',
+        `e.g. --sql "SELECT count(*) FROM raw_events WHERE year = '2024' AND month = '01' AND day = '15'"`,
+      );
   }
   if (asked.length > 1)
     throw usageError(`--${asked[0]} and --${asked[1]} conflict; ask one question at a time`);
@@ -47,8 +52,13 @@ export async function runQuery(flags: QueryFlags, io: Io, nowMs = Date.now()): P
   const range = resolveRange(
     { since: flags.since ?? implicitWhen('--since', '1h'), until: flags.until },
     nowMs,
+    { flags: ['--since', '--until'] },
   );
   const ranged = question !== 'sql';
+  if (!ranged && flags.local === true)
+    io.info(
+      '--sql reads the whole local archive (every arrival hour); filter on year/month/day/hour in the SQL',
+    );
   // Arrival hours read: the range plus the next hour (a window's aggregate lands after it closes).
   const backend = await openSqlBackend(
     flags,

@@ -70,6 +70,7 @@ export async function runReconcile(
   const range = resolveRange(
     { since: flags.since ?? implicitWhen('--since', '1h'), until: flags.until },
     nowMs,
+    { flags: ['--since', '--until'] },
   );
   const backend = await openSqlBackend(flags, io, { fromMs: range.fromMs, toMs: range.toMs + HOUR_MS });
   try {

@@ -132,6 +132,45 @@ describe('paypipe query --local', () => {
     expect(renderQuery(u, quietIo().style)).toBe('(no rows)');
   });
 
+  it('--since/--until with --sql: refused (they would be ignored); --sql says on stderr what it reads', async () => {
+    const at = (flag: string, ms: number) => ({
+      kind: 'at' as const,
+      ms,
+      flag,
+      text: new Date(ms).toISOString(),
+    });
+    for (const f of [
+      { since: at('--since', Date.now() - 7_200_000) },
+      { until: at('--until', Date.now() - 60_000) },
+    ]) {
+      await expect(runQuery({ ...local(), ...f, sql: 'SELECT 1 AS one' }, quietIo())).rejects.toMatchObject({
+        code: 'USAGE',
+        message: '--since/--until do not apply to --sql; filter on year/month/day/hour in the SQL',
+      });
+    }
+    const err = sink();
+    await runQuery(
+      { ...local(), sql: 'SELECT 1 AS one' },
+      new Io({ stdout: sink(), stderr: err, env: { NO_COLOR: '1' } }),
+    );
+    expect(err.text).toMatch(/--sql reads the whole local archive/);
+  });
+
+  it('a range too long names only the flags query and reconcile have (no --date)', async () => {
+    const since = { kind: 'ago' as const, ms: 40 * 86_400_000, flag: '--since', text: '40d' };
+    for (const run of [
+      () => runQuery({ ...local(), since }, quietIo()),
+      () => runReconcile({ ...local(), since }, quietIo()),
+    ]) {
+      const e = await run().then(
+        () => undefined,
+        (x: unknown) => x as { code: string; hint?: string },
+      );
+      expect(e?.code).toBe('USAGE');
+      expect(e?.hint).toBe('narrow it with --since/--until');
+    }
+  });
+
   it('bad SQL is one clear usage error, not a stack trace', async () => {
     await expect(runQuery({ ...local(), sql: 'SELECT nope FROM nowhere' }, quietIo())).rejects.toMatchObject({
       code: 'USAGE',
