@@ -122,14 +122,28 @@ function moneyText(v: string, currency: unknown): string {
   return `${m[1]}${int}${shown === '' ? '' : `.${shown}`}`;
 }
 
-const cellText = (r: QueryDoc['rows'][number], column: string): string =>
-  column.endsWith('_amount') && 'currency' in r ? moneyText(text(r[column]), r.currency) : text(r[column]);
+const integer = (type: string): boolean =>
+  /^(U?BIGINT|U?INTEGER|HUGEINT|U?SMALLINT|U?TINYINT|INT\d*)$/i.test(type);
+/** Integer columns that are identifiers or instants, not counts: left as they are. */
+const notACount = (column: string): boolean => /(_ms|_id|^year|^month|^day|^hour)$/.test(column);
+
+/**
+ * Money in every amount column (`total_amount`, `extra_amount_at_most`, `amount`) of a row with a
+ * currency; counts (integer columns) grouped like `results` prints them (1,164).
+ */
+const cellText = (r: QueryDoc['rows'][number], column: string, type = ''): string => {
+  const v = text(r[column]);
+  if (column.includes('amount') && 'currency' in r) return moneyText(v, r.currency);
+  if (integer(type) && !notACount(column) && /^-?\d+$/.test(v))
+    return v.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return v;
+};
 
 export function renderQuery(d: QueryDoc, style: Style): string {
   if (d.rows.length === 0) return style.dim('(no rows)');
   return renderColumns(
     d.columns.map((c) => c.name),
-    d.rows.map((r) => d.columns.map((c) => cellText(r, c.name))),
+    d.rows.map((r) => d.columns.map((c) => cellText(r, c.name, c.type))),
     d.columns.map((c) => (numeric(c.type) ? 'r' : 'l')),
     style,
   );

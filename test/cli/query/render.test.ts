@@ -45,4 +45,36 @@ describe('query table money', () => {
     const out = renderQuery(doc([{ currency: 'USD', total_amount: 'n/a', avg_amount: '1e3' }]), style);
     expect(out.split('\n')[2]).toMatch(/^USD\s+n\/a\s+1e3$/);
   });
+
+  it('reshapes every amount column of a row with a currency (duplicates), and groups integer counts', () => {
+    const d: QueryDoc = {
+      ...doc([
+        {
+          transaction_id: 't1',
+          copies: '1164',
+          currency: 'USD',
+          extra_payments: '2',
+          extra_amount_at_most: '74.640000000',
+        },
+        {
+          transaction_id: 't2',
+          copies: '2',
+          currency: 'JPY',
+          extra_payments: '1',
+          extra_amount_at_most: '970.000000000',
+        },
+      ]),
+      question: 'duplicates',
+      columns: [
+        { name: 'transaction_id', type: 'VARCHAR' },
+        { name: 'copies', type: 'BIGINT' },
+        { name: 'currency', type: 'VARCHAR' },
+        { name: 'extra_payments', type: 'BIGINT' },
+        { name: 'extra_amount_at_most', type: 'DECIMAL(38,9)' },
+      ],
+    };
+    const lines = renderQuery(d, style).split('\n').slice(2);
+    expect(lines[0]).toMatch(/^t1\s+1,164\s+USD\s+2\s+74\.64$/);
+    expect(lines[1]).toMatch(/^t2\s+2\s+JPY\s+1\s+970$/);
+  });
 });
