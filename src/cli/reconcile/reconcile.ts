@@ -210,6 +210,10 @@ export function failureOf(r: ReconcileReport, flags: ReconcileFlags = {}): Paypi
   );
 }
 
+const UNACCOUNTED_SHOWN = 20;
+const DUPLICATES_SHOWN = 50;
+const more = (n: number): string => `  … and ${n} more (--json has all)`;
+
 export function renderReconcile(r: ReconcileReport, style: Style): string {
   const out: string[] = [];
   const rc = r.records;
@@ -246,8 +250,10 @@ export function renderReconcile(r: ReconcileReport, style: Style): string {
   }
   if (r.unaccounted.length > 0) {
     out.push('', style.red('Raw records that are neither counted nor a dead letter:'));
-    for (const u of r.unaccounted.slice(0, 20))
+    for (const u of r.unaccounted.slice(0, UNACCOUNTED_SHOWN))
       out.push(`  ${u.copies}× ${JSON.stringify(u.line.slice(0, 200))}`);
+    if (r.unaccounted.length > UNACCOUNTED_SHOWN)
+      out.push(style.dim(more(r.unaccounted.length - UNACCOUNTED_SHOWN)));
   }
   if (r.deadLettersWithoutRaw.length > 0) {
     out.push(
@@ -261,7 +267,7 @@ export function renderReconcile(r: ReconcileReport, style: Style): string {
       renderColumns(
         ['transaction_id', 'copies', 'payloads', 'currency', 'extra payments', 'extra amount ≤'],
         r.duplicates
-          .slice(0, 50)
+          .slice(0, DUPLICATES_SHOWN)
           .map((d) => [
             d.transaction_id,
             String(d.copies),
@@ -274,6 +280,8 @@ export function renderReconcile(r: ReconcileReport, style: Style): string {
         style,
       ),
     );
+    if (r.duplicates.length > DUPLICATES_SHOWN)
+      out.push(style.dim(more(r.duplicates.length - DUPLICATES_SHOWN)));
   }
   out.push(
     '',

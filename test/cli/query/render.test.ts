@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type QueryDoc, renderQuery } from '../../../src/cli/query/query.js';
+import { type ReconcileReport, renderReconcile } from '../../../src/cli/reconcile/reconcile.js';
 
 const id = (s: string): string => s;
 const style = { bold: id, dim: id, red: id, green: id, yellow: id, cyan: id };
@@ -76,5 +77,37 @@ describe('query table money', () => {
     const lines = renderQuery(d, style).split('\n').slice(2);
     expect(lines[0]).toMatch(/^t1\s+1,164\s+USD\s+2\s+74\.64$/);
     expect(lines[1]).toMatch(/^t2\s+2\s+JPY\s+1\s+970$/);
+  });
+});
+
+describe('reconcile report lists', () => {
+  const report = (dups: number, unaccounted: number): ReconcileReport => ({
+    kind: 'paypipe.reconcile',
+    engine: 'duckdb',
+    target: 'local',
+    range: { from: '2024-01-15T10:00:00.000Z', to: '2024-01-15T11:00:00.000Z' },
+    ok: unaccounted === 0,
+    records: { raw: 100 + unaccounted, counted: 100, deadLetters: 0, unaccounted },
+    deadLetterReasons: {},
+    mismatches: [],
+    pending: [],
+    unaccounted: Array.from({ length: unaccounted }, (_, i) => ({ copies: 1, line: `junk ${i}` })),
+    deadLettersWithoutRaw: [],
+    undecided: [],
+    duplicates: Array.from({ length: dups }, (_, i) => ({
+      transaction_id: `t${i}`,
+      copies: 2,
+      distinct_payloads: 1,
+      currency: 'USD',
+      extra_payments: 1,
+      extra_amount_at_most: '1.5',
+    })),
+    bytesScanned: 0,
+  });
+  it('say how many more there are than shown', () => {
+    const out = renderReconcile(report(57, 23), style);
+    expect(out).toContain('… and 7 more (--json has all)');
+    expect(out).toContain('… and 3 more (--json has all)');
+    expect(renderReconcile(report(50, 20), style)).not.toContain('more (--json has all)');
   });
 });
