@@ -488,9 +488,10 @@ findings AS (
   JOIN nodes lo_n ON lo_n.nk = po.lo_key
   JOIN nodes hi_n ON hi_n.nk = po.hi_key
   UNION ALL
-  SELECT 'dead_letter_reason', CAST(NULL AS bigint), reason, sum(n), CAST(NULL AS decimal(38,9)),
-    CAST(NULL AS bigint), CAST(NULL AS decimal(38,9)), CAST(NULL AS varchar)
-  FROM dl GROUP BY reason
+  SELECT 'dead_letter_reason', CAST(NULL AS bigint), dl.reason, sum(least(dl.n, coalesce(r.n, 0))),
+    CAST(NULL AS decimal(38,9)), CAST(NULL AS bigint), CAST(NULL AS decimal(38,9)), CAST(NULL AS varchar)
+  FROM dl LEFT JOIN raw_by_bytes r ON r.b64 = dl.data_base64
+  GROUP BY dl.reason HAVING sum(least(dl.n, coalesce(r.n, 0))) > 0
   UNION ALL
   SELECT 'summary', CAST(NULL AS bigint), CAST(NULL AS varchar),
     coalesce(sum(raw_n), 0), CAST(NULL AS decimal(38,9)),

@@ -28,7 +28,11 @@ export interface ReconcileReport {
   range: { from: string; to: string };
   ok: boolean;
   records: { raw: number; counted: number; deadLetters: number; unaccounted: number };
-  /** Dead letters read, by reject reason. */
+  /** No raw record in the range (yet): nothing was checked, so `ok` says nothing. */
+  noRawRecords: boolean;
+  /** The raw Firehose buffer, s: how long a record sent may take to reach the archive. */
+  rawBufferSeconds: number;
+  /** Dead letters of raw records in the range, by reject reason (dead letters without a raw record: deadLettersWithoutRaw). */
   deadLetterReasons: Record<string, number>;
   mismatches: CellMismatch[];
   /**
@@ -90,6 +94,8 @@ export async function runReconcile(
       range: { from: new Date(range.fromMs).toISOString(), to: new Date(range.toMs).toISOString() },
       ok: true,
       records: { raw: 0, counted: 0, deadLetters: 0, unaccounted: 0 },
+      noRawRecords: false,
+      rawBufferSeconds: c.firehose.raw.bufferIntervalSeconds,
       deadLetterReasons: {},
       mismatches: [],
       pending: [],
@@ -146,6 +152,7 @@ export async function runReconcile(
           break;
       }
     }
+    report.noRawRecords = report.records.raw === 0;
     report.ok =
       report.mismatches.length === 0 &&
       report.unaccounted.length === 0 &&
@@ -258,7 +265,9 @@ export function renderReconcile(r: ReconcileReport, style: Style): string {
   if (r.deadLettersWithoutRaw.length > 0) {
     out.push(
       '',
-      style.red(`Dead letters whose bytes are not in the raw archive: ${r.deadLettersWithoutRaw.length}`),
+      style.red(
+        `Dead letters whose bytes are not in the raw archive (not in the count above): ${r.deadLettersWithoutRaw.length}`,
+      ),
     );
   }
   if (r.duplicates.length > 0) {
@@ -285,9 +294,13 @@ export function renderReconcile(r: ReconcileReport, style: Style): string {
   }
   out.push(
     '',
-    r.ok
-      ? style.green('✓ every raw record is accounted for exactly once')
-      : style.red('✗ the accounting identity fails'),
+    !r.ok
+      ? style.red('✗ the accounting identity fails')
+      : r.noRawRecords
+        ? style.yellow(
+            `no raw records in ${r.range.from} → ${r.range.to} yet (the Firehose buffer is ${r.rawBufferSeconds} s)`,
+          )
+        : style.green('✓ every raw record is accounted for exactly once'),
   );
   return out.join('\n');
 }

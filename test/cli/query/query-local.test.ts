@@ -17,7 +17,7 @@ import { generateEvents, recordData, recordPartitionKey, take } from '../../../s
 import { listKeys } from '../../../src/aws/s3.js';
 import { Io } from '../../../src/cli/io.js';
 import { renderQuery, runQuery } from '../../../src/cli/query/query.js';
-import { failureOf, runReconcile } from '../../../src/cli/reconcile/reconcile.js';
+import { failureOf, renderReconcile, runReconcile } from '../../../src/cli/reconcile/reconcile.js';
 import { baseEnv } from '../../helpers/built-cli.js';
 import { type BuiltCli, buildCli } from '../../helpers/build-cli.js';
 import { waitFor } from '../../helpers/wait-for.js';
@@ -247,6 +247,26 @@ describe('paypipe reconcile --local', () => {
     expect((await runReconcile({ ...local() }, quietIo())).ok).toBe(true);
   });
 
+  it('no raw record in the range: not a vacuous ✓ but "no raw records yet", and --json says so', async () => {
+    const at = (flag: string, ms: number) => ({
+      kind: 'at' as const,
+      ms,
+      flag,
+      text: new Date(ms).toISOString(),
+    });
+    const flags = {
+      ...local(),
+      since: at('--since', Date.now() - 3 * 3_600_000),
+      until: at('--until', Date.now() - 2 * 3_600_000),
+    };
+    const r = await runReconcile(flags, quietIo(), later());
+    expect(r.records.raw).toBe(0);
+    expect(r.noRawRecords).toBe(true);
+    const out = renderReconcile(r, quietIo().style);
+    expect(out).toMatch(/no raw records in \S+ → \S+ yet \(the Firehose buffer is \d+ s\)/);
+    expect(out).not.toContain('✓');
+  });
+
   it('a deleted dead letter object: reconcile fails and names the records', async () => {
     const keys = await listKeys(p.s3, p.config.buckets.analytics, 'dead-letters/');
     expect(keys.length).toBeGreaterThan(0);
@@ -277,5 +297,14 @@ describe('paypipe reconcile --local', () => {
     expect(r.mismatches.length).toBeGreaterThan(0);
     expect(r.mismatches.every((m) => m.raw_count > m.merged_count)).toBe(true);
     expect(failureOf(r)?.message).toMatch(/raw \d+ .* vs aggregates \d+/);
+  });
+
+  it('a deleted raw object: its dead letters are listed apart, the dead letter count agrees with the reasons', async () => {
+    const keys = await listKeys(p.s3, p.config.buckets.raw, 'data/');
+    await p.s3.send(new DeleteObjectCommand({ Bucket: p.config.buckets.raw, Key: keys[0] as string }));
+    const r = await runReconcile({ ...local() }, quietIo(), later());
+    expect(r.ok).toBe(false);
+    expect(r.deadLettersWithoutRaw.length).toBeGreaterThan(0);
+    expect(Object.values(r.deadLetterReasons).reduce((a, b) => a + b, 0)).toBe(r.records.deadLetters);
   });
 });

@@ -87,6 +87,8 @@ describe('reconcile report lists', () => {
     target: 'local',
     range: { from: '2024-01-15T10:00:00.000Z', to: '2024-01-15T11:00:00.000Z' },
     ok: unaccounted === 0,
+    noRawRecords: false,
+    rawBufferSeconds: 60,
     records: { raw: 100 + unaccounted, counted: 100, deadLetters: 0, unaccounted },
     deadLetterReasons: {},
     mismatches: [],
