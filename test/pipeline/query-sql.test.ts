@@ -139,10 +139,6 @@ async function sqlMerge(): Promise<{
   const undecided = new Set(
     problems.map((p) => p.window_start).filter((w): w is string => typeof w === 'string'),
   );
-  // With a range (what `query --undecided` always passes): the same rows when the range covers all.
-  const ranged = (await engine.query(undecidedWindowsSql('duckdb', { fromMs: 0, toMs: 4_102_444_800_000 })))
-    .rows;
-  expect(ranged).toEqual(problems);
   return { cells, undecided, problems: problems.length };
 }
 
