@@ -88,7 +88,14 @@ export async function openSqlBackend(flags: SqlBackendFlags, io: Io, hours?: Tim
       s3.destroy();
     }
     const open = engine;
-    const stop = (): void => open.interrupt();
+    // DuckDB's interrupt only stops a statement that is executing: a Ctrl-C that lands between
+    // run() being called and the statement starting on DuckDB's thread would be lost, and the query
+    // would run on. So once aborted, interrupt again every 50 ms until the running query settles.
+    let repeating: NodeJS.Timeout | undefined;
+    const stop = (): void => {
+      open.interrupt();
+      repeating ??= setInterval(() => open.interrupt(), 50);
+    };
     interrupt.signal.addEventListener('abort', stop, { once: true });
     return {
       engine: 'duckdb',
@@ -104,9 +111,13 @@ export async function openSqlBackend(flags: SqlBackendFlags, io: Io, hours?: Tim
           return { ...r, bytesScanned: open.loaded.bytes };
         } catch (e) {
           throw interrupt.signal.aborted ? interrupted(e) : e;
+        } finally {
+          clearInterval(repeating);
+          repeating = undefined;
         }
       },
       close: () => {
+        clearInterval(repeating);
         interrupt.signal.removeEventListener('abort', stop);
         interrupt.dispose();
         open.close();
