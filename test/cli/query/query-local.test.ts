@@ -188,6 +188,7 @@ describe('Ctrl-C during query --local', () => {
 
   it('interrupts DuckDB, removes the temporary copy of the data and ends as interrupted, in one line', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'paypipe-sigint-'));
+    let running: ReturnType<typeof spawn> | undefined;
     try {
       const copies = (): string[] => readdirSync(tmp).filter((n) => n.startsWith('paypipe-query-'));
       const child = spawn(
@@ -203,6 +204,7 @@ describe('Ctrl-C during query --local', () => {
         ],
         { env: { ...baseEnv(), HOME: tmp, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] },
       );
+      running = child;
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => {
         stderr += d.toString();
@@ -222,6 +224,8 @@ describe('Ctrl-C during query --local', () => {
       expect(stderr).not.toMatch(/\n\s+at /);
       expect(copies()).toEqual([]);
     } finally {
+      // A failed run must not leave a query spinning on a core for the rest of the suite.
+      if (running !== undefined && running.exitCode === null) running.kill('SIGKILL');
       rmSync(tmp, { recursive: true, force: true });
     }
   }, 120_000);
