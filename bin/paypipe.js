@@ -12,8 +12,28 @@ if (only === '--version' || only === '-V') {
   const { readFileSync } = await import('node:fs');
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   process.stdout.write(`${pkg.version}\n`);
+} else if ((only === '--help' || only === '-h') && (await printBuiltHelp())) {
+  // printed: the help page the build rendered from this same entry
 } else {
   await run();
+}
+
+// `paypipe --help` is the page the build rendered (dist/cli/help-80.txt) when commander would wrap
+// at 80 columns too: stdout is a pipe or an 80-column terminal (commander's own rule). Any other
+// width, PAYPIPE_HELP_CACHE=off, or no rendered page: the CLI renders it.
+async function printBuiltHelp() {
+  if (process.env.PAYPIPE_HELP_CACHE === 'off') return false;
+  const width = (process.stdout.isTTY ? process.stdout.columns : undefined) || 80;
+  if (width !== 80) return false;
+  const { readFileSync } = await import('node:fs');
+  let page;
+  try {
+    page = readFileSync(new URL('../dist/cli/help-80.txt', import.meta.url), 'utf8');
+  } catch {
+    return false;
+  }
+  process.stdout.write(page);
+  return true;
 }
 
 async function run() {

@@ -85,3 +85,28 @@ await build({
     },
   ],
 });
+
+// `paypipe --help` as the CLI prints it at 80 columns (a pipe, or an 80-column terminal), rendered
+// here by the entry just built, so bin/paypipe.js can print it without parsing and compiling the CLI
+// (Node 20 has no compile cache for ES modules; loading the entry is most of a cold start).
+// test/cli/bin.test.ts holds the copy byte-equal to what the entry prints live.
+{
+  const { spawnSync } = await import('node:child_process');
+  const { copyFileSync, existsSync, writeFileSync } = await import('node:fs');
+  // The entry reads its version from the package.json beside dist/: an `--out` build is laid out
+  // the same way (the suites and benches that build elsewhere copy it there anyway).
+  const pkg = join(outDir, '..', 'package.json');
+  if (!existsSync(pkg)) copyFileSync(join(root, 'package.json'), pkg);
+  const { pathToFileURL } = await import('node:url');
+  const entryUrl = pathToFileURL(join(distCli, 'entry.js')).href;
+  const script = `const { main } = await import(${JSON.stringify(entryUrl)}); await main(['node', 'paypipe', '--help']);`;
+  // stdout is a pipe here, so commander wraps at 80 columns whatever terminal runs the build.
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  });
+  if (r.status !== 0 || !r.stdout.startsWith('Usage: paypipe')) {
+    throw new Error(`rendering paypipe --help failed (exit ${r.status}): ${r.stderr}`);
+  }
+  writeFileSync(join(distCli, 'help-80.txt'), r.stdout);
+}

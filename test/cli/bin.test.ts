@@ -9,7 +9,7 @@
  * totals as display strings ("20,497.15") where `send --json` has exact decimals.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +107,35 @@ describe('--version', () => {
     expect(v.stdout).toBe(full.stdout);
     const h = spawnSync(process.execPath, [join(bare, 'bin', 'paypipe.js'), '--help'], { encoding: 'utf8' });
     expect(h.status).not.toBe(0);
+  });
+});
+
+describe('--help', () => {
+  // Cold start: the top-level help is the page the build rendered from the same entry. Adversaries: a
+  // page that drifts from what the CLI prints live (a command added, a description changed), and a
+  // fast path that is never taken.
+  it('prints exactly what the CLI renders live, from the page the build rendered', async () => {
+    const live = await runCli(cli, ['--help'], { env: { ...NO_AWS, PAYPIPE_HELP_CACHE: 'off' } });
+    expect(live.code).toBe(0);
+    expect(live.stdout).toMatch(/^Usage: paypipe \[options\] \[command\]/);
+    for (const flag of ['--help', '-h']) {
+      const r = await runCli(cli, [flag], { env: NO_AWS });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(live.stdout);
+      expect(r.stderr).toBe('');
+    }
+    // The page is what is printed: a copy of the build with another page prints that page.
+    const copy = mkdtempSync(join(scratch, 'help-page-'));
+    cpSync(cli.dir, copy, { recursive: true, dereference: false, verbatimSymlinks: true });
+    writeFileSync(join(copy, 'dist', 'cli', 'help-80.txt'), 'the rendered page\n');
+    const h = spawnSync(process.execPath, [join(copy, 'bin', 'paypipe.js'), '--help'], { encoding: 'utf8' });
+    expect(h.status).toBe(0);
+    expect(h.stdout).toBe('the rendered page\n');
+    // Subcommand help and other argv still go through the CLI.
+    const sub = spawnSync(process.execPath, [join(copy, 'bin', 'paypipe.js'), 'send', '--help'], {
+      encoding: 'utf8',
+    });
+    expect(sub.stdout).toMatch(/^Usage: paypipe send/);
   });
 });
 
