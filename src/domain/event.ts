@@ -8,7 +8,7 @@
  * what a double holds (`0.1000000000000000000001` parses as 0.1). So the amount is judged from
  * its text, and a repeated key is rejected with its own reason.
  */
-import { isUtf8 } from 'node:buffer';
+import { Buffer, isUtf8 } from 'node:buffer';
 import { currencyExponent } from './currency.js';
 import { toMinor, toMinorFromText } from './money.js';
 
@@ -29,6 +29,11 @@ export interface PaymentEvent extends WireEvent {
 export type RejectReason =
   | 'record_too_large'
   | 'not_utf8'
+  /**
+   * The bytes hold a line break (LF or CR): the raw archive stores one record per line, and every
+   * line reader (Athena, DuckDB, reconcile) would see fragments of it, never the record.
+   */
+  | 'line_break'
   | 'not_json'
   | 'not_object'
   /** A key written twice at the top level (JSON.parse would keep the last one). */
@@ -55,6 +60,7 @@ export type RejectReason =
 export const REJECT_REASONS: readonly RejectReason[] = [
   'record_too_large',
   'not_utf8',
+  'line_break',
   'not_json',
   'not_object',
   'duplicate_key',
@@ -107,6 +113,15 @@ export const oneLine = (t: string): string =>
 
 const reject = (reason: RejectReason, detail: string): ValidationResult => ({ ok: false, reason, detail });
 
+/** Names the first line break by kind and byte position (1-based), and what to do instead. */
+function lineBreak(text: string, at: number): ValidationResult {
+  const byte = Buffer.byteLength(text.slice(0, at)) + 1;
+  return reject(
+    'line_break',
+    `record holds a line break (${text.charCodeAt(at) === 10 ? 'LF' : 'CR'} at byte ${byte}): the archive stores one record per line; send compact JSON`,
+  );
+}
+
 const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
 /** Keeps details one short line even when the offending value is huge. */
@@ -134,6 +149,12 @@ export function validateRecord(data: Uint8Array, ctx: ValidationContext): Valida
   // isUtf8 is a native scan; then a plain (non-fatal) decode, which is cheaper than a fatal TextDecoder.
   if (!isUtf8(data)) return reject('not_utf8', 'record data is not valid UTF-8');
   const text = utf8.decode(data);
+  // Before anything is counted: a record the raw archive cannot hold as one line (Firehose appends
+  // a newline per record; Hadoop/Athena and DuckDB split on LF, CR and CRLF) is a dead letter, so
+  // the aggregates and every line reader of the archive agree. Two native scans, no regex.
+  const lf = text.indexOf('\n');
+  const cr = text.indexOf('\r');
+  if (lf !== -1 || cr !== -1) return lineBreak(text, lf === -1 || (cr !== -1 && cr < lf) ? cr : lf);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -73,7 +73,7 @@ describe('validateRecord on every fixture', () => {
     expect(Object.is(minor('edge-negative-zero-amount.json'), -0)).toBe(false);
     expect(minor('edge-exponent-amount.json')).toBe(15_000);
     expect(minor('edge-bom-prefixed.json')).toBe(101);
-    expect(minor('edge-surrounding-whitespace.json')).toBe(2);
+    expect(minor('edge-surrounding-spaces-tabs.json')).toBe(3);
   });
 });
 
@@ -101,8 +101,11 @@ function expectSane(e: PaymentEvent, arrivalMs: number): void {
 function expectWellFormed(data: Uint8Array): void {
   const arrivalMs = 1_705_317_060_000;
   const r = validateRecord(data, { arrivalMs, maxFutureSkewMs: SKEW });
-  if (r.ok) expectSane(r.event, arrivalMs);
-  else {
+  if (r.ok) {
+    expectSane(r.event, arrivalMs);
+    // The raw archive holds one record per line: a counted record must be one line to every reader.
+    expect(Buffer.from(data).includes(10) || Buffer.from(data).includes(13)).toBe(false);
+  } else {
     expect(REJECT_REASONS).toContain(r.reason);
     expect(r.reason).not.toBe('total_overflow');
     expect(r.detail.length).toBeLessThan(200);
@@ -208,6 +211,57 @@ describe('validateRecord fuzz (fast-check): never throws, always a known reason 
         },
       ),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('line breaks (fast-check): a record the archive would split is never counted', () => {
+  const event = fc.record({
+    transaction_id: fc.string({ minLength: 1, maxLength: 20, unit: fc.constantFrom('T', 'X', '9', 'é', '東') }),
+    amount: fc.integer({ min: 0, max: 1_000_000 }).map((c) => c / 100),
+    currency: fc.constantFrom('USD', 'EUR', 'BHD'),
+    merchant: fc
+      .string({ maxLength: 30, unit: fc.constantFrom('A', 'b', ' ', 'é', '🍣') })
+      .map((m) => `M${m}`),
+    event_timestamp: fc.integer({ min: 1_705_000_000_000, max: 1_705_317_000_000 }),
+  });
+  const lineEnd = fc.constantFrom('\n', '\r', '\r\n');
+  const arrivalMs = 1_705_317_060_000;
+  /** Byte position (1-based) of the first CR or LF, as the detail must name it. */
+  const firstBreakByte = (b: Buffer): number => {
+    const lf = b.indexOf(10);
+    const cr = b.indexOf(13);
+    return Math.min(lf === -1 ? Number.POSITIVE_INFINITY : lf, cr === -1 ? Number.POSITIVE_INFINITY : cr) + 1;
+  };
+
+  it('pretty-printed valid events (any indent, LF, CR or CRLF) are line_break, naming the first break', () => {
+    fc.assert(
+      fc.property(event, fc.integer({ min: 0, max: 8 }), lineEnd, (e, indent, eol) => {
+        const text = JSON.stringify(e, null, indent === 0 ? '\t' : indent).replace(/\n/g, eol);
+        const data = Buffer.from(text);
+        const r = validateRecord(data, { arrivalMs, maxFutureSkewMs: SKEW });
+        expect(r.ok ? 'counted' : r.reason).toBe('line_break');
+        if (!r.ok) expect(r.detail).toContain(`at byte ${firstBreakByte(data)})`);
+        // The same event, compact, is counted: only the line breaks decide.
+        expect(validateRecord(Buffer.from(JSON.stringify(e)), { arrivalMs, maxFutureSkewMs: SKEW }).ok).toBe(
+          true,
+        );
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a line break anywhere in a valid event (between tokens or inside a string) is line_break', () => {
+    fc.assert(
+      fc.property(event, fc.nat(), lineEnd, (e, at, eol) => {
+        const compact = JSON.stringify(e);
+        const i = at % (compact.length + 1);
+        const data = Buffer.from(compact.slice(0, i) + eol + compact.slice(i));
+        const r = validateRecord(data, { arrivalMs, maxFutureSkewMs: SKEW });
+        expect(r.ok ? 'counted' : r.reason).toBe('line_break');
+        if (!r.ok) expect(r.detail).toContain(`at byte ${firstBreakByte(data)})`);
+      }),
+      { numRuns: 500 },
     );
   });
 });
