@@ -6,7 +6,8 @@
  * The objects are fetched through the S3 API (the running local pipeline's s3rver, or any
  * S3-compatible endpoint) into a temporary directory laid out like the archive
  * (`<table>/year=…/month=…/day=…/hour=…/`), gunzipped, one record a line:
- *  - raw objects in the newline-delimited format are split on `\n`; objects of the old format
+ *  - raw objects in the newline-delimited format are split into lines at CRLF, CR or LF (as Athena's
+ *    text reader splits them); objects of the old format
  *    (records run together, no delimiter) are split at the top-level JSON boundaries, so old
  *    archives still read (a malformed record glued to its neighbour stays one line, as it is one
  *    blob in the object);
@@ -102,11 +103,17 @@ function splitTop(s: string): string[] {
 /**
  * The records of a raw object: lines of the newline-delimited format, or the top-level JSON
  * values of the old format (records run together). Old objects never end in `\n` (Firehose
- * appended nothing); new ones always do.
+ * appended nothing); new ones always do. Lines end as Hadoop's LineReader (Athena's text tables)
+ * ends them — at CRLF, CR or LF — so a record with line breaks of its own (pretty-printed JSON, a
+ * `line_break` dead letter) is the same fragments here as on AWS.
  */
 export function splitRawRecords(text: string): string[] {
   if (text === '') return [];
-  if (text.endsWith('\n')) return text.slice(0, -1).split('\n');
+  if (text.endsWith('\n')) {
+    const lines = text.split(LINE_BREAK);
+    lines.pop(); // the '' after the last line's terminator
+    return lines;
+  }
   const out: string[] = [];
   let depth = 0;
   let inString = false;
@@ -131,6 +138,8 @@ export function splitRawRecords(text: string): string[] {
   if (start < text.length) out.push(text.slice(start));
   return out;
 }
+
+const LINE_BREAK = /\r\n|\r|\n/;
 
 const SQL_PATH = (p: string): string => `'${p.replace(/'/g, "''")}'`;
 

@@ -58,6 +58,10 @@ export interface DialectSql {
   materialized: string;
   /** A comma-separated text → array of its pieces. */
   split(expr: string): string;
+  /** Base64 → the text of its bytes as UTF-8 (NULL where they are not, in DuckDB; U+FFFD in Trino). */
+  textOfBase64(expr: string): string;
+  /** A text → its lines as a line reader splits them (on CRLF, CR and LF; empty ones kept). */
+  splitLines(expr: string): string;
 }
 
 const CELL_FIELDS = [
@@ -71,6 +75,15 @@ const CELL_FIELDS = [
   'max_amount',
 ] as const;
 
+/**
+ * A line break as Hadoop's LineReader (Athena's text tables) splits on: CRLF, CR or LF. The local
+ * engine splits raw objects the same way (src/local/query-engine.ts splitRawRecords).
+ */
+const LINE_BREAK = '\\r\\n|\\r|\\n';
+
+/** True when the text holds a CR or LF (strpos and chr: the same in both dialects). */
+const holdsLineBreak = (e: string): string => `(strpos(${e}, chr(10)) > 0 OR strpos(${e}, chr(13)) > 0)`;
+
 export const DIALECTS: Readonly<Record<Dialect, DialectSql>> = {
   duckdb: {
     regexLike: (e, p) => `regexp_full_match(${e}, '${p}')`,
@@ -82,6 +95,8 @@ export const DIALECTS: Readonly<Record<Dialect, DialectSql>> = {
     base64: (e) => `to_base64(encode(${e}))`,
     materialized: 'MATERIALIZED ',
     split: (e) => `string_split(${e}, ',')`,
+    textOfBase64: (e) => `try(decode(from_base64(${e})))`,
+    splitLines: (e) => `regexp_split_to_array(${e}, '${LINE_BREAK}')`,
   },
   trino: {
     regexLike: (e, p) => `regexp_like(${e}, '${p}')`,
@@ -93,6 +108,8 @@ export const DIALECTS: Readonly<Record<Dialect, DialectSql>> = {
     base64: (e) => `to_base64(to_utf8(${e}))`,
     materialized: '',
     split: (e) => `split(${e}, ',')`,
+    textOfBase64: (e) => `try(from_utf8(from_base64(${e})))`,
+    splitLines: (e) => `regexp_split(${e}, '${LINE_BREAK}')`,
   },
 };
 
@@ -414,9 +431,13 @@ ORDER BY copies DESC, transaction_id`;
 }
 
 /**
- * The accounting identity over the range, one row per finding (none: it holds). Every raw record is
- * in exactly one place: a dead letter (byte-equal to its data_base64), counted in an aggregate, or
- * missing. Per (window, currency), the raw totals of the counted records equal the merged aggregates.
+ * The accounting identity over the range, one row per finding (none: it holds). Every raw line is
+ * in exactly one place: a dead letter (byte-equal to its data_base64, or — for a dead letter whose
+ * bytes hold line breaks, which the archive stores as several lines — byte-equal to one of its
+ * non-empty lines), counted in an aggregate, or missing. Copies are matched as multisets, so a line
+ * such as `}` that several multi-line dead letters share is accounted for as often as they hold it;
+ * when such a line is short, every dead letter holding it is reported (each is given only what the
+ * others leave), so a missing line is never hidden behind its twins. Per (window, currency), the raw totals of the counted records equal the merged aggregates.
  * kind:
  *  - `cell_mismatch`: raw count/total ≠ merged (window_start, currency, raw_count, raw_total,
  *    merged_count, merged_total) — records missing from the aggregates, or aggregates with no raw record;
@@ -424,7 +445,10 @@ ORDER BY copies DESC, transaction_id`;
  *  - `dead_letter_without_raw`: a dead letter whose bytes are not in the raw archive (detail: base64);
  *  - `undecided`: the merge rule cannot decide here (detail: kind, shard and sequence range);
  *  - `dead_letter_reason`: dead letters read, per reason (currency: the reason, raw_count: how many).
- * Plus one `summary` row: raw records, dead-lettered, counted, unaccounted.
+ * Plus one `summary` row: raw lines (raw_count), dead-lettered (merged_count), and in detail
+ * `counted/unaccounted/fragments` (fragments: dead-lettered lines that are lines of a multi-line
+ * dead letter). A dead letter counts as having its raw record (dead_letter_reason) when every one of
+ * its lines is in the archive as often as the dead letters hold it.
  */
 export function reconcileSql(dialect: Dialect, o: RawQueryOptions): string {
   const d = DIALECTS[dialect];
@@ -437,15 +461,44 @@ dl AS ${d.materialized}(
     SELECT DISTINCT shard_id, sequence_number, data_base64, reason FROM dead_letters WHERE ${dlPf}
   ) x GROUP BY data_base64, reason
 ),
+dl_text AS (SELECT data_base64, reason, n, ${d.textOfBase64('data_base64')} AS txt FROM dl),
+dl_lines AS ${d.materialized}(
+  SELECT data_base64, reason, n, lb64, multi, count(*) AS occ FROM (
+    SELECT data_base64, reason, n, data_base64 AS lb64, 0 AS multi FROM dl_text
+    WHERE data_base64 <> '' AND (txt IS NULL OR NOT ${holdsLineBreak('txt')})
+    UNION ALL
+    SELECT x.data_base64, x.reason, x.n, ${d.base64('t.l')} AS lb64, 1 AS multi
+    FROM dl_text x CROSS JOIN UNNEST(${d.splitLines('x.txt')}) AS t(l)
+    WHERE x.txt IS NOT NULL AND ${holdsLineBreak('x.txt')} AND t.l <> ''
+  ) y GROUP BY data_base64, reason, n, lb64, multi
+),
+offered AS ${d.materialized}(
+  SELECT lb64, sum(n * occ) AS n, sum(multi * n * occ) AS frag_n FROM dl_lines GROUP BY lb64
+),
 raw_by_bytes AS ${d.materialized}(
   SELECT b64, min(line) AS line, count(*) AS n, min(currency) AS currency, min(amount) AS amount,
     min(window_ms) AS window_ms, min(ts) AS ts
   FROM raw_in GROUP BY b64
 ),
 placed AS ${d.materialized}(
-  SELECT r.b64, r.line, r.n AS raw_n, coalesce(x.n, 0) AS dead_n, r.currency, r.amount, r.window_ms,
+  SELECT r.b64, r.line, r.n AS raw_n, coalesce(x.n, 0) AS dead_n, least(r.n, coalesce(x.frag_n, 0)) AS frag_n,
+    r.currency, r.amount, r.window_ms,
     CASE WHEN r.currency IS NULL OR r.amount IS NULL OR r.window_ms IS NULL THEN 0 ELSE 1 END AS parses
-  FROM raw_by_bytes r LEFT JOIN (SELECT data_base64, sum(n) AS n FROM dl GROUP BY data_base64) x ON x.data_base64 = r.b64
+  FROM raw_by_bytes r LEFT JOIN offered x ON x.lb64 = r.b64
+),
+dl_present AS (
+  SELECT l.data_base64, l.reason, max(l.n) AS n,
+    min(greatest(0, least(l.n, CAST(floor((coalesce(r.n, 0) - (x.n - l.n * l.occ)) / l.occ) AS bigint)))) AS present
+  FROM dl_lines l JOIN offered x ON x.lb64 = l.lb64 LEFT JOIN raw_by_bytes r ON r.b64 = l.lb64
+  GROUP BY l.data_base64, l.reason
+),
+dl_data_present AS (
+  SELECT l.data_base64, max(l.n) AS n,
+    min(greatest(0, least(l.n, CAST(floor((coalesce(r.n, 0) - (x.n - l.n * l.occ)) / l.occ) AS bigint)))) AS present
+  FROM (
+    SELECT data_base64, lb64, sum(n) AS n, max(occ) AS occ FROM dl_lines GROUP BY data_base64, lb64
+  ) l JOIN offered x ON x.lb64 = l.lb64 LEFT JOIN raw_by_bytes r ON r.b64 = l.lb64
+  GROUP BY l.data_base64
 ),
 counted AS (
   SELECT window_ms, currency, sum(raw_n - least(raw_n, dead_n)) AS cnt,
@@ -476,10 +529,8 @@ findings AS (
   FROM placed WHERE parses = 0 AND raw_n > dead_n
   UNION ALL
   SELECT 'dead_letter_without_raw', CAST(NULL AS bigint), CAST(NULL AS varchar), CAST(NULL AS bigint),
-    CAST(NULL AS decimal(38,9)), CAST(NULL AS bigint), CAST(NULL AS decimal(38,9)), x.data_base64
-  FROM (SELECT data_base64, sum(n) AS n FROM dl GROUP BY data_base64) x
-  LEFT JOIN raw_by_bytes r ON r.b64 = x.data_base64
-  WHERE coalesce(r.n, 0) < x.n
+    CAST(NULL AS decimal(38,9)), CAST(NULL AS bigint), CAST(NULL AS decimal(38,9)), data_base64
+  FROM dl_data_present WHERE present < n
   UNION ALL
   SELECT DISTINCT 'undecided', CAST(NULL AS bigint), CAST(NULL AS varchar), CAST(NULL AS bigint),
     CAST(NULL AS decimal(38,9)), CAST(NULL AS bigint), CAST(NULL AS decimal(38,9)),
@@ -488,16 +539,16 @@ findings AS (
   JOIN nodes lo_n ON lo_n.nk = po.lo_key
   JOIN nodes hi_n ON hi_n.nk = po.hi_key
   UNION ALL
-  SELECT 'dead_letter_reason', CAST(NULL AS bigint), dl.reason, sum(least(dl.n, coalesce(r.n, 0))),
+  SELECT 'dead_letter_reason', CAST(NULL AS bigint), reason, sum(present),
     CAST(NULL AS decimal(38,9)), CAST(NULL AS bigint), CAST(NULL AS decimal(38,9)), CAST(NULL AS varchar)
-  FROM dl LEFT JOIN raw_by_bytes r ON r.b64 = dl.data_base64
-  GROUP BY dl.reason HAVING sum(least(dl.n, coalesce(r.n, 0))) > 0
+  FROM dl_present GROUP BY reason HAVING sum(present) > 0
   UNION ALL
   SELECT 'summary', CAST(NULL AS bigint), CAST(NULL AS varchar),
     coalesce(sum(raw_n), 0), CAST(NULL AS decimal(38,9)),
     coalesce(sum(least(raw_n, dead_n)), 0), CAST(NULL AS decimal(38,9)),
     CAST(coalesce(sum(CASE WHEN parses = 1 THEN raw_n - least(raw_n, dead_n) ELSE 0 END), 0) AS varchar)
       || '/' || CAST(coalesce(sum(CASE WHEN parses = 0 THEN raw_n - least(raw_n, dead_n) ELSE 0 END), 0) AS varchar)
+      || '/' || CAST(coalesce(sum(frag_n), 0) AS varchar)
   FROM placed
 )
 SELECT kind, window_ms, currency, raw_count, raw_total, merged_count, merged_total, detail

@@ -217,7 +217,11 @@ describe('validateRecord fuzz (fast-check): never throws, always a known reason 
 
 describe('line breaks (fast-check): a record the archive would split is never counted', () => {
   const event = fc.record({
-    transaction_id: fc.string({ minLength: 1, maxLength: 20, unit: fc.constantFrom('T', 'X', '9', 'é', '東') }),
+    transaction_id: fc.string({
+      minLength: 1,
+      maxLength: 20,
+      unit: fc.constantFrom('T', 'X', '9', 'é', '東'),
+    }),
     amount: fc.integer({ min: 0, max: 1_000_000 }).map((c) => c / 100),
     currency: fc.constantFrom('USD', 'EUR', 'BHD'),
     merchant: fc

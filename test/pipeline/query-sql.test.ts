@@ -279,15 +279,22 @@ describe('one SQL text, two dialects', () => {
   it('the Athena text uses no DuckDB-only function, the DuckDB text no Trino-only one', () => {
     for (const t of texts('trino')) {
       expect(t).not.toMatch(
-        /regexp_full_match|json_valid|to_json\(|epoch_ms|encode\(|json_extract_string|TIMESTAMPTZ|u\.c\./,
+        /regexp_full_match|json_valid|to_json\(|epoch_ms|encode\(|json_extract_string|TIMESTAMPTZ|u\.c\.|regexp_split_to_array|regexp_matches|\bdecode\(/,
       );
       expect(t).toMatch(/WITH RECURSIVE|WITH raw_parsed/);
     }
     for (const t of texts('duckdb')) {
       expect(t).not.toMatch(
-        /regexp_like|json_format|from_iso8601|to_unixtime|json_extract_scalar|json_parse|to_utf8/,
+        /regexp_like|json_format|from_iso8601|to_unixtime|json_extract_scalar|json_parse|to_utf8|from_utf8|regexp_split\(/,
       );
     }
+  });
+  it('reconcile splits a dead letter into lines as a line reader does (CRLF, CR, LF) in both dialects', () => {
+    const split = String.raw`'\r\n|\r|\n'`;
+    expect(reconcileSql('trino', o)).toContain(`regexp_split(x.txt, ${split})`);
+    expect(reconcileSql('trino', o)).toContain('try(from_utf8(from_base64(data_base64)))');
+    expect(reconcileSql('duckdb', o)).toContain(`regexp_split_to_array(x.txt, ${split})`);
+    expect(reconcileSql('duckdb', o)).toContain('try(decode(from_base64(data_base64)))');
   });
   it('the undecided query selects every column its filter names, in both dialects (same shape)', () => {
     for (const d of ['duckdb', 'trino'] as const) {
@@ -309,4 +316,178 @@ describe('one SQL text, two dialects', () => {
     );
     expect(partitionPredicate(undefined, undefined)).toBe('TRUE');
   });
+});
+
+/**
+ * Reconcile's accounting of records with line breaks, on DuckDB over generated archives. The
+ * adversary: dead letters whose records the raw archive holds as several lines (pretty-printed
+ * with LF, CRLF or lone CRs; retried copies; single-line junk such as `}` that is also a line of
+ * the pretty ones), objects split anywhere between records — and then one raw line lost, or one
+ * stray line added. Every line must be placed exactly once, and a loss or a stray line must be
+ * reported, never hidden behind a twin line of another dead letter.
+ */
+describe('reconcile over records with line breaks (DuckDB)', () => {
+  const rl = { fromMs: Date.UTC(2024, 0, 15, 10), toMs: Date.UTC(2024, 0, 15, 11), windowMs: 60_000 };
+  let lroot: string;
+  let ldir: string;
+  let le: LocalEngine;
+  let lrun = 0;
+  beforeAll(async () => {
+    lroot = mkdtempSync(join(tmpdir(), 'paypipe-sql-lines-'));
+    ldir = join(lroot, 'tables');
+    mkdirSync(ldir);
+    le = await openEngineOver(tables, ldir);
+  });
+  afterAll(() => {
+    le?.close();
+    rmSync(lroot, { recursive: true, force: true });
+  });
+
+  /**
+   * The raw archive (`raw`: records, each followed by Firehose's newline, in objects split at the
+   * record ends `cuts` pick) and the dead letters of `records`.
+   */
+  function lay(records: readonly string[], cuts: readonly number[], raw: readonly string[] = records): void {
+    for (const t of ['raw_lines', 'dead_letters']) {
+      rmSync(join(ldir, t), { recursive: true, force: true });
+      const empty = join(ldir, t, 'year=1970', 'month=01', 'day=01', 'hour=00');
+      mkdirSync(empty, { recursive: true });
+      writeFileSync(join(empty, 'empty.json'), '');
+    }
+    const points = [...new Set([...cuts.map((c) => c % raw.length), raw.length])].sort((x, y) => x - y);
+    let last = 0;
+    for (const at of points) {
+      if (at === last) continue;
+      const body = raw
+        .slice(last, at)
+        .map((r) => `${r}\n`)
+        .join('');
+      addObject(
+        ldir,
+        'raw_lines',
+        `data/year=2024/month=01/day=15/hour=10/raw-${lrun}-${at}.json.gz`,
+        gzipSync(body),
+      );
+      last = at;
+    }
+    const dls = records.map((r, i) =>
+      JSON.stringify({
+        reason: /[\r\n]/.test(r) ? 'line_break' : 'not_json',
+        detail: 'x',
+        shard_id: 'shardId-000000000000',
+        sequence_number: String(1000 + i),
+        partition_key: 'k',
+        approximate_arrival_timestamp: 1705312800,
+        data_base64: Buffer.from(r).toString('base64'),
+      }),
+    );
+    addObject(
+      ldir,
+      'dead_letters',
+      `dead-letters/year=2024/month=01/day=15/hour=10/dl-${lrun}.ndjson`,
+      Buffer.from(`${dls.join('\n')}\n`),
+    );
+    lrun++;
+  }
+
+  const findings = async () => {
+    const rows = (await le.query(reconcileSql('duckdb', rl))).rows;
+    const summary = rows.find((r) => r.kind === 'summary');
+    const [counted, unaccounted, fragments] = String(summary?.detail).split('/').map(Number);
+    return {
+      raw: Number(summary?.raw_count),
+      dead: Number(summary?.merged_count),
+      counted,
+      unaccounted,
+      fragments,
+      withoutRaw: rows.filter((r) => r.kind === 'dead_letter_without_raw').length,
+      stray: rows.filter((r) => r.kind === 'unaccounted').map((r) => String(r.detail)),
+      reasons: Object.fromEntries(
+        rows
+          .filter((r) => r.kind === 'dead_letter_reason')
+          .map((r) => [String(r.currency), Number(r.raw_count)]),
+      ),
+      mismatches: rows.filter((r) => r.kind === 'cell_mismatch').length,
+    };
+  };
+
+  const ev = fc.record({
+    transaction_id: fc.stringMatching(/^[A-Z0-9]{1,8}$/),
+    amount: fc.integer({ min: 0, max: 99_999 }).map((c) => c / 100),
+    currency: fc.constantFrom('USD', 'EUR'),
+    merchant: fc.constantFrom('Amazon', 'Café 東京'),
+    event_timestamp: fc.constant(Date.UTC(2024, 0, 15, 10, 5)),
+  });
+  const record = fc.oneof(
+    fc
+      .tuple(ev, fc.constantFrom('\n', '\r\n', '\r'), fc.constantFrom(2, 4, '\t'))
+      .map(([e, eol, ind]) => JSON.stringify(e, null, ind).replace(/\n/g, eol)),
+    ev.map((e) => `${JSON.stringify(e)}\n`),
+    fc.constantFrom('}', '{', '  "currency": "USD",', 'junk'),
+  );
+  const lines = (r: string): string[] => r.split(/\r\n|\r|\n/).filter((l) => l !== '');
+
+  it('every line is placed once; a lost line or a stray one is reported', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .array(record, { minLength: 1, maxLength: 12 })
+          .chain((rs) =>
+            fc.tuple(
+              fc.constant(rs),
+              fc.array(fc.nat(), { maxLength: 4 }),
+              fc.nat(),
+              fc.subarray([...rs], { maxLength: Math.min(2, rs.length) }),
+            ),
+          ),
+        async ([base, cuts, pick, again]) => {
+          const records = [...base, ...again]; // retried copies
+          const all = records.flatMap(lines);
+          const multiLines = records.filter((r) => /[\r\n]/.test(r)).flatMap(lines).length;
+          lay(records, cuts);
+          const ok = await findings();
+          expect(ok.stray).toEqual([]);
+          expect(ok.withoutRaw).toBe(0);
+          expect(ok.mismatches).toBe(0);
+          expect(ok).toMatchObject({
+            raw: all.length,
+            dead: all.length,
+            counted: 0,
+            unaccounted: 0,
+            fragments: multiLines,
+          });
+          expect(Object.values(ok.reasons).reduce((a, b) => a + b, 0)).toBe(
+            records.filter((r) => lines(r).length > 0).length,
+          );
+
+          // One raw line lost (a damaged object): some dead letter is reported without its raw record.
+          const lost = all[pick % all.length] as string;
+          const at = records.findIndex((r) => lines(r).includes(lost));
+          const parts = (records[at] as string).split(/(\r\n|\r|\n)/);
+          const li = parts.indexOf(lost);
+          parts.splice(
+            li === parts.length - 1 && li > 0 ? li - 1 : li,
+            li === 0 && parts.length === 1 ? 1 : 2,
+          );
+          lay(
+            records,
+            cuts,
+            records.map((r, k) => (k === at ? parts.join('') : r)),
+          );
+          const gone = await findings();
+          expect(gone.withoutRaw).toBeGreaterThan(0);
+          expect(gone.raw).toBe(all.length - 1);
+
+          // One stray copy of a line: unaccounted and named — or, when the line is a whole payment
+          // (a record that only had a newline at its end), counted, so its window no longer matches.
+          lay(records, cuts, [...records, lost]);
+          const extra = await findings();
+          if (lost.startsWith('{"transaction_id"')) expect(extra.mismatches).toBe(1);
+          else expect(extra.stray).toEqual([lost]);
+          expect(extra.withoutRaw).toBe(0);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  }, 120_000);
 });

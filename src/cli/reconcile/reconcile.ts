@@ -27,7 +27,12 @@ export interface ReconcileReport {
   target: 'aws' | 'local';
   range: { from: string; to: string };
   ok: boolean;
-  records: { raw: number; counted: number; deadLetters: number; unaccounted: number };
+  /**
+   * Raw lines read: counted, dead letters or unaccounted. A record with line breaks of its own (a
+   * `line_break` dead letter) is several lines of the archive: `fragments` of the deadLetters are
+   * such lines, each matched to one of the lines of its dead letter.
+   */
+  records: { raw: number; counted: number; deadLetters: number; unaccounted: number; fragments: number };
   /** No raw record in the range (yet): nothing was checked, so `ok` says nothing. */
   noRawRecords: boolean;
   /** The raw Firehose buffer, s: how long a record sent may take to reach the archive. */
@@ -93,7 +98,7 @@ export async function runReconcile(
       target: backend.target.kind,
       range: { from: new Date(range.fromMs).toISOString(), to: new Date(range.toMs).toISOString() },
       ok: true,
-      records: { raw: 0, counted: 0, deadLetters: 0, unaccounted: 0 },
+      records: { raw: 0, counted: 0, deadLetters: 0, unaccounted: 0, fragments: 0 },
       noRawRecords: false,
       rawBufferSeconds: c.firehose.raw.bufferIntervalSeconds,
       deadLetterReasons: {},
@@ -116,12 +121,13 @@ export async function runReconcile(
     for (const r of found.rows) {
       switch (r.kind) {
         case 'summary': {
-          const [counted, unaccounted] = str(r.detail).split('/');
+          const [counted, unaccounted, fragments] = str(r.detail).split('/');
           report.records = {
             raw: num(r.raw_count),
             deadLetters: num(r.merged_count),
             counted: num(counted),
             unaccounted: num(unaccounted),
+            fragments: num(fragments),
           };
           break;
         }
@@ -227,6 +233,12 @@ export function renderReconcile(r: ReconcileReport, style: Style): string {
   out.push(
     `${style.bold('Raw records')} ${r.range.from} → ${r.range.to} (${r.engine}): ${rc.raw} = ${rc.counted} counted + ${rc.deadLetters} dead letters + ${rc.unaccounted} unaccounted`,
   );
+  if (rc.fragments > 0)
+    out.push(
+      style.dim(
+        `  ${plural(rc.fragments, 'line')} of the dead letters ${rc.fragments === 1 ? 'is a line' : 'are lines'} of records that hold line breaks (line_break: the archive stores them as several lines)`,
+      ),
+    );
   const reasons = Object.entries(r.deadLetterReasons).sort((a, b) => b[1] - a[1]);
   if (reasons.length > 0)
     out.push(style.dim(`  dead letters by reason: ${reasons.map(([k, v]) => `${k} ${v}`).join(', ')}`));

@@ -241,6 +241,7 @@ describe('paypipe reconcile --local', () => {
       deadLetters: sent.malformed,
       counted: sent.events,
       unaccounted: 0,
+      fragments: 0,
     });
     expect(r.duplicates.length).toBe(sent.duplicateIds);
     expect(Object.values(r.deadLetterReasons).reduce((a, b) => a + b, 0)).toBe(sent.malformed);

@@ -89,7 +89,7 @@ describe('reconcile report lists', () => {
     ok: unaccounted === 0,
     noRawRecords: false,
     rawBufferSeconds: 60,
-    records: { raw: 100 + unaccounted, counted: 100, deadLetters: 0, unaccounted },
+    records: { raw: 100 + unaccounted, counted: 100, deadLetters: 0, unaccounted, fragments: 0 },
     deadLetterReasons: {},
     mismatches: [],
     pending: [],
