@@ -125,12 +125,12 @@ describe('paypipe reconcile on AWS (Athena)', () => {
           '30.000',
           null,
         ],
-        ['summary', null, null, '10', null, '2', null, '8/0'],
+        ['summary', null, null, '10', null, '2', null, '8/0/2'],
       ],
     );
     const r = await runReconcile(flags as never, captureIo().io, NOW);
     expect(athena.commandCalls(StartQueryExecutionCommand)).toHaveLength(2); // identity + duplicates
-    expect(r.records).toEqual({ raw: 10, deadLetters: 2, counted: 8, unaccounted: 0 });
+    expect(r.records).toEqual({ raw: 10, deadLetters: 2, counted: 8, unaccounted: 0, fragments: 2 });
     expect(r.ok).toBe(false);
     expect(failureOf(r)?.message).toContain('2024-11-15T11:05:00.000Z EUR: raw 4 (40) vs aggregates 3 (30)');
   });
