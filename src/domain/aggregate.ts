@@ -116,16 +116,21 @@ export class BatchAggregator {
 
   /** Adds an event; false (nothing changed) when its cell's total would pass MAX_TOTAL_MINOR. */
   add(e: PaymentEvent): boolean {
-    const start = windowStartMs(e.event_timestamp, this.widthMs);
+    return this.addAmount(e.event_timestamp, e.currency, e.amountMinor);
+  }
+
+  /** add() from the three figures it reads (the aggregator's fast path has no event object). */
+  addAmount(eventTimestamp: number, currency: string, amountMinor: number): boolean {
+    const start = windowStartMs(eventTimestamp, this.widthMs);
     let byCurrency = this.byWindow.get(start);
     if (byCurrency === undefined) {
       byCurrency = new Map();
       this.byWindow.set(start, byCurrency);
     }
-    const t = byCurrency.get(e.currency);
-    const m = e.amountMinor;
+    const t = byCurrency.get(currency);
+    const m = amountMinor;
     if (t === undefined) {
-      byCurrency.set(e.currency, { count: 1, totalMinor: m, minMinor: m, maxMinor: m });
+      byCurrency.set(currency, { count: 1, totalMinor: m, minMinor: m, maxMinor: m });
       this.cellCount++;
       return true;
     }

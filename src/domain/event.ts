@@ -9,8 +9,8 @@
  * its text, and a repeated key is rejected with its own reason.
  */
 import { Buffer, isUtf8 } from 'node:buffer';
-import { currencyExponent } from './currency.js';
-import { toMinor, toMinorFromText } from './money.js';
+import { CURRENCY_CODES, currencyExponent } from './currency.js';
+import { MAX_AMOUNT_MINOR, toMinor, toMinorFromText } from './money.js';
 
 /** The event as producers send it. */
 export interface WireEvent {
@@ -142,7 +142,25 @@ function isBlank(s: string): boolean {
   return s.trim() === '';
 }
 
+/**
+ * Validates one raw record: the compact reader first (one pass over the bytes, no text, no
+ * JSON.parse; it accepts only what it fully verifies), and anything it does not accept goes the
+ * full way (validateRecordFull), which decides and words every rejection. Both give the same
+ * answer for every input (test/domain/event-fast-path.test.ts).
+ */
 export function validateRecord(data: Uint8Array, ctx: ValidationContext): ValidationResult {
+  const c = scratchRecord;
+  if (readCompactRecord(data, data.byteLength, ctx.arrivalMs, ctx.maxFutureSkewMs, c)) {
+    return { ok: true, event: compactEvent(data, c) };
+  }
+  return validateRecordFull(data, ctx);
+}
+
+/**
+ * The full validation: any JSON the record may hold (escapes, reordered or extra keys, nested
+ * values, exponent amounts, Unicode), and the reason for every rejection.
+ */
+export function validateRecordFull(data: Uint8Array, ctx: ValidationContext): ValidationResult {
   if (data.byteLength > MAX_RECORD_BYTES) {
     return reject('record_too_large', `record is ${data.byteLength} bytes, the limit is ${MAX_RECORD_BYTES}`);
   }
@@ -442,6 +460,287 @@ function nestedEnd(t: string, i: number): number {
     }
     j++;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The compact reader: the aggregator's fast path.
+//
+// A producer's record is almost always the compact five-field object serializeEvent writes. For
+// that shape one pass over the bytes can check everything validateRecordFull checks, without the
+// text, JSON.parse's object or any string: each of the five keys exactly once (any order, spelled
+// without escapes, no other key), spaces only as whitespace, transaction_id and merchant printable
+// ASCII with no escapes (so no control character, no invalid UTF-8, and their length is their byte
+// count), a known currency of three capitals, a plain decimal amount of at most 15 digits with no
+// more decimals than its currency has (trailing zeros aside) and within the per-payment limit, and
+// a whole event_timestamp within the accepted range. Anything else — a byte it does not expect,
+// a value out of range, a record that would be rejected — returns false and the full path decides,
+// so the compact reader never rejects and never words a reason: it cannot disagree with the full
+// path about why. Line breaks (\n, \r), tabs and every other control byte are outside its grammar.
+// ---------------------------------------------------------------------------------------------
+
+/** What the compact reader found: the numbers, the currency and where the two strings are. */
+export interface CompactRecord {
+  amount: number;
+  amountMinor: number;
+  currency: string;
+  event_timestamp: number;
+  /** transaction_id's bytes: [idStart, idEnd) (printable ASCII, no escapes). */
+  idStart: number;
+  idEnd: number;
+  /** merchant's bytes: [merchantStart, merchantEnd). */
+  merchantStart: number;
+  merchantEnd: number;
+}
+
+export const newCompactRecord = (): CompactRecord => ({
+  amount: 0,
+  amountMinor: 0,
+  currency: '',
+  event_timestamp: 0,
+  idStart: 0,
+  idEnd: 0,
+  merchantStart: 0,
+  merchantEnd: 0,
+});
+
+const scratchRecord = newCompactRecord();
+
+/**
+ * The known currencies by their three bytes (A–Z), so the reader finds the code's string and
+ * exponent with one integer-keyed lookup and builds no string.
+ */
+const CURRENCY_BY_BYTES: ReadonlyMap<number, { code: string; exponent: number }> = new Map(
+  CURRENCY_CODES.filter((c) => /^[A-Z]{3}$/.test(c)).map((code) => [
+    (code.charCodeAt(0) << 16) | (code.charCodeAt(1) << 8) | code.charCodeAt(2),
+    { code, exponent: currencyExponent(code) as number },
+  ]),
+);
+
+const POW10 = [
+  1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000, 1e10, 1e11, 1e12,
+  1e13, 1e14, 1e15,
+];
+
+// Which key a member is: bit flags, so a repeated key is seen with one test.
+const K_ID = 1;
+const K_AMOUNT = 2;
+const K_CURRENCY = 4;
+const K_MERCHANT = 8;
+const K_TS = 16;
+const K_ALL = 31;
+
+/**
+ * The key starting at `i` (just past its opening quote) when it is one of the five written
+ * plainly and closed by a quote; 0 otherwise. Compared byte by byte: no string is built.
+ */
+function keyAt(b: Uint8Array, i: number, n: number): number {
+  const c = b[i];
+  if (c === 116) return matches(b, i, n, TRANSACTION_ID) ? K_ID : 0;
+  if (c === 97) return matches(b, i, n, AMOUNT) ? K_AMOUNT : 0;
+  if (c === 99) return matches(b, i, n, CURRENCY) ? K_CURRENCY : 0;
+  if (c === 109) return matches(b, i, n, MERCHANT) ? K_MERCHANT : 0;
+  if (c === 101) return matches(b, i, n, EVENT_TIMESTAMP) ? K_TS : 0;
+  return 0;
+}
+
+const bytesOf = (s: string): Uint8Array => new TextEncoder().encode(s);
+// Each with its closing quote, so a longer key with the same start does not match.
+const TRANSACTION_ID = bytesOf('transaction_id"');
+const AMOUNT = bytesOf('amount"');
+const CURRENCY = bytesOf('currency"');
+const MERCHANT = bytesOf('merchant"');
+const EVENT_TIMESTAMP = bytesOf('event_timestamp"');
+const KEY_LENGTH: Record<number, number> = {
+  [K_ID]: TRANSACTION_ID.length,
+  [K_AMOUNT]: AMOUNT.length,
+  [K_CURRENCY]: CURRENCY.length,
+  [K_MERCHANT]: MERCHANT.length,
+  [K_TS]: EVENT_TIMESTAMP.length,
+};
+
+function matches(b: Uint8Array, i: number, n: number, key: Uint8Array): boolean {
+  if (i + key.length > n) return false;
+  for (let k = 0; k < key.length; k++) if (b[i + k] !== key[k]) return false;
+  return true;
+}
+
+/**
+ * Index of the closing quote of a string value whose bytes start at `i`, when every byte before
+ * it is printable ASCII other than `\`; -1 otherwise (an escape, a control byte, a non-ASCII
+ * byte, or no closing quote: the full path decides).
+ */
+function plainStringEnd(b: Uint8Array, i: number, n: number): number {
+  for (let j = i; j < n; j++) {
+    const c = b[j] as number;
+    if (c === 34) return j;
+    if (c < 32 || c > 126 || c === 92) return -1;
+  }
+  return -1;
+}
+
+/** True when bytes [s, e) are all spaces (blank: the full path rejects it as empty). */
+function allSpaces(b: Uint8Array, s: number, e: number): boolean {
+  for (let j = s; j < e; j++) if (b[j] !== 32) return false;
+  return true;
+}
+
+/** Where plainNumber stopped and how many decimals it read (module variables: no object per number). */
+let numEnd = 0;
+let numPlaces = 0;
+
+/**
+ * A JSON number at `i` without sign or exponent (`0`, `12`, `125.50`), at most 15 digits so its
+ * digits are exact as an integer: that integer (numPlaces of them decimals), or -1 when it is
+ * anything else. The byte after it is left for the caller to check.
+ */
+function plainNumber(b: Uint8Array, i: number, n: number): number {
+  let j = i;
+  let m = 0;
+  let c = b[j] as number;
+  if (c === 48) {
+    j++; // a leading 0 is the whole integer part; a digit after it is not JSON
+  } else if (c >= 49 && c <= 57) {
+    while (j < n && (c = b[j] as number) >= 48 && c <= 57) {
+      m = m * 10 + (c - 48);
+      j++;
+    }
+  } else return -1;
+  let digits = j - i;
+  let places = 0;
+  if (j < n && b[j] === 46) {
+    j++;
+    const f = j;
+    while (j < n && (c = b[j] as number) >= 48 && c <= 57) {
+      m = m * 10 + (c - 48);
+      j++;
+    }
+    places = j - f;
+    if (places === 0) return -1;
+    digits += places;
+  }
+  if (digits > 15) return -1;
+  numEnd = j;
+  numPlaces = places;
+  return m;
+}
+
+/**
+ * Reads bytes [0, n) of `b` as the compact five-field record and writes what it found into `out`.
+ * true: validateRecordFull accepts this record with exactly these values (the strings are the
+ * bytes at out's offsets). false: not that shape, or not valid; ask validateRecordFull. Allocates
+ * nothing.
+ */
+export function readCompactRecord(
+  b: Uint8Array,
+  n: number,
+  arrivalMs: number,
+  maxFutureSkewMs: number,
+  out: CompactRecord,
+): boolean {
+  if (n > MAX_RECORD_BYTES) return false;
+  let i = 0;
+  while (i < n && b[i] === 32) i++;
+  if (b[i] !== 123) return false;
+  i++;
+  let seen = 0;
+  for (;;) {
+    while (i < n && b[i] === 32) i++;
+    if (b[i] !== 34) return false;
+    i++;
+    const key = keyAt(b, i, n);
+    if (key === 0 || (seen & key) !== 0) return false;
+    seen |= key;
+    i += KEY_LENGTH[key] as number;
+    while (i < n && b[i] === 32) i++;
+    if (b[i] !== 58) return false;
+    i++;
+    while (i < n && b[i] === 32) i++;
+    if (i >= n) return false;
+    if (key === K_ID || key === K_MERCHANT || key === K_CURRENCY) {
+      if (b[i] !== 34) return false;
+      const s = i + 1;
+      const e = plainStringEnd(b, s, n);
+      if (e === -1) return false;
+      if (key === K_CURRENCY) {
+        if (e - s !== 3) return false;
+        const cur = CURRENCY_BY_BYTES.get(
+          ((b[s] as number) << 16) | ((b[s + 1] as number) << 8) | (b[s + 2] as number),
+        );
+        if (cur === undefined) return false;
+        out.currency = cur.code;
+        currencyExp = cur.exponent;
+      } else if (key === K_ID) {
+        if (e === s || e - s > MAX_TRANSACTION_ID_LENGTH || allSpaces(b, s, e)) return false;
+        out.idStart = s;
+        out.idEnd = e;
+      } else {
+        if (e === s || e - s > MAX_MERCHANT_LENGTH || allSpaces(b, s, e)) return false;
+        out.merchantStart = s;
+        out.merchantEnd = e;
+      }
+      i = e + 1;
+    } else if (key === K_AMOUNT) {
+      const m = plainNumber(b, i, n);
+      if (m === -1) return false;
+      // The double JSON.parse gives: m and 10^places are exact (≤ 15 digits, places ≤ 15), and one
+      // IEEE division of exact operands is correctly rounded, as JSON.parse's reading is.
+      out.amount = m / (POW10[numPlaces] as number);
+      amountDigits = m;
+      amountPlaces = numPlaces;
+      i = numEnd;
+    } else {
+      const m = plainNumber(b, i, n);
+      if (m === -1 || numPlaces !== 0) return false;
+      if (m < MIN_EVENT_TIMESTAMP_MS || m > arrivalMs + maxFutureSkewMs) return false;
+      out.event_timestamp = m;
+      i = numEnd;
+    }
+    while (i < n && b[i] === 32) i++;
+    const c = b[i];
+    if (c === 44) {
+      i++;
+      continue;
+    }
+    if (c !== 125 || seen !== K_ALL) return false;
+    i++;
+    break;
+  }
+  while (i < n && b[i] === 32) i++;
+  if (i !== n) return false;
+  // The amount in minor units (currency and amount may come in either order): trailing zeros
+  // are not precision, any other decimal past the currency's is (the full path rejects it).
+  const exponent = currencyExp;
+  let m = amountDigits;
+  let places = amountPlaces;
+  while (places > exponent && m % 10 === 0) {
+    m /= 10;
+    places--;
+  }
+  if (places > exponent) return false;
+  const minor = m * (POW10[exponent - places] as number);
+  if (minor > MAX_AMOUNT_MINOR) return false;
+  out.amountMinor = minor;
+  return true;
+}
+
+// The amount's digits and decimals and the currency's exponent, kept until both are read (they
+// may come in either order); module variables, not an object per record.
+let amountDigits = 0;
+let amountPlaces = 0;
+let currencyExp = 0;
+
+const latin1 = new TextDecoder('latin1');
+
+/** The event a compact record holds (its two strings built from their ASCII bytes). */
+export function compactEvent(b: Uint8Array, c: CompactRecord): PaymentEvent {
+  return {
+    transaction_id: latin1.decode(b.subarray(c.idStart, c.idEnd)),
+    amount: c.amount,
+    currency: c.currency,
+    merchant: latin1.decode(b.subarray(c.merchantStart, c.merchantEnd)),
+    event_timestamp: c.event_timestamp,
+    amountMinor: c.amountMinor,
+  };
 }
 
 /** The wire JSON of an event: exactly the five fields, stable order (no amountMinor). */
