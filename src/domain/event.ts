@@ -596,13 +596,14 @@ let numPlaces = 0;
 function plainNumber(b: Uint8Array, i: number, n: number): number {
   let j = i;
   let m = 0;
-  let c = b[j] as number;
+  const c = b[j] as number;
   if (c === 48) {
     j++; // a leading 0 is the whole integer part; a digit after it is not JSON
   } else if (c >= 49 && c <= 57) {
-    while (j < n && (c = b[j] as number) >= 48 && c <= 57) {
-      m = m * 10 + (c - 48);
-      j++;
+    for (; j < n; j++) {
+      const d = (b[j] as number) - 48;
+      if (d < 0 || d > 9) break;
+      m = m * 10 + d;
     }
   } else return -1;
   let digits = j - i;
@@ -610,9 +611,10 @@ function plainNumber(b: Uint8Array, i: number, n: number): number {
   if (j < n && b[j] === 46) {
     j++;
     const f = j;
-    while (j < n && (c = b[j] as number) >= 48 && c <= 57) {
-      m = m * 10 + (c - 48);
-      j++;
+    for (; j < n; j++) {
+      const d = (b[j] as number) - 48;
+      if (d < 0 || d > 9) break;
+      m = m * 10 + d;
     }
     places = j - f;
     if (places === 0) return -1;
