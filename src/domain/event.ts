@@ -534,7 +534,7 @@ const K_ALL = 31;
  * plainly and closed by a quote; 0 otherwise. Compared byte by byte: no string is built.
  */
 function keyAt(b: Uint8Array, i: number, n: number): number {
-  const c = b[i];
+  const c = i < n ? b[i] : -1;
   if (c === 116) return matches(b, i, n, TRANSACTION_ID) ? K_ID : 0;
   if (c === 97) return matches(b, i, n, AMOUNT) ? K_AMOUNT : 0;
   if (c === 99) return matches(b, i, n, CURRENCY) ? K_CURRENCY : 0;
@@ -642,19 +642,20 @@ export function readCompactRecord(
   if (n > MAX_RECORD_BYTES) return false;
   let i = 0;
   while (i < n && b[i] === 32) i++;
-  if (b[i] !== 123) return false;
+  // Every read checks i < n: past n a reused buffer holds the previous record's bytes.
+  if (i >= n || b[i] !== 123) return false;
   i++;
   let seen = 0;
   for (;;) {
     while (i < n && b[i] === 32) i++;
-    if (b[i] !== 34) return false;
+    if (i >= n || b[i] !== 34) return false;
     i++;
     const key = keyAt(b, i, n);
     if (key === 0 || (seen & key) !== 0) return false;
     seen |= key;
     i += KEY_LENGTH[key] as number;
     while (i < n && b[i] === 32) i++;
-    if (b[i] !== 58) return false;
+    if (i >= n || b[i] !== 58) return false;
     i++;
     while (i < n && b[i] === 32) i++;
     if (i >= n) return false;
@@ -698,7 +699,7 @@ export function readCompactRecord(
       i = numEnd;
     }
     while (i < n && b[i] === 32) i++;
-    const c = b[i];
+    const c = i < n ? b[i] : -1;
     if (c === 44) {
       i++;
       continue;

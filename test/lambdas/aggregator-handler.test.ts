@@ -1,8 +1,10 @@
 import { KinesisClient, PutRecordsCommand, type PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand, type PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CellFigures } from '../../src/domain/aggregate.js';
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BatchAggregator, type CellFigures, renderCell } from '../../src/domain/aggregate.js';
+import { type RejectReason, validateRecordFull } from '../../src/domain/event.js';
 import { mergeRecords } from '../../src/domain/exact-merge.js';
 import { PREFIXES } from '../../src/pipeline/config.js';
 import { createAggregatorHandler, type DeadLetter } from '../../src/lambdas/aggregator-handler.js';
@@ -424,5 +426,106 @@ describe('aggregator handler', () => {
       shard: [shardName(0), shardName(1)],
       failed_shards: [shardName(1)],
     });
+  });
+});
+
+/**
+ * The handler's fast path (the compact reader over one reused decode buffer) against the full
+ * validation record by record. Adversaries: records of every shape mixed in one batch, long
+ * records (past the reused buffer) between short ones, and a short record after a long one whose
+ * bytes are still in the buffer.
+ */
+describe('aggregator handler: fast path', () => {
+  const ARRIVAL = T0 + 300_000;
+  const compact = (i: number, amount: string, currency = 'USD'): string =>
+    `{"transaction_id":"TXN${i}","amount":${amount},"currency":"${currency}","merchant":"Shop ${i % 7}","event_timestamp":${T0 + ((i * 7919) % 240_000)}}`;
+  /** Records of many shapes: compact (the fast path's), near-compact, and rejected ones. */
+  const shapes: ((i: number) => string)[] = [
+    (i) => compact(i, `${i % 500}.${String(i % 100).padStart(2, '0')}`),
+    (i) => compact(i, String(i % 9000), 'JPY'),
+    (i) => compact(i, `${i}.125`, 'BHD'),
+    (i) => JSON.stringify(JSON.parse(compact(i, '12.5')), null, 2), // line breaks
+    (i) => compact(i, '12.5').replace('"amount"', '"am\\u006funt"'), // escaped key
+    (i) => compact(i, '12.5').replace('Shop', 'Café'), // non-ASCII
+    (i) => compact(i, '1.25e1'), // exponent amount
+    (i) => compact(i, '0.1000000000000000000001'), // past a double's digits
+    (i) => compact(i, '12.5').replace('{', '{"amount":999,'), // a key written twice
+    (i) => compact(i, '1.005'), // too precise
+    (i) => compact(i, '12.5').slice(0, 20 + (i % 40)), // cut: the buffer still holds a longer record's tail
+    (i) => compact(i, '12.5').replace('Shop', 'S\u0085'), // a C1 control character
+    (i) => `${' '.repeat(50_000)}${compact(i, '7.25')}`, // past the reused buffer, then shorter ones
+  ];
+
+  it('every batch gives the same aggregates and dead letters as the full validation of each record (fast-check)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(shapes.length - 1), fc.nat(10_000)), { minLength: 1, maxLength: 25 }),
+        async (picks) => {
+          kinesisMock.reset();
+          s3Puts = [];
+          accepted = [];
+          fakeStream();
+          const texts = picks.map(([s, i]) => (shapes[s] as (i: number) => string)(i));
+          const event = kinesisEvent(texts.map((data) => ({ data, arrivalMs: ARRIVAL })));
+          const res = await handler()(event);
+          expect(res.batchItemFailures).toEqual([]);
+          // The reference: the full validation of each record, aggregated and rendered.
+          const acc = new BatchAggregator(60_000);
+          const rejects: [RejectReason, string][] = [];
+          for (const t of texts) {
+            const v = validateRecordFull(Buffer.from(t), { arrivalMs: ARRIVAL, maxFutureSkewMs: 86_400_000 });
+            if (v.ok) expect(acc.add(v.event)).toBe(true);
+            else rejects.push([v.reason, v.detail]);
+          }
+          const expected = acc.cells().map((c) => renderCell(c.windowStartMs, 60_000, c.currency, c.totals));
+          expect((accepted[0] as OutputRecord).aggregates).toEqual(expected);
+          const dead = s3Puts.flatMap((p) =>
+            String(p.Body)
+              .trimEnd()
+              .split('\n')
+              .map((l) => JSON.parse(l) as DeadLetter),
+          );
+          expect(dead.map((d) => [d.reason, d.detail])).toEqual(rejects);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('compact records never reach JSON.parse; any other shape does (the full path decides)', async () => {
+    fakeStream();
+    const parsed = vi.spyOn(JSON, 'parse');
+    try {
+      const count = () => parsed.mock.calls.filter(([t]) => String(t).includes('transaction_id')).length;
+      const event = kinesisEvent(
+        Array.from({ length: 200 }, (_, i) => ({ data: compact(i, '1.50'), arrivalMs: ARRIVAL })),
+      );
+      await handler()(event);
+      expect(count()).toBe(0);
+      expect(logLines.at(-1)).toMatchObject({ records_in: 200, valid: 200 });
+      await handler()(kinesisEvent([{ data: `${compact(1, '1.50')}\n`, arrivalMs: ARRIVAL }]));
+      expect(count()).toBe(1);
+    } finally {
+      parsed.mockRestore();
+    }
+  });
+
+  it('decoding into the reused buffer gives the bytes Buffer.from gives, for any base64-ish text', () => {
+    const scratch = Buffer.alloc(64);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 48 }).map((b) => Buffer.from(b).toString('base64')),
+          fc.uint8Array({ maxLength: 48 }).map((b) => Buffer.from(b).toString('base64').replace(/=+$/, '')),
+          fc.string({ unit: fc.constantFrom(...'ABCxyz019+/=-_ \n.'), maxLength: 64 }),
+        ),
+        (s) => {
+          scratch.fill(0xaa);
+          const n = scratch.write(s, 0, scratch.length, 'base64');
+          expect(Buffer.compare(scratch.subarray(0, n), Buffer.from(s, 'base64'))).toBe(0);
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });
