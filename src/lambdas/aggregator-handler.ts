@@ -101,6 +101,36 @@ export function shardIdOf(r: KinesisStreamRecord): string {
   return r.eventID === '' ? 'shardId-unknown' : r.eventID;
 }
 
+/**
+ * The records by shard (shardIdOf), arrival order kept within each. Records of one invoke come
+ * from one shard, so a record whose eventID starts with the previous record's shard id and a `:`
+ * joins that shard's list without a slice or a lookup (10,000 of them per invoke).
+ */
+export function groupByShard(records: readonly KinesisStreamRecord[]): Map<string, KinesisStreamRecord[]> {
+  const byShard = new Map<string, KinesisStreamRecord[]>();
+  // The previous shard id, only while it is non-empty and holds no `:` (then it is exactly what
+  // shardIdOf cuts from an eventID that starts with it and a `:`).
+  let prev = '';
+  let prevList: KinesisStreamRecord[] | undefined;
+  for (const r of records) {
+    const e = r.eventID;
+    if (prevList !== undefined && e.charCodeAt(prev.length) === 58 && e.startsWith(prev)) {
+      prevList.push(r);
+      continue;
+    }
+    const id = shardIdOf(r);
+    let list = byShard.get(id);
+    if (list === undefined) {
+      list = [r];
+      byShard.set(id, list);
+    } else list.push(r);
+    const cut = id !== '' && id.indexOf(':') === -1;
+    prev = cut ? id : '';
+    prevList = cut ? list : undefined;
+  }
+  return byShard;
+}
+
 interface ShardOutcome {
   shardId: string;
   recordsIn: number;
@@ -314,14 +344,7 @@ export function createAggregatorHandler(deps: AggregatorDeps): AggregatorHandler
     const log = deps.logger.withContext(context);
     const budget = startBudget(context?.getRemainingTimeInMillis?.() ?? DEFAULT_REMAINING_MS);
     const records = event.Records ?? [];
-    // Records of one invoke come from one shard; group anyway, keeping arrival order per shard.
-    const byShard = new Map<string, KinesisStreamRecord[]>();
-    for (const r of records) {
-      const id = shardIdOf(r);
-      const list = byShard.get(id);
-      if (list === undefined) byShard.set(id, [r]);
-      else list.push(r);
-    }
+    const byShard = groupByShard(records);
     let outcomes: ShardOutcome[];
     try {
       outcomes = await Promise.all([...byShard].map(([id, rs]) => processShard(id, rs, log, budget)));

@@ -1,5 +1,6 @@
 import { KinesisClient, PutRecordsCommand, type PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand, type PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
+import type { KinesisStreamRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -7,7 +8,12 @@ import { BatchAggregator, type CellFigures, renderCell } from '../../src/domain/
 import { type RejectReason, validateRecordFull } from '../../src/domain/event.js';
 import { mergeRecords } from '../../src/domain/exact-merge.js';
 import { PREFIXES } from '../../src/pipeline/config.js';
-import { createAggregatorHandler, type DeadLetter } from '../../src/lambdas/aggregator-handler.js';
+import {
+  createAggregatorHandler,
+  type DeadLetter,
+  groupByShard,
+  shardIdOf,
+} from '../../src/lambdas/aggregator-handler.js';
 import { createLogger } from '../../src/lambdas/lib/logger.js';
 import { eventSpec, kinesisEvent, type RecordSpec, shardName, wireEvent } from '../factories/kinesis.js';
 
@@ -523,6 +529,38 @@ describe('aggregator handler: fast path', () => {
           scratch.fill(0xaa);
           const n = scratch.write(s, 0, scratch.length, 'base64');
           expect(Buffer.compare(scratch.subarray(0, n), Buffer.from(s, 'base64'))).toBe(0);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('groupByShard', () => {
+  it('groups exactly as shardIdOf per record does, order kept, whatever the eventIDs (fast-check)', () => {
+    const part = fc.constantFrom(
+      'shardId-000000000000',
+      'shardId-000000000001',
+      ':',
+      'a',
+      '',
+      '4965',
+      'shardId-unknown',
+    );
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.array(part, { maxLength: 4 }).map((p) => p.join('')),
+          { maxLength: 30 },
+        ),
+        (ids) => {
+          const records = ids.map(
+            (eventID, i) =>
+              ({ eventID, kinesis: { sequenceNumber: String(i) } }) as unknown as KinesisStreamRecord,
+          );
+          const naive = new Map<string, KinesisStreamRecord[]>();
+          for (const r of records) naive.set(shardIdOf(r), [...(naive.get(shardIdOf(r)) ?? []), r]);
+          expect([...groupByShard(records)]).toEqual([...naive]);
         },
       ),
       { numRuns: 3000 },
