@@ -1,7 +1,9 @@
 /**
- * Validation of one raw input record (the hot path of the aggregator: JSON.parse once, one pass
- * over the top level of the text for what JSON.parse hides, then a handful of typeof checks and
- * one Map lookup).
+ * Validation of one raw input record, the hot path of the aggregator. Two ways, one answer: the
+ * compact reader (readCompactRecord) takes the usual compact five-field record in one pass over
+ * its bytes and only accepts; everything else goes the full way (validateRecordFull: JSON.parse
+ * once, one pass over the top level of the text for what JSON.parse hides, then a handful of
+ * typeof checks and one Map lookup), which decides and words every rejection.
  *
  * JSON.parse hides two things a payment cannot afford: a key written twice (the last one wins
  * silently: `{"amount":999,…,"amount":10.5}` would count 10.50) and the digits of a number past
