@@ -509,8 +509,11 @@ describe('aggregator handler: fast path', () => {
       await handler()(event);
       expect(count()).toBe(0);
       expect(logLines.at(-1)).toMatchObject({ records_in: 200, valid: 200 });
-      await handler()(kinesisEvent([{ data: `${compact(1, '1.50')}\n`, arrivalMs: ARRIVAL }]));
+      // An extra key: valid, but not the compact shape.
+      const extra = compact(1, '1.50').replace('{', '{"note":"x",');
+      await handler()(kinesisEvent([{ data: extra, arrivalMs: ARRIVAL }]));
       expect(count()).toBe(1);
+      expect(logLines.at(-1)).toMatchObject({ records_in: 1, valid: 1 });
     } finally {
       parsed.mockRestore();
     }
