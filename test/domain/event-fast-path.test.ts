@@ -422,6 +422,19 @@ describe('the compact reader agrees with the full validation (fast-check)', () =
     );
   });
 
+  it('never takes a record holding a line break (LF or CR) or any other control byte, wherever it is', () => {
+    fc.assert(
+      fc.property(compactValid, fc.nat(), fc.constantFrom(10, 13, 9, 0, 12, 31, 127), (t, at, byte) => {
+        const b = [...enc(t)];
+        b.splice(at % (b.length + 1), 0, byte);
+        const data = new Uint8Array(b);
+        expect(readCompactRecord(data, data.byteLength, ARRIVAL, SKEW, newCompactRecord())).toBe(false);
+        agree(data);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('cut records inside a buffer whose tail completes them are still declined', () => {
     const whole = enc(
       serializeEvent({
