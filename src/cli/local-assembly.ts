@@ -27,6 +27,7 @@ import { packageRoot } from '../infra/paths.js';
 import { SYNTH_CONFIG_FILE } from '../local/assembly.js';
 import type { PipelineConfig } from '../pipeline/config.js';
 import { PaypipeError } from '../errors.js';
+import { assertAssemblyDir } from './options.js';
 
 export interface PreparedAssembly {
   dir: string;
@@ -197,15 +198,7 @@ export async function assemblyFor(
   onSynth: () => void,
 ): Promise<string> {
   if (given !== undefined) {
-    if (!existsSync(join(given, 'manifest.json'))) {
-      throw new PaypipeError(
-        'USAGE',
-        `--assembly ${given} is not a cloud assembly (it has no manifest.json)`,
-        {
-          hint: 'pass the directory `paypipe synth --out <dir>` wrote (default cdk.out), or leave --assembly out',
-        },
-      );
-    }
+    assertAssemblyDir('--assembly', given);
     return given;
   }
   return (await prepareLocalAssembly(config, { onSynth })).dir;

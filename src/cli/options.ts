@@ -3,12 +3,13 @@
  * usage error naming the flag and the allowed range (exit 2). Also the target flags
  * (--local/--data-dir vs --env/--region/--profile) and the Io built from global flags.
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 // Types only: the CLI entry bundles commander, and a value import here would load a second copy.
 import type { Command } from 'commander';
 import { usageError } from '../errors.js';
 import { formatDuration, parseDuration } from '../pipeline/duration.js';
-import { parseWhen, WHEN_FORMS, type WhenFlag } from '../pipeline/time-range.js';
+import { parseWhen, type WhenFlag, type WhenVocabulary, whenForms } from '../pipeline/time-range.js';
 import { hintContext } from './hints.js';
 import { Io } from './io.js';
 
@@ -54,11 +55,7 @@ export const durationFlag =
     return ms;
   };
 
-export interface WhenFlagOptions {
-  /** Accept `trim-horizon` (the oldest record a stream keeps): stream readers only. */
-  positions?: boolean;
-  /** Only a duration ago (the old `--last`). */
-  durationOnly?: boolean;
+export interface WhenFlagOptions extends WhenVocabulary {
   /** Bounds for a duration ago. */
   minAgoMs?: number;
   maxAgoMs?: number;
@@ -66,20 +63,20 @@ export interface WhenFlagOptions {
 
 /**
  * commander argParser for every time flag (`--since`, `--until` and their old spellings): one
- * parser (src/pipeline/time-range.ts), one message naming the flag as typed.
+ * parser (src/pipeline/time-range.ts), one message naming the flag as typed and the forms this
+ * flag takes (the same text its help shows: see whenHelp).
  */
 export const whenFlag =
   (flag: string, o: WhenFlagOptions = {}) =>
   (value: string): WhenFlag => {
     const w = parseWhen(value);
-    const forms = o.durationOnly === true ? 'a duration like 30m, 2h or 1d' : WHEN_FORMS;
     if (
       w === undefined ||
       (w.kind === 'trim-horizon' && o.positions !== true) ||
+      (w.kind === 'now' && o.now === false) ||
       (o.durationOnly === true && w.kind !== 'ago')
     ) {
-      const positions = o.positions === true ? ', or trim-horizon (the oldest record kept)' : '';
-      throw usageError(`${flag} must be ${forms}${positions}, got "${value}"`);
+      throw usageError(`${flag} must be ${whenForms(o)}, got "${value}"`);
     }
     if (w.kind === 'ago') {
       const min = o.minAgoMs ?? 0;
@@ -94,6 +91,28 @@ export const whenFlag =
     }
     return { ...w, flag, text: value.trim() };
   };
+
+/** A time flag's help: what it means, then exactly the forms its parser (whenFlag) takes. */
+export const whenHelp = (lead: string, o: WhenFlagOptions, tail = ''): string =>
+  `${lead}: ${whenForms(o, { ago: true })}${tail === '' ? '' : ` ${tail}`}`;
+
+/**
+ * `--since <when>` / `--until <when>` of the commands that select a half-open range [since, until)
+ * of the archive (results, query, reconcile): one declaration, so the same words mean the same
+ * thing. A start of `now` would select nothing and is neither offered nor accepted; `--until now`
+ * is the default end.
+ */
+export function addRangeOptions(cmd: Command, o: { maxAgoMs: number }): Command {
+  const since: WhenFlagOptions = { now: false, minAgoMs: 60_000, maxAgoMs: o.maxAgoMs };
+  const until: WhenFlagOptions = { maxAgoMs: o.maxAgoMs };
+  return cmd
+    .option('--since <when>', whenHelp('start', since, '(default: 1h)'), whenFlag('--since', since))
+    .option(
+      '--until <when>',
+      whenHelp('end (exclusive)', until, '(default: now)'),
+      whenFlag('--until', until),
+    );
+}
 
 /** commander argParser for one of a fixed set of words. */
 export const choiceFlag =
@@ -119,6 +138,31 @@ export const dirFlag =
     }
     return value;
   };
+
+/**
+ * commander argParser for `--assembly <dir>` (demo, up): a cloud assembly is a directory with a
+ * manifest.json. Checked while the flags are parsed, so a wrong path is one line before anything
+ * starts (no servers, no data directory); assemblyFor checks the same for callers without flags.
+ */
+export const assemblyFlag =
+  (flag: string) =>
+  (value: string): string => {
+    assertAssemblyDir(flag, value);
+    return value;
+  };
+
+export function assertAssemblyDir(flag: string, dir: string): void {
+  if (dir.trim() === '') throw usageError(`${flag} must be a directory path, got ""`);
+  if (!existsSync(join(dir, 'manifest.json'))) {
+    const st = statSync(dir, { throwIfNoEntry: false });
+    const why =
+      st === undefined ? 'does not exist' : st.isDirectory() ? 'has no manifest.json' : 'is not a directory';
+    throw usageError(
+      `${flag} ${dir} is not a cloud assembly (it ${why})`,
+      'pass the directory `paypipe synth --out <dir>` wrote (default cdk.out), or leave --assembly out',
+    );
+  }
+}
 
 /**
  * `-n, --count <n>` means one thing in every command: how many records (events to send, records

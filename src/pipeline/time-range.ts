@@ -4,7 +4,7 @@
  *
  *   --since <when>   where to start: a duration ago (30s, 10m, 2h, 1d, 1h30m), a UTC ISO time
  *                    (2024-01-15T10:30Z; a date alone is midnight UTC; without a zone it is UTC,
- *                    never the machine's local time), or `now`
+ *                    never the machine's local time), or `now` (where a start can be now)
  *   --until <when>   where to stop (exclusive), the same forms; default now
  *   --date, --hour   a whole UTC day or hour (results)
  *
@@ -39,8 +39,32 @@ const DAY_MS = 86_400_000;
 /** 31 days of hourly partitions is 744 listings: beyond that, narrow the range. */
 export const MAX_RANGE_MS = 31 * DAY_MS;
 
-/** How the forms read in messages and help. */
-export const WHEN_FORMS = 'a duration like 30m, 2h or 1d, a UTC time like 2024-01-15T10:30Z, or now';
+/** Which forms a flag takes: every flag takes a duration ago; the rest depends on what it means. */
+export interface WhenVocabulary {
+  /** Accept `now` (default true). A start that is now selects nothing: range starts refuse it. */
+  now?: boolean;
+  /** Accept `trim-horizon` (the oldest record a stream keeps): stream readers only. */
+  positions?: boolean;
+  /** Only a duration ago (the old `--last`). */
+  durationOnly?: boolean;
+}
+
+/**
+ * How the forms a flag takes read, in its help and in its error message alike: one text for both,
+ * so neither offers a form the flag refuses.
+ */
+export function whenForms(v: WhenVocabulary = {}, o: { ago?: boolean } = {}): string {
+  // Help says "ago" (after the flag's lead); messages keep the words users already match on.
+  const forms = [o.ago === true ? 'a duration ago (30m, 2h, 1d)' : 'a duration like 30m, 2h or 1d'];
+  if (v.durationOnly !== true) {
+    forms.push('a UTC time like 2024-01-15T10:30Z');
+    if (v.positions === true) forms.push('trim-horizon (the oldest record kept)');
+    if (v.now !== false) forms.push('now');
+  }
+  if (forms.length === 1) return forms[0] as string;
+  // The duration form has its own "or" (30m, 2h or 1d): the last form always follows ", or".
+  return `${forms.slice(0, -1).join(', ')}, or ${forms.at(-1)}`;
+}
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATETIME =
@@ -105,7 +129,7 @@ export function whenMs(w: WhenFlag, nowMs: number): number {
     case 'now':
       return nowMs;
     default:
-      throw usageError(`${w.flag} ${w.text}: a stream position is not a time here; give ${WHEN_FORMS}`);
+      throw usageError(`${w.flag} ${w.text}: a stream position is not a time here; give ${whenForms()}`);
   }
 }
 

@@ -336,7 +336,7 @@ const SOAK_TABLE: Row[] = [
   usage(/--via-lambda .* cannot be used with --local/, 'send', '--via-lambda', '--local'),
   usage(/--scenario has unknown key "speed"/, 'send', '--scenario', 'speed=3'),
   usage(/--hour must be a whole number from 0 to 23, got "24"/, 'results', '--hour', '24'),
-  usage(/--from must be a duration like 30m, 2h or 1d, a UTC time/, 'results', '--from', 'yesterday'),
+  usage(/--from must be a duration like 30m, 2h or 1d, (or )?a UTC time/, 'results', '--from', 'yesterday'),
   usage(/use either --date\/--hour or --last, not both/, 'results', '--last', '5m', '--hour', '3'),
   usage(/--format must be one of table, json, ndjson, csv, got "xml"/, 'results', '--format', 'xml'),
   usage(/--limit must be a whole number from 1 to 1,000,000, got "0"/, 'peek', '--limit', '0'),

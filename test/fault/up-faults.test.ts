@@ -19,17 +19,16 @@
 import { DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { s3Client } from '../../src/aws/clients.js';
 import { isPidAlive, localTarget } from '../../src/local/endpoints.js';
 import { resolveConfig } from '../../src/pipeline/config.js';
-import { type BuiltCli, buildCli, runCli } from '../helpers/build-cli.js';
-import { tempDataDir } from '../helpers/local-pipeline.js';
+import { runCli } from '../helpers/build-cli.js';
 import {
   endpointsOf,
   env,
-  killAll,
   lastLine,
+  preload,
   processesUsing,
   readEndpoints,
   readStatus,
@@ -37,29 +36,13 @@ import {
   spawnCli,
   UP_ARGS,
   until,
+  upSuite,
   verified,
 } from '../helpers/up-process.js';
 
 const config = resolveConfig({});
-const preload = (name: string): string => new URL(`./preload/${name}`, import.meta.url).pathname;
-let cli: BuiltCli;
-const dirs: string[] = [];
-
-beforeAll(async () => {
-  cli = await buildCli();
-}, 60_000);
-
-afterAll(() => {
-  killAll();
-  cli?.cleanup();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function dataDir(label: string): string {
-  const d = tempDataDir(label);
-  dirs.push(d);
-  return d;
-}
+const suite = upSuite();
+const { dataDir, removeLater } = suite;
 
 async function deleteAnalyticsBucket(d: string): Promise<void> {
   const ep = readEndpoints(d);
@@ -75,12 +58,12 @@ async function deleteAnalyticsBucket(d: string): Promise<void> {
 describe('the analytics bucket deleted while `up` runs', () => {
   it('parks, says how to recreate it, ends within the stop timeout on the first Ctrl-C; a restart delivers every record', async () => {
     const d = dataDir('bucket');
-    const up = spawnCli(cli, [...UP_ARGS(d), '--stop-timeout', '3s']);
+    const up = spawnCli(suite.cli, [...UP_ARGS(d), '--stop-timeout', '3s']);
     await endpointsOf(up, d);
     await deleteAnalyticsBucket(d);
     const summary = join(d, '..', `${d.split('/').at(-1)}-sent.json`);
-    dirs.push(summary);
-    const sent = await send(cli, d, 100, summary);
+    removeLater(summary);
+    const sent = await send(suite.cli, d, 100, summary);
     expect(sent).toMatchObject({ sent: 100, failed: 0 });
 
     const parked = await until(
@@ -88,7 +71,9 @@ describe('the analytics bucket deleted while `up` runs', () => {
       () => readStatus(d)?.firehose.analytics.parked,
     );
     expect(parked.reason).toBe(`bucket ${config.buckets.analytics} does not exist`);
-    const doc = await runCli(cli, ['doctor', '--local', '--data-dir', d, '--json'], { env: env(cli) });
+    const doc = await runCli(suite.cli, ['doctor', '--local', '--data-dir', d, '--json'], {
+      env: env(suite.cli),
+    });
     const check = (
       JSON.parse(doc.stdout) as {
         checks: Array<{ id: string; status: string; evidence: string; fix?: string }>;
@@ -114,9 +99,9 @@ describe('the analytics bucket deleted while `up` runs', () => {
     expect(readdirSync(pendingDir).length).toBeGreaterThan(0);
 
     // The restart creates the missing bucket and delivers what was saved first.
-    const again = spawnCli(cli, UP_ARGS(d));
+    const again = spawnCli(suite.cli, UP_ARGS(d));
     await endpointsOf(again, d);
-    await verified(cli, d, summary);
+    await verified(suite.cli, d, summary);
     expect(readdirSync(pendingDir)).toEqual([]);
     again.child.kill('SIGTERM');
     expect((await again.exited).code).toBe(0);
@@ -124,10 +109,10 @@ describe('the analytics bucket deleted while `up` runs', () => {
 
   it('a second Ctrl-C exits at once, after saving', async () => {
     const d = dataDir('twice');
-    const up = spawnCli(cli, [...UP_ARGS(d), '--stop-timeout', '60s']);
+    const up = spawnCli(suite.cli, [...UP_ARGS(d), '--stop-timeout', '60s']);
     await endpointsOf(up, d);
     await deleteAnalyticsBucket(d);
-    await send(cli, d, 50, join(d, 'sent.json'));
+    await send(suite.cli, d, 50, join(d, 'sent.json'));
     await until('parked', () => readStatus(d)?.firehose.analytics.parked);
     up.child.kill('SIGINT');
     await until('the first stop to begin', () => up.stderr().includes('Stopping (SIGINT)'));
@@ -143,10 +128,10 @@ describe('the analytics bucket deleted while `up` runs', () => {
 describe('the data dir removed while `up` runs', () => {
   it('stops with one line and exit 1, and does not recreate the directory', async () => {
     const d = dataDir('rmdir');
-    const up = spawnCli(cli, UP_ARGS(d));
+    const up = spawnCli(suite.cli, UP_ARGS(d));
     const ep = await endpointsOf(up, d);
-    await send(cli, d, 50, `${d}-sent.json`);
-    dirs.push(`${d}-sent.json`);
+    await send(suite.cli, d, 50, `${d}-sent.json`);
+    removeLater(`${d}-sent.json`);
     const t0 = performance.now();
     // maxRetries: \`up\` may write a file into the directory while it is being removed (ENOTEMPTY);
     // the user's \`rm -rf\` would be retried the same way.
@@ -169,13 +154,13 @@ describe('the disk full under the data dir', () => {
   it('stops with one line naming the file; after space is back a restart loses nothing', async () => {
     const d = dataDir('enospc');
     const trigger = `${d}-disk-full`;
-    dirs.push(trigger, `${d}-sent.json`);
-    const up = spawnCli(cli, UP_ARGS(d), {
+    removeLater(trigger, `${d}-sent.json`);
+    const up = spawnCli(suite.cli, UP_ARGS(d), {
       preload: [preload('enospc.mjs')],
       env: { PAYPIPE_TEST_ENOSPC_DIR: d, PAYPIPE_TEST_ENOSPC_TRIGGER: trigger },
     });
     await endpointsOf(up, d);
-    await send(cli, d, 300, `${d}-sent.json`);
+    await send(suite.cli, d, 300, `${d}-sent.json`);
     // The disk fills while those events are being aggregated and delivered.
     writeFileSync(trigger, '');
     const exit = await up.exited;
@@ -186,9 +171,9 @@ describe('the disk full under the data dir', () => {
     expect(up.stderr()).not.toMatch(/\n\s+at /);
 
     rmSync(trigger);
-    const again = spawnCli(cli, UP_ARGS(d));
+    const again = spawnCli(suite.cli, UP_ARGS(d));
     await endpointsOf(again, d);
-    await verified(cli, d, `${d}-sent.json`);
+    await verified(suite.cli, d, `${d}-sent.json`);
     again.child.kill('SIGTERM');
     expect((await again.exited).code).toBe(0);
   });
@@ -197,10 +182,10 @@ describe('the disk full under the data dir', () => {
 describe("the API servers' process killed", () => {
   it('stops with one line and exit 1; a restart resumes and loses nothing', async () => {
     const d = dataDir('servers');
-    dirs.push(`${d}-sent.json`);
-    const up = spawnCli(cli, UP_ARGS(d));
+    removeLater(`${d}-sent.json`);
+    const up = spawnCli(suite.cli, UP_ARGS(d));
     const ep = await endpointsOf(up, d);
-    await send(cli, d, 500, `${d}-sent.json`);
+    await send(suite.cli, d, 500, `${d}-sent.json`);
     await until('some progress', () => (readStatus(d)?.eventsIn ?? 0) > 0);
     process.kill(ep.serverPid as number, 'SIGKILL');
     const exit = await up.exited;
@@ -212,9 +197,9 @@ describe("the API servers' process killed", () => {
     );
     await until('no process left using the data dir', () => processesUsing(d).length === 0, 10_000);
 
-    const again = spawnCli(cli, UP_ARGS(d));
+    const again = spawnCli(suite.cli, UP_ARGS(d));
     await endpointsOf(again, d);
-    await verified(cli, d, `${d}-sent.json`);
+    await verified(suite.cli, d, `${d}-sent.json`);
     again.child.kill('SIGTERM');
     expect((await again.exited).code).toBe(0);
   });
@@ -223,9 +208,9 @@ describe("the API servers' process killed", () => {
 describe('`send` running when `up` stops', () => {
   it('up stops cleanly; send says so and reports what was accepted; a restart aggregates exactly that', async () => {
     const d = dataDir('send');
-    const up = spawnCli(cli, UP_ARGS(d));
+    const up = spawnCli(suite.cli, UP_ARGS(d));
     await endpointsOf(up, d);
-    const sender = spawnCli(cli, [
+    const sender = spawnCli(suite.cli, [
       'send',
       '--local',
       '--data-dir',
@@ -254,11 +239,11 @@ describe('`send` running when `up` stops', () => {
     expect(summary.sent).toBeGreaterThan(1000);
     expect(summary.sent).toBeLessThan(100_000);
     writeFileSync(`${d}-sent.json`, sender.stdout());
-    dirs.push(`${d}-sent.json`);
+    removeLater(`${d}-sent.json`);
 
-    const again = spawnCli(cli, UP_ARGS(d));
+    const again = spawnCli(suite.cli, UP_ARGS(d));
     await endpointsOf(again, d);
-    await verified(cli, d, `${d}-sent.json`);
+    await verified(suite.cli, d, `${d}-sent.json`);
     again.child.kill('SIGTERM');
     expect((await again.exited).code).toBe(0);
   });
@@ -286,7 +271,7 @@ describe('a damaged checkpoint', () => {
     const file = join(d, rel);
     mkdirSync(join(file, '..'), { recursive: true });
     writeFileSync(file, text);
-    const r = await runCli(cli, UP_ARGS(d), { env: env(cli), timeoutMs: 30_000 });
+    const r = await runCli(suite.cli, UP_ARGS(d), { env: env(suite.cli), timeoutMs: 30_000 });
     expect(r.code).toBe(1);
     expect(r.stderr).not.toMatch(/\n\s+at |unexpected error/);
     expect(lastLine(r.stderr)).toMatch(

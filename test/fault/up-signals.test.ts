@@ -11,17 +11,15 @@
  *   calls slowed down to widen every window): exactly one runs, the others say so in one line.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isPidAlive } from '../../src/local/endpoints.js';
-import { type BuiltCli, buildCli } from '../helpers/build-cli.js';
-import { tempDataDir } from '../helpers/local-pipeline.js';
 import {
   endpointsOf,
   env,
-  killAll,
   lastLine,
+  preload,
   processesUsing,
   readEndpoints,
   readStatus,
@@ -29,36 +27,12 @@ import {
   spawnCli,
   UP_ARGS,
   until,
+  upSuite,
   verified,
 } from '../helpers/up-process.js';
 
-const preload = (name: string): string => new URL(`./preload/${name}`, import.meta.url).pathname;
-let cli: BuiltCli;
-const dirs: string[] = [];
-const pids: number[] = [];
-
-beforeAll(async () => {
-  cli = await buildCli();
-}, 60_000);
-
-afterAll(() => {
-  killAll();
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Gone, as it should be.
-    }
-  }
-  cli?.cleanup();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function dataDir(label: string): string {
-  const d = tempDataDir(label);
-  dirs.push(d);
-  return d;
-}
+const suite = upSuite();
+const { dataDir, removeLater } = suite;
 
 /** After `up` (pid) went away on its own: it stopped cleanly and left nothing running or held. */
 async function expectStoppedCleanly(
@@ -82,17 +56,17 @@ describe('signals that stop at a shell', () => {
     const d = dataDir('sh');
     const q = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
     // The trailing command keeps sh from exec-ing node: it stays in between, like npx's shell.
-    const script = `${[process.execPath, cli.bin, ...UP_ARGS(d)].map(q).join(' ')}; echo after`;
+    const script = `${[process.execPath, suite.cli.bin, ...UP_ARGS(d)].map(q).join(' ')}; echo after`;
     const sh = spawn('/bin/sh', ['-c', script], {
-      cwd: cli.dir,
-      env: env(cli),
+      cwd: suite.cli.dir,
+      env: env(suite.cli),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const ep = await until('endpoints.json', () => readEndpoints(d));
-    pids.push(ep.pid);
+    suite.killLater(ep.pid);
     expect(ep.pid).not.toBe(sh.pid);
-    await send(cli, d, 200, `${d}-sent.json`);
-    dirs.push(`${d}-sent.json`);
+    await send(suite.cli, d, 200, `${d}-sent.json`);
+    removeLater(`${d}-sent.json`);
     const shExit = new Promise((r) => sh.once('exit', (_c, sig) => r(sig)));
     sh.kill('SIGTERM');
     expect(await shExit).toBe('SIGTERM');
@@ -108,13 +82,13 @@ describe('signals that stop at a shell', () => {
       return;
     }
     const d = dataDir('npx');
-    const project = join(cli.dir, 'project');
+    const project = join(suite.cli.dir, 'project');
     mkdirSync(join(project, 'node_modules', '.bin'), { recursive: true });
     writeFileSync(join(project, 'package.json'), '{"name":"uses-paypipe","version":"1.0.0","private":true}');
-    symlinkSync(cli.bin, join(project, 'node_modules', '.bin', 'paypipe'));
+    symlinkSync(suite.cli.bin, join(project, 'node_modules', '.bin', 'paypipe'));
     const npm = spawn(npx, ['--offline', '--no', 'paypipe', ...UP_ARGS(d)], {
       cwd: project,
-      env: env(cli, { npm_config_update_notifier: 'false', npm_config_fund: 'false' }),
+      env: env(suite.cli, { npm_config_update_notifier: 'false', npm_config_fund: 'false' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';
@@ -122,7 +96,7 @@ describe('signals that stop at a shell', () => {
       err += b.toString();
     });
     const ep = await until(`endpoints.json (npx stderr: ${err})`, () => readEndpoints(d), 60_000);
-    pids.push(ep.pid);
+    suite.killLater(ep.pid);
     expect(ep.pid).not.toBe(npm.pid);
     const npmExit = new Promise((r) => npm.once('exit', (c, sig) => r(sig ?? c)));
     npm.kill('SIGTERM');
@@ -134,10 +108,10 @@ describe('signals that stop at a shell', () => {
 describe('SIGTERM to the whole process group', () => {
   it('the servers outlive the signal: the stop delivers everything and exits 0; a restart finds it all', async () => {
     const d = dataDir('pgroup');
-    dirs.push(`${d}-sent.json`);
-    const up = spawnCli(cli, UP_ARGS(d), { detached: true });
+    removeLater(`${d}-sent.json`);
+    const up = spawnCli(suite.cli, UP_ARGS(d), { detached: true });
     const ep = await endpointsOf(up, d);
-    await send(cli, d, 500, `${d}-sent.json`);
+    await send(suite.cli, d, 500, `${d}-sent.json`);
     await until('some progress', () => (readStatus(d)?.eventsIn ?? 0) > 0);
     process.kill(-up.pid, 'SIGTERM');
     const exit = await up.exited;
@@ -147,9 +121,9 @@ describe('SIGTERM to the whole process group', () => {
     expect(readStatus(d)?.stopped).toMatchObject({ complete: true });
     await until('its servers to exit', () => !isPidAlive(ep.serverPid as number), 5000);
 
-    const again = spawnCli(cli, UP_ARGS(d));
+    const again = spawnCli(suite.cli, UP_ARGS(d));
     await endpointsOf(again, d);
-    await verified(cli, d, `${d}-sent.json`);
+    await verified(suite.cli, d, `${d}-sent.json`);
     again.child.kill('SIGTERM');
     expect((await again.exited).code).toBe(0);
   });
@@ -157,7 +131,7 @@ describe('SIGTERM to the whole process group', () => {
 
 describe('several `up` racing for one data dir', () => {
   async function race(d: string, n: number, o: Parameters<typeof spawnCli>[2] = {}) {
-    const ups = Array.from({ length: n }, () => spawnCli(cli, UP_ARGS(d), o));
+    const ups = Array.from({ length: n }, () => spawnCli(suite.cli, UP_ARGS(d), o));
     const winner = await until(
       'one of them to run',
       () => {

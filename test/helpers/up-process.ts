@@ -1,16 +1,19 @@
 /**
  * `paypipe up` as a real process (a private build of the CLI), for the suites that stop, kill and
- * starve it: start it (optionally with `node --import` preloads, in its own process group, or
- * behind a shell), wait for its endpoints, and watch it exit.
+ * starve it: the suite's set-up and clean-up (upSuite), start it (optionally with `node --import`
+ * preloads from test/fault/preload, in its own process group, or behind a shell), wait for its
+ * endpoints, and watch it exit.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import type { LocalEndpoints } from '../../src/local/endpoints.js';
 import type { LocalStatus } from '../../src/local/status.js';
-import { type BuiltCli, runCli } from './build-cli.js';
+import { type BuiltCli, buildCli, runCli } from './build-cli.js';
 import { baseEnv } from './built-cli.js';
+import { tempDataDir } from './local-pipeline.js';
 import { waitFor } from './wait-for.js';
 
 /** Polls f until it returns something other than undefined/false. */
@@ -51,6 +54,65 @@ export function killAll(): void {
       }
     }
   }
+}
+
+/** A preload script of test/fault/preload (fault injection from inside the process), for spawnCli. */
+export const preload = (name: string): string =>
+  new URL(`../fault/preload/${name}`, import.meta.url).pathname;
+
+export interface UpSuite {
+  /** The suite's private build of the CLI (made before its first test). */
+  readonly cli: BuiltCli;
+  /** A fresh temporary data directory, removed after the suite. */
+  dataDir(label: string): string;
+  /** Paths (files or directories) to remove after the suite. */
+  removeLater(...paths: string[]): void;
+  /** A process not started through spawnCli (found through a shell, npx), to kill after the suite. */
+  killLater(pid: number): void;
+}
+
+/**
+ * The set-up every `up` process suite shares: a private build of the CLI before the suite; after
+ * it, every process started here (and every pid given to killLater) killed whatever happened, the
+ * build and every temporary path removed.
+ */
+export function upSuite(): UpSuite {
+  let built: BuiltCli | undefined;
+  const paths: string[] = [];
+  const pids: number[] = [];
+  beforeAll(async () => {
+    built = await buildCli();
+  }, 60_000);
+  afterAll(() => {
+    killAll();
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone, as it should be.
+      }
+    }
+    built?.cleanup();
+    for (const p of paths) rmSync(p, { recursive: true, force: true });
+  });
+  return {
+    get cli(): BuiltCli {
+      if (built === undefined)
+        throw new Error('upSuite: the CLI is built in beforeAll; use it inside a test');
+      return built;
+    },
+    dataDir: (label) => {
+      const d = tempDataDir(label);
+      paths.push(d);
+      return d;
+    },
+    removeLater: (...more) => {
+      paths.push(...more);
+    },
+    killLater: (pid) => {
+      pids.push(pid);
+    },
+  };
 }
 
 export function env(cli: BuiltCli, extra: Record<string, string> = {}): Record<string, string> {

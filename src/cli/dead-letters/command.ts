@@ -4,10 +4,13 @@
  */
 import { type Command, Option } from 'commander';
 import { implicitWhen } from '../../pipeline/time-range.js';
-import { addTargetOptions, intFlag, ioFor, whenFlag } from '../options.js';
+import { addTargetOptions, intFlag, ioFor, type WhenFlagOptions, whenFlag, whenHelp } from '../options.js';
 import type { DeadLetterFlags } from './flags.js';
 
 const MONTH_MS = 31 * 86_400_000;
+
+/** How far back: `now` would look back no time at all and is not taken. */
+const SINCE: WhenFlagOptions = { now: false, maxAgoMs: MONTH_MS };
 
 export function register(program: Command): void {
   const cmd = program
@@ -16,11 +19,8 @@ export function register(program: Command): void {
       'List what the aggregator set aside: bad records (with their reasons) and batches it gave up on.',
     )
     .addOption(
-      new Option(
-        '--since <when>',
-        'how far back to look: a duration ago (2h, 7d) or a UTC time; whole arrival hours are read',
-      )
-        .argParser(whenFlag('--since', { maxAgoMs: MONTH_MS }))
+      new Option('--since <when>', whenHelp('how far back to look', SINCE, '(whole arrival hours are read)'))
+        .argParser(whenFlag('--since', SINCE))
         .default(implicitWhen('--since', '24h'), '24h'),
     )
     .addOption(

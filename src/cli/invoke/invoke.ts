@@ -109,6 +109,93 @@ function readEvent(source: string, fn: InvokeFunction): unknown {
   }
 }
 
+/** What kind of event a JSON value is, as the check below names it. */
+export type EventShape =
+  | { kind: 'kinesis-batch'; records: number }
+  | { kind: 'other-records'; source: string; records: number }
+  | { kind: 'scheduled' }
+  | { kind: 'eventbridge'; detailType: string }
+  | { kind: 'producer-input'; keys: string[] }
+  | { kind: 'other'; what: string };
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The keys the producer reads from its event (the schedule rule's input): anything else is not for it. */
+const PRODUCER_KEYS = ['count', 'seed'];
+
+export function eventShape(event: unknown): EventShape {
+  if (!isObject(event)) {
+    const what = event === null ? 'null' : Array.isArray(event) ? 'a JSON array' : `a JSON ${typeof event}`;
+    return { kind: 'other', what };
+  }
+  if (Array.isArray(event.Records)) {
+    const records = event.Records as unknown[];
+    const kinesis = records.every((r) => isObject(r) && isObject(r.kinesis));
+    if (kinesis) return { kind: 'kinesis-batch', records: records.length };
+    const first = records.find(isObject);
+    const source = String(first?.eventSource ?? first?.EventSource ?? 'another service');
+    return { kind: 'other-records', source, records: records.length };
+  }
+  const detailType = event['detail-type'];
+  if (typeof detailType === 'string') {
+    return detailType === 'Scheduled Event' ? { kind: 'scheduled' } : { kind: 'eventbridge', detailType };
+  }
+  const keys = Object.keys(event);
+  if (keys.every((k) => PRODUCER_KEYS.includes(k))) return { kind: 'producer-input', keys };
+  const shown = keys.slice(0, 4).map((k) => JSON.stringify(k));
+  return {
+    kind: 'other',
+    what: `an object with keys ${shown.join(', ')}${keys.length > 4 ? ', …' : ''}`,
+  };
+}
+
+const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+function describeShape(s: EventShape): string {
+  switch (s.kind) {
+    case 'kinesis-batch':
+      return `a Kinesis batch event ({"Records": [{"kinesis": …}]}, ${plural(s.records, 'record')})`;
+    case 'other-records':
+      return `a batch of ${plural(s.records, 'record')} from ${s.source} ({"Records": […]})`;
+    case 'scheduled':
+      return 'an EventBridge Scheduled Event (a schedule event)';
+    case 'eventbridge':
+      return `an EventBridge "${s.detailType}" event`;
+    case 'producer-input':
+      return s.keys.length === 0
+        ? 'an empty object (a schedule event)'
+        : `a schedule rule's input ({${s.keys.map((k) => `"${k}": …`).join(', ')}})`;
+    case 'other':
+      return s.what;
+  }
+}
+
+/**
+ * Adversary: an event meant for the other function (a Kinesis batch saved with `invoke aggregator
+ * --print-event`, given to the producer). The producer reads only `count` and `seed`, so any
+ * object "works" there: a batch ran as a count-less schedule event, producing the default number
+ * of payments. The aggregator reads `Records`, so a schedule event ran as an empty batch. Each
+ * function takes only the shapes its trigger sends.
+ */
+export function checkEventFor(fn: InvokeFunction, event: unknown, source: string): void {
+  const shape = eventShape(event);
+  const ok =
+    fn === 'producer'
+      ? shape.kind === 'scheduled' || shape.kind === 'producer-input'
+      : shape.kind === 'kinesis-batch';
+  if (ok) return;
+  const file = source === '-' ? '--event - (stdin)' : `--event ${source}`;
+  const expects =
+    fn === 'producer'
+      ? 'the producer expects a schedule event: EventBridge\'s Scheduled Event, or the rule\'s input {"count": n}'
+      : 'the aggregator expects a Kinesis batch event: {"Records": [{"kinesis": {…}}, …]}';
+  throw usageError(
+    `${file} is ${describeShape(shape)}; ${expects}`,
+    `see one with \`paypipe invoke ${fn} --print-event\``,
+  );
+}
+
 const parsePayload = (text: string): unknown => {
   if (text === '') return null;
   try {
@@ -221,6 +308,7 @@ export async function runInvoke(
 ): Promise<InvokeResult | unknown> {
   // A bad --event is a usage error before anything else (no pipeline, no credentials needed).
   const given = flags.event === undefined ? undefined : readEvent(flags.event, fn);
+  if (flags.event !== undefined) checkEventFor(fn, given, flags.event);
   if (flags.printEvent === true && given !== undefined) return given;
   if (flags.printEvent === true) {
     // Only the configuration: printing a sample needs no pipeline and no credentials.

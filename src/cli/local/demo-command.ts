@@ -3,7 +3,7 @@
  * the local servers) is loaded when the command runs.
  */
 import { type Command, Option } from 'commander';
-import { dirFlag, durationFlag, intFlag, ioFor } from '../options.js';
+import { assemblyFlag, durationFlag, intFlag, ioFor } from '../options.js';
 
 interface DemoFlags {
   keep?: boolean;
@@ -44,7 +44,7 @@ export function register(program: Command): void {
     .option(
       '--assembly <dir>',
       'run the functions from this cloud assembly (`paypipe synth --out <dir>`) instead of a fresh synthesis of this checkout',
-      dirFlag('--assembly'),
+      assemblyFlag('--assembly'),
     )
     .addOption(
       new Option('--timeout <duration>', 'give up waiting for the aggregates after')

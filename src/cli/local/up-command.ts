@@ -3,7 +3,7 @@
  * local servers) is loaded when the command runs.
  */
 import { type Command, Option } from 'commander';
-import { DEFAULT_DATA_DIR, dirFlag, durationFlag, intFlag, ioFor } from '../options.js';
+import { assemblyFlag, DEFAULT_DATA_DIR, dirFlag, durationFlag, intFlag, ioFor } from '../options.js';
 
 interface UpFlags {
   dataDir: string;
@@ -46,7 +46,7 @@ export function register(program: Command): void {
     .option(
       '--assembly <dir>',
       'run the functions from this cloud assembly (`paypipe synth --out <dir>`) instead of a fresh synthesis of this checkout',
-      dirFlag('--assembly'),
+      assemblyFlag('--assembly'),
     )
     .option(
       '--no-exit-with-parent',

@@ -5,8 +5,10 @@
 import { type Command, Option } from 'commander';
 import { LOG_LEVELS } from '../../pipeline/log-format.js';
 import { implicitWhen } from '../../pipeline/time-range.js';
-import { addTargetOptions, choiceFlag, whenFlag } from '../options.js';
+import { addTargetOptions, choiceFlag, type WhenFlagOptions, whenFlag, whenHelp } from '../options.js';
 import type { LogsFlags } from './flags.js';
+
+const SINCE: WhenFlagOptions = { maxAgoMs: 31 * 86_400_000 };
 
 export function register(program: Command): void {
   const cmd = program
@@ -22,8 +24,8 @@ export function register(program: Command): void {
     )
     .option('-f, --follow', 'keep streaming new events (CloudWatch Live Tail; polling where unavailable)')
     .addOption(
-      new Option('--since <when>', 'start: a duration ago (30s, 10m, 2h, 1d), a UTC time, or now')
-        .argParser(whenFlag('--since', { maxAgoMs: 31 * 86_400_000 }))
+      new Option('--since <when>', whenHelp('start', SINCE, '(now: only new events, with --follow)'))
+        .argParser(whenFlag('--since', SINCE))
         .default(implicitWhen('--since', '10m'), '10m'),
     )
     .option(

@@ -4,10 +4,12 @@
  */
 import { type Command, Option } from 'commander';
 import type { WhenFlag } from '../../pipeline/time-range.js';
-import { addTargetOptions, intFlag, whenFlag } from '../options.js';
+import { addTargetOptions, intFlag, type WhenFlagOptions, whenFlag, whenHelp } from '../options.js';
 import type { PeekFlags } from './flags.js';
 
 const WEEK_MS = 7 * 86_400_000;
+
+const SINCE: WhenFlagOptions = { positions: true, minAgoMs: 1000, maxAgoMs: WEEK_MS };
 
 /** The old `--from trim-horizon|latest` (and now any --since value): `latest` is `now`. */
 const fromFlag =
@@ -22,8 +24,8 @@ export function register(program: Command): void {
     .option('--stream <stream>', 'input, output, or a stream name', 'input')
     .option(
       '--since <when>',
-      'start: a duration ago (30s, 5m, 2h), a UTC time, trim-horizon (the oldest record kept) or now (only new records) (default: 5m)',
-      whenFlag('--since', { positions: true, minAgoMs: 1000, maxAgoMs: WEEK_MS }),
+      whenHelp('start', SINCE, '(now: only new records) (default: 5m)'),
+      whenFlag('--since', SINCE),
     )
     .option('-f, --follow', 'keep reading new records until Ctrl-C')
     .option(

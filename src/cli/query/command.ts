@@ -3,7 +3,7 @@
  * (src/cli/query/query.ts).
  */
 import type { Command } from 'commander';
-import { addTargetOptions, choiceFlag, ioFor, whenFlag } from '../options.js';
+import { addRangeOptions, addTargetOptions, choiceFlag, ioFor } from '../options.js';
 import type { QueryFlags } from './flags.js';
 
 const YEAR_MS = 366 * 86_400_000;
@@ -16,17 +16,8 @@ export function register(program: Command): void {
     .option('--windows', 'merged aggregates per (window, currency) over the range, like `results`')
     .option('--undecided', 'where the merge rule cannot decide: gaps, ambiguous chains, conflicting copies')
     .option('--duplicates', 'transaction_ids sent more than once, with their effect on the totals')
-    .option('--sql <statement>', 'any SQL over raw_events, raw_lines, batch_outputs, dead_letters')
-    .option(
-      '--since <when>',
-      'start: a duration ago (30m, 2h, 1d) or a UTC time like 2024-01-15T10:00Z (default: 1h)',
-      whenFlag('--since', { minAgoMs: 60_000, maxAgoMs: YEAR_MS }),
-    )
-    .option(
-      '--until <when>',
-      'end (exclusive): a duration ago or a UTC time (default: now)',
-      whenFlag('--until', { maxAgoMs: YEAR_MS }),
-    )
+    .option('--sql <statement>', 'any SQL over raw_events, raw_lines, batch_outputs, dead_letters');
+  addRangeOptions(cmd, { maxAgoMs: YEAR_MS })
     .option(
       '--format <format>',
       'table, json or csv (default table)',

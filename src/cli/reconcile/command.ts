@@ -3,7 +3,7 @@
  * (src/cli/reconcile/reconcile.ts).
  */
 import type { Command } from 'commander';
-import { addTargetOptions, ioFor, whenFlag } from '../options.js';
+import { addRangeOptions, addTargetOptions, ioFor } from '../options.js';
 import type { ReconcileFlags } from './flags.js';
 
 const YEAR_MS = 366 * 86_400_000;
@@ -13,17 +13,8 @@ export function register(program: Command): void {
     .command('reconcile')
     .description(
       'Account for every raw event: counted in an aggregate, a dead letter, or missing; exit 1 if not.',
-    )
-    .option(
-      '--since <when>',
-      'start: a duration ago (30m, 2h, 1d) or a UTC time like 2024-01-15T10:00Z (default: 1h)',
-      whenFlag('--since', { minAgoMs: 60_000, maxAgoMs: YEAR_MS }),
-    )
-    .option(
-      '--until <when>',
-      'end (exclusive): a duration ago or a UTC time (default: now)',
-      whenFlag('--until', { maxAgoMs: YEAR_MS }),
-    )
+    );
+  addRangeOptions(cmd, { maxAgoMs: YEAR_MS })
     .option('--workgroup <name>', 'Athena workgroup (default: the stack output AthenaWorkGroupName)')
     .option('--database <name>', 'Glue database (default: the stack output GlueDatabaseName)');
   addTargetOptions(cmd);

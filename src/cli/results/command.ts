@@ -3,7 +3,14 @@
  * and the SDK load inside the action.
  */
 import { type Command, Option } from 'commander';
-import { addTargetOptions, choiceFlag, durationFlag, intFlag, whenFlag } from '../options.js';
+import {
+  addRangeOptions,
+  addTargetOptions,
+  choiceFlag,
+  durationFlag,
+  intFlag,
+  whenFlag,
+} from '../options.js';
 import type { ResultsFlags } from './flags.js';
 
 const MONTH_MS = 31 * 86_400_000;
@@ -11,17 +18,8 @@ const MONTH_MS = 31 * 86_400_000;
 export function register(program: Command): void {
   const cmd = program
     .command('results')
-    .description('Read the aggregation files from S3, merge them per minute and currency, and show them.')
-    .option(
-      '--since <when>',
-      'start: a duration ago (30m, 2h, 1d) or a UTC time like 2024-01-15T10:00Z (default: 1h)',
-      whenFlag('--since', { minAgoMs: 60_000, maxAgoMs: MONTH_MS }),
-    )
-    .option(
-      '--until <when>',
-      'end (exclusive): a duration ago or a UTC time (default: now)',
-      whenFlag('--until', { maxAgoMs: MONTH_MS }),
-    )
+    .description('Read the aggregation files from S3, merge them per minute and currency, and show them.');
+  addRangeOptions(cmd, { maxAgoMs: MONTH_MS })
     .option('--date <YYYY-MM-DD>', 'a UTC day (with --hour: one hour of it)')
     .option('--hour <H>', 'a UTC hour, 0 to 23 (alone: that hour today)', intFlag('--hour', 0, 23))
     .addOption(
@@ -29,7 +27,11 @@ export function register(program: Command): void {
         .argParser(whenFlag('--last', { durationOnly: true, minAgoMs: 60_000, maxAgoMs: MONTH_MS }))
         .hideHelp(),
     )
-    .addOption(new Option('--from <when>').argParser(whenFlag('--from', { maxAgoMs: MONTH_MS })).hideHelp())
+    .addOption(
+      new Option('--from <when>')
+        .argParser(whenFlag('--from', { now: false, maxAgoMs: MONTH_MS }))
+        .hideHelp(),
+    )
     .addOption(new Option('--to <when>').argParser(whenFlag('--to', { maxAgoMs: MONTH_MS })).hideHelp())
     .option(
       '--format <format>',
@@ -81,7 +83,8 @@ more payments than sent means other traffic in that minute: verify is exact only
 its windows to itself (stop the producer first: \`paypipe schedule --disable\`, or \`paypipe up --no-schedule\`).
 
 Times: --since/--until take a duration ago (30m, 2h, 1d) or a UTC time (2024-01-15T10:30Z; a date
-alone is midnight UTC; without a zone it is UTC). --date/--hour pick whole UTC days and hours.
+alone is midnight UTC; without a zone it is UTC); --until also takes now, its default.
+--date/--hour pick whole UTC days and hours.
 
 Examples:
   $ paypipe results --local                          # the last hour, local pipeline

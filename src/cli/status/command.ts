@@ -2,8 +2,18 @@
  * `paypipe status`: flags and help only; the metrics readers load inside the action (./status.ts).
  */
 import type { Command } from 'commander';
-import { addTargetOptions, durationFlag, ioFor, whenFlag } from '../options.js';
+import {
+  addTargetOptions,
+  durationFlag,
+  ioFor,
+  type WhenFlagOptions,
+  whenFlag,
+  whenHelp,
+} from '../options.js';
 import type { StatusFlags } from './flags.js';
+
+/** A history of at least a minute, at most a day; `now` would draw nothing and is not taken. */
+const SINCE: WhenFlagOptions = { now: false, minAgoMs: 60_000, maxAgoMs: 86_400_000 };
 
 export function register(program: Command): void {
   const cmd = program
@@ -13,8 +23,8 @@ export function register(program: Command): void {
     )
     .option(
       '--since <when>',
-      'history drawn from: a duration ago (30m, 2h), a UTC time, or now (default 30m)',
-      whenFlag('--since', { minAgoMs: 60_000, maxAgoMs: 86_400_000 }),
+      whenHelp('history drawn from', SINCE, '(default: 30m)'),
+      whenFlag('--since', SINCE),
     )
     .option(
       '--interval <duration>',
