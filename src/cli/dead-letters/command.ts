@@ -19,7 +19,10 @@ export function register(program: Command): void {
       'List what the aggregator set aside: bad records (with their reasons) and batches it gave up on.',
     )
     .addOption(
-      new Option('--since <when>', whenHelp('how far back to look', SINCE, '(whole arrival hours are read)'))
+      new Option(
+        '--since <when>',
+        whenHelp('how far back to look', SINCE, '(at most 31d ago; whole arrival hours are read)'),
+      )
         .argParser(whenFlag('--since', SINCE))
         .default(implicitWhen('--since', '24h'), '24h'),
     )

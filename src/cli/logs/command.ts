@@ -24,7 +24,10 @@ export function register(program: Command): void {
     )
     .option('-f, --follow', 'keep streaming new events (CloudWatch Live Tail; polling where unavailable)')
     .addOption(
-      new Option('--since <when>', whenHelp('start', SINCE, '(now: only new events, with --follow)'))
+      new Option(
+        '--since <when>',
+        whenHelp('start', SINCE, '(at most 31d ago; now: only new events, with --follow)'),
+      )
         .argParser(whenFlag('--since', SINCE))
         .default(implicitWhen('--since', '10m'), '10m'),
     )
@@ -51,7 +54,7 @@ Examples:
   $ paypipe logs                                   # both functions, last 10 minutes
   $ paypipe logs aggregator --follow --level warn  # live, warnings and errors only
   $ paypipe logs --since 2h --filter '{ $.rejected > 0 }'
-  $ paypipe logs producer --since 2024-01-15T10:00Z --quiet
+  $ paypipe logs producer --since 1d --quiet
   $ paypipe logs --local --follow                  # the pipeline started by \`paypipe up\`
   $ paypipe logs --json --since 1h | jq -r .message`,
   );
