@@ -50,6 +50,8 @@ export function register(program: Command): void {
 Sample events are what the function receives in the pipeline: the aggregator gets a Kinesis batch
 (the event source mapping's shape, records from the payment generator), the producer the
 EventBridge "Scheduled Event" (or {"count": n} with --count, as \`schedule --count\` sets it).
+An --event file must be that function's kind of event: a schedule event for the producer, a Kinesis
+batch for the aggregator (anything else is refused before anything is invoked).
 With --local, \`paypipe up\` must be running: the function runs from the same cloud assembly, its
 calls reach that pipeline's streams and buckets and are checked against the role's policies, and
 its log lines go to \`paypipe logs --local\` too. Exit status 1 when the function returns an error.

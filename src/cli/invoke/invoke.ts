@@ -110,7 +110,7 @@ function readEvent(source: string, fn: InvokeFunction): unknown {
 }
 
 /** What kind of event a JSON value is, as the check below names it. */
-export type EventShape =
+type EventShape =
   | { kind: 'kinesis-batch'; records: number }
   | { kind: 'other-records'; source: string; records: number }
   | { kind: 'scheduled' }
@@ -124,7 +124,7 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 /** The keys the producer reads from its event (the schedule rule's input): anything else is not for it. */
 const PRODUCER_KEYS = ['count', 'seed'];
 
-export function eventShape(event: unknown): EventShape {
+function eventShape(event: unknown): EventShape {
   if (!isObject(event)) {
     const what = event === null ? 'null' : Array.isArray(event) ? 'a JSON array' : `a JSON ${typeof event}`;
     return { kind: 'other', what };
