@@ -376,7 +376,10 @@ export class JsonStreamDecoder {
               break;
             }
             const f = j < len ? buf.charCodeAt(j) : -1;
-            if (!ownLine && f !== -1 && f !== OPEN_CURLY && f !== OPEN_SQUARE) {
+            // A line break after it means newline-delimited records, where a record is a whole
+            // line: a value that starts inside a damaged line is a piece of that line (`{"":"{}`
+            // cut at its end would otherwise yield `{}`), whatever follows.
+            if (!ownLine && (newline || (f !== -1 && f !== OPEN_CURLY && f !== OPEN_SQUARE))) {
               resync('not_json', 'a piece of a damaged record looked like a record');
               continue;
             }

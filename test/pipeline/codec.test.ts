@@ -344,7 +344,9 @@ describe('resync after damage (Firehose concatenated JSON)', () => {
 
   it('a cut record does not make the decoder hold on to the rest of the object', () => {
     const d = new JsonStreamDecoder(KEY);
-    const line = `${JSON.stringify({ pad: 'x'.repeat(100) })}\n`;
+    // Records run together, as the old raw objects hold them (in newline-delimited objects the
+    // first record would be a piece of the cut record's line: see the newline-delimited suite).
+    const line = JSON.stringify({ pad: 'x'.repeat(100) });
     const got: unknown[] = [...d.push('{"transaction_id":"X","amount":')];
     for (let i = 0; i < 1000; i++) {
       got.push(...d.push(line));
@@ -579,6 +581,16 @@ describe('the newline-delimited archive (Firehose appends a newline to every raw
   // garbage). The old resync accepted a record after damage only when another record or the end
   // followed it, so `good\ngarbage\ngood\ngarbage\ngood` lost the middle event; in a
   // newline-delimited object a damaged record ends at its line, so every valid one is read.
+  // Found by the property below: a record cut inside a string, at the end of its line, holding
+  // `{}` — the resync took the `{}` for a record of its own.
+  it('a value inside a damaged line is not a record, even at the end of the object', async () => {
+    for (const text of ['{"":"{}\n', '{"a":"x{"b":1}\n{"c":2}\n', 'garbage{"b":1}\n']) {
+      const expected = text.includes('"c"') ? [{ c: 2 }] : [];
+      expect(decodeObject(gzipSync(text), `${KEY}.json.gz`).records).toEqual(expected);
+      expect((await streamDecode([enc(text)])).records).toEqual(expected);
+    }
+  });
+
   it('reads every valid record, whatever bad records surround it (property, gzip, 1-byte to whole chunks)', async () => {
     await fc.assert(
       fc.asyncProperty(
