@@ -33,21 +33,46 @@ export const MAX_PARTS = 10_000;
 /** Lambda hands a Kinesis-triggered function at most 10,000 records at once. */
 export const MAX_BATCH_RECORDS = 10_000;
 
-const SEQ = /^[0-9]{1,128}$/;
-const HEX32 = /^[0-9a-f]{32}$/;
+/** A decimal string of 1 to 128 digits (a loop: this runs twice per record read). */
+function isSeq(s: string): boolean {
+  if (s.length < 1 || s.length > 128) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
 
-/** The envelope every part of one batch output carries. */
-export interface BatchOutputHeader {
+/** 32 lower-case hex digits. */
+function isHex32(s: string): boolean {
+  if (s.length !== 32) return false;
+  for (let i = 0; i < 32; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
+/**
+ * The envelope every part of one batch output carries, as the scan checks it: sequence numbers as
+ * written (checked decimal strings; no BigInt made per record: a reader that keeps them packs the
+ * digits, see exact-merge.ts).
+ */
+export interface ScannedHeader {
   shardId: string;
-  first: bigint;
-  last: bigint;
-  /** `first` and `last` as written (decimal strings): the digest hashes these. */
+  /** `first_sequence_number` and `last_sequence_number` as written: the one-part digest hashes these. */
   firstSequenceNumber: string;
   lastSequenceNumber: string;
   /** Input records in the batch, valid or not. */
   records: number;
   digest: string;
   parts: number;
+}
+
+/** The envelope with the range as integers. */
+export interface BatchOutputHeader extends ScannedHeader {
+  first: bigint;
+  last: bigint;
 }
 
 /** A checked part: its envelope, its number, and its cells in exact form. */
@@ -57,29 +82,50 @@ export interface ParsedPart {
   cells: ParsedCell[];
 }
 
-/** What a cell's line of digest text starts with. */
-export const cellPrefix = (startMs: number, endMs: number, currency: string): string =>
-  `\n${startMs},${endMs},${currency},`;
+/** What a cell's line of digest text starts with, as UTF-8. */
+export const cellPrefix = (startMs: number, endMs: number, currency: string): Uint8Array =>
+  Buffer.from(`\n${startMs},${endMs},${currency},`, 'utf8');
 
 /** One-shot SHA-256 (Node 20.12+): no Hash object per output. Older Nodes stream into createHash. */
-const hashOnce = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+const hashOnce = (
+  nodeCrypto as {
+    hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer;
+  }
+).hash;
 
-/** Digest text gathered before it is handed to the hash (bounds what a huge output holds). */
-const DIGEST_FLUSH_CHARS = 64 * 1024;
+/** Digest bytes gathered before they are handed to a Hash (bounds what a huge output holds). */
+const DIGEST_BUFFER_BYTES = 64 * 1024;
+/** Room one number, a separator or an ASCII string up to this length needs: flush before it is short. */
+const DIGEST_SLACK = 128;
+
+/** Powers of ten up to 10^15 (a safe integer has at most 16 digits). */
+const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);
+
+/**
+ * The digest text's bytes for every OutputDigest, one shared scratch buffer: readers check every
+ * output they read, and building the text as a JS string (a number-to-string and a concatenation
+ * per field, then a flatten and a UTF-8 encode in the hash) was most of the digest's cost. The
+ * digest being written owns the buffer; one that is interrupted by another spills what it had into
+ * its own Hash first (see claim), so interleaved digests stay correct.
+ */
+const scratch = Buffer.allocUnsafeSlow(DIGEST_BUFFER_BYTES);
+let owner: OutputDigest | undefined;
 
 /**
  * The digest of a whole batch output: SHA-256 over the range, the record count, the number of
  * parts and every cell in exact integer form (never the rendered doubles), first 128 bits in hex.
- * Cells are added one by one, in output order (the merge adds them straight from its columns).
- * The text is gathered and hashed in one call per output (or per 64 K characters): readers check
- * every output they read, and a hash object and update call per cell was a fifth of their time.
+ * The text is `[2,<shard id JSON>,"<first>","<last>",<records>,<parts>]` then, per cell in output
+ * order, `\n<startMs>,<endMs>,<currency>,<count>,<total>,<min>,<max>` (numbers as JavaScript prints
+ * them), UTF-8. It is written as bytes into one buffer and hashed in one call per output.
  */
 export class OutputDigest {
-  private text: string;
+  /** Bytes of this digest's text in `scratch` (while it owns it). */
+  private pos = 0;
+  /** Set once the text passed the buffer, or another digest took the buffer. */
   private hash: Hash | undefined;
 
   constructor(ref: { shardId: string; first: string; last: string }, records: number, parts: number) {
-    this.text = JSON.stringify([SCHEMA_VERSION, ref.shardId, ref.first, ref.last, records, parts]);
+    this.start(JSON.stringify(ref.shardId), ref.first, ref.last, records, parts);
   }
 
   /**
@@ -88,19 +134,122 @@ export class OutputDigest {
    */
   static of(shardJson: string, first: string, last: string, records: number, parts: number): OutputDigest {
     const d = Object.create(OutputDigest.prototype) as OutputDigest;
-    d.text = `[${SCHEMA_VERSION},${shardJson},"${first}","${last}",${records},${parts}]`;
+    d.pos = 0;
     d.hash = undefined;
+    d.start(shardJson, first, last, records, parts);
     return d;
   }
 
-  /** add() with the cell's `\n${startMs},${endMs},${currency},` already rendered (see cellPrefix). */
-  addWithPrefix(prefix: string, count: number, total: number, min: number, max: number): void {
-    this.text += `${prefix}${count},${total},${min},${max}`;
-    if (this.text.length > DIGEST_FLUSH_CHARS) {
-      this.hash ??= createHash('sha256');
-      this.hash.update(this.text);
-      this.text = '';
+  private start(shardJson: string, first: string, last: string, records: number, parts: number): void {
+    this.claim();
+    scratch[this.pos++] = 0x5b; // [
+    this.num(SCHEMA_VERSION);
+    scratch[this.pos++] = 0x2c;
+    this.str(shardJson);
+    scratch[this.pos++] = 0x2c;
+    scratch[this.pos++] = 0x22;
+    this.str(first);
+    scratch[this.pos++] = 0x22;
+    scratch[this.pos++] = 0x2c;
+    scratch[this.pos++] = 0x22;
+    this.str(last);
+    scratch[this.pos++] = 0x22;
+    scratch[this.pos++] = 0x2c;
+    this.room(DIGEST_SLACK);
+    this.num(records);
+    scratch[this.pos++] = 0x2c;
+    this.num(parts);
+    scratch[this.pos++] = 0x5d; // ]
+  }
+
+  /** Takes the shared buffer, spilling the text of the digest that had it into that one's Hash. */
+  private claim(): void {
+    if (owner === this) return;
+    if (owner !== undefined) owner.spill();
+    owner = this;
+    this.pos = 0;
+  }
+
+  private spill(): void {
+    this.hash ??= createHash('sha256');
+    if (this.pos > 0) this.hash.update(scratch.subarray(0, this.pos));
+    this.pos = 0;
+  }
+
+  /** Makes room for `bytes` more. */
+  private room(bytes: number): void {
+    this.claim();
+    if (this.pos + bytes > DIGEST_BUFFER_BYTES) this.spill();
+  }
+
+  /** A string: ASCII byte by byte, anything else through the UTF-8 encoder (or straight to the hash). */
+  private str(s: string): void {
+    if (s.length > DIGEST_BUFFER_BYTES / 4) {
+      this.claim();
+      this.spill();
+      (this.hash as Hash).update(s, 'utf8');
+      return;
     }
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; 8 more for the separators written after it.
+    this.room(s.length * 3 + 8);
+    const p0 = this.pos;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 128) {
+        this.pos = p0 + scratch.write(s, p0, 'utf8');
+        return;
+      }
+      scratch[p0 + i] = c;
+    }
+    this.pos = p0 + s.length;
+  }
+
+  /** A number as `${n}` prints it; safe integers digit by digit. */
+  private num(value: number): void {
+    if (!Number.isSafeInteger(value)) {
+      this.str(String(value));
+      return;
+    }
+    let n = value;
+    if (n < 0) {
+      scratch[this.pos++] = 0x2d;
+      n = -n;
+    }
+    let len = 1;
+    while (len < 16 && n >= (POW10[len] as number)) len++;
+    let p = this.pos + len;
+    this.pos = p;
+    if (n <= 0x7fffffff) {
+      while (n >= 10) {
+        const q = (n / 10) | 0;
+        scratch[--p] = 48 + n - q * 10;
+        n = q;
+      }
+    } else {
+      while (n >= 10) {
+        const q = Math.floor(n / 10);
+        scratch[--p] = 48 + n - q * 10;
+        n = q;
+      }
+    }
+    scratch[--p] = 48 + n;
+  }
+
+  /**
+   * add() with the cell's `\n${startMs},${endMs},${currency},` already rendered as UTF-8 (see
+   * cellPrefix: a reader keeps one per window × currency and copies it in).
+   */
+  addWithPrefix(prefix: Uint8Array, count: number, total: number, min: number, max: number): void {
+    if (prefix.length > DIGEST_BUFFER_BYTES / 4) {
+      this.claim();
+      this.spill();
+      (this.hash as Hash).update(prefix);
+    } else {
+      this.room(prefix.length + DIGEST_SLACK);
+      scratch.set(prefix, this.pos);
+      this.pos += prefix.length;
+    }
+    this.tail(count, total, min, max);
   }
 
   add(
@@ -112,15 +261,54 @@ export class OutputDigest {
     min: number,
     max: number,
   ): void {
-    this.addWithPrefix(cellPrefix(startMs, endMs, currency), count, total, min, max);
+    this.room(DIGEST_SLACK);
+    scratch[this.pos++] = 0x0a;
+    this.num(startMs);
+    scratch[this.pos++] = 0x2c;
+    this.num(endMs);
+    scratch[this.pos++] = 0x2c;
+    this.str(currency);
+    scratch[this.pos++] = 0x2c;
+    this.tail(count, total, min, max);
+  }
+
+  /** `${count},${total},${min},${max}` (the slack covers four numbers and their commas). */
+  private tail(count: number, total: number, min: number, max: number): void {
+    this.room(DIGEST_SLACK);
+    this.num(count);
+    scratch[this.pos++] = 0x2c;
+    this.num(total);
+    scratch[this.pos++] = 0x2c;
+    this.num(min);
+    scratch[this.pos++] = 0x2c;
+    this.num(max);
+  }
+
+  /** The digest's 32 bytes (the text is final: one call per digest). */
+  private bytes(): Buffer {
+    if (owner === this && this.hash === undefined && hashOnce !== undefined) {
+      owner = undefined;
+      return hashOnce('sha256', scratch.subarray(0, this.pos), 'buffer');
+    }
+    if (owner === this) {
+      this.spill();
+      owner = undefined;
+    }
+    return (this.hash ?? createHash('sha256')).digest();
   }
 
   hex(): string {
-    if (this.hash === undefined && hashOnce !== undefined)
-      return hashOnce('sha256', this.text, 'hex').slice(0, 32);
-    const h = this.hash ?? createHash('sha256');
-    h.update(this.text);
-    return h.digest('hex').slice(0, 32);
+    return this.bytes().toString('hex', 0, 16);
+  }
+
+  /** The first 128 bits as four big-endian words, into `w` (no hex string). */
+  words(w: Uint32Array): Uint32Array {
+    const b = this.bytes();
+    w[0] = b.readUInt32BE(0);
+    w[1] = b.readUInt32BE(4);
+    w[2] = b.readUInt32BE(8);
+    w[3] = b.readUInt32BE(12);
+    return w;
   }
 }
 
@@ -221,8 +409,14 @@ export type PartResult =
   | { ok: false; detail: string; header?: BatchOutputHeader };
 
 export type ScanResult =
-  | { ok: true; header: BatchOutputHeader; part: number; cells: number }
-  | { ok: false; detail: string; header?: BatchOutputHeader };
+  | { ok: true; header: ScannedHeader; part: number; cells: number }
+  | { ok: false; detail: string; header?: ScannedHeader };
+
+const withRange = (h: ScannedHeader): BatchOutputHeader => ({
+  ...h,
+  first: BigInt(h.firstSequenceNumber),
+  last: BigInt(h.lastSequenceNumber),
+});
 
 /** Checks one decoded batch output record (untrusted: it comes from S3); its cells as an array. */
 export function parseBatchOutputPart(v: unknown, cells: CellParser): PartResult {
@@ -230,7 +424,10 @@ export function parseBatchOutputPart(v: unknown, cells: CellParser): PartResult 
   const r = scanBatchOutputPart(v, cells, (c) => {
     out.push({ ...c, totals: { ...c.totals } });
   });
-  return r.ok ? { ok: true, part: { header: r.header, part: r.part, cells: out } } : r;
+  if (r.ok) return { ok: true, part: { header: withRange(r.header), part: r.part, cells: out } };
+  return r.header === undefined
+    ? { ok: false, detail: r.detail }
+    : { ok: false, detail: r.detail, header: withRange(r.header) };
 }
 
 /**
@@ -241,7 +438,7 @@ export function parseBatchOutputPart(v: unknown, cells: CellParser): PartResult 
 export function scanBatchOutputPart(
   v: unknown,
   cells: CellParser,
-  sink: (c: ParsedCell, header: BatchOutputHeader) => void,
+  sink: (c: ParsedCell, header: ScannedHeader) => void,
 ): ScanResult {
   if (!isBatchOutput(v)) return { ok: false, detail: 'not a batch output' };
   const o = v as Record<string, unknown>;
@@ -258,8 +455,8 @@ export function scanBatchOutputPart(
   if (
     typeof f !== 'string' ||
     typeof l !== 'string' ||
-    !SEQ.test(f) ||
-    !SEQ.test(l) ||
+    !isSeq(f) ||
+    !isSeq(l) ||
     decimalGreater(f, l)
   ) {
     return {
@@ -277,7 +474,7 @@ export function scanBatchOutputPart(
   ) {
     return { ok: false, detail: `${what()}: records is not a whole number from 1 to ${MAX_BATCH_RECORDS}` };
   }
-  if (typeof digest !== 'string' || !HEX32.test(digest)) {
+  if (typeof digest !== 'string' || !isHex32(digest)) {
     return { ok: false, detail: `${what()}: digest is not 32 lower-case hex digits` };
   }
   if (
@@ -295,10 +492,8 @@ export function scanBatchOutputPart(
       detail: `${what()}: part/parts are not whole numbers with 1 <= part <= parts <= ${MAX_PARTS}`,
     };
   }
-  const header: BatchOutputHeader = {
+  const header: ScannedHeader = {
     shardId: shard_id,
-    first: BigInt(f),
-    last: BigInt(l),
     firstSequenceNumber: f,
     lastSequenceNumber: l,
     records,

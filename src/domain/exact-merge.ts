@@ -33,7 +33,6 @@ import {
   type Totals,
 } from './aggregate.js';
 import {
-  type BatchOutputHeader,
   cellPrefix,
   isBatchOutput,
   OutputDigest,
@@ -272,30 +271,264 @@ class CellStore {
   }
 }
 
+/** Bytes per chunk of the sequence-number store. */
+const SEQ_CHUNK = 1 << 18;
+
 /**
- * One batch output (all copies of all its parts): its envelope (flat: tens of thousands of these
- * are held), and the parts that came.
+ * Every output's first and last sequence number, packed: the digit count (leading zeros dropped, as
+ * BigInt prints it), then the digits two to a byte, most significant first — 29 bytes for a
+ * Kinesis sequence number (56 digits) where a BigInt and its reference took ~56. Compared without
+ * parsing: more digits is larger, else the bytes decide. An entry never straddles a chunk, and
+ * chunks never move (growing copies nothing).
  */
-interface Output extends Omit<BatchOutputHeader, 'firstSequenceNumber' | 'lastSequenceNumber'> {
-  /**
-   * The parts that came, in arrival order: number, where its cells are in the columns, and a
-   * fingerprint of them. Only what came: `parts` comes from the data and must not decide memory.
-   */
-  got: Array<{ n: number; off: number; len: number; fp: number }>;
-  /** A one-part output's digest, checked as its cells came in (multi-part ones: in result()). */
-  verified: boolean | undefined;
-  received: number;
-  /** Two copies of one part differed. */
-  conflicting: boolean;
-  /** Set by result(). */
-  state: 'complete' | 'incomplete' | 'corrupt' | undefined;
+class SeqStore {
+  /** Where the next entry goes (global offset). */
+  n = 0;
+  /** A hash of the digits of the last entry added (for the output table). */
+  lastHash = 0;
+  private readonly chunks: Uint8Array[] = [];
+
+  /** Stores a checked decimal string; returns its offset. */
+  add(s: string): number {
+    let i = 0;
+    while (i < s.length - 1 && s.charCodeAt(i) === 48) i++;
+    const d = s.length - i;
+    const size = 1 + ((d + 1) >> 1);
+    let k = Math.floor(this.n / SEQ_CHUNK);
+    let at = this.n - k * SEQ_CHUNK;
+    if (at + size > SEQ_CHUNK) {
+      k++;
+      at = 0;
+    }
+    while (k >= this.chunks.length) this.chunks.push(new Uint8Array(SEQ_CHUNK));
+    const c = this.chunks[k] as Uint8Array;
+    const off = k * SEQ_CHUNK + at;
+    let h = Math.imul(0x811c9dc5 ^ d, 0x01000193);
+    c[at++] = d;
+    if ((d & 1) === 1) {
+      const x = s.charCodeAt(i++) - 48;
+      c[at++] = x;
+      h = Math.imul(h ^ x, 0x01000193);
+    }
+    for (; i < s.length; i += 2) {
+      const x = ((s.charCodeAt(i) - 48) << 4) | (s.charCodeAt(i + 1) - 48);
+      c[at++] = x;
+      h = Math.imul(h ^ x, 0x01000193);
+    }
+    this.n = off + size;
+    this.lastHash = h >>> 0;
+    return off;
+  }
+
+  /** Drops every entry from offset `n` on. */
+  truncate(n: number): void {
+    this.n = n;
+  }
+
+  /** Sign of a − b as integers. */
+  compare(a: number, b: number): number {
+    if (a === b) return 0;
+    const ka = Math.floor(a / SEQ_CHUNK);
+    const kb = Math.floor(b / SEQ_CHUNK);
+    const ca = this.chunks[ka] as Uint8Array;
+    const cb = this.chunks[kb] as Uint8Array;
+    const pa = a - ka * SEQ_CHUNK;
+    const pb = b - kb * SEQ_CHUNK;
+    const da = ca[pa] as number;
+    const db = cb[pb] as number;
+    if (da !== db) return da - db;
+    const size = (da + 1) >> 1;
+    for (let j = 1; j <= size; j++) {
+      const x = (ca[pa + j] as number) - (cb[pb + j] as number);
+      if (x !== 0) return x;
+    }
+    return 0;
+  }
+
+  /** The number as BigInt's toString() prints it. */
+  toString(off: number): string {
+    const k = Math.floor(off / SEQ_CHUNK);
+    const c = this.chunks[k] as Uint8Array;
+    let p = off - k * SEQ_CHUNK;
+    const d = c[p++] as number;
+    let s = '';
+    if ((d & 1) === 1) s += String.fromCharCode(48 + (c[p++] as number));
+    for (let j = 0; j < d >> 1; j++) {
+      const x = c[p++] as number;
+      s += String.fromCharCode(48 + (x >> 4), 48 + (x & 15));
+    }
+    return s;
+  }
+}
+
+/** A part that came: its number, where its cells are in the cell store, a fingerprint of them. */
+interface PartRef {
+  n: number;
+  off: number;
+  len: number;
+  fp: number;
+}
+
+// What result() decides for each output.
+const STATE_COMPLETE = 1;
+const STATE_INCOMPLETE = 2;
+const STATE_CORRUPT = 3;
+// Flags.
+const CONFLICTING = 1;
+/** A one-part output whose digest was checked on arrival: matched, or not. */
+const VERIFIED = 2;
+const MISMATCHED = 4;
+
+/**
+ * Every distinct batch output (all copies of all its parts), one row each in typed columns: held
+ * until result() because which outputs count is known only when all are in (a redelivery with
+ * other boundaries may come in any later object). ~60 bytes a row plus its two sequence numbers
+ * (SeqStore) and its cells (CellStore), where one object, two BigInts, a digest string, a part
+ * list and a Map entry per output took ~465. Rows are found by digest and envelope through an
+ * open-addressing table of row numbers (no key string per output).
+ */
+class OutputTable {
+  n = 0;
+  private cap = 0;
+  /** The digest as four big-endian words (row × 4). */
+  digest = new Uint32Array(0);
+  shard = new Int32Array(0);
+  /** SeqStore offsets. */
+  first = new Float64Array(0);
+  last = new Float64Array(0);
+  records = new Uint16Array(0);
+  parts = new Uint16Array(0);
+  received = new Uint16Array(0);
+  flags = new Uint8Array(0);
+  state = new Uint8Array(0);
+  /** A one-part output's part: cells at `off`, `len` of them, fingerprint `fp`. */
+  off = new Float64Array(0);
+  len = new Uint32Array(0);
+  fp = new Uint32Array(0);
+  /** The parts of outputs of more than one part (rare: only past 1 MiB of cells). Only what came. */
+  readonly multi = new Map<number, PartRef[]>();
+  /** Row + 1 per slot (0: empty); at most half full. */
+  private slots = new Int32Array(1024);
+
+  /** The row with this digest and envelope, or -1. */
+  find(
+    hash: number,
+    dg: Uint32Array,
+    shard: number,
+    first: number,
+    last: number,
+    parts: number,
+    records: number,
+    seqs: SeqStore,
+  ): number {
+    const mask = this.slots.length - 1;
+    for (let s = hash & mask; ; s = (s + 1) & mask) {
+      const r = (this.slots[s] as number) - 1;
+      if (r === -1) return -1;
+      const d = r * 4;
+      if (
+        this.digest[d] === dg[0] &&
+        this.digest[d + 1] === dg[1] &&
+        this.digest[d + 2] === dg[2] &&
+        this.digest[d + 3] === dg[3] &&
+        this.shard[r] === shard &&
+        this.parts[r] === parts &&
+        this.records[r] === records &&
+        seqs.compare(this.first[r] as number, first) === 0 &&
+        seqs.compare(this.last[r] as number, last) === 0
+      )
+        return r;
+    }
+  }
+
+  /** A new row (find() said there is none); returns its number. */
+  insert(hash: number, dg: Uint32Array, shard: number, first: number, last: number, parts: number, records: number): number {
+    if (this.n === this.cap) this.grow();
+    if ((this.n + 1) * 2 > this.slots.length) this.rehash();
+    const r = this.n++;
+    this.digest.set(dg, r * 4);
+    this.shard[r] = shard;
+    this.first[r] = first;
+    this.last[r] = last;
+    this.parts[r] = parts;
+    this.records[r] = records;
+    this.received[r] = 1;
+    const mask = this.slots.length - 1;
+    let s = hash & mask;
+    while (this.slots[s] !== 0) s = (s + 1) & mask;
+    this.slots[s] = r + 1;
+    this.hashes[r] = hash;
+    return r;
+  }
+
+  /** Each row's slot hash (to rehash without the strings). */
+  private hashes = new Uint32Array(0);
+
+  private rehash(): void {
+    const slots = new Int32Array(this.slots.length * 2);
+    const mask = slots.length - 1;
+    for (let r = 0; r < this.n; r++) {
+      let s = (this.hashes[r] as number) & mask;
+      while (slots[s] !== 0) s = (s + 1) & mask;
+      slots[s] = r + 1;
+    }
+    this.slots = slots;
+  }
+
+  private grow(): void {
+    const cap = Math.max(1024, Math.ceil(this.cap * 1.5));
+    const more = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(
+      a: T,
+      per = 1,
+    ): T => {
+      const b = new (a.constructor as new (n: number) => T)(cap * per);
+      b.set(a);
+      return b;
+    };
+    this.digest = more(this.digest, 4);
+    this.shard = more(this.shard);
+    this.first = more(this.first);
+    this.last = more(this.last);
+    this.records = more(this.records);
+    this.parts = more(this.parts);
+    this.received = more(this.received);
+    this.flags = more(this.flags);
+    this.state = more(this.state);
+    this.off = more(this.off);
+    this.len = more(this.len);
+    this.fp = more(this.fp);
+    this.hashes = more(this.hashes);
+    this.cap = cap;
+  }
+
+  /** The digest as written (32 lower-case hex digits). */
+  hex(r: number): string {
+    let s = '';
+    for (let i = 0; i < 4; i++) s += (this.digest[r * 4 + i] as number).toString(16).padStart(8, '0');
+    return s;
+  }
+
+  /** The parts that came, in part order. */
+  partsOf(r: number): readonly PartRef[] | undefined {
+    const got = this.multi.get(r);
+    if (got === undefined || got.length === 1) return got;
+    return [...got].sort((a, b) => a.n - b.n);
+  }
 }
 
 /** A range known only from a part whose cells were unusable (the records exist all the same). */
 interface BrokenRange {
-  shardId: string;
-  first: bigint;
-  last: bigint;
+  shard: number;
+  /** SeqStore offsets. */
+  first: number;
+  last: number;
+}
+
+/** A complete output as an edge of the shard's graph: row `o`, from node `a` to node `b`. */
+interface Edge {
+  o: number;
+  a: number;
+  b: number;
 }
 
 interface MergedAcc {
@@ -330,10 +563,17 @@ export class ExactMerger {
     min: 0,
     max: 0,
   };
-  private readonly outputs = new Map<string, Output>();
-  private readonly shardIds = new Map<string, string>();
+  private readonly outputs = new OutputTable();
+  private readonly seqs = new SeqStore();
+  /** Shard ids by number (tens of thousands of outputs name a handful of shards), and their JSON. */
+  private readonly shardNames: string[] = [];
+  private readonly shardJsons: string[] = [];
+  private readonly shardIndex = new Map<string, number>();
   /** Reused for each contribution's id words. */
   private readonly scratchId = new Uint32Array(4);
+  /** Reused: a record's digest, and the one computed from its cells. */
+  private readonly scratchDigest = new Uint32Array(4);
+  private readonly scratchComputed = new Uint32Array(4);
   private readonly broken: BrokenRange[] = [];
   private readonly legacyIds = new IdSet(1024);
   private readonly merged = new Map<number, MergedAcc>();
@@ -392,7 +632,7 @@ export class ExactMerger {
       // A one-part output can be checked against its digest right here, while its cells are at hand.
       if (h.parts === 1) {
         digest ??= OutputDigest.of(
-          this.shardJson(h.shardId),
+          this.shardJsons[this.shardOf(h.shardId)] as string,
           h.firstSequenceNumber,
           h.lastSequenceNumber,
           h.records,
@@ -405,93 +645,93 @@ export class ExactMerger {
     if (!r.ok) {
       this.columns.truncate(start);
       if (r.header !== undefined) {
-        this.broken.push({ shardId: r.header.shardId, first: r.header.first, last: r.header.last });
+        this.broken.push({
+          shard: this.shardOf(r.header.shardId),
+          first: this.seqs.add(r.header.firstSequenceNumber),
+          last: this.seqs.add(r.header.lastSequenceNumber),
+        });
       }
       return this.invalid(r.detail);
     }
     const { header: h, part } = r;
+    const shard = this.shardOf(h.shardId);
     // The digest covers shard, range, size and cells: it identifies the output. A record that
     // claims a known digest with another envelope is a different (forged or damaged) output.
-    let key = h.digest;
-    let o = this.outputs.get(key);
-    if (o !== undefined && !sameHeader(o, h)) {
-      key = `${h.digest}|${h.shardId}|${h.first}|${h.last}|${h.parts}|${h.records}`;
-      o = this.outputs.get(key);
-    }
-    let verified: boolean | undefined;
+    const dg = this.scratchDigest;
+    hexWords(h.digest, dg);
+    const mark = this.seqs.n;
+    const first = this.seqs.add(h.firstSequenceNumber);
+    let hash = mix(dg[0] as number, this.seqs.lastHash);
+    const last = this.seqs.add(h.lastSequenceNumber);
+    hash = mix(mix(mix(mix(hash, this.seqs.lastHash), shard), h.parts), h.records);
+    const outs = this.outputs;
+    const o = outs.find(hash, dg, shard, first, last, h.parts, h.records, this.seqs);
+    let flags = 0;
     if (h.parts === 1) {
       const computed = (
         digest ??
-        OutputDigest.of(this.shardJson(h.shardId), h.firstSequenceNumber, h.lastSequenceNumber, h.records, 1)
-      ).hex();
-      verified = computed === h.digest;
+        OutputDigest.of(
+          this.shardJsons[shard] as string,
+          h.firstSequenceNumber,
+          h.lastSequenceNumber,
+          h.records,
+          1,
+        )
+      ).words(this.scratchComputed);
+      flags = sameWords(computed, dg) ? VERIFIED : MISMATCHED;
       // Two copies are the same exactly when their cells hash the same (what the digest is for).
-      fp = Number.parseInt(computed.slice(0, 8), 16);
+      fp = computed[0] as number;
     } else fp = mix(fp, r.cells);
-    const ref = { n: part, off: start, len: r.cells, fp };
-    if (o === undefined) {
-      // One literal with every field, in one order: all outputs share one hidden class (spreading
-      // and adding fields later gave each its own, ~400 bytes apiece); `got` made with its element.
-      const d = own(h.digest);
-      this.outputs.set(key === h.digest ? d : own(key), {
-        shardId: this.interned(h.shardId),
-        first: h.first,
-        last: h.last,
-        records: h.records,
-        digest: d,
-        parts: h.parts,
-        got: [ref],
-        received: 1,
-        conflicting: false,
-        verified,
-        state: undefined,
-      });
+    if (o === -1) {
+      const row = outs.insert(hash, dg, shard, first, last, h.parts, h.records);
+      outs.flags[row] = flags;
+      if (h.parts === 1) {
+        outs.off[row] = start;
+        outs.len[row] = r.cells;
+        outs.fp[row] = fp;
+      } else outs.multi.set(row, [{ n: part, off: start, len: r.cells, fp }]);
       return true;
     }
-    const have = o.got.find((x) => x.n === part);
+    // A known output: its range is held already.
+    this.seqs.truncate(mark);
+    const got = h.parts === 1 ? undefined : (outs.multi.get(o) as PartRef[]);
+    const have = got === undefined ? (outs.fp[o] as number) : got.find((x) => x.n === part)?.fp;
     if (have !== undefined) {
       this.columns.truncate(start);
-      if (have.fp === fp) this.stats.duplicates++;
-      else o.conflicting = true;
+      if (have === fp) this.stats.duplicates++;
+      else outs.flags[o] = (outs.flags[o] as number) | CONFLICTING;
       return true;
     }
-    o.got.push(ref);
-    o.received++;
+    (got as PartRef[]).push({ n: part, off: start, len: r.cells, fp });
+    outs.received[o] = (outs.received[o] as number) + 1;
     return true;
   }
 
-  /** JSON of each shard id, for digests (a handful of shards; hostile ids are bounded like shardIds). */
-  private readonly shardJsons = new Map<string, string>();
-  /** Each merged cell's line prefix in digest text (one per window × currency, not per cell). */
-  private readonly digestPrefixes = new Map<number, string>();
+  /** Recent merged cells' line prefixes in digest text (one per window × currency, not per cell). */
+  private readonly digestPrefixes = new Map<number, Uint8Array>();
 
-  private shardJson(shardId: string): string {
-    let j = this.shardJsons.get(shardId);
-    if (j === undefined) {
-      j = JSON.stringify(shardId);
-      if (this.shardJsons.size > 10_000) this.shardJsons.clear();
-      this.shardJsons.set(own(shardId), j);
+  /** The shard id's number (its name and JSON kept once). */
+  private shardOf(shardId: string): number {
+    let k = this.shardIndex.get(shardId);
+    if (k === undefined) {
+      k = this.shardNames.length;
+      const name = own(shardId);
+      this.shardNames.push(name);
+      this.shardJsons.push(JSON.stringify(name));
+      this.shardIndex.set(name, k);
     }
-    return j;
+    return k;
   }
 
-  private digestPrefix(cellKey: number, c: ParsedCell): string {
+  private digestPrefix(cellKey: number, c: ParsedCell): Uint8Array {
     let p = this.digestPrefixes.get(cellKey);
     if (p === undefined) {
       p = cellPrefix(c.windowStartMs, c.windowEndMs, c.currency);
+      // Bounded (a week is 50,000 window × currency pairs): outputs come roughly in time order.
+      if (this.digestPrefixes.size >= 4096) this.digestPrefixes.clear();
       this.digestPrefixes.set(cellKey, p);
     }
     return p;
-  }
-
-  /** The shard id shared (tens of thousands of outputs name a handful of shards). */
-  private interned(shardId: string): string {
-    let id = this.shardIds.get(shardId);
-    if (id === undefined) {
-      id = own(shardId);
-      this.shardIds.set(id, id);
-    }
-    return id;
   }
 
   private addLegacy(id: string, c: ParsedCell): void {
@@ -580,28 +820,57 @@ export class ExactMerger {
   }
 
   result(): MergeResult {
-    const byShard = new Map<string, Output[]>();
-    for (const o of this.outputs.values()) {
-      const list = byShard.get(o.shardId);
-      if (list === undefined) byShard.set(o.shardId, [o]);
-      else list.push(o);
-      o.state = o.received < o.parts ? 'incomplete' : o.conflicting ? 'corrupt' : 'complete';
-      if (
-        o.state === 'complete' &&
-        !(o.verified ?? outputDigestOf(o, (x, v) => this.forEachCell(x, v)) === o.digest)
-      )
-        o.state = 'corrupt';
-      if (o.state === 'complete') this.stats.batchOutputs.complete++;
-      if (o.state === 'incomplete') this.stats.batchOutputs.incomplete++;
+    const outs = this.outputs;
+    const bo = this.stats.batchOutputs;
+    // Rows by shard (in arrival order within a shard): a count, then one array of row numbers.
+    const shards = this.shardNames.length;
+    const perShard = new Int32Array(shards + 1);
+    const hasBroken = new Uint8Array(shards);
+    for (let r = 0; r < outs.n; r++) {
+      const sh = outs.shard[r] as number;
+      perShard[sh + 1] = (perShard[sh + 1] as number) + 1;
+      const state =
+        (outs.received[r] as number) < (outs.parts[r] as number)
+          ? STATE_INCOMPLETE
+          : ((outs.flags[r] as number) & CONFLICTING) !== 0
+            ? STATE_CORRUPT
+            : STATE_COMPLETE;
+      const flags = outs.flags[r] as number;
+      const ok =
+        state !== STATE_COMPLETE ||
+        ((flags & VERIFIED) !== 0
+          ? true
+          : (flags & MISMATCHED) !== 0
+            ? false
+            : sameWords(this.outputDigestOf(r, this.scratchComputed), outs.digest.subarray(r * 4, r * 4 + 4)));
+      outs.state[r] = ok ? state : STATE_CORRUPT;
+      if (outs.state[r] === STATE_COMPLETE) bo.complete++;
+      if (outs.state[r] === STATE_INCOMPLETE) bo.incomplete++;
     }
-    this.stats.batchOutputs.seen = this.outputs.size;
-    for (const b of this.broken) if (!byShard.has(b.shardId)) byShard.set(b.shardId, []);
-    this.stats.batchOutputs.shards = byShard.size;
-    for (const shard of [...byShard.keys()].sort()) {
+    bo.seen = outs.n;
+    for (let k = 0; k < shards; k++) perShard[k + 1] = (perShard[k + 1] as number) + (perShard[k] as number);
+    const rows = new Int32Array(outs.n);
+    const fill = perShard.slice(0, shards);
+    for (let r = 0; r < outs.n; r++) {
+      const sh = outs.shard[r] as number;
+      rows[fill[sh] as number] = r;
+      fill[sh] = (fill[sh] as number) + 1;
+    }
+    for (const b of this.broken) hasBroken[b.shard] = 1;
+    const present: number[] = [];
+    for (let k = 0; k < shards; k++) if (perShard[k + 1] !== perShard[k] || hasBroken[k] === 1) present.push(k);
+    bo.shards = present.length;
+    const names = this.shardNames;
+    present.sort((x, y) => {
+      const a = names[x] as string;
+      const b = names[y] as string;
+      return a < b ? -1 : a > b ? 1 : 0;
+    });
+    for (const k of present) {
       this.mergeShard(
-        shard,
-        byShard.get(shard) as Output[],
-        this.broken.filter((b) => b.shardId === shard),
+        k,
+        rows.subarray(perShard[k] as number, perShard[k + 1] as number),
+        this.broken.filter((b) => b.shard === k),
       );
     }
     const cells = [...this.merged.values()].sort(
@@ -634,40 +903,71 @@ export class ExactMerger {
   }
 
   /** Calls `visit` with each of an output's cells (one scratch cell), in part order (the parts there). */
-  private forEachCell(o: Output, visit: (c: StoredCell) => void): void {
-    const parts = o.got.length === 1 ? o.got : [...o.got].sort((a, b) => a.n - b.n);
+  private forEachCell(r: number, visit: (c: StoredCell) => void): void {
+    const outs = this.outputs;
+    const parts = outs.partsOf(r);
+    if (parts === undefined) {
+      this.columns.read(outs.off[r] as number, outs.len[r] as number, this.scratchCell, visit);
+      return;
+    }
     for (const q of parts) this.columns.read(q.off, q.len, this.scratchCell, visit);
+  }
+
+  /** The digest recomputed from the assembled cells (parts in order), into `w`. */
+  private outputDigestOf(r: number, w: Uint32Array): Uint32Array {
+    const outs = this.outputs;
+    const d = new OutputDigest(
+      {
+        shardId: this.shardNames[outs.shard[r] as number] as string,
+        first: this.seqs.toString(outs.first[r] as number),
+        last: this.seqs.toString(outs.last[r] as number),
+      },
+      outs.records[r] as number,
+      outs.parts[r] as number,
+    );
+    this.forEachCell(r, (c) => d.add(c.startMs, c.endMs, c.currency, c.count, c.total, c.min, c.max));
+    return d.words(w);
   }
 
   /**
    * Does any cell of this output fall in the range? For an incomplete output this is judged by the
    * parts that came (a heuristic: one batch's records arrived together, so its windows lie together).
    */
-  private touchesRange(o: Output): boolean {
+  private touchesRange(r: number): boolean {
     let touches = false;
-    this.forEachCell(o, (c) => {
+    this.forEachCell(r, (c) => {
       if (!touches && this.inRange(c.startMs, c.endMs)) touches = true;
     });
     return touches;
   }
 
-  private mergeShard(shard: string, outputs: Output[], broken: BrokenRange[]): void {
+  private mergeShard(shardNo: number, outputs: Int32Array, broken: BrokenRange[]): void {
+    const shard = this.shardNames[shardNo] as string;
     const name = oneLine(shard);
+    const table = this.outputs;
+    const seqs = this.seqs;
     // Endpoints of every output of the shard, complete or not: each is a record that exists.
-    // Ranked by sorting them once (a Set and a Map keyed by BigInt cost more than the whole sort).
-    const vals: bigint[] = [];
-    for (const o of outputs) vals.push(o.first, o.last);
-    for (const b of broken) vals.push(b.first, b.last);
-    const order = Array.from(vals.keys()).sort((x, y) => {
-      const a = vals[x] as bigint;
-      const b = vals[y] as bigint;
-      return a < b ? -1 : a > b ? 1 : 0;
-    });
-    const rank = new Int32Array(vals.length);
-    const points: bigint[] = [];
+    // Ranked by sorting them once (outputs mostly arrive in order: the sort sees long runs).
+    const nv = 2 * (outputs.length + broken.length);
+    const vals = new Float64Array(nv);
+    for (let k = 0; k < outputs.length; k++) {
+      const r = outputs[k] as number;
+      vals[2 * k] = table.first[r] as number;
+      vals[2 * k + 1] = table.last[r] as number;
+    }
+    for (let j = 0; j < broken.length; j++) {
+      const b = broken[j] as BrokenRange;
+      vals[2 * (outputs.length + j)] = b.first;
+      vals[2 * (outputs.length + j) + 1] = b.last;
+    }
+    const order = Array.from({ length: nv }, (_, k) => k).sort((x, y) =>
+      seqs.compare(vals[x] as number, vals[y] as number),
+    );
+    const rank = new Int32Array(nv);
+    const points: number[] = [];
     for (const k of order) {
-      const v = vals[k] as bigint;
-      if (points.length === 0 || (points[points.length - 1] as bigint) !== v) points.push(v);
+      const v = vals[k] as number;
+      if (points.length === 0 || seqs.compare(points[points.length - 1] as number, v) !== 0) points.push(v);
       rank[k] = points.length - 1;
     }
     // Node of the k-th output's first endpoint (rank[2k]) and last (rank[2k + 1]); broken after them.
@@ -675,11 +975,22 @@ export class ExactMerger {
     const lastAt = (k: number): number => rank[2 * k + 1] as number;
     const m = points.length;
     // Edges: complete outputs, node a → node b + 1 for endpoints a..b, in a canonical order.
-    const edges: Array<{ o: Output; a: number; b: number }> = [];
-    for (const [k, o] of outputs.entries()) {
-      if (o.state === 'complete') edges.push({ o, a: firstAt(k), b: lastAt(k) + 1 });
+    const edges: Edge[] = [];
+    for (let k = 0; k < outputs.length; k++) {
+      const r = outputs[k] as number;
+      if (table.state[r] === STATE_COMPLETE) edges.push({ o: r, a: firstAt(k), b: lastAt(k) + 1 });
     }
-    edges.sort((x, y) => x.a - y.a || x.b - y.b || (x.o.digest < y.o.digest ? -1 : 1));
+    const dw = table.digest;
+    // Ties by digest as text would order them (fixed-width hex: word by word, unsigned).
+    const digestLess = (x: number, y: number): boolean => {
+      for (let i = 0; i < 4; i++) {
+        const a = dw[x * 4 + i] as number;
+        const b = dw[y * 4 + i] as number;
+        if (a !== b) return a < b;
+      }
+      return false;
+    };
+    edges.sort((x, y) => x.a - y.a || x.b - y.b || (digestLess(x.o, y.o) ? -1 : 1));
     const from = new Map<number, typeof edges>();
     for (const e of edges) {
       const l = from.get(e.a);
@@ -706,7 +1017,7 @@ export class ExactMerger {
       for (const e of from.get(u) ?? []) relax(e.b, s, n + 1, e);
     }
     // Walk back: chosen outputs (each once: the path only moves forward) and skipped endpoints.
-    const chosen: Output[] = [];
+    const chosen: number[] = [];
     const skipped = new Uint8Array(m);
     for (let v = m; v > 0; ) {
       const e = via[v];
@@ -721,7 +1032,7 @@ export class ExactMerger {
     // Sum the chain.
     const digest = new Uint32Array(4);
     for (const o of chosen) {
-      idWords(o.digest, digest);
+      digest.set(dw.subarray(o * 4, o * 4 + 4));
       this.forEachCell(o, (c) => {
         if (!this.inRange(c.startMs, c.endMs)) {
           this.stats.outOfRange++;
@@ -734,7 +1045,7 @@ export class ExactMerger {
     this.stats.batchOutputs.counted += chosen.length;
     this.stats.batchOutputs.superseded += edges.length - chosen.length;
 
-    const corrupt = outputs.some((o) => o.state === 'corrupt');
+    const corrupt = outputs.some((r) => table.state[r] === STATE_CORRUPT);
     // A healthy shard: every complete output is in the one chain, nothing to report.
     if (!corrupt && !skipped.includes(1) && edges.length === chosen.length) return;
 
@@ -744,7 +1055,8 @@ export class ExactMerger {
       touching[a] = (touching[a] as number) + 1;
       touching[b] = (touching[b] as number) - 1;
     };
-    for (const [k, o] of outputs.entries()) if (this.touchesRange(o)) cover(firstAt(k), lastAt(k) + 1);
+    for (let k = 0; k < outputs.length; k++)
+      if (this.touchesRange(outputs[k] as number)) cover(firstAt(k), lastAt(k) + 1);
     for (let j = 0; j < broken.length; j++) {
       const k = outputs.length + j;
       cover(firstAt(k), lastAt(k) + 1);
@@ -756,10 +1068,11 @@ export class ExactMerger {
       hits[i + 1] = (hits[i] as number) + ((touching[i] as number) > 0 ? 1 : 0);
     }
     const touches = (a: number, b: number): boolean => (hits[b + 1] as number) > (hits[a] as number);
-    const seq = (i: number): string => (points[i] as bigint).toString();
+    const seq = (i: number): string => seqs.toString(points[i] as number);
 
-    for (const [k, o] of outputs.entries()) {
-      if (o.state !== 'corrupt') continue;
+    for (let k = 0; k < outputs.length; k++) {
+      const o = outputs[k] as number;
+      if (table.state[o] !== STATE_CORRUPT) continue;
       const a = firstAt(k);
       const b = lastAt(k);
       this.note({
@@ -768,7 +1081,7 @@ export class ExactMerger {
         from: seq(a),
         to: seq(b),
         affectsRange: this.touchesRange(o),
-        message: `${name} ${seq(a)}..${seq(b)}: batch output ${o.digest} ${o.conflicting ? 'has two different copies of a part' : 'does not match its digest'}; not counted`,
+        message: `${name} ${seq(a)}..${seq(b)}: batch output ${table.hex(o)} ${((table.flags[o] as number) & CONFLICTING) !== 0 ? 'has two different copies of a part' : 'does not match its digest'}; not counted`,
       });
     }
     // Gaps: runs of skipped endpoints.
@@ -809,8 +1122,8 @@ export class ExactMerger {
     name: string,
     s: number,
     t: number,
-    from: Map<number, Array<{ o: Output; a: number; b: number }>>,
-    points: bigint[],
+    from: Map<number, Edge[]>,
+    points: number[],
     touches: (a: number, b: number) => boolean,
   ): void {
     if (t - s < 1) return;
@@ -848,8 +1161,8 @@ export class ExactMerger {
       }
     }
     if (lo === -1) return;
-    const f = (points[lo] as bigint).toString();
-    const l = (points[hi] as bigint).toString();
+    const f = this.seqs.toString(points[lo] as number);
+    const l = this.seqs.toString(points[hi] as number);
     this.note({
       kind: 'ambiguous',
       shard,
@@ -861,7 +1174,7 @@ export class ExactMerger {
   }
 
   /** The output's in-range cells as two sums mod P1, P2 of count·k1(cell) + total·k2(cell). */
-  private signature(o: Output): [number, number] {
+  private signature(o: number): [number, number] {
     let a = 0;
     let b = 0;
     this.forEachCell(o, (c) => {
@@ -883,20 +1196,6 @@ export function mergeRecords(records: Iterable<unknown>, range?: MergeRange): Me
   return m.result();
 }
 
-/** The digest recomputed from the assembled cells (parts in order). */
-function outputDigestOf(o: Output, forEachCell: (o: Output, visit: (c: StoredCell) => void) => void): string {
-  const d = outputDigestFor(o);
-  forEachCell(o, (c) => d.add(c.startMs, c.endMs, c.currency, c.count, c.total, c.min, c.max));
-  return d.hex();
-}
-
-const outputDigestFor = (h: Output): OutputDigest =>
-  new OutputDigest(
-    { shardId: h.shardId, first: h.first.toString(), last: h.last.toString() },
-    h.records,
-    h.parts,
-  );
-
 /**
  * A copy of a string that holds on to nothing else. Strings taken from a decoded record may be
  * slices of the decoder's text: keeping one would keep the whole chunk it came from (for every
@@ -905,12 +1204,9 @@ const outputDigestFor = (h: Output): OutputDigest =>
  */
 const own = (s: string): string => Buffer.from(s, 'utf8').toString('utf8');
 
-const sameHeader = (a: Output, b: BatchOutputHeader): boolean =>
-  a.shardId === b.shardId &&
-  a.first === b.first &&
-  a.last === b.last &&
-  a.parts === b.parts &&
-  a.records === b.records;
+/** Two 128-bit digests as words. */
+const sameWords = (a: Uint32Array, b: Uint32Array): boolean =>
+  a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
 
 /** Mixes both 32-bit halves of a safe integer into a 32-bit hash. */
 function mix(h: number, n: number): number {
