@@ -452,13 +452,7 @@ export function scanBatchOutputPart(
   if (typeof shard_id !== 'string' || shard_id === '' || shard_id.length > 256) {
     return { ok: false, detail: 'batch output: shard_id is missing or not a short string' };
   }
-  if (
-    typeof f !== 'string' ||
-    typeof l !== 'string' ||
-    !isSeq(f) ||
-    !isSeq(l) ||
-    decimalGreater(f, l)
-  ) {
+  if (typeof f !== 'string' || typeof l !== 'string' || !isSeq(f) || !isSeq(l) || decimalGreater(f, l)) {
     return {
       ok: false,
       detail: `batch output of ${oneLine(shard_id)}: first/last_sequence_number are not decimal strings with first <= last`,

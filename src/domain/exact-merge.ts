@@ -32,12 +32,7 @@ import {
   renderAggregate,
   type Totals,
 } from './aggregate.js';
-import {
-  cellPrefix,
-  isBatchOutput,
-  OutputDigest,
-  scanBatchOutputPart,
-} from './batch-output.js';
+import { cellPrefix, isBatchOutput, OutputDigest, scanBatchOutputPart } from './batch-output.js';
 import { oneLine } from './event.js';
 import { addMinor } from './money.js';
 import { fnv1a, hash64, IdSet } from './id-set.js';
@@ -442,7 +437,15 @@ class OutputTable {
   }
 
   /** A new row (find() said there is none); returns its number. */
-  insert(hash: number, dg: Uint32Array, shard: number, first: number, last: number, parts: number, records: number): number {
+  insert(
+    hash: number,
+    dg: Uint32Array,
+    shard: number,
+    first: number,
+    last: number,
+    parts: number,
+    records: number,
+  ): number {
     if (this.n === this.cap) this.grow();
     if ((this.n + 1) * 2 > this.slots.length) this.rehash();
     const r = this.n++;
@@ -842,7 +845,10 @@ export class ExactMerger {
           ? true
           : (flags & MISMATCHED) !== 0
             ? false
-            : sameWords(this.outputDigestOf(r, this.scratchComputed), outs.digest.subarray(r * 4, r * 4 + 4)));
+            : sameWords(
+                this.outputDigestOf(r, this.scratchComputed),
+                outs.digest.subarray(r * 4, r * 4 + 4),
+              ));
       outs.state[r] = ok ? state : STATE_CORRUPT;
       if (outs.state[r] === STATE_COMPLETE) bo.complete++;
       if (outs.state[r] === STATE_INCOMPLETE) bo.incomplete++;
@@ -858,7 +864,8 @@ export class ExactMerger {
     }
     for (const b of this.broken) hasBroken[b.shard] = 1;
     const present: number[] = [];
-    for (let k = 0; k < shards; k++) if (perShard[k + 1] !== perShard[k] || hasBroken[k] === 1) present.push(k);
+    for (let k = 0; k < shards; k++)
+      if (perShard[k + 1] !== perShard[k] || hasBroken[k] === 1) present.push(k);
     bo.shards = present.length;
     const names = this.shardNames;
     present.sort((x, y) => {
