@@ -125,7 +125,7 @@ export class OutputDigest {
   private hash: Hash | undefined;
 
   constructor(ref: { shardId: string; first: string; last: string }, records: number, parts: number) {
-    this.start(JSON.stringify(ref.shardId), ref.first, ref.last, records, parts);
+    this.start(JSON.stringify(ref.shardId), ref.first, ref.last, records, parts, true);
   }
 
   /**
@@ -136,30 +136,53 @@ export class OutputDigest {
     const d = Object.create(OutputDigest.prototype) as OutputDigest;
     d.pos = 0;
     d.hash = undefined;
-    d.start(shardJson, first, last, records, parts);
+    d.start(shardJson, first, last, records, parts, false);
     return d;
   }
 
-  private start(shardJson: string, first: string, last: string, records: number, parts: number): void {
+  /**
+   * The header, `[2,<shard>,<first>,<last>,<records>,<parts>]`: as JSON.stringify renders the array
+   * (`json`: the strings escaped, a non-finite number as null) or, for of(), as its template did.
+   */
+  private start(
+    shardJson: string,
+    first: string,
+    last: string,
+    records: number,
+    parts: number,
+    json: boolean,
+  ): void {
     this.claim();
     scratch[this.pos++] = 0x5b; // [
     this.num(SCHEMA_VERSION);
     scratch[this.pos++] = 0x2c;
     this.str(shardJson);
     scratch[this.pos++] = 0x2c;
-    scratch[this.pos++] = 0x22;
-    this.str(first);
-    scratch[this.pos++] = 0x22;
+    this.quoted(first, json);
     scratch[this.pos++] = 0x2c;
-    scratch[this.pos++] = 0x22;
-    this.str(last);
-    scratch[this.pos++] = 0x22;
+    this.quoted(last, json);
     scratch[this.pos++] = 0x2c;
     this.room(DIGEST_SLACK);
-    this.num(records);
+    this.headerNum(records, json);
     scratch[this.pos++] = 0x2c;
-    this.num(parts);
+    this.headerNum(parts, json);
     scratch[this.pos++] = 0x5d; // ]
+  }
+
+  private quoted(s: string, json: boolean): void {
+    if (json) {
+      this.str(JSON.stringify(s));
+      return;
+    }
+    this.room(DIGEST_SLACK);
+    scratch[this.pos++] = 0x22;
+    this.str(s);
+    scratch[this.pos++] = 0x22;
+  }
+
+  private headerNum(n: number, json: boolean): void {
+    if (json && !Number.isFinite(n)) this.str('null');
+    else this.num(n);
   }
 
   /** Takes the shared buffer, spilling the text of the digest that had it into that one's Hash. */
@@ -222,13 +245,13 @@ export class OutputDigest {
     if (n <= 0x7fffffff) {
       while (n >= 10) {
         const q = (n / 10) | 0;
-        scratch[--p] = 48 + n - q * 10;
+        scratch[--p] = 48 + (n - q * 10);
         n = q;
       }
     } else {
       while (n >= 10) {
         const q = Math.floor(n / 10);
-        scratch[--p] = 48 + n - q * 10;
+        scratch[--p] = 48 + (n - q * 10);
         n = q;
       }
     }
