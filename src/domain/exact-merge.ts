@@ -19,9 +19,12 @@
  * incomplete. Two chains that disagree (possible only when the history broke the rule's premise,
  * e.g. records handed to the failure destination between attempts) are reported as ambiguous.
  *
- * Memory: cells are kept in typed columns (about 50 bytes each) until the end, because which
- * outputs count is known only when all are in; v1 aggregates are merged as they come, each id once
- * (12 bytes an id), as before.
+ * Memory: every batch output is held until the end, because which outputs count is known only
+ * when all are in (a redelivery with other boundaries may come in any later object). So an output
+ * is a row of typed columns (~60 bytes: digest words, shard number, sizes, where its cells are),
+ * its two sequence numbers packed as digits (~58 bytes, SeqStore) and its cells as varints (~11
+ * bytes each, CellStore) — no object, string or BigInt per output (test/domain/exact-merge-memory).
+ * v1 aggregates are merged as they come, each id once (12 bytes an id), as before.
  */
 import { createHash } from 'node:crypto';
 import {
