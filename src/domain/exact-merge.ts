@@ -530,11 +530,15 @@ interface BrokenRange {
   last: number;
 }
 
-/** A complete output as an edge of the shard's graph: row `o`, from node `a` to node `b`. */
-interface Edge {
-  o: number;
-  a: number;
-  b: number;
+/**
+ * A shard's complete outputs as edges (row `o[j]`, node `a[j]` → node `b[j]`), sorted by start
+ * node, then end, then digest; node u's edges are `at[u]` to `at[u + 1]` (no object per edge).
+ */
+interface Graph {
+  a: Int32Array;
+  b: Int32Array;
+  o: Int32Array;
+  at: Int32Array;
 }
 
 interface MergedAcc {
@@ -985,10 +989,18 @@ export class ExactMerger {
     const lastAt = (k: number): number => rank[2 * k + 1] as number;
     const m = points.length;
     // Edges: complete outputs, node a → node b + 1 for endpoints a..b, in a canonical order.
-    const edges: Edge[] = [];
-    for (let k = 0; k < outputs.length; k++) {
+    let ne = 0;
+    for (let k = 0; k < outputs.length; k++) if (table.state[outputs[k] as number] === STATE_COMPLETE) ne++;
+    const ua = new Int32Array(ne);
+    const ub = new Int32Array(ne);
+    const uo = new Int32Array(ne);
+    for (let k = 0, j = 0; k < outputs.length; k++) {
       const r = outputs[k] as number;
-      if (table.state[r] === STATE_COMPLETE) edges.push({ o: r, a: firstAt(k), b: lastAt(k) + 1 });
+      if (table.state[r] !== STATE_COMPLETE) continue;
+      uo[j] = r;
+      ua[j] = firstAt(k);
+      ub[j] = lastAt(k) + 1;
+      j++;
     }
     const dw = table.digest;
     // Ties by digest as text would order them (fixed-width hex: word by word, unsigned).
@@ -1000,19 +1012,34 @@ export class ExactMerger {
       }
       return false;
     };
-    edges.sort((x, y) => x.a - y.a || x.b - y.b || (digestLess(x.o, y.o) ? -1 : 1));
-    const from = new Map<number, typeof edges>();
-    for (const e of edges) {
-      const l = from.get(e.a);
-      if (l === undefined) from.set(e.a, [e]);
-      else l.push(e);
+    const order2 = Array.from({ length: ne }, (_, j) => j).sort(
+      (x, y) =>
+        (ua[x] as number) - (ua[y] as number) ||
+        (ub[x] as number) - (ub[y] as number) ||
+        (digestLess(uo[x] as number, uo[y] as number) ? -1 : 1),
+    );
+    // The edges in that order, and where each node's edges start (they are sorted by start node).
+    const g: Graph = {
+      a: new Int32Array(ne),
+      b: new Int32Array(ne),
+      o: new Int32Array(ne),
+      at: new Int32Array(m + 2),
+    };
+    for (let j = 0; j < ne; j++) {
+      const x = order2[j] as number;
+      g.a[j] = ua[x] as number;
+      g.b[j] = ub[x] as number;
+      g.o[j] = uo[x] as number;
+      g.at[(ua[x] as number) + 1] = (g.at[(ua[x] as number) + 1] as number) + 1;
     }
+    for (let u = 0; u <= m; u++) g.at[u + 1] = (g.at[u + 1] as number) + (g.at[u] as number);
     // Cheapest path 0 → m: fewest skipped endpoints, then fewest outputs.
     const skips = new Float64Array(m + 1).fill(Number.POSITIVE_INFINITY);
     const outs = new Float64Array(m + 1);
-    const via: Array<(typeof edges)[number] | null> = new Array(m + 1).fill(null);
+    /** The edge that reached each node on the cheapest path, -1 for a skip. */
+    const via = new Int32Array(m + 1).fill(-1);
     skips[0] = 0;
-    const relax = (v: number, s: number, n: number, e: (typeof edges)[number] | null): void => {
+    const relax = (v: number, s: number, n: number, e: number): void => {
       const cs = skips[v] as number;
       if (s < cs || (s === cs && n < (outs[v] as number))) {
         skips[v] = s;
@@ -1023,20 +1050,20 @@ export class ExactMerger {
     for (let u = 0; u < m; u++) {
       const s = skips[u] as number;
       const n = outs[u] as number;
-      relax(u + 1, s + 1, n, null);
-      for (const e of from.get(u) ?? []) relax(e.b, s, n + 1, e);
+      relax(u + 1, s + 1, n, -1);
+      for (let j = g.at[u] as number; j < (g.at[u + 1] as number); j++) relax(g.b[j] as number, s, n + 1, j);
     }
     // Walk back: chosen outputs (each once: the path only moves forward) and skipped endpoints.
     const chosen: number[] = [];
     const skipped = new Uint8Array(m);
     for (let v = m; v > 0; ) {
-      const e = via[v];
-      if (e === null || e === undefined) {
+      const e = via[v] as number;
+      if (e === -1) {
         skipped[v - 1] = 1;
         v -= 1;
       } else {
-        chosen.push(e.o);
-        v = e.a;
+        chosen.push(g.o[e] as number);
+        v = g.a[e] as number;
       }
     }
     // Sum the chain.
@@ -1053,11 +1080,11 @@ export class ExactMerger {
       });
     }
     this.stats.batchOutputs.counted += chosen.length;
-    this.stats.batchOutputs.superseded += edges.length - chosen.length;
+    this.stats.batchOutputs.superseded += ne - chosen.length;
 
     const corrupt = outputs.some((r) => table.state[r] === STATE_CORRUPT);
     // A healthy shard: every complete output is in the one chain, nothing to report.
-    if (!corrupt && !skipped.includes(1) && edges.length === chosen.length) return;
+    if (!corrupt && !skipped.includes(1) && ne === chosen.length) return;
 
     // What each endpoint is covered by, for "does this issue touch the range".
     const touching = new Int32Array(m + 1);
@@ -1117,7 +1144,7 @@ export class ExactMerger {
         continue;
       }
       if (v === m || skipped[v] === 1) {
-        this.checkAgreement(shard, name, s, v, from, points, touches);
+        this.checkAgreement(shard, name, s, v, g, points, touches);
         s = v;
       }
     }
@@ -1132,7 +1159,7 @@ export class ExactMerger {
     name: string,
     s: number,
     t: number,
-    from: Map<number, Edge[]>,
+    g: Graph,
     points: number[],
     touches: (a: number, b: number) => boolean,
   ): void {
@@ -1147,18 +1174,22 @@ export class ExactMerger {
     // Backward reachability of t first: a disagreement counts only on a path that completes.
     reach[n - 1] = 1;
     for (let u = t - 1; u >= s; u--) {
-      for (const e of from.get(u) ?? []) if (e.b <= t && reach[e.b - s] === 1) reach[u - s] = 1;
+      for (let j = g.at[u] as number; j < (g.at[u + 1] as number); j++) {
+        const b = g.b[j] as number;
+        if (b <= t && reach[b - s] === 1) reach[u - s] = 1;
+      }
     }
     let lo = -1;
     let hi = -1;
     for (let u = s; u < t; u++) {
       if (sig1[u - s] === -1) continue;
-      for (const e of from.get(u) ?? []) {
-        if (e.b > t) continue;
-        const [x1, x2] = this.signature(e.o);
+      for (let j = g.at[u] as number; j < (g.at[u + 1] as number); j++) {
+        const eb = g.b[j] as number;
+        if (eb > t) continue;
+        const [x1, x2] = this.signature(g.o[j] as number);
         const c1 = ((sig1[u - s] as number) + x1) % P1;
         const c2 = ((sig2[u - s] as number) + x2) % P2;
-        const v = e.b - s;
+        const v = eb - s;
         if (sig1[v] === -1) {
           sig1[v] = c1;
           sig2[v] = c2;
@@ -1166,7 +1197,7 @@ export class ExactMerger {
         } else if ((sig1[v] !== c1 || sig2[v] !== c2) && reach[v] === 1) {
           const start = Math.min(u, setBy[v] as number);
           lo = lo === -1 ? start : Math.min(lo, start);
-          hi = Math.max(hi, e.b - 1);
+          hi = Math.max(hi, eb - 1);
         }
       }
     }

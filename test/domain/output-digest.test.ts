@@ -53,7 +53,7 @@ const num = fc.oneof(
 const text = fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }));
 const cellArb = fc.record({ s: num, e: num, c: text, n: fc.tuple(num, num, num, num) });
 const seq = fc.stringMatching(/^[0-9]{1,128}$/);
-const outputArb = fc.record({
+const outputArb: fc.Arbitrary<Output> = fc.record({
   shardId: text,
   first: fc.oneof(seq, text),
   last: fc.oneof(seq, text),
@@ -62,7 +62,16 @@ const outputArb = fc.record({
   cells: fc.array(cellArb, { maxLength: 40 }),
 });
 
-function build(o: fc.Infer<typeof outputArb>, withPrefix: boolean): OutputDigest {
+interface Output {
+  shardId: string;
+  first: string;
+  last: string;
+  records: number;
+  parts: number;
+  cells: Cell[];
+}
+
+function build(o: Output, withPrefix: boolean): OutputDigest {
   const d = new OutputDigest({ shardId: o.shardId, first: o.first, last: o.last }, o.records, o.parts);
   for (const x of o.cells) {
     const [a, b, c, e] = x.n as [number, number, number, number];
