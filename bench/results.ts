@@ -312,9 +312,9 @@ const RESULTS_WOULD_TAKE =
   "Both sides pay the same SDK cost per GetObject; the difference is paypipe checking every output (SHA-256 digest of its cells, strict amounts, the average check) and keeping each one until the chain is chosen, then rendering every merged row. What it would take: hashing the digest text in native code without the JS string build (a digest over the raw bytes would change the output format), and merging a shard's outputs as soon as they are known contiguous instead of at the end";
 
 const RSS_WOULD_TAKE =
-  "The merge rule picks, per shard, a chain of complete outputs only when all are in, so every output (range as two BigInts, digest, part list) is held to the end: memory grows with outputs, not with windows × currencies. What it would take: folding each shard's outputs into a running chain once contiguous and verified (keeping their modular signatures for the ambiguity check), or holding outputs in typed columns (~100 B instead of ~500)";
+  "The merge rule picks, per shard, a chain of complete outputs only when all are in (a redelivery with other boundaries may come in any later object), so every output is held to the end, as a row of typed columns with its packed sequence numbers and cells: memory grows with outputs, not only with windows × currencies. What it would take: folding a shard's outputs into a running chain early, which is exact only with a bound on how late a redelivery can come";
 
-/** Heap bytes the merge holds per batch output, measured in a fresh process (--expose-gc). */
+/** Bytes (heap and array buffers) the merge holds per batch output, measured in a fresh process (--expose-gc). */
 function mergeStatePerOutput(root: string): string {
   const url = (p: string): string => JSON.stringify(pathToFileURL(join(root, 'dist', p)).href);
   const script = `
@@ -324,17 +324,19 @@ function mergeStatePerOutput(root: string): string {
     // On globalThis: a merger no code uses after the loop could be collected before it is measured.
     const m = (globalThis.merger = new ExactMerger());
     const src = new BatchOutputSource(2, 1, renderBatchOutput);
-    globalThis.gc(); const h0 = process.memoryUsage().heapUsed;
+    // Heap and array buffers: the merge holds its outputs in typed columns, outside the JS heap.
+    const held = () => { const u = process.memoryUsage(); return u.heapUsed + u.arrayBuffers; };
+    globalThis.gc(); const h0 = held();
     const n = 50000;
     for (let i = 0; i < n; i++) m.add(JSON.parse(src.line(Date.UTC(2024, 0, 1) + Math.floor(i / 30) * 60000)));
     globalThis.gc();
-    process.stdout.write(String((process.memoryUsage().heapUsed - h0) / n));`;
+    process.stdout.write(String((held() - h0) / n));`;
   const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
     encoding: 'utf8',
   });
   const perOutput = Number(r.stdout);
   return Number.isFinite(perOutput)
-    ? `Measured in this run: the merge holds ${Math.round(perOutput)} bytes of heap per batch output (a week here is ${count(10_080 * BATCHES_PER_OBJECT)} outputs, ${((perOutput * 10_080 * BATCHES_PER_OBJECT) / 2 ** 20).toFixed(0)} MiB; a day ${((perOutput * 1_440 * BATCHES_PER_OBJECT) / 2 ** 20).toFixed(0)} MiB).`
+    ? `Measured in this run: the merge holds ${Math.round(perOutput)} bytes (heap and buffers) per batch output (a week here is ${count(10_080 * BATCHES_PER_OBJECT)} outputs, ${((perOutput * 10_080 * BATCHES_PER_OBJECT) / 2 ** 20).toFixed(0)} MiB; a day ${((perOutput * 1_440 * BATCHES_PER_OBJECT) / 2 ** 20).toFixed(0)} MiB).`
     : `(merge state measurement failed: ${r.stderr.slice(0, 200)})`;
 }
 
