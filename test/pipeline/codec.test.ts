@@ -14,6 +14,18 @@ import {
 } from '../../src/pipeline/codec.js';
 import { generateEvents, mulberry32, recordData, take } from '../../src/domain/generator.js';
 
+/** `bytes` cut at the given points (each taken modulo its length + 1; repeats and empty pieces dropped). */
+function chunksAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const chunks: Uint8Array[] = [];
+  let last = 0;
+  for (const p of [...points, bytes.length]) {
+    if (p > last) chunks.push(bytes.subarray(last, p));
+    last = p;
+  }
+  return chunks;
+}
+
 // No .gz: these bytes are sometimes plain on purpose (a .gz key with plain bytes is not_gzip).
 const KEY = 'aggregations/year=2024/month=01/day=15/hour=10/obj';
 const enc = (s: string): Uint8Array => Buffer.from(s, 'utf8');
@@ -405,13 +417,7 @@ describe('resync after damage (Firehose concatenated JSON)', () => {
           const text = parts.join(sep);
           const expected = [...recsText.slice(0, k), ...recsText.slice(k + 1)].map((t) => JSON.parse(t));
           const bytes = gz ? gzipSync(enc(text)) : enc(text);
-          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-          const chunks: Uint8Array[] = [];
-          let last = 0;
-          for (const p of [...points, bytes.length]) {
-            if (p > last) chunks.push(bytes.subarray(last, p));
-            last = p;
-          }
+          const chunks = chunksAt(bytes, cuts);
           const offset = parts.slice(0, k).join(sep).length + (k > 0 ? sep.length : 0);
           for (const r of [decodeObject(bytes, KEY), await streamDecode(chunks)]) {
             expect(r.records).toEqual(expected);
@@ -651,13 +657,7 @@ describe('small gzip objects read whole (sizeHint)', () => {
             const i = 10 + (at % (bytes.length - 18));
             bytes[i] = (bytes[i] as number) ^ 0x5a;
           }
-          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-          const chunks: Uint8Array[] = [];
-          let last = 0;
-          for (const p of [...points, bytes.length]) {
-            if (p > last) chunks.push(bytes.subarray(last, p));
-            last = p;
-          }
+          const chunks = chunksAt(bytes, cuts);
           const whole = await streamDecode(chunks, `${KEY}.gz`, bytes.length);
           const reference = decodeObject(bytes, `${KEY}.gz`);
           expect(whole.records).toEqual(reference.records);

@@ -7,20 +7,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkEventFor, type InvokeResult, runInvoke, sampleEvent } from '../../../src/cli/invoke/invoke.js';
-import { Io } from '../../../src/cli/io.js';
 import { validateRecord } from '../../../src/domain/event.js';
 import { resolveConfig } from '../../../src/pipeline/config.js';
 import { startTestPipeline, type TestPipeline } from '../../helpers/local-pipeline.js';
+import { quietIo } from '../../helpers/io.js';
 
-const quietIo = (): Io => {
-  const sink = new Writable({ write: (_c, _e, cb) => cb() });
-  return new Io({ stdout: sink, stderr: sink, env: {} });
-};
 const config = resolveConfig({});
 const at = { region: 'ap-southeast-2', accountId: '123456789012', nowMs: Date.UTC(2024, 0, 15, 10, 30) };
 

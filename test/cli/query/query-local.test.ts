@@ -21,6 +21,7 @@ import { failureOf, renderReconcile, runReconcile } from '../../../src/cli/recon
 import { baseEnv } from '../../helpers/built-cli.js';
 import { type BuiltCli, buildCli } from '../../helpers/build-cli.js';
 import { waitFor } from '../../helpers/wait-for.js';
+import { quietIo as quietIoWith } from '../../helpers/io.js';
 import {
   readMergedAggregates,
   sendRaw,
@@ -38,7 +39,7 @@ const sink = (): Writable & { text: string } => {
   w.text = '';
   return w;
 };
-const quietIo = (): Io => new Io({ stdout: sink(), stderr: sink(), env: { NO_COLOR: '1' } });
+const quietIo = (): Io => quietIoWith({ NO_COLOR: '1' });
 
 let p: TestPipeline;
 const sent = { records: 0, malformed: 0, events: 0, duplicateIds: 0 };

@@ -12,8 +12,8 @@
  * the totals), and reconcile accounts for each fragment line as a line of that dead letter.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
-import { Io } from '../../../src/cli/io.js';
+import type { Io } from '../../../src/cli/io.js';
+import { quietIo as quietIoWith } from '../../helpers/io.js';
 import { runQuery } from '../../../src/cli/query/query.js';
 import { failureOf, renderReconcile, runReconcile } from '../../../src/cli/reconcile/reconcile.js';
 import { currencyExponent } from '../../../src/domain/currency.js';
@@ -28,10 +28,7 @@ import {
   type TestPipeline,
 } from '../../helpers/local-pipeline.js';
 
-const quietIo = (): Io => {
-  const sink = new Writable({ write: (_c, _e, cb) => cb() });
-  return new Io({ stdout: sink, stderr: sink, env: { NO_COLOR: '1' } });
-};
+const quietIo = (): Io => quietIoWith({ NO_COLOR: '1' });
 
 let p: TestPipeline;
 let compact: WireEvent[] = [];

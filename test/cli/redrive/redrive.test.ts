@@ -20,7 +20,6 @@
  * talk to the servers directly.
  */
 import { rmSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageCommand,
@@ -32,7 +31,6 @@ import { ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { kinesisClient, s3Client } from '../../../src/aws/clients.js';
-import { Io } from '../../../src/cli/io.js';
 import { failedRedriveError, renderRedrive, runRedrive } from '../../../src/cli/redrive/redrive.js';
 import { localTarget } from '../../../src/local/endpoints.js';
 import {
@@ -59,6 +57,7 @@ import {
   toCells,
 } from '../../helpers/local-pipeline.js';
 import { waitFor as waitForCondition } from '../../helpers/wait-for.js';
+import { quietIo } from '../../helpers/io.js';
 import type { FaultProxy, FaultRule } from '../../proxy/fault-proxy.js';
 
 const shared = vi.hoisted(() => ({
@@ -179,11 +178,6 @@ async function deadLetterSequences(p: TestPipeline): Promise<string[]> {
     c.s3.destroy();
   }
 }
-
-const quietIo = (): Io => {
-  const sink = new Writable({ write: (_c, _e, cb) => cb() });
-  return new Io({ stdout: sink, stderr: sink, env: {} });
-};
 
 afterEach(() => {
   shared.kinesisRules = [];
