@@ -315,7 +315,7 @@ const errorsFact = fc.record({
 
 /**
  * Target flags as a user may give them, hostile characters included (quotes, `$`, spaces, globs),
- * except a backtick, which delimits a command inside a fix and so cannot appear in one.
+ * except what the parser refuses (a blank --data-dir) and a backtick, which delimits a command inside a fix and so cannot appear in one.
  */
 export const invocation = (target: 'aws' | 'local'): fc.Arbitrary<Invocation> => {
   const word = fc.oneof(
@@ -325,7 +325,11 @@ export const invocation = (target: 'aws' | 'local'): fc.Arbitrary<Invocation> =>
       .filter((s) => !s.startsWith('-') && !/[`\x00-\x1f\x7f]/.test(s)),
   );
   return target === 'local'
-    ? fc.record({ target: fc.constant('local' as const), dataDir: opt(word) }, { requiredKeys: ['target'] })
+    ? fc.record(
+        // A blank --data-dir is refused while parsing (dirFlag), so no fix can carry one.
+        { target: fc.constant('local' as const), dataDir: opt(word.filter((s) => s.trim() !== '')) },
+        { requiredKeys: ['target'] },
+      )
     : fc.record(
         {
           target: fc.constant('aws' as const),

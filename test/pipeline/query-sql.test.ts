@@ -206,8 +206,11 @@ describe('the merge in SQL (DuckDB) equals the TypeScript merge', () => {
       ),
       { numRuns: 80 },
     );
-    // Not vacuous: most lost outputs leave a gap the rule must name.
-    expect(withIssues).toBeGreaterThan(8);
+    // Not vacuous: many lost outputs leave a gap the rule must name. Measured over 300 seeds,
+    // 7–25 of the 80 cases (median 15) have one; asking for 2 fails only if the generator
+    // stops producing them (chance of a false alarm about 1 in a million), where the old
+    // "more than 8" failed about 1 run in 50.
+    expect(withIssues).toBeGreaterThanOrEqual(2);
   }, 120_000);
 
   it('the [1,5] / [1,3] + [4,10] case: exact; the foil (sum every distinct complete output) double counts', async () => {
