@@ -1,6 +1,7 @@
 /**
  * Every Kinesis call paypipe makes, for AWS and kinesalite alike:
- * - stream facts: DescribeStreamSummary, every shard (ListShards), creating a stream if missing;
+ * - stream facts: DescribeStreamSummary, every shard (ListShards), creating a stream if missing
+ *   and waiting until it is ACTIVE;
  * - reading: shard iterators and GetRecords (the local pipeline's pollers use these directly),
  *   and `readStream`, all shards from a position, up to the tip or following it;
  * - writing: `sendRecords`, PutRecords with the care Kinesis needs (kinesis-sender.ts, re-exported).
@@ -104,16 +105,51 @@ export async function ensureStream(
   streamName: string,
   shardCount: number,
 ): Promise<{ created: boolean; openShards: number }> {
-  const existing = await describeStreamSummary(client, streamName);
+  let existing = await describeStreamSummary(client, streamName);
+  if (existing?.status === 'CREATING') {
+    // Being created (by another `up`): it has no open shards to report until it is ACTIVE.
+    await waitForStreamActive(client, streamName);
+    existing = await describeStreamSummary(client, streamName);
+  }
   if (existing !== undefined) return { created: false, openShards: existing.openShards ?? shardCount };
   const { CreateStreamCommand } = await sdk();
+  let created = true;
   try {
     await client.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: shardCount }));
-    return { created: true, openShards: shardCount };
   } catch (e) {
     // Someone else created it meanwhile: fine.
     if (errorName(e) !== 'ResourceInUseException') throw e;
-    return { created: false, openShards: shardCount };
+    created = false;
+  }
+  // Readers started on a stream still CREATING would find no shards (kinesalite lists none, AWS
+  // refuses ListShards) and read nothing, ever: the stream is usable only once it is ACTIVE.
+  await waitForStreamActive(client, streamName);
+  return { created, openShards: shardCount };
+}
+
+/**
+ * Waits (the SDK's StreamExists waiter) until the stream is ACTIVE: a stream being created has no
+ * shards to read yet. Polls quickly at first, because kinesalite is ACTIVE within milliseconds.
+ */
+export async function waitForStreamActive(
+  client: KinesisClient,
+  streamName: string,
+  o: { maxWaitSeconds?: number } = {},
+): Promise<void> {
+  const { waitUntilStreamExists } = await sdk();
+  const maxWaitTime = o.maxWaitSeconds ?? 120;
+  try {
+    await waitUntilStreamExists(
+      { client, maxWaitTime, minDelay: 0.05, maxDelay: 2 },
+      { StreamName: streamName },
+    );
+  } catch (e) {
+    const cause = streamError(e, streamName, 'DescribeStream');
+    if (cause !== e) throw cause;
+    throw new PaypipeError('AWS', `stream ${streamName} is not ACTIVE after ${maxWaitTime} s`, {
+      hint: 'check its status (aws kinesis describe-stream-summary) and try again',
+      cause: e,
+    });
   }
 }
 

@@ -3,7 +3,13 @@
  * resumed after a checkpointed sequence number, re-created when it expires (5 min idle), and
  * exact re-reads of a [first, last] range for crash recovery.
  */
-import { getRecords, getShardIterator, type KinesisClient, listShards } from '../aws/kinesis.js';
+import {
+  getRecords,
+  getShardIterator,
+  type KinesisClient,
+  listShards,
+  waitForStreamActive,
+} from '../aws/kinesis.js';
 
 export interface StreamRecord {
   shardId: string;
@@ -26,9 +32,18 @@ export const compareSeq = (a: string, b: string): number => {
   return x < y ? -1 : x > y ? 1 : 0;
 };
 
-/** Shard ids, sorted: the one ListShards walker (src/aws/kinesis.ts) serves AWS and local alike. */
+/**
+ * Shard ids, sorted: the one ListShards walker (src/aws/kinesis.ts) serves AWS and local alike.
+ * A stream still being created lists no shards on kinesalite (AWS refuses ListShards then): a
+ * reader that took that list would poll nothing forever, so an empty list waits for ACTIVE.
+ */
 export async function listShardIds(kinesis: KinesisClient, streamName: string): Promise<string[]> {
-  return (await listShards(kinesis, streamName)).map((s) => s.shardId).sort();
+  let shards = await listShards(kinesis, streamName);
+  if (shards.length === 0) {
+    await waitForStreamActive(kinesis, streamName);
+    shards = await listShards(kinesis, streamName);
+  }
+  return shards.map((s) => s.shardId).sort();
 }
 
 export interface ReadResult {

@@ -22,9 +22,15 @@ export interface LocalKinesis {
   close(): Promise<void>;
 }
 
-export async function startKinesalite(): Promise<LocalKinesis> {
+/** `createStreamMs`: how long a new stream stays CREATING (AWS: seconds; 0 by default here). */
+export async function startKinesalite(o: { createStreamMs?: number } = {}): Promise<LocalKinesis> {
   const kinesalite = require('kinesalite') as (o: object) => Server;
-  const server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 });
+  const server = kinesalite({
+    createStreamMs: o.createStreamMs ?? 0,
+    deleteStreamMs: 0,
+    updateStreamMs: 0,
+    shardLimit: 100,
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = await kinesisClient({

@@ -605,7 +605,9 @@ describe('the newline-delimited archive (Firehose appends a newline to every raw
         async (raws, chunk) => {
           const text = raws.map((r) => `${textOf(r)}\n`).join('');
           // What JSON can carry of each value (-0 is written as 0).
-          const expected = raws.flatMap((r) => (r.kind === 'bad' ? [] : [JSON.parse(JSON.stringify(r.value))]));
+          const expected = raws.flatMap((r) =>
+            r.kind === 'bad' ? [] : [JSON.parse(JSON.stringify(r.value))],
+          );
           const whole = decodeObject(gzipSync(text), `${KEY}.json.gz`);
           expect(whole.records).toEqual(expected);
           if (raws.some((r) => r.kind === 'bad' && r.text.trim() !== '')) expect(whole.error).toBeDefined();
